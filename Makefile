@@ -1,0 +1,144 @@
+# profd - out-of-process sampling profiler daemon serving pprof over HTTP.
+#
+#   make                 build build/profd
+#   make check           install missing Debian packages, build, run every test
+#   make demo            install missing packages, build, profile a demo workload
+#   make SANITIZE=address,undefined   sanitizer build in build-<san>/
+#   make install         PREFIX=/usr/local DESTDIR=
+#   make lint            mandoc -Tlint, cppcheck
+#   V=1                  show full commands
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC      ?= gcc
+CFLAGS  ?= -O2 -g
+WERROR  ?= -Werror
+SANITIZE ?=
+
+WARN    = -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
+          -Wold-style-definition -Wmissing-prototypes -Wmissing-declarations \
+          -Wpointer-arith -Wcast-qual -Wwrite-strings -Wundef -Wvla \
+          -Wnull-dereference -Wimplicit-fallthrough
+WARN_GCC = -Wlogical-op -Wduplicated-cond -Wduplicated-branches
+HARDEN  = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fno-omit-frame-pointer
+
+PKGS    = libunwind-ptrace libdw libelf zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+ifeq ($(SANITIZE),)
+BUILD  ?= build
+else
+BUILD  ?= build-$(subst $(comma),-,$(SANITIZE))
+endif
+comma := ,
+
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(WARN_GCC) $(WERROR) $(HARDEN) \
+             $(CFLAGS) $(PKG_CFLAGS) -I. -MMD -MP $(EXTRA_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
+LIBS    = $(PKG_LIBS) -lcivetweb -liberty -lpthread -ldl -lrt
+
+ifneq ($(SANITIZE),)
+ALL_CFLAGS  += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -O1
+ALL_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+ALL_CFLAGS += -DPROFD_VERSION='"$(VERSION)"'
+
+# One static archive per module; unit tests link the archives they need and
+# never main.o.
+MODULES   = daemon unwind symbolize http
+daemon_SRCS    = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+unwind_SRCS    = $(wildcard unwind/*.c)
+symbolize_SRCS = $(wildcard symbolize/*.c)
+http_SRCS      = $(wildcard http/*.c)
+ARCHIVES  = $(foreach m,$(MODULES),$(BUILD)/lib$(m).a)
+
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS = $(wildcard tests/tools/*.c)
+TOOL_BINS = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
+
+all: $(BUILD)/profd
+
+$(BUILD)/.cflags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)' | cmp -s - $@ || \
+		echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(LIBS)' > $@
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/.cflags
+	@mkdir -p $(@D)
+	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+define archive_rule
+$(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/obj/%.o,$($(1)_SRCS))
+	$$(call msg,AR,$$@)rm -f $$@ && $(AR) rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call archive_rule,$(m))))
+
+$(BUILD)/profd: $(BUILD)/obj/daemon/main.o $(ARCHIVES)
+	$(call msg,LD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(ARCHIVES) $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(ARCHIVES) tests/unit/check.h
+	@mkdir -p $(@D)
+	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(ARCHIVES) $(LIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(ARCHIVES)
+	@mkdir -p $(@D)
+	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(ARCHIVES) $(LIBS)
+
+# Test targets: never sanitized, -O1 -g, flags per target in tests/targets/Makefile.inc.
+TARGET_DIR = build/targets
+include tests/targets/targets.mk
+
+tests: $(UNIT_BINS) $(TOOL_BINS)
+
+deps:
+	@scripts/deps.sh
+
+# The ASan/UBSan daemon the end-to-end tests also run against.
+asan:
+	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined BUILD=build-asan \
+		build-asan/profd
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all tests targets
+	$(Q)$(MAKE) --no-print-directory asan
+	$(Q)tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all targets
+	$(Q)scripts/demo.sh
+
+lint:
+	mandoc -Tlint -W warning man/profd.8
+	cppcheck --quiet --error-exitcode=1 --std=c11 -I. \
+		--suppress=missingIncludeSystem daemon unwind symbolize http
+
+install: $(BUILD)/profd
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/profd $(DESTDIR)$(BINDIR)/profd
+	install -m 0644 man/profd.8 $(DESTDIR)$(MANDIR)/man8/profd.8
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/profd $(DESTDIR)$(MANDIR)/man8/profd.8
+
+clean:
+	rm -rf build build-* tests/tmp
+
+FORCE:
+.PHONY: all tests deps asan check demo lint install uninstall clean targets FORCE
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

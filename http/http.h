@@ -1,0 +1,258 @@
+/* http - the HTTP face of profd: civetweb server, routes, parameter
+ * checking, and the encoders (pprof protobuf + gzip).
+ *
+ * The server knows nothing about ptrace or symbols: every route that needs
+ * data calls into the daemon through struct http_ops, which returns a
+ * finished struct pprof (or text) or an HTTP status with a one-line message.
+ * Errors go out as Go's net/http/pprof does: non-2xx, text/plain,
+ * X-Go-Pprof: 1, one line that says what to do.
+ *
+ * This module never logs and never exits; civetweb's own messages are
+ * handed to http_ops.log.
+ */
+#ifndef PROFD_HTTP_H
+#define PROFD_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define HTTP_ERRLEN 256
+
+/* ---- pprof profiles ---------------------------------------------------
+ *
+ * One struct serves both as the builder (pprof_new + pprof_add_*) and as
+ * the result of pprof_decode(). Everything that refers to a string holds an
+ * index into strings[]; strings[0] is always "". IDs of mappings,
+ * locations and functions are dense, 1..N, and element i of each array has
+ * id i + 1 (what Parca and Pyroscope require).
+ */
+
+struct pprof_vt {
+	int64_t type, unit;	/* string indexes */
+};
+
+struct pprof_mapping {
+	uint64_t id, start, limit, offset;
+	int64_t filename, build_id;
+	bool has_functions, has_filenames, has_line_numbers, has_inline_frames;
+};
+
+struct pprof_line {
+	uint64_t function_id;
+	int64_t line;
+};
+
+struct pprof_location {
+	uint64_t id, mapping_id, address;
+	struct pprof_line *lines;	/* innermost (inlined callee) first */
+	size_t n_lines;
+};
+
+struct pprof_function {
+	uint64_t id;
+	int64_t name, system_name, filename, start_line;
+};
+
+struct pprof_label {
+	int64_t key;
+	int64_t str;		/* string label when non-zero */
+	int64_t num;		/* numeric label when str == 0 */
+	int64_t num_unit;	/* optional, string index */
+};
+
+struct pprof_sample {
+	uint64_t *location_ids;	/* leaf first */
+	size_t n_locations;
+	int64_t *values;	/* one per sample type */
+	size_t n_values;
+	struct pprof_label *labels;
+	size_t n_labels;
+};
+
+struct pprof_priv;
+
+struct pprof {
+	struct pprof_vt *sample_types;
+	size_t n_sample_types;
+	struct pprof_sample *samples;
+	size_t n_samples;
+	struct pprof_mapping *mappings;
+	size_t n_mappings;
+	struct pprof_location *locations;
+	size_t n_locations;
+	struct pprof_function *functions;
+	size_t n_functions;
+	char **strings;
+	size_t n_strings;
+	int64_t time_nanos, duration_nanos;
+	struct pprof_vt period_type;
+	int64_t period;
+	int64_t *comments;
+	size_t n_comments;
+	int64_t default_sample_type;
+	struct pprof_priv *priv;	/* builder indexes; NULL when decoded */
+};
+
+/* A new, empty profile whose string table holds "". NULL on ENOMEM. */
+struct pprof *pprof_new(void);
+
+/* Accepts NULL. */
+void pprof_free(struct pprof *p);
+
+/* Intern a string (UTF-8 sanitised: invalid bytes become U+FFFD) and
+ * return its index; NULL and "" give 0. -1 on ENOMEM. */
+int64_t pprof_string(struct pprof *p, const char *s);
+
+/* Append a sample type, e.g. ("cpu", "nanoseconds"). -errno on failure. */
+int pprof_add_sample_type(struct pprof *p, const char *type,
+			  const char *unit);
+
+int pprof_set_period(struct pprof *p, const char *type, const char *unit,
+		     int64_t period);
+
+void pprof_set_time(struct pprof *p, int64_t time_nanos,
+		    int64_t duration_nanos);
+
+int pprof_add_comment(struct pprof *p, const char *comment);
+
+/* Append a mapping; returns its id (1..N) or 0 on ENOMEM. Flags can be
+ * changed later through p->mappings[id - 1]. */
+uint64_t pprof_add_mapping(struct pprof *p, uint64_t start, uint64_t limit,
+			   uint64_t offset, const char *filename,
+			   const char *build_id);
+
+/* A function, deduplicated on (name, system_name, filename, start_line);
+ * returns its id or 0 on ENOMEM. */
+uint64_t pprof_add_function(struct pprof *p, const char *name,
+			    const char *system_name, const char *filename,
+			    int64_t start_line);
+
+/* A location, deduplicated on (mapping_id, address): a second call with the
+ * same pair returns the first id and ignores `lines`. lines[] (innermost
+ * first) is copied. Returns its id or 0 on ENOMEM. */
+uint64_t pprof_add_location(struct pprof *p, uint64_t mapping_id,
+			    uint64_t address, const struct pprof_line *lines,
+			    size_t n_lines);
+
+/* Label for pprof_add_sample: str != NULL makes a string label, otherwise
+ * num (with optional num_unit) makes a numeric one. */
+struct pprof_label_in {
+	const char *key;
+	const char *str;
+	int64_t num;
+	const char *num_unit;
+};
+
+/* Append a sample; location_ids leaf first; n_values must equal the number
+ * of sample types (-EINVAL otherwise). Arrays are copied. */
+int pprof_add_sample(struct pprof *p, const uint64_t *location_ids,
+		     size_t n_locations, const int64_t *values,
+		     size_t n_values, const struct pprof_label_in *labels,
+		     size_t n_labels);
+
+/* Serialise to profile.proto, gzip-compressed when gzip is true.
+ * *out is malloc'd; caller frees. -errno on failure. */
+int pprof_encode(const struct pprof *p, bool gzip, unsigned char **out,
+		 size_t *out_len);
+
+/* Parse a profile (gzip or raw protobuf) and check it as pprof and Parca
+ * would: ids dense and in order, references valid, strings[0] == "", value
+ * counts matching sample types. -EINVAL with err filled when it is not
+ * valid. Caller frees *out with pprof_free(). */
+int pprof_decode(const void *buf, size_t len, struct pprof **out, char *err,
+		 size_t errlen);
+
+/* ---- server ---------------------------------------------------------- */
+
+/* What a data callback hands back. On success status is 200 and exactly
+ * one of profile / text is set; the server owns and frees it. On failure
+ * status is 4xx/5xx and msg says what to do (one line, no newline). */
+struct http_reply {
+	int status;
+	struct pprof *profile;		/* encoded as gzip pprof */
+	char *text;			/* sent as text/plain */
+	size_t text_len;
+	char msg[HTTP_ERRLEN];
+};
+
+enum http_profile_kind {
+	HTTP_PROFILE_CPU,
+};
+
+struct http_profile_req {
+	enum http_profile_kind kind;
+	pid_t pid;		/* 0: the default target */
+	unsigned seconds;	/* already checked against the limits */
+	unsigned hz;
+};
+
+struct http_target_info {
+	pid_t pid;
+	char comm[64];
+	bool alive;
+};
+
+struct http_ops {
+	/* Block for the window and fill r. Called on a civetweb worker. */
+	void (*profile)(void *ctx, const struct http_profile_req *req,
+			struct http_reply *r);
+	/* The target's command line, NUL-separated (as Go serves it). */
+	void (*cmdline)(void *ctx, pid_t pid, struct http_reply *r);
+	/* Names for runtime addresses of the target (Go's /symbol protocol):
+	 * names[i] is malloc'd or NULL when unknown. The server frees them. */
+	void (*symbol)(void *ctx, pid_t pid, const uint64_t *addrs, size_t n,
+		       char **names, struct http_reply *r);
+	/* Targets for the index page; returns how many were written. */
+	size_t (*targets)(void *ctx, struct http_target_info *out, size_t max);
+	/* Check pid names a target this server may serve (0 = default).
+	 * Fills r (404, 409, 403...) and returns false when it does not. */
+	bool (*check_target)(void *ctx, pid_t pid, struct http_reply *r);
+	/* civetweb's log lines. May be NULL. */
+	void (*log)(void *ctx, const char *line);
+};
+
+struct http_config {
+	const char *listen;	/* civetweb listening_ports syntax, e.g.
+				   "127.0.0.1:8005", "8005", "[::1]:8005" */
+	unsigned max_seconds;	/* seconds=1..max_seconds */
+	unsigned default_seconds;
+	unsigned default_hz;
+	unsigned max_hz;
+	unsigned threads;	/* civetweb worker threads */
+};
+
+struct http_server;
+
+/* Start listening. NULL with err filled when civetweb cannot start (e.g.
+ * the port is taken). */
+struct http_server *http_start(const struct http_config *cfg,
+			       const struct http_ops *ops, void *ctx,
+			       char *err, size_t errlen);
+
+/* The address and port actually bound (port 0 resolved), as "HOST:PORT".
+ * Borrowed. */
+const char *http_bound(const struct http_server *s);
+
+/* Stop accepting, wait for running handlers, free. Accepts NULL. */
+void http_stop(struct http_server *s);
+
+/* Pure helpers, exposed for unit tests. */
+
+/* Parse "seconds"-style positive integers: 0 and -EINVAL / -ERANGE on
+ * garbage or out of [min, max]. */
+int http_parse_uint(const char *s, unsigned min, unsigned max,
+		    unsigned *out);
+
+/* Split "/pid/1234/debug/pprof/profile" into pid 1234 and the rest
+ * "/debug/pprof/profile"; a path without the prefix gives pid 0 and
+ * itself. -EINVAL on a malformed prefix. */
+int http_split_pid(const char *uri, pid_t *pid, const char **rest);
+
+/* Parse Go's /symbol request body or query: addresses joined by '+'.
+ * Returns how many were stored in addrs (at most max), -EINVAL on garbage. */
+int http_parse_symbol_addrs(const char *s, size_t len, uint64_t *addrs,
+			    size_t max);
+
+#endif /* PROFD_HTTP_H */
