@@ -1,0 +1,233 @@
+/* config.c - command line. One option table drives getopt_long, --help
+ * and the man page check in tests (every long option printed by --help
+ * must appear in man/profd.8).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+
+const char config_synopsis[] =
+	"usage: profd -p PID [-dhvV] [-l [HOST]:PORT] [--hz N] "
+	"[--max-hz N]\n"
+	"             [--max-seconds N] [--stack-bytes N]\n";
+
+const char config_usage[] =
+	"usage: profd -p PID [-dhvV] [-l [HOST]:PORT] [--hz N] "
+	"[--max-hz N]\n"
+	"             [--max-seconds N] [--stack-bytes N]\n"
+	"\n"
+	"Profile the running process PID from outside and serve Go-compatible\n"
+	"pprof profiles over HTTP:\n"
+	"  go tool pprof http://127.0.0.1:8005/debug/pprof/profile?seconds=30\n"
+	"\n"
+	"  -p, --pid PID          process to profile\n"
+	"  -l, --listen ADDR      [HOST]:PORT to serve on (default 127.0.0.1:8005;\n"
+	"                         :PORT means every interface, PORT 0 any port)\n"
+	"      --hz N             default samples per second per thread (99)\n"
+	"      --max-hz N         largest hz= a request may ask for (1000)\n"
+	"      --max-seconds N    longest seconds= a request may ask for (600)\n"
+	"      --stack-bytes N    stack copied per sample, 4096..1048576 (32768)\n"
+	"  -d, --debug            log debug messages (same as -vv)\n"
+	"  -v, --verbose          log more; repeat for debug messages\n"
+	"  -h, --help             print this help and exit\n"
+	"  -V, --version          print the version and exit\n";
+
+enum { OPT_HZ = 256, OPT_MAX_HZ, OPT_MAX_SECONDS, OPT_STACK_BYTES };
+
+static const struct option longopts[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "hz", required_argument, NULL, OPT_HZ },
+	{ "max-hz", required_argument, NULL, OPT_MAX_HZ },
+	{ "max-seconds", required_argument, NULL, OPT_MAX_SECONDS },
+	{ "stack-bytes", required_argument, NULL, OPT_STACK_BYTES },
+	{ "debug", no_argument, NULL, 'd' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int
+parse_num(const char *opt, const char *arg, unsigned long min,
+	  unsigned long max, unsigned long *out, char *err, size_t errlen)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	if (*arg < '0' || *arg > '9')
+		goto bad;
+	v = strtoul(arg, &end, 10);
+	if (errno || *end != '\0' || v < min || v > max)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	snprintf(err, errlen, "invalid %s '%s': want an integer from %lu to %lu",
+		 opt, arg, min, max);
+	return -EINVAL;
+}
+
+int
+config_listen(const char *arg, char *out, size_t outlen)
+{
+	const char *colon, *port;
+	unsigned long p;
+	char *end;
+	int r;
+
+	colon = strrchr(arg, ':');
+	if (!colon)
+		return -EINVAL;
+	port = colon + 1;
+	if (*port < '0' || *port > '9')
+		return -EINVAL;
+	errno = 0;
+	p = strtoul(port, &end, 10);
+	if (errno || *end != '\0' || p > 65535)
+		return -EINVAL;
+	if (colon == arg) {
+		/* ":8005": every IPv4 interface, as Go's ":8005" */
+		r = snprintf(out, outlen, "%lu", p);
+	} else if (arg[0] == '[') {
+		/* "[::1]:8005" */
+		if (colon[-1] != ']' || colon - arg < 3)
+			return -EINVAL;
+		r = snprintf(out, outlen, "%.*s:%lu", (int)(colon - arg), arg,
+			     p);
+	} else if ((size_t)(colon - arg) == strlen("localhost") &&
+		   strncmp(arg, "localhost", 9) == 0) {
+		r = snprintf(out, outlen, "127.0.0.1:%lu", p);
+	} else {
+		/* civetweb binds numeric IPv4 addresses only */
+		const char *c;
+		int dots = 0;
+
+		for (c = arg; c < colon; c++) {
+			if (*c == '.')
+				dots++;
+			else if (*c < '0' || *c > '9')
+				return -EINVAL;
+		}
+		if (dots != 3)
+			return -EINVAL;
+		r = snprintf(out, outlen, "%.*s:%lu", (int)(colon - arg), arg,
+			     p);
+	}
+	if (r < 0 || (size_t)r >= outlen)
+		return -EINVAL;
+	return 0;
+}
+
+int
+config_parse(struct config *c, int argc, char **argv, char *err,
+	     size_t errlen)
+{
+	unsigned long v;
+	bool have_pid = false;
+	int ch;
+
+	memset(c, 0, sizeof(*c));
+	strcpy(c->listen, "127.0.0.1:8005");
+	c->hz = 99;
+	c->max_hz = 1000;
+	c->max_seconds = 600;
+	c->stack_bytes = 32768;
+	c->verbosity = LOG_LVL_INFO;
+
+	optind = 0;		/* full reset, also for repeated unit tests */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":p:l:dvhV", longopts, NULL)) !=
+	       -1) {
+		switch (ch) {
+		case 'p':
+			if (parse_num("--pid", optarg, 1, INT_MAX, &v, err,
+				      errlen) < 0)
+				return -EINVAL;
+			c->pid = (pid_t)v;
+			have_pid = true;
+			break;
+		case 'l':
+			if (config_listen(optarg, c->listen,
+					  sizeof(c->listen)) < 0) {
+				snprintf(err, errlen,
+					 "invalid --listen '%s': want "
+					 "[HOST]:PORT, e.g. 127.0.0.1:8005, "
+					 ":8005 or [::1]:8005",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_HZ:
+			if (parse_num("--hz", optarg, 1, 10000, &v, err,
+				      errlen) < 0)
+				return -EINVAL;
+			c->hz = (unsigned)v;
+			break;
+		case OPT_MAX_HZ:
+			if (parse_num("--max-hz", optarg, 1, 10000, &v, err,
+				      errlen) < 0)
+				return -EINVAL;
+			c->max_hz = (unsigned)v;
+			break;
+		case OPT_MAX_SECONDS:
+			if (parse_num("--max-seconds", optarg, 1, 86400, &v,
+				      err, errlen) < 0)
+				return -EINVAL;
+			c->max_seconds = (unsigned)v;
+			break;
+		case OPT_STACK_BYTES:
+			if (parse_num("--stack-bytes", optarg, 4096, 1048576,
+				      &v, err, errlen) < 0)
+				return -EINVAL;
+			c->stack_bytes = (unsigned)v;
+			break;
+		case 'd':
+			c->verbosity = LOG_LVL_DEBUG;
+			break;
+		case 'v':
+			if (c->verbosity < LOG_LVL_DEBUG)
+				c->verbosity++;
+			break;
+		case 'h':
+			c->help = true;
+			return 0;
+		case 'V':
+			c->version = true;
+			return 0;
+		case ':':
+			snprintf(err, errlen, "option %s needs an argument",
+				 argv[optind - 1]);
+			return -EINVAL;
+		default:
+			if (optopt)
+				snprintf(err, errlen, "unknown option -%c",
+					 optopt);
+			else
+				snprintf(err, errlen, "unknown option %s",
+					 argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	if (!have_pid) {
+		snprintf(err, errlen, "--pid PID is required");
+		return -EINVAL;
+	}
+	if (c->hz > c->max_hz) {
+		snprintf(err, errlen, "--hz %u is above --max-hz %u", c->hz,
+			 c->max_hz);
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,303 @@
+/* proc.c - what profd reads from /proc without stopping anything: thread
+ * state and CPU time, tracer, permission checks with actionable messages.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+
+int
+proc_parse_stat(const char *buf, size_t len, struct proc_stat *out)
+{
+	const char *open, *close, *p, *end = buf + len;
+	unsigned long long v;
+	size_t n;
+	int field;
+
+	memset(out, 0, sizeof(*out));
+	/* "pid (comm) S ppid ...": comm may contain ')' and spaces, so the
+	 * last ')' ends it (proc(5)). */
+	open = memchr(buf, '(', len);
+	if (!open)
+		return -EINVAL;
+	for (close = end - 1; close > open && *close != ')'; close--)
+		;
+	if (close <= open || close + 2 >= end)
+		return -EINVAL;
+	n = (size_t)(close - open - 1);
+	if (n >= sizeof(out->comm))
+		n = sizeof(out->comm) - 1;
+	memcpy(out->comm, open + 1, n);
+	out->comm[n] = '\0';
+	p = close + 2;
+	out->state = *p;
+	/* field 3 is the state; walk to field 4 (ppid) and 22 (starttime) */
+	field = 3;
+	while (p < end && field < 22) {
+		while (p < end && *p != ' ')
+			p++;
+		while (p < end && *p == ' ')
+			p++;
+		if (p >= end)
+			return -EINVAL;
+		field++;
+		if (field == 4 || field == 22) {
+			char tmp[32];
+			size_t k = 0;
+
+			while (p + k < end && p[k] >= '0' && p[k] <= '9' &&
+			       k < sizeof(tmp) - 1) {
+				tmp[k] = p[k];
+				k++;
+			}
+			if (k == 0)
+				return -EINVAL;
+			tmp[k] = '\0';
+			v = strtoull(tmp, NULL, 10);
+			if (field == 4)
+				out->ppid = (pid_t)v;
+			else
+				out->starttime = v;
+		}
+	}
+	return field == 22 ? 0 : -EINVAL;
+}
+
+int
+proc_parse_schedstat(const char *buf, size_t len, uint64_t *cpu_ns,
+		     uint64_t *wait_ns, uint64_t *slices)
+{
+	char tmp[96];
+	unsigned long long a, b, c;
+
+	if (len >= sizeof(tmp))
+		len = sizeof(tmp) - 1;
+	memcpy(tmp, buf, len);
+	tmp[len] = '\0';
+	if (sscanf(tmp, "%llu %llu %llu", &a, &b, &c) != 3)
+		return -EINVAL;
+	*cpu_ns = a;
+	*wait_ns = b;
+	*slices = c;
+	return 0;
+}
+
+int
+proc_read(const char *path, size_t max, char **bufp, size_t *lenp)
+{
+	size_t len = 0, cap = 4096;
+	char *buf, *nb;
+	ssize_t r;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	buf = malloc(cap);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		if (len + 1 >= cap) {
+			if (cap >= max)
+				break;
+			cap *= 2;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				close(fd);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			free(buf);
+			close(fd);
+			/* a process that exited between open and read */
+			return r == -EIO ? -ESRCH : (int)r;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*bufp = buf;
+	*lenp = len;
+	return 0;
+}
+
+static int
+status_field(pid_t pid, const char *key, char *val, size_t vlen)
+{
+	char path[64], *buf, *p, *e;
+	size_t len, klen = strlen(key);
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	r = proc_read(path, 1 << 16, &buf, &len);
+	if (r < 0)
+		return r == -ENOENT ? -ESRCH : r;
+	r = -ENOENT;
+	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
+			p += klen + 1;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			e = strchr(p, '\n');
+			len = e ? (size_t)(e - p) : strlen(p);
+			if (len >= vlen)
+				len = vlen - 1;
+			memcpy(val, p, len);
+			val[len] = '\0';
+			r = 0;
+			break;
+		}
+	}
+	free(buf);
+	return r;
+}
+
+int
+proc_tracer(pid_t pid)
+{
+	char v[32];
+	int r;
+
+	r = status_field(pid, "TracerPid", v, sizeof(v));
+	if (r < 0)
+		return r;
+	return atoi(v);
+}
+
+static void
+comm_of(pid_t pid, char *buf, size_t len)
+{
+	char path[64], *b;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if (proc_read(path, 256, &b, &n) < 0) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	if (n && b[n - 1] == '\n')
+		b[n - 1] = '\0';
+	snprintf(buf, len, "%s", b);
+	free(b);
+}
+
+static bool
+have_cap_sys_ptrace(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) != 0)
+		return false;
+	return (d[CAP_SYS_PTRACE / 32].effective >> (CAP_SYS_PTRACE % 32)) & 1;
+}
+
+void
+proc_explain_eperm(pid_t pid, char *err, size_t errlen)
+{
+	char comm[64], *yama = NULL;
+	size_t ylen;
+	int tracer, scope = -1;
+
+	tracer = proc_tracer(pid);
+	if (tracer > 0 && tracer != getpid()) {
+		comm_of(tracer, comm, sizeof(comm));
+		snprintf(err, errlen,
+			 "process %d is already traced by process %d (%s); "
+			 "a process can have one tracer only: detach %s and "
+			 "retry",
+			 (int)pid, tracer, comm, comm);
+		return;
+	}
+	if (proc_read("/proc/sys/kernel/yama/ptrace_scope", 64, &yama,
+		      &ylen) == 0) {
+		scope = atoi(yama);
+		free(yama);
+	}
+	if (scope == 3) {
+		snprintf(err, errlen,
+			 "ptrace of process %d refused: "
+			 "kernel.yama.ptrace_scope is 3 (no ptrace at all); "
+			 "it can only be lowered by a reboot",
+			 (int)pid);
+	} else if (scope >= 1 && !have_cap_sys_ptrace()) {
+		snprintf(err, errlen,
+			 "ptrace of process %d refused: "
+			 "kernel.yama.ptrace_scope is %d; run profd as root or "
+			 "with CAP_SYS_PTRACE (in Kubernetes: "
+			 "securityContext.capabilities.add: [SYS_PTRACE])",
+			 (int)pid, scope);
+	} else if (!have_cap_sys_ptrace()) {
+		snprintf(err, errlen,
+			 "ptrace of process %d refused: run profd as the "
+			 "target's user, as root, or with CAP_SYS_PTRACE "
+			 "(a set-uid or non-dumpable target needs "
+			 "CAP_SYS_PTRACE)",
+			 (int)pid);
+	} else {
+		snprintf(err, errlen,
+			 "ptrace of process %d refused although profd has "
+			 "CAP_SYS_PTRACE: a security module (SELinux, "
+			 "AppArmor, seccomp) or a user namespace boundary is "
+			 "in the way",
+			 (int)pid);
+	}
+}
+
+int
+proc_check_traceable(pid_t pid, char *err, size_t errlen)
+{
+	char path[64];
+	int fd, tracer;
+
+	tracer = proc_tracer(pid);
+	if (tracer == -ESRCH || tracer == -ENOENT) {
+		snprintf(err, errlen,
+			 "no such process: %d (check the PID with ps or "
+			 "pgrep)",
+			 (int)pid);
+		return -ESRCH;
+	}
+	if (tracer > 0 && tracer != getpid()) {
+		proc_explain_eperm(pid, err, errlen);
+		return -EBUSY;
+	}
+	/*
+	 * /proc/PID/mem is guarded by the same check as PTRACE_SEIZE
+	 * (PTRACE_MODE_ATTACH, Yama included: proc(5), ptrace(2) "Ptrace
+	 * access mode checking"), so opening it tells whether an attach
+	 * would be allowed without stopping anything.
+	 */
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == ENOENT || e == ESRCH) {
+			snprintf(err, errlen, "no such process: %d", (int)pid);
+			return -ESRCH;
+		}
+		proc_explain_eperm(pid, err, errlen);
+		return -EPERM;
+	}
+	close(fd);
+	return 0;
+}

@@ -1,0 +1,649 @@
+/* server.c - civetweb server and routes, in the shape of Go's
+ * net/http/pprof (reference/pprof-compat.md section 1): same paths, same
+ * parameters, same content types, same error convention, so that
+ * `go tool pprof http://HOST:PORT/debug/pprof/profile` and scrapers such as
+ * Parca and Grafana Alloy work unchanged.
+ *
+ * Every endpoint also answers under /pid/<PID>/ (scrapers use a
+ * path_prefix; the target is chosen by the path, never by the query,
+ * because pprof drops the query when it calls /symbol).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <civetweb.h>
+
+#include "http/http.h"
+
+#define MAX_SYMBOL_BODY (1 << 20)
+#define MAX_SYMBOL_ADDRS 65536
+
+struct http_server {
+	struct mg_context *ctx;
+	struct http_config cfg;
+	const struct http_ops *ops;
+	void *opsctx;
+	char bound[128];
+};
+
+/* Profiles Go serves that cannot be produced from outside the process. */
+static const struct {
+	const char *name, *why;
+} unavailable[] = {
+	{ "heap", "heap profiles need an allocator hook inside the process" },
+	{ "allocs", "allocation profiles need an allocator hook inside the "
+		    "process" },
+	{ "block", "block profiles need runtime hooks inside the process" },
+	{ "mutex", "mutex profiles need runtime hooks inside the process" },
+	{ "threadcreate", "thread creation profiles need runtime hooks "
+			  "inside the process" },
+	{ "trace", "execution traces exist only inside the Go runtime" },
+	{ "goroutine", "goroutines exist only inside the Go runtime" },
+};
+
+/* ---- pure helpers ------------------------------------------------------ */
+
+int
+http_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	unsigned long v = 0;
+	const char *p;
+
+	if (!s || !*s)
+		return -EINVAL;
+	for (p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*p - '0');
+		if (v > UINT_MAX)
+			return -ERANGE;
+	}
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = (unsigned)v;
+	return 0;
+}
+
+int
+http_split_pid(const char *uri, pid_t *pid, const char **rest)
+{
+	const char *p;
+	long v = 0;
+
+	if (strncmp(uri, "/pid/", 5) != 0) {
+		*pid = 0;
+		*rest = uri;
+		return 0;
+	}
+	p = uri + 5;
+	if (*p < '1' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (*p - '0');
+		if (v > INT_MAX)
+			return -EINVAL;
+	}
+	if (*p != '/' && *p != '\0')
+		return -EINVAL;
+	*pid = (pid_t)v;
+	*rest = *p ? p : "/";
+	return 0;
+}
+
+int
+http_parse_symbol_addrs(const char *s, size_t len, uint64_t *addrs,
+			size_t max)
+{
+	const char *p = s, *end = s + len;
+	size_t n = 0;
+
+	while (p < end) {
+		uint64_t v = 0;
+		int digits = 0;
+
+		while (p < end && (*p == '+' || *p == ' ' || *p == '\n' ||
+				   *p == '\r'))
+			p++;
+		if (p >= end)
+			break;
+		if (end - p > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+			p += 2;
+		for (; p < end && *p != '+' && *p != ' ' && *p != '\n' &&
+		       *p != '\r';
+		     p++) {
+			int d;
+
+			if (*p >= '0' && *p <= '9')
+				d = *p - '0';
+			else if (*p >= 'a' && *p <= 'f')
+				d = *p - 'a' + 10;
+			else if (*p >= 'A' && *p <= 'F')
+				d = *p - 'A' + 10;
+			else
+				return -EINVAL;
+			if (v >> 60)
+				return -EINVAL;
+			v = v * 16 + (uint64_t)d;
+			digits++;
+		}
+		if (!digits)
+			return -EINVAL;
+		if (n < max)
+			addrs[n++] = v;
+	}
+	return (int)n;
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+static void
+send_body(struct mg_connection *c, int status, const char *ctype,
+	  const void *body, size_t len, const char *disposition, bool go_err)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	char cl[32];
+
+	snprintf(cl, sizeof(cl), "%zu", len);
+	mg_response_header_start(c, status);
+	mg_response_header_add(c, "Content-Type", ctype, -1);
+	mg_response_header_add(c, "Content-Length", cl, -1);
+	mg_response_header_add(c, "X-Content-Type-Options", "nosniff", -1);
+	mg_response_header_add(c, "Cache-Control", "no-store", -1);
+	if (disposition)
+		mg_response_header_add(c, "Content-Disposition", disposition,
+				       -1);
+	if (go_err)
+		mg_response_header_add(c, "X-Go-Pprof", "1", -1);
+	mg_response_header_send(c);
+	if (len && strcmp(ri->request_method, "HEAD") != 0)
+		mg_write(c, body, len);
+}
+
+/* Go's serveError: status, text/plain, X-Go-Pprof: 1, one line. pprof
+ * prints the body only when both of the last two are there. */
+static int
+send_error(struct mg_connection *c, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+send_error(struct mg_connection *c, int status, const char *fmt, ...)
+{
+	char msg[HTTP_ERRLEN + 2];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(msg) - 2)
+		n = (int)sizeof(msg) - 2;
+	msg[n++] = '\n';
+	msg[n] = '\0';
+	send_body(c, status, "text/plain; charset=utf-8", msg, (size_t)n, NULL,
+		  true);
+	return status;
+}
+
+static int
+send_reply(struct mg_connection *c, struct http_reply *r, const char *name)
+{
+	char disp[96];
+	unsigned char *buf;
+	size_t len;
+	int e;
+
+	if (r->status != 200) {
+		e = send_error(c, r->status ? r->status : 500, "%s",
+			       r->msg[0] ? r->msg : "internal error");
+		pprof_free(r->profile);
+		free(r->text);
+		return e;
+	}
+	if (r->profile) {
+		e = pprof_encode(r->profile, true, &buf, &len);
+		pprof_free(r->profile);
+		if (e < 0)
+			return send_error(c, 500,
+					  "cannot encode the profile: %s",
+					  strerror(-e));
+		snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"",
+			 name);
+		send_body(c, 200, "application/octet-stream", buf, len, disp,
+			  false);
+		free(buf);
+		return 200;
+	}
+	send_body(c, 200, "text/plain; charset=utf-8", r->text ? r->text : "",
+		  r->text_len, NULL, false);
+	free(r->text);
+	return 200;
+}
+
+static int
+redirect(struct mg_connection *c, const char *to)
+{
+	mg_response_header_start(c, 301);
+	mg_response_header_add(c, "Location", to, -1);
+	mg_response_header_add(c, "Content-Length", "0", -1);
+	mg_response_header_send(c);
+	return 301;
+}
+
+/* ---- routes -------------------------------------------------------------- */
+
+static int
+get_var(const struct mg_request_info *ri, const char *name, char *buf,
+	size_t len)
+{
+	const char *q = ri->query_string;
+
+	if (!q)
+		return -1;
+	/* the first value wins when a key repeats, as with Go's FormValue
+	 * (Parca may append a second seconds=) */
+	return mg_get_var(q, strlen(q), name, buf, len);
+}
+
+static int
+route_profile(struct http_server *s, struct mg_connection *c, pid_t pid)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	struct http_profile_req req;
+	struct http_reply r;
+	char v[64];
+	int n;
+
+	memset(&req, 0, sizeof(req));
+	req.kind = HTTP_PROFILE_CPU;
+	req.pid = pid;
+	req.seconds = s->cfg.default_seconds;
+	req.hz = s->cfg.default_hz;
+	n = get_var(ri, "seconds", v, sizeof(v));
+	if (n == -2 ||
+	    (n >= 0 && http_parse_uint(v, 1, s->cfg.max_seconds,
+				       &req.seconds) < 0))
+		return send_error(c, 400,
+				  "invalid seconds=%.32s: want a whole number "
+				  "of seconds from 1 to %u (profd "
+				  "--max-seconds)",
+				  n >= 0 ? v : "...", s->cfg.max_seconds);
+	n = get_var(ri, "hz", v, sizeof(v));
+	if (n == -2 ||
+	    (n >= 0 && http_parse_uint(v, 1, s->cfg.max_hz, &req.hz) < 0))
+		return send_error(c, 400,
+				  "invalid hz=%.32s: want samples per second "
+				  "from 1 to %u (profd --max-hz)",
+				  n >= 0 ? v : "...", s->cfg.max_hz);
+	memset(&r, 0, sizeof(r));
+	s->ops->profile(s->opsctx, &req, &r);
+	return send_reply(c, &r, "profile");
+}
+
+static int
+route_cmdline(struct http_server *s, struct mg_connection *c, pid_t pid)
+{
+	struct http_reply r;
+
+	memset(&r, 0, sizeof(r));
+	s->ops->cmdline(s->opsctx, pid, &r);
+	return send_reply(c, &r, "cmdline");
+}
+
+static int
+route_symbol(struct http_server *s, struct mg_connection *c, pid_t pid)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	uint64_t *addrs = NULL;
+	char **names = NULL, *body = NULL, *out = NULL;
+	struct http_reply r;
+	size_t len = 0, i, outlen = 0, cap = 0;
+	int n, status;
+
+	if (strcmp(ri->request_method, "POST") == 0) {
+		if (ri->content_length > MAX_SYMBOL_BODY)
+			return send_error(c, 413,
+					  "symbol request too large: send at "
+					  "most %d bytes of addresses",
+					  MAX_SYMBOL_BODY);
+		body = malloc(MAX_SYMBOL_BODY + 1);
+		if (!body)
+			return send_error(c, 503, "profd is out of memory");
+		for (;;) {
+			int got = mg_read(c, body + len, MAX_SYMBOL_BODY - len);
+
+			if (got <= 0)
+				break;
+			len += (size_t)got;
+			if (len == MAX_SYMBOL_BODY)
+				break;
+		}
+	} else if (ri->query_string) {
+		body = strdup(ri->query_string);
+		if (!body)
+			return send_error(c, 503, "profd is out of memory");
+		len = strlen(body);
+	}
+	if (len == 0) {
+		/* the probe pprof-style clients send: "we do symbols" */
+		free(body);
+		send_body(c, 200, "text/plain; charset=utf-8",
+			  "num_symbols: 1\n", 15, NULL, false);
+		return 200;
+	}
+	addrs = malloc(MAX_SYMBOL_ADDRS * sizeof(*addrs));
+	if (!addrs) {
+		free(body);
+		return send_error(c, 503, "profd is out of memory");
+	}
+	n = http_parse_symbol_addrs(body, len, addrs, MAX_SYMBOL_ADDRS);
+	free(body);
+	if (n < 0) {
+		free(addrs);
+		return send_error(c, 400,
+				  "invalid symbol request: want hex "
+				  "addresses joined by '+', e.g. "
+				  "0x401000+0x401234");
+	}
+	names = calloc((size_t)n + 1, sizeof(*names));
+	if (!names) {
+		free(addrs);
+		return send_error(c, 503, "profd is out of memory");
+	}
+	memset(&r, 0, sizeof(r));
+	s->ops->symbol(s->opsctx, pid, addrs, (size_t)n, names, &r);
+	if (r.status != 200) {
+		for (i = 0; i < (size_t)n; i++)
+			free(names[i]);
+		free(names);
+		free(addrs);
+		return send_reply(c, &r, "symbol");
+	}
+	status = 200;
+	for (i = 0; i <= (size_t)n; i++) {
+		char line[64];
+		const char *name = "";
+		size_t need;
+		int k;
+
+		if (i == 0) {
+			k = snprintf(line, sizeof(line), "num_symbols: 1\n");
+		} else {
+			if (!names[i - 1])
+				continue;
+			name = names[i - 1];
+			k = snprintf(line, sizeof(line), "%#" PRIx64 " ",
+				     addrs[i - 1]);
+		}
+		need = (size_t)k + strlen(name) + 2;
+		if (outlen + need > cap) {
+			char *no;
+
+			cap = (outlen + need) * 2;
+			no = realloc(out, cap);
+			if (!no) {
+				status = 503;
+				break;
+			}
+			out = no;
+		}
+		memcpy(out + outlen, line, (size_t)k);
+		outlen += (size_t)k;
+		if (i > 0) {
+			memcpy(out + outlen, name, strlen(name));
+			outlen += strlen(name);
+			out[outlen++] = '\n';
+		}
+	}
+	for (i = 0; i < (size_t)n; i++)
+		free(names[i]);
+	free(names);
+	free(addrs);
+	if (status != 200) {
+		free(out);
+		return send_error(c, 503, "profd is out of memory");
+	}
+	send_body(c, 200, "text/plain; charset=utf-8", out, outlen, NULL,
+		  false);
+	free(out);
+	return 200;
+}
+
+static void
+html_escape(char *dst, size_t len, const char *src)
+{
+	size_t o = 0;
+
+	for (; *src && o + 7 < len; src++) {
+		switch (*src) {
+		case '<': o += (size_t)snprintf(dst + o, len - o, "&lt;"); break;
+		case '>': o += (size_t)snprintf(dst + o, len - o, "&gt;"); break;
+		case '&': o += (size_t)snprintf(dst + o, len - o, "&amp;"); break;
+		case '"': o += (size_t)snprintf(dst + o, len - o, "&quot;"); break;
+		default: dst[o++] = *src;
+		}
+	}
+	dst[o] = '\0';
+}
+
+static int
+route_index(struct http_server *s, struct mg_connection *c, pid_t pid)
+{
+	struct http_target_info ti[16];
+	char *page, comm[256];
+	size_t n, i, len = 0, cap = 16384;
+	int k;
+
+	n = s->ops->targets(s->opsctx, ti, 16);
+	page = malloc(cap);
+	if (!page)
+		return send_error(c, 503, "profd is out of memory");
+#define OUT(...)                                                              \
+	do {                                                                  \
+		k = snprintf(page + len, cap - len, __VA_ARGS__);             \
+		if (k > 0 && (size_t)k < cap - len)                           \
+			len += (size_t)k;                                     \
+	} while (0)
+	OUT("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	    "<title>profd /debug/pprof/</title>"
+	    "<style>body{font-family:sans-serif}td{padding:0 1em}"
+	    ".profile-name{display:inline-block;width:6rem}</style>"
+	    "</head><body>\n<h1>profd /debug/pprof/</h1>\n");
+	for (i = 0; i < n; i++) {
+		if (pid && ti[i].pid != pid)
+			continue;
+		html_escape(comm, sizeof(comm), ti[i].comm);
+		OUT("<p>Target: process %d (%s)%s</p>\n", (int)ti[i].pid, comm,
+		    ti[i].alive ? "" : " &mdash; exited");
+	}
+	OUT("<p>Types of profiles available:</p>\n<table>\n"
+	    "<tr><td><a href=\"profile?seconds=%u\">profile</a></td>"
+	    "<td>CPU profile of the target's running threads, sampled from "
+	    "outside with ptrace. Add <code>seconds=N</code> (1..%u) and "
+	    "<code>hz=N</code> (1..%u). Open it with "
+	    "<code>go tool pprof</code>.</td></tr>\n"
+	    "<tr><td><a href=\"cmdline\">cmdline</a></td>"
+	    "<td>The target's command line.</td></tr>\n"
+	    "<tr><td><a href=\"symbol\">symbol</a></td>"
+	    "<td>Addresses to function names (pprof's remote symbolization "
+	    "protocol).</td></tr>\n</table>\n"
+	    "<p>Example: <code>go tool pprof -http=:8080 "
+	    "http://HOST:PORT%s/debug/pprof/profile?seconds=30</code></p>\n"
+	    "<p>Not available from outside a process: heap, allocs, block, "
+	    "mutex, goroutine, threadcreate, trace.</p>\n</body></html>\n",
+	    s->cfg.default_seconds, s->cfg.max_seconds, s->cfg.max_hz,
+	    pid ? "/pid/PID" : "");
+#undef OUT
+	send_body(c, 200, "text/html; charset=utf-8", page, len, NULL, false);
+	free(page);
+	return 200;
+}
+
+static int
+handler(struct mg_connection *c, void *cbdata)
+{
+	struct http_server *s = cbdata;
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	const char *path, *uri = ri->local_uri ? ri->local_uri : "/";
+	const char *m = ri->request_method;
+	struct http_reply r;
+	char loc[128];
+	pid_t pid;
+	size_t i;
+
+	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 &&
+	    strcmp(m, "POST") != 0)
+		return send_error(c, 405,
+				  "method %.16s not allowed: use GET (or POST "
+				  "for /debug/pprof/symbol)",
+				  m);
+	if (http_split_pid(uri, &pid, &path) < 0)
+		return send_error(c, 404,
+				  "bad target prefix: want /pid/<PID>/debug/"
+				  "pprof/...");
+	memset(&r, 0, sizeof(r));
+	if (!s->ops->check_target(s->opsctx, pid, &r))
+		return send_reply(c, &r, "");
+
+	if (strcmp(path, "/") == 0 || strcmp(path, "/debug/pprof") == 0) {
+		if (pid)
+			snprintf(loc, sizeof(loc), "/pid/%d/debug/pprof/",
+				 (int)pid);
+		else
+			snprintf(loc, sizeof(loc), "/debug/pprof/");
+		return redirect(c, loc);
+	}
+	if (strncmp(path, "/debug/pprof/", 13) != 0)
+		return send_error(c, 404,
+				  "unknown path; profiles are under "
+				  "/debug/pprof/ (see /debug/pprof/ for the "
+				  "list)");
+	path += 13;
+	if (*path == '\0')
+		return route_index(s, c, pid);
+	if (strcmp(path, "profile") == 0)
+		return route_profile(s, c, pid);
+	if (strcmp(path, "cmdline") == 0)
+		return route_cmdline(s, c, pid);
+	if (strcmp(path, "symbol") == 0)
+		return route_symbol(s, c, pid);
+	for (i = 0; i < sizeof(unavailable) / sizeof(unavailable[0]); i++)
+		if (strcmp(path, unavailable[i].name) == 0)
+			return send_error(c, 404,
+					  "%s profile not available: %s; profd "
+					  "serves /debug/pprof/profile (CPU)",
+					  unavailable[i].name,
+					  unavailable[i].why);
+	return send_error(c, 404,
+			  "unknown profile %.64s; see /debug/pprof/ for the "
+			  "list",
+			  path);
+}
+
+static int
+log_message(const struct mg_connection *c, const char *msg)
+{
+	const struct mg_context *ctx = mg_get_context(c);
+	struct http_server *s = ctx ? mg_get_user_data(ctx) : NULL;
+
+	if (s && s->ops->log)
+		s->ops->log(s->opsctx, msg);
+	return 1;
+}
+
+struct http_server *
+http_start(const struct http_config *cfg, const struct http_ops *ops,
+	   void *ctx, char *err, size_t errlen)
+{
+	struct mg_callbacks cb;
+	struct mg_server_port ports[4];
+	struct http_server *s;
+	struct mg_init_data init;
+	struct mg_error_data ed;
+	char threads[16], ebuf[256];
+	const char *opts[16];
+	int n = 0, np;
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->cfg = *cfg;
+	s->ops = ops;
+	s->opsctx = ctx;
+	snprintf(threads, sizeof(threads), "%u", cfg->threads ? cfg->threads : 32);
+
+	opts[n++] = "listening_ports";
+	opts[n++] = cfg->listen;
+	opts[n++] = "num_threads";
+	opts[n++] = threads;
+	/* No document_root: civetweb serves no files at all. */
+	opts[n++] = "enable_directory_listing";
+	opts[n++] = "no";
+	opts[n++] = "request_timeout_ms";
+	opts[n++] = "60000";
+	opts[n++] = "enable_keep_alive";
+	opts[n++] = "yes";
+	opts[n++] = "keep_alive_timeout_ms";
+	opts[n++] = "5000";
+	opts[n] = NULL;
+
+	memset(&cb, 0, sizeof(cb));
+	cb.log_message = log_message;
+	memset(&init, 0, sizeof(init));
+	init.callbacks = &cb;
+	init.user_data = s;
+	init.configuration_options = opts;
+	memset(&ed, 0, sizeof(ed));
+	ebuf[0] = '\0';
+	ed.text = ebuf;
+	ed.text_buffer_size = sizeof(ebuf);
+
+	mg_init_library(0);
+	s->ctx = mg_start2(&init, &ed);
+	if (!s->ctx) {
+		snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen,
+			 ebuf[0] ? ebuf : "civetweb failed to start");
+		mg_exit_library();
+		free(s);
+		return NULL;
+	}
+	mg_set_request_handler(s->ctx, "/", handler, s);
+
+	np = mg_get_server_ports(s->ctx, 4, ports);
+	{
+		const char *host = cfg->listen, *colon = strrchr(cfg->listen, ':');
+		int hlen = colon ? (int)(colon - host) : 0;
+
+		if (!colon) {
+			host = "0.0.0.0";
+			hlen = 7;
+		}
+		snprintf(s->bound, sizeof(s->bound), "%.*s:%d", hlen, host,
+			 np > 0 ? ports[0].port : 0);
+	}
+	return s;
+}
+
+const char *
+http_bound(const struct http_server *s)
+{
+	return s->bound;
+}
+
+void
+http_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	mg_stop(s->ctx);
+	mg_exit_library();
+	free(s);
+}

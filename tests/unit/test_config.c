@@ -1,0 +1,115 @@
+/* test_config - command line parsing (daemon/config.c). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+#include "tests/unit/check.h"
+
+static int
+parse(struct config *c, char *err, ...)
+{
+	char *argv[16];
+	int argc = 0;
+	va_list ap;
+
+	static char name[] = "profd";
+
+	argv[argc++] = name;
+	va_start(ap, err);
+	for (;;) {
+		char *a = va_arg(ap, char *);
+
+		if (!a)
+			break;
+		argv[argc++] = a;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	err[0] = '\0';
+	return config_parse(c, argc, argv, err, PROFD_ERRLEN);
+}
+
+static void
+check_listen(const char *in, const char *want)
+{
+	char out[128], what[160];
+	int r = config_listen(in, out, sizeof(out));
+
+	snprintf(what, sizeof(what), "listen '%s' -> '%s'", in,
+		 want ? want : "error");
+	if (want)
+		CHECK(r == 0 && strcmp(out, want) == 0, what);
+	else
+		CHECK(r == -EINVAL, what);
+}
+
+int
+main(void)
+{
+	struct config c;
+	char err[PROFD_ERRLEN];
+
+	CHECK_EQ_INT(parse(&c, err, "--pid", "1234", NULL), 0, "--pid only");
+	CHECK_EQ_INT(c.pid, 1234, "pid parsed");
+	CHECK_EQ_STR(c.listen, "127.0.0.1:8005", "default listen is loopback");
+	CHECK_EQ_INT(c.hz, 99, "default hz 99");
+	CHECK_EQ_INT(c.max_seconds, 600, "default max seconds 600");
+	CHECK_EQ_INT(c.verbosity, LOG_LVL_INFO, "default verbosity");
+
+	CHECK_EQ_INT(parse(&c, err, "-p", "7", "-l", ":8005", "--hz", "999",
+			   "--max-seconds", "60", "-v", NULL),
+		     0, "all options");
+	CHECK_EQ_STR(c.listen, "8005", ":8005 means every interface");
+	CHECK_EQ_INT(c.hz, 999, "--hz");
+	CHECK_EQ_INT(c.max_seconds, 60, "--max-seconds");
+	CHECK_EQ_INT(c.verbosity, LOG_LVL_VERBOSE, "-v");
+	CHECK_EQ_INT(parse(&c, err, "-p", "7", "-d", NULL), 0, "-d");
+	CHECK_EQ_INT(c.verbosity, LOG_LVL_DEBUG, "-d is debug");
+
+	CHECK_EQ_INT(parse(&c, err, NULL), -EINVAL, "missing --pid");
+	CHECK(strstr(err, "--pid") != NULL, "message names --pid");
+	CHECK_EQ_INT(parse(&c, err, "--pid", "abc", NULL), -EINVAL,
+		     "--pid abc");
+	CHECK(strstr(err, "abc") != NULL, "message quotes the bad value");
+	CHECK_EQ_INT(parse(&c, err, "--pid", "0", NULL), -EINVAL, "--pid 0");
+	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "--hz", "0", NULL), -EINVAL,
+		     "--hz 0");
+	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "--hz", "5x", NULL),
+		     -EINVAL, "--hz 5x");
+	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "--hz", "2000", NULL),
+		     -EINVAL, "--hz above --max-hz");
+	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "--max-seconds", "0", NULL),
+		     -EINVAL, "--max-seconds 0");
+	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "--bogus", NULL), -EINVAL,
+		     "unknown long option");
+	CHECK(strstr(err, "--bogus") != NULL, "message names it");
+	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "-x", NULL), -EINVAL,
+		     "unknown short option");
+	CHECK_EQ_INT(parse(&c, err, "--pid", NULL), -EINVAL,
+		     "missing argument");
+	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "extra", NULL), -EINVAL,
+		     "extra argument");
+	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "-l", "nohost", NULL),
+		     -EINVAL, "bad --listen");
+	CHECK_EQ_INT(parse(&c, err, "--help", NULL), 0, "--help");
+	CHECK(c.help, "help set");
+	CHECK_EQ_INT(parse(&c, err, "-V", NULL), 0, "-V");
+	CHECK(c.version, "version set");
+
+	check_listen("127.0.0.1:8005", "127.0.0.1:8005");
+	check_listen(":8005", "8005");
+	check_listen("0.0.0.0:0", "0.0.0.0:0");
+	check_listen("localhost:9000", "127.0.0.1:9000");
+	check_listen("[::1]:8005", "[::1]:8005");
+	check_listen("8005", NULL);
+	check_listen("127.0.0.1:", NULL);
+	check_listen("127.0.0.1:70000", NULL);
+	check_listen("example.com:80", NULL);
+	check_listen("[::1:80", NULL);
+	CHECK(strstr(config_usage, "--max-seconds") != NULL,
+	      "usage lists options");
+	return check_report();
+}
