@@ -172,6 +172,12 @@ void space_free(struct space *sp);
 
 /* ---- symbolization --------------------------------------------------- */
 
+/* One-time set-up (libelf version, DEBUGINFOD_URLS unset so that libdw
+ * never blocks on the network unless asked to). Called by every entry
+ * point anyway; call it from main() before starting threads, because it
+ * changes the environment. */
+void symbolize_init(void);
+
 struct sym_frame {
 	const char *name;	 /* demangled function name; "" when unknown */
 	const char *system_name; /* linkage (mangled) name, or = name */

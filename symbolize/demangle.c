@@ -1,0 +1,24 @@
+/* demangle.c - C++ and Rust symbol names made readable, with libiberty.
+ *
+ * libiberty's cplus_demangle() with DMGL_AUTO tries Rust first (legacy
+ * "_ZN...17h<hash>E" names overlap with the C++ ABI) and then C++; it
+ * drops the legacy hash unless DMGL_VERBOSE is given, and understands
+ * Rust v0 ("_R...") names, which __cxa_demangle does not
+ * (reference/ptrace-sampling.md 7.4). This file is on its own because
+ * <libiberty/libiberty.h> redefines basename().
+ */
+#include "symbolize/symbolize.h"
+
+#include <stdlib.h>
+
+#include <libiberty/demangle.h>
+
+char *
+sym_demangle(const char *name)
+{
+	if (!name || name[0] != '_' || (name[1] != 'Z' && name[1] != 'R'))
+		return NULL;
+	/* The result comes from malloc/realloc (cp-demangle.c,
+	 * rust-demangle.c), so the caller's free() is right. */
+	return cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
+}

@@ -1,0 +1,894 @@
+/* dwarf.c - ELF virtual address -> frames, with libdw (symbolize()).
+ *
+ * Each image gets one Dwfl, created on first use, holding that one file
+ * reported at bias 0, so Dwfl addresses are ELF virtual addresses and the
+ * Dwfl is shared by every process that maps the file. Separate debug
+ * files come through dwfl_standard_find_debuginfo (build-id directory,
+ * then .gnu_debuglink), looking inside the target's root first.
+ *
+ * For an address: the CU's scopes give the inline chain, innermost first,
+ * as eu-stack -i builds it (elfutils src/stack.c, print_inline_frames);
+ * the line table gives the innermost file:line, and each inlined
+ * subroutine's DW_AT_call_file/DW_AT_call_line the line of the frame
+ * around it. Without DWARF, the ELF symbol table answers from an array
+ * sorted once per image: dwfl_module_addrinfo() scans the whole table on
+ * every call (elfutils libdwfl/dwfl_module_addrsym.c).
+ *
+ * Results are cached per (image, address), strings interned per image;
+ * both live in an arena freed with the image, which is what lets
+ * symbolize() hand out borrowed pointers. All of it runs under sym_lock:
+ * libdw is not thread-safe, and several HTTP workers may symbolize at
+ * once.
+ */
+#include "symbolize/symbolize.h"
+#include "symbolize/symbolize_int.h"
+
+#include <dwarf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+
+#define ARENA_CHUNK	(64 * 1024)
+#define DEFAULT_DEBUGINFO_PATH ":.debug:/usr/lib/debug"
+
+/* Symbols that may enclose an address although a later one starts
+ * closer to it (a sized symbol inside a bigger one); how far back to
+ * look. */
+#define SYM_OVERLAP_LOOKBACK 8
+
+enum {
+	CF_DWARF = 1,
+	CF_LINES = 2,
+	CF_INLINES = 4,
+};
+
+struct chunk {
+	struct chunk *next;
+	size_t used, size;
+	unsigned char mem[];	/* 8-aligned: follows three 8-byte fields */
+};
+
+/* A function symbol; name is libdw's and lives as long as the Dwfl. */
+struct fsym {
+	uint64_t start;
+	uint64_t end;		/* start + st_size; for a symbol without a
+				   size, its section's end (0: unknown) */
+	const char *name;
+	unsigned int rank;	/* among aliases at one address, lower wins */
+	bool sized;
+};
+
+struct centry {
+	uint64_t vaddr;
+	const struct sym_frame *frames;
+	uint32_t n;
+	uint8_t flags;
+	bool used;
+};
+
+struct symcache {
+	/* libdw state; symbolize_shutdown() drops it, use rebuilds it */
+	Dwfl *dwfl;
+	Dwfl_Module *mod;
+	Dwarf_Addr bias;	/* Dwfl address - ELF vaddr; 0 in practice */
+	int err;		/* cached failure to set up the Dwfl */
+	Dwfl_Callbacks cb;
+	char *debuginfo_path;	/* cb.debuginfo_path points here */
+	struct fsym *syms;
+	size_t nsyms;
+	bool syms_loaded;
+
+	/* results: as long as the image. TODO: never evicted, so an image
+	 * used for weeks keeps every distinct address it was asked about
+	 * (tens of bytes each) until the last process mapping it is
+	 * dropped; bound it per image once profd tracks memory. */
+	struct centry *tab;
+	size_t tabcap, tabn;
+	const char **strs;
+	size_t strcap, strn;
+	struct chunk *arena;
+};
+
+static pthread_mutex_t sym_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- arena, strings, results ----------------------------------------- */
+
+static void *
+arena_alloc(struct symcache *c, size_t n)
+{
+	struct chunk *ch = c->arena;
+	size_t sz;
+	void *p;
+
+	n = (n + 7) & ~(size_t)7;
+	if (!ch || ch->size - ch->used < n) {
+		sz = n > ARENA_CHUNK / 4 ? n : ARENA_CHUNK;
+		ch = malloc(sizeof(*ch) + sz);
+		if (!ch)
+			return NULL;
+		ch->size = sz;
+		ch->used = 0;
+		if (c->arena && sz != ARENA_CHUNK) {
+			/* A big one-off goes behind the current chunk,
+			 * which keeps filling. */
+			ch->next = c->arena->next;
+			c->arena->next = ch;
+		} else {
+			ch->next = c->arena;
+			c->arena = ch;
+		}
+	}
+	p = ch->mem + ch->used;
+	ch->used += n;
+	return p;
+}
+
+static uint64_t
+hash_bytes(const char *s, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
+
+	while (n--) {
+		h ^= (unsigned char)*s++;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static bool
+strs_grow(struct symcache *c)
+{
+	size_t cap = c->strcap ? c->strcap * 2 : 256, i, j;
+	const char **t = calloc(cap, sizeof(*t));
+
+	if (!t)
+		return false;
+	for (i = 0; i < c->strcap; i++) {
+		const char *s = c->strs[i];
+
+		if (!s)
+			continue;
+		j = hash_bytes(s, strlen(s)) & (cap - 1);
+		while (t[j])
+			j = (j + 1) & (cap - 1);
+		t[j] = s;
+	}
+	free(c->strs);
+	c->strs = t;
+	c->strcap = cap;
+	return true;
+}
+
+/* The image's copy of s[0..n), or NULL when out of memory. */
+static const char *
+intern_n(struct symcache *c, const char *s, size_t n)
+{
+	size_t i;
+	char *p;
+
+	if ((c->strn + 1) * 4 > c->strcap * 3 && !strs_grow(c))
+		return NULL;
+	i = hash_bytes(s, n) & (c->strcap - 1);
+	for (; c->strs[i]; i = (i + 1) & (c->strcap - 1))
+		if (strncmp(c->strs[i], s, n) == 0 && c->strs[i][n] == '\0')
+			return c->strs[i];
+	p = arena_alloc(c, n + 1);
+	if (!p)
+		return NULL;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	c->strs[i] = p;
+	c->strn++;
+	return p;
+}
+
+static const char *
+intern(struct symcache *c, const char *s)
+{
+	return intern_n(c, s ? s : "", s ? strlen(s) : 0);
+}
+
+static size_t
+addr_slot(uint64_t vaddr, size_t cap)
+{
+	return (size_t)((vaddr * 0x9e3779b97f4a7c15ULL) >> 32) & (cap - 1);
+}
+
+static struct centry *
+cache_find(struct symcache *c, uint64_t vaddr)
+{
+	size_t i;
+
+	if (!c->tabcap)
+		return NULL;
+	for (i = addr_slot(vaddr, c->tabcap); c->tab[i].used;
+	     i = (i + 1) & (c->tabcap - 1))
+		if (c->tab[i].vaddr == vaddr)
+			return &c->tab[i];
+	return NULL;
+}
+
+static struct centry *
+cache_insert(struct symcache *c, const struct centry *e)
+{
+	size_t i;
+
+	if ((c->tabn + 1) * 4 > c->tabcap * 3) {
+		size_t cap = c->tabcap ? c->tabcap * 2 : 256, k;
+		struct centry *t = calloc(cap, sizeof(*t));
+
+		if (!t)
+			return NULL;
+		for (k = 0; k < c->tabcap; k++) {
+			if (!c->tab[k].used)
+				continue;
+			i = addr_slot(c->tab[k].vaddr, cap);
+			while (t[i].used)
+				i = (i + 1) & (cap - 1);
+			t[i] = c->tab[k];
+		}
+		free(c->tab);
+		c->tab = t;
+		c->tabcap = cap;
+	}
+	i = addr_slot(e->vaddr, c->tabcap);
+	while (c->tab[i].used)
+		i = (i + 1) & (c->tabcap - 1);
+	c->tab[i] = *e;
+	c->tab[i].used = true;
+	c->tabn++;
+	return &c->tab[i];
+}
+
+/* Release libdw and what points into it; results and strings stay. */
+static void
+drop_libdw(struct symcache *c)
+{
+	free(c->syms);
+	c->syms = NULL;
+	c->nsyms = 0;
+	c->syms_loaded = false;
+	if (c->dwfl)
+		dwfl_end(c->dwfl);
+	c->dwfl = NULL;
+	c->mod = NULL;
+	c->err = 0;
+	free(c->debuginfo_path);
+	c->debuginfo_path = NULL;
+}
+
+void
+symcache_free(struct symcache *c)
+{
+	struct chunk *ch, *next;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&sym_lock);
+	drop_libdw(c);
+	pthread_mutex_unlock(&sym_lock);
+	for (ch = c->arena; ch; ch = next) {
+		next = ch->next;
+		free(ch);
+	}
+	free(c->strs);
+	free(c->tab);
+	free(c);
+}
+
+/* ---- the Dwfl ---------------------------------------------------------- */
+
+/* Only memory images (the vDSO) get here: file images are reported with
+ * their fd. libdwfl takes the Elf handle; elf_end() leaves the buffer,
+ * which the image owns, alone. */
+static int
+find_elf(Dwfl_Module *mod, void **userdata, const char *modname,
+	 Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	struct elfimg *img = *userdata;
+
+	(void)mod;
+	(void)modname;
+	(void)base;
+	(void)file_name;
+	if (img && img->fd < 0)
+		*elfp = elf_memory((char *)img->data, img->len);
+	return -1;
+}
+
+static int
+find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+	       Dwarf_Addr base, const char *file_name,
+	       const char *debuglink_file, GElf_Word debuglink_crc,
+	       char **debuginfo_file_name)
+{
+	/* libdwfl gives up on the debuglink search when the build-id search
+	 * leaves errno set (find-debuginfo.c: "fails other than just by
+	 * finding nothing"); do not let a stale errno count as that. */
+	errno = 0;
+	return dwfl_standard_find_debuginfo(mod, userdata, modname, base,
+					    file_name, debuglink_file,
+					    debuglink_crc,
+					    debuginfo_file_name);
+}
+
+/* Debug file search path: the target's /usr/lib/debug (containers ship
+ * their own -dbgsym packages) before ours; NULL for libdw's default when
+ * the target shares our root or its root cannot be reached. An
+ * inaccessible element would end the whole search (any error other than
+ * ENOENT/ENOTDIR does, in find_debuginfo_in_path). */
+static char *
+debuginfo_path_for(pid_t pid)
+{
+	char root[64], *path;
+	struct stat a, b;
+
+	if (pid <= 0)
+		return NULL;
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	if (stat(root, &a) < 0 || stat("/", &b) < 0 ||
+	    (a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+		return NULL;
+	if (asprintf(&path, "%s/usr/lib/debug:%s", root,
+		     DEFAULT_DEBUGINFO_PATH) < 0)
+		return NULL;
+	return path;
+}
+
+static int
+dw_open(struct elfimg *img, struct symcache *c)
+{
+	Dwfl_Module *mod = NULL;
+	int fd;
+
+	if (c->dwfl)
+		return 0;
+	if (c->err)
+		return c->err;
+	c->debuginfo_path = debuginfo_path_for(img->pid);
+	c->cb.find_elf = find_elf;
+	c->cb.find_debuginfo = find_debuginfo;
+	c->cb.section_address = dwfl_offline_section_address;
+	c->cb.debuginfo_path = &c->debuginfo_path;
+	c->dwfl = dwfl_begin(&c->cb);
+	if (!c->dwfl) {
+		c->err = -ENOMEM;
+		return c->err;
+	}
+
+	dwfl_report_begin(c->dwfl);
+	if (img->fd >= 0) {
+		/* The file name (the path from maps) is what debuglink
+		 * lookups are relative to; the bytes come from our fd,
+		 * which dwfl_report_elf consumes on success. add_p_vaddr
+		 * places even a prelinked DSO at its own p_vaddr, so the
+		 * bias is 0 for every file type. */
+		fd = fcntl(img->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd >= 0) {
+			mod = dwfl_report_elf(c->dwfl, img->path, img->path,
+					      fd, 0, true);
+			if (!mod)
+				close(fd);
+		}
+	} else if (img->nloads) {
+		/* libdwfl's bias is low - (first p_vaddr & -p_align)
+		 * (dwfl_module_getdwarf.c, __libdwfl_getelf). */
+		const struct elfseg *s0 = &img->loads[0];
+		uint64_t low = s0->vaddr, high = 0;
+		size_t i;
+		void **ud;
+
+		if (s0->align > 1)
+			low &= ~(s0->align - 1);
+		for (i = 0; i < img->nloads; i++)
+			if (img->loads[i].vaddr + img->loads[i].memsz > high)
+				high = img->loads[i].vaddr +
+				       img->loads[i].memsz;
+		mod = dwfl_report_module(c->dwfl, img->path, low, high);
+		if (mod) {
+			dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL,
+					 NULL, NULL);
+			*ud = img;
+		}
+	}
+	dwfl_report_end(c->dwfl, NULL, NULL);
+	if (mod && !dwfl_module_getelf(mod, &c->bias))
+		mod = NULL;
+	if (!mod) {
+		dwfl_end(c->dwfl);
+		c->dwfl = NULL;
+		c->err = -EIO;
+		return c->err;
+	}
+	c->mod = mod;
+	return 0;
+}
+
+/* ---- ELF symbol table ------------------------------------------------ */
+
+static unsigned int
+sym_rank(const char *name, const GElf_Sym *sym)
+{
+	unsigned char bind = GELF_ST_BIND(sym->st_info);
+	unsigned int u = 0;
+
+	while (name[u] == '_' && u < 15)
+		u++;
+	/* What a person calls the function: a typed symbol over a label, a
+	 * global or weak symbol over a local alias, fewer leading
+	 * underscores (getpid over __getpid), then global over weak. */
+	return (unsigned int)(GELF_ST_TYPE(sym->st_info) == STT_NOTYPE) << 9 |
+	       (unsigned int)(bind == STB_LOCAL) << 8 | u << 1 |
+	       (unsigned int)(bind == STB_WEAK);
+}
+
+static int
+cmp_fsym(const void *a, const void *b)
+{
+	const struct fsym *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* The allocated section shndx of elf: its end, as an ELF vaddr of the
+ * image, and its flags. False when it is not one. */
+static bool
+section_info(struct symcache *c, Elf *elf, GElf_Word shndx, Dwarf_Addr bias,
+	     uint64_t *end, uint64_t *flags)
+{
+	GElf_Shdr sh;
+	Elf_Scn *scn;
+
+	if (!elf || shndx >= SHN_LORESERVE)
+		return false;
+	scn = elf_getscn(elf, shndx);
+	if (!scn || !gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_ALLOC))
+		return false;
+	*end = sh.sh_addr + sh.sh_size + bias - c->bias;
+	*flags = sh.sh_flags;
+	return true;
+}
+
+/* Function symbols sorted by address, one per address. libdw picks the
+ * table: .symtab of the file or of its debug file, else .dynsym, plus
+ * the LZMA-compressed .gnu_debugdata mini symtab. */
+static void
+load_syms(struct symcache *c)
+{
+	int n, i;
+	size_t k = 0, j;
+
+	c->syms_loaded = true;
+	n = dwfl_module_getsymtab(c->mod);
+	if (n <= 1)
+		return;
+	c->syms = malloc((size_t)n * sizeof(*c->syms));
+	if (!c->syms)
+		return;		/* as if there were no symbols */
+	for (i = 1; i < n; i++) {
+		struct fsym *f = &c->syms[k];
+		GElf_Sym sym;
+		GElf_Addr addr;
+		GElf_Word shndx;
+		Dwarf_Addr sbias;
+		uint64_t send, sflags;
+		const char *name;
+		Elf *elf;
+		int type;
+
+		name = dwfl_module_getsym_info(c->mod, i, &sym, &addr, &shndx,
+					       &elf, &sbias);
+		if (!name || !name[0])
+			continue;
+		type = GELF_ST_TYPE(sym.st_info);
+		if (shndx == SHN_UNDEF || shndx == SHN_ABS ||
+		    shndx == (GElf_Word)-1)
+			continue;
+		if (!section_info(c, elf, shndx, sbias, &send, &sflags))
+			send = sflags = 0;
+		/* Untyped symbols count only as labels in code (ld.so's
+		 * _dl_start_user); elsewhere they are data markers
+		 * (_edata, __bss_start). */
+		if (type != STT_FUNC && type != STT_GNU_IFUNC &&
+		    (type != STT_NOTYPE || !(sflags & SHF_EXECINSTR)))
+			continue;
+		f->start = addr - c->bias;
+		f->sized = sym.st_size != 0;
+		/* Assembly often leaves sizes out (_init, _start): such a
+		 * symbol runs to the next one, but never past its section
+		 * (.init is followed by .plt, which has no symbols). */
+		f->end = f->sized ? f->start + sym.st_size : send;
+		f->name = name;
+		f->rank = sym_rank(name, &sym);
+		k++;
+	}
+	qsort(c->syms, k, sizeof(*c->syms), cmp_fsym);
+	for (i = 0, j = 0; (size_t)i < k; i++)
+		if (j == 0 || c->syms[i].start != c->syms[j - 1].start)
+			c->syms[j++] = c->syms[i];
+	c->nsyms = j;
+}
+
+static bool
+same_segment(const struct elfimg *img, uint64_t a, uint64_t b)
+{
+	size_t i;
+
+	for (i = 0; i < img->nloads; i++) {
+		const struct elfseg *s = &img->loads[i];
+
+		if (a >= s->vaddr && a - s->vaddr < s->memsz)
+			return b >= s->vaddr && b - s->vaddr < s->memsz;
+	}
+	return false;
+}
+
+static const struct fsym *
+find_sym(struct symcache *c, const struct elfimg *img, uint64_t vaddr)
+{
+	size_t lo = 0, hi, j;
+	const struct fsym *s;
+
+	if (!c->syms_loaded)
+		load_syms(c);
+	if (!c->nsyms || vaddr < c->syms[0].start)
+		return NULL;
+	hi = c->nsyms;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->syms[mid].start <= vaddr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	/* The nearest sized symbol that contains vaddr: usually syms[lo];
+	 * an earlier one when a smaller symbol or a label sits inside a
+	 * bigger function. */
+	for (j = lo + 1; j-- > 0 && lo - j < SYM_OVERLAP_LOOKBACK;) {
+		s = &c->syms[j];
+		if (s->sized && vaddr < s->end)
+			return s;
+	}
+	/* A symbol without a size runs up to the next symbol (which starts
+	 * above vaddr) and the end of its section, or of its segment when
+	 * the section is unknown. */
+	s = &c->syms[lo];
+	if (!s->sized &&
+	    (s->end ? vaddr < s->end : same_segment(img, s->start, vaddr)))
+		return s;
+	return NULL;
+}
+
+/* Name a frame after ELF symbol raw: "@VERSION" stripped, demangled. */
+static int
+sym_names(struct symcache *c, const char *raw, struct sym_frame *f)
+{
+	char *dem;
+
+	f->system_name = intern_n(c, raw, strcspn(raw, "@"));
+	if (!f->system_name)
+		return -ENOMEM;
+	dem = sym_demangle(f->system_name);
+	f->name = dem ? intern(c, dem) : f->system_name;
+	free(dem);
+	return f->name ? 0 : -ENOMEM;
+}
+
+/* ---- DWARF ----------------------------------------------------------- */
+
+static bool
+is_func(int tag)
+{
+	return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+	       tag == DW_TAG_entry_point;
+}
+
+/* dwarf_attr_integrate follows DW_AT_abstract_origin (inlined and
+ * out-of-line instances) and DW_AT_specification (C++ members defined
+ * outside their class) to where names and declaration lines live. */
+static const char *
+attr_string(Dwarf_Die *d, unsigned int name)
+{
+	Dwarf_Attribute a;
+
+	if (!dwarf_attr_integrate(d, name, &a))
+		return NULL;
+	return dwarf_formstring(&a);
+}
+
+static int
+attr_int(Dwarf_Die *d, unsigned int name, bool integrate)
+{
+	Dwarf_Attribute a;
+	Dwarf_Word w;
+
+	if (!(integrate ? dwarf_attr_integrate(d, name, &a) :
+			  dwarf_attr(d, name, &a)))
+		return 0;
+	if (dwarf_formudata(&a, &w) != 0 || w > INT_MAX)
+		return 0;
+	return (int)w;
+}
+
+/* Name and declaration line of function DIE d; *linkage tells whether a
+ * linkage name was found. */
+static int
+die_names(struct symcache *c, Dwarf_Die *d, struct sym_frame *f,
+	  bool *linkage)
+{
+	const char *lk, *nm;
+	char *dem;
+
+	lk = attr_string(d, DW_AT_linkage_name);
+	if (!lk)
+		lk = attr_string(d, DW_AT_MIPS_linkage_name);
+	nm = attr_string(d, DW_AT_name);
+	*linkage = lk != NULL;
+	if (lk) {
+		dem = sym_demangle(lk);
+		f->system_name = intern(c, lk);
+		f->name = dem ? intern(c, dem) : nm ? intern(c, nm) :
+						      f->system_name;
+		free(dem);
+	} else {
+		f->name = intern(c, nm);
+		f->system_name = f->name;
+	}
+	f->start_line = attr_int(d, DW_AT_decl_line, true);
+	return f->name && f->system_name ? 0 : -ENOMEM;
+}
+
+/* The file of the call that inlined subroutine inl stands for. */
+static const char *
+call_file(Dwarf_Die *inl)
+{
+	Dwarf_Attribute a;
+	Dwarf_Word idx;
+	Dwarf_Die cu;
+	Dwarf_Files *files;
+	size_t nfiles;
+
+	if (!dwarf_attr(inl, DW_AT_call_file, &a) ||
+	    dwarf_formudata(&a, &idx) != 0)
+		return NULL;
+	if (!dwarf_diecu(inl, &cu, NULL, NULL) ||
+	    dwarf_getsrcfiles(&cu, &files, &nfiles) != 0 || idx >= nfiles)
+		return NULL;
+	return dwarf_filesrc(files, idx, NULL, NULL);
+}
+
+static bool
+is_cxx(Dwarf_Die *cu)
+{
+	int lang = dwarf_srclang(cu);
+
+	return lang == DW_LANG_C_plus_plus || lang == DW_LANG_C_plus_plus_03 ||
+	       lang == DW_LANG_C_plus_plus_11 ||
+	       lang == DW_LANG_C_plus_plus_14;
+}
+
+/* Frames from the DWARF scopes at addr, into *e. Leaves e->n 0 when no
+ * function DIE covers addr. */
+static int
+dwarf_frames(struct elfimg *img, struct symcache *c, Dwarf_Die *cu,
+	     Dwarf_Addr addr, Dwarf_Addr cubias, uint64_t vaddr,
+	     const char *file, int line, struct centry *e)
+{
+	Dwarf_Die *scopes = NULL, *chain = NULL, *inner = NULL;
+	struct sym_frame *fr;
+	const struct fsym *s;
+	size_t n = 0, nf = 0;
+	int ns, nc = 0, i, rc = 0;
+	bool linkage = false;
+
+	/* The innermost function-like scope at addr, then every scope that
+	 * physically contains it: dwarf_getscopes() continues from an
+	 * inlined subroutine into its abstract origin, which is right for
+	 * variable lookup but not for the call chain. */
+	ns = dwarf_getscopes(cu, addr - cubias, &scopes);
+	for (i = 0; i < ns && !is_func(dwarf_tag(&scopes[i])); i++)
+		;
+	if (i < ns)
+		nc = dwarf_getscopes_die(&scopes[i], &chain);
+	for (i = 0; i < nc; i++) {
+		int tag = dwarf_tag(&chain[i]);
+
+		if (!is_func(tag))
+			continue;
+		nf++;
+		if (tag != DW_TAG_inlined_subroutine)
+			break;	/* the function that owns the code */
+	}
+	if (nf == 0)
+		goto out;
+
+	fr = arena_alloc(c, nf * sizeof(*fr));
+	if (!fr) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nc && n < nf; i++) {
+		Dwarf_Die *d = &chain[i];
+		struct sym_frame *f;
+
+		if (!is_func(dwarf_tag(d)))
+			continue;
+		f = &fr[n++];
+		rc = die_names(c, d, f, &linkage);
+		if (rc < 0)
+			goto out;
+		if (!inner) {
+			f->file = intern(c, file);
+			f->line = line;
+		} else {
+			f->file = intern(c, call_file(inner));
+			f->line = attr_int(inner, DW_AT_call_line, false);
+		}
+		if (!f->file) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		inner = d;
+	}
+
+	/* C++ DWARF may name the owning function without class or
+	 * namespace when no linkage name is attached; its mangled ELF
+	 * symbol says it all. Nameless DIEs take any symbol. */
+	if (!linkage && (fr[n - 1].name[0] == '\0' || is_cxx(cu))) {
+		s = find_sym(c, img, vaddr);
+		if (s && (fr[n - 1].name[0] == '\0' ||
+			  strncmp(s->name, "_Z", 2) == 0)) {
+			rc = sym_names(c, s->name, &fr[n - 1]);
+			if (rc < 0)
+				goto out;
+		}
+	}
+	e->frames = fr;
+	e->n = (uint32_t)n;
+	e->flags |= CF_DWARF | CF_INLINES;
+out:
+	free(scopes);
+	free(chain);
+	return rc;
+}
+
+static int
+resolve(struct elfimg *img, struct symcache *c, uint64_t vaddr,
+	struct centry *e)
+{
+	Dwarf_Addr addr = vaddr + c->bias, cubias = 0;
+	const char *file = NULL;
+	const struct fsym *s;
+	struct sym_frame *fr;
+	Dwfl_Line *ln;
+	Dwarf_Die *cu;
+	int line = 0, rc;
+	uint32_t i;
+
+	/* The first call per image loads DWARF: the debug file search and,
+	 * for the first address, a pass over every CU's ranges. */
+	cu = dwfl_module_addrdie(c->mod, addr, &cubias);
+	if (cu) {
+		ln = dwfl_module_getsrc(c->mod, addr);
+		if (ln)
+			file = dwfl_lineinfo(ln, NULL, &line, NULL, NULL,
+					     NULL);
+		if (!file)
+			line = 0;
+		rc = dwarf_frames(img, c, cu, addr, cubias, vaddr, file, line,
+				  e);
+		if (rc < 0)
+			return rc;
+	}
+
+	if (e->n == 0) {
+		/* No function DIE here (no DWARF, or assembly with a line
+		 * table only): the symbol table names it. */
+		s = find_sym(c, img, vaddr);
+		if (!s && !file)
+			return 0;
+		fr = arena_alloc(c, sizeof(*fr));
+		if (!fr)
+			return -ENOMEM;
+		memset(fr, 0, sizeof(*fr));
+		if (s) {
+			rc = sym_names(c, s->name, fr);
+			if (rc < 0)
+				return rc;
+		} else {
+			fr->name = fr->system_name = intern(c, "");
+		}
+		fr->file = intern(c, file);
+		if (!fr->name || !fr->file)
+			return -ENOMEM;
+		fr->line = line;
+		if (file)
+			e->flags |= CF_DWARF;
+		e->frames = fr;
+		e->n = 1;
+	}
+	for (i = 0; i < e->n; i++)
+		if (e->frames[i].line > 0 && e->frames[i].file[0])
+			e->flags |= CF_LINES;
+	return 0;
+}
+
+int
+symbolize(struct elfimg *img, uint64_t vaddr, struct sym_info *out)
+{
+	struct symcache *c;
+	struct centry *e, tmp;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!img)
+		return -EINVAL;
+	sym_init();
+	pthread_mutex_lock(&sym_lock);
+	c = img->cache;
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		img->cache = c;
+	}
+	e = cache_find(c, vaddr);
+	if (!e) {
+		rc = dw_open(img, c);
+		if (rc < 0)
+			goto out;
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.vaddr = vaddr;
+		rc = resolve(img, c, vaddr, &tmp);
+		if (rc < 0)
+			goto out;
+		e = cache_insert(c, &tmp);
+		if (!e) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	out->frames = e->frames;
+	out->n = e->n;
+	out->dwarf = e->flags & CF_DWARF;
+	out->lines = e->flags & CF_LINES;
+	out->inlines = e->flags & CF_INLINES;
+out:
+	pthread_mutex_unlock(&sym_lock);
+	return rc;
+}
+
+static void
+shutdown_one(struct elfimg *img, void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&sym_lock);
+	if (img->cache)
+		drop_libdw(img->cache);
+	pthread_mutex_unlock(&sym_lock);
+}
+
+void
+symbolize_shutdown(void)
+{
+	/* Images still referenced keep their results (callers may hold the
+	 * strings) but lose their libdw state; it is rebuilt if they are
+	 * used again. Released images took everything with them. */
+	elfimg_each(shutdown_one, NULL);
+}

@@ -1,0 +1,591 @@
+/* elfimg.c - ELF files mapped read-only, one object per file, shared by
+ * every process and mapping that uses the file.
+ *
+ * An image is found again by its GNU build-id, or, before the file is even
+ * parsed, by its identity (st_dev, st_ino, st_size, st_mtime): the libc
+ * of a hundred processes is opened a hundred times (one open + fstat each)
+ * but mapped and parsed once. Files are reached through the target's
+ * /proc/PID/map_files or /proc/PID/root, never through a path as profd's
+ * own mount namespace sees it (reference/ptrace-sampling.md 7.1, 7.5).
+ *
+ * libelf only reads the headers here (PT_LOADs, PT_GNU_EH_FRAME, the
+ * build-id note); the Elf handle is closed again. DWARF and symbol tables
+ * are dwarf.c's business.
+ */
+#include "symbolize/symbolize.h"
+#include "symbolize/symbolize_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <elfutils/libdwelf.h>
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static uint64_t page_size = 4096;
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct elfimg *reg_head;
+
+static void
+do_init(void)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+
+	if (ps > 0)
+		page_size = (uint64_t)ps;
+	/* libelf fails every call until a version has been set. */
+	elf_version(EV_CURRENT);
+	/* libdw asks debuginfod for missing debug files as soon as
+	 * DEBUGINFOD_URLS is set, and a query can block for minutes
+	 * (elfutils: libdwfl/debuginfod-client.c, debuginfod-client-config.7).
+	 * Lookups stay local until the operator opts in. This runs once,
+	 * before the first libdw call; unsetenv() is not safe against a
+	 * concurrent getenv() in another thread, so profd should reach it
+	 * early (space_new() does). */
+	unsetenv("DEBUGINFOD_URLS");
+}
+
+void
+sym_init(void)
+{
+	pthread_once(&init_once, do_init);
+}
+
+void
+symbolize_init(void)
+{
+	sym_init();
+}
+
+uint64_t
+sym_page_size(void)
+{
+	return page_size;
+}
+
+void
+sym_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	errno = saved;
+}
+
+/* ---- construction ---------------------------------------------------- */
+
+static struct elfimg *
+img_alloc(void)
+{
+	struct elfimg *img = calloc(1, sizeof(*img));
+
+	if (img)
+		img->fd = -1;
+	return img;
+}
+
+static void
+img_destroy(struct elfimg *img)
+{
+	if (!img)
+		return;
+	symcache_free(img->cache);
+	free(img->loads);
+	if (img->data) {
+		if (img->mapped)
+			munmap(img->data, img->len);
+		else
+			free(img->data);
+	}
+	if (img->fd >= 0)
+		close(img->fd);
+	free(img->path);
+	free(img);
+}
+
+/* Fill img's header fields from elf. Returns 0 or -errno. */
+static int
+img_parse(struct elfimg *img, Elf *elf, char *err, size_t errlen)
+{
+	GElf_Ehdr eh;
+	GElf_Phdr ph;
+	size_t phnum, i;
+	const void *bid;
+	ssize_t bidlen;
+
+	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh)) {
+		sym_err(err, errlen, "%s: not an ELF file", img->path);
+		return -ENOEXEC;
+	}
+	if (elf_getphdrnum(elf, &phnum) != 0) {
+		sym_err(err, errlen, "%s: elf_getphdrnum: %s", img->path,
+			elf_errmsg(-1));
+		return -ENOEXEC;
+	}
+	img->e_type = eh.e_type;
+	img->loads = calloc(phnum ? phnum : 1, sizeof(*img->loads));
+	if (!img->loads) {
+		sym_err(err, errlen, "%s: calloc: %s", img->path,
+			strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	for (i = 0; i < phnum; i++) {
+		if (!gelf_getphdr(elf, (int)i, &ph))
+			continue;
+		if (ph.p_type == PT_LOAD) {
+			struct elfseg *s = &img->loads[img->nloads++];
+
+			s->vaddr = ph.p_vaddr;
+			s->memsz = ph.p_memsz;
+			s->offset = ph.p_offset;
+			s->filesz = ph.p_filesz;
+			s->align = ph.p_align;
+			s->flags = ph.p_flags;
+		} else if (ph.p_type == PT_GNU_EH_FRAME) {
+			img->has_eh_frame_hdr = true;
+			img->eh_frame_hdr_vaddr = ph.p_vaddr;
+			img->eh_frame_hdr_size = ph.p_memsz;
+		}
+	}
+
+	/* The NT_GNU_BUILD_ID note, from SHT_NOTE sections or, in files
+	 * without section headers, from PT_NOTE segments. */
+	bidlen = dwelf_elf_gnu_build_id(elf, &bid);
+	if (bidlen > 0 && bidlen <= SYM_BUILDID_MAX) {
+		static const char hex[] = "0123456789abcdef";
+		const unsigned char *b = bid;
+
+		for (i = 0; i < (size_t)bidlen; i++) {
+			img->build_id[2 * i] = hex[b[i] >> 4];
+			img->build_id[2 * i + 1] = hex[b[i] & 15];
+		}
+		img->build_id[2 * i] = '\0';
+	}
+	return 0;
+}
+
+static bool
+same_fid(const struct elfimg *a, const struct elfimg *b)
+{
+	return a->has_fid && b->has_fid && a->dev == b->dev &&
+	       a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+/* Publish img, or return the image already published for the same
+ * build-id or file (then img is destroyed). Two threads may open the same
+ * file at once; whoever comes second takes the first one's image. */
+static struct elfimg *
+img_register(struct elfimg *img)
+{
+	struct elfimg *o;
+
+	pthread_mutex_lock(&reg_lock);
+	for (o = reg_head; o; o = o->next) {
+		if ((img->build_id[0] &&
+		     strcmp(o->build_id, img->build_id) == 0) ||
+		    same_fid(o, img))
+			break;
+	}
+	if (o) {
+		o->refs++;
+		pthread_mutex_unlock(&reg_lock);
+		img_destroy(img);
+		return o;
+	}
+	img->refs = 1;
+	img->next = reg_head;
+	if (reg_head)
+		reg_head->prev = img;
+	reg_head = img;
+	pthread_mutex_unlock(&reg_lock);
+	return img;
+}
+
+/* The published image of the file fd refers to, with a new reference. */
+static struct elfimg *
+find_by_fid(const struct stat *st)
+{
+	struct elfimg key = { 0 }, *o;
+
+	key.has_fid = true;
+	key.dev = st->st_dev;
+	key.ino = st->st_ino;
+	key.size = st->st_size;
+	key.mtime = st->st_mtim;
+	pthread_mutex_lock(&reg_lock);
+	for (o = reg_head; o; o = o->next)
+		if (same_fid(o, &key))
+			break;
+	if (o)
+		o->refs++;
+	pthread_mutex_unlock(&reg_lock);
+	return o;
+}
+
+/* Build (or find) the image of regular file fd; fd is consumed. */
+static struct elfimg *
+img_from_fd(int fd, const struct stat *st, const char *path, pid_t pid,
+	    char *err, size_t errlen)
+{
+	unsigned char magic[SELFMAG];
+	struct elfimg *img;
+	Elf *elf;
+	int rc;
+
+	img = find_by_fid(st);
+	if (img) {
+		close(fd);
+		return img;
+	}
+
+	if (st->st_size < (off_t)sizeof(Elf32_Ehdr) ||
+	    pread(fd, magic, SELFMAG, 0) != SELFMAG ||
+	    memcmp(magic, ELFMAG, SELFMAG) != 0) {
+		sym_err(err, errlen, "%s: not an ELF file", path);
+		close(fd);
+		errno = ENOEXEC;
+		return NULL;
+	}
+
+	img = img_alloc();
+	if (!img || !(img->path = strdup(path))) {
+		sym_err(err, errlen, "%s: malloc: %s", path, strerror(ENOMEM));
+		close(fd);
+		free(img);
+		errno = ENOMEM;
+		return NULL;
+	}
+	img->fd = fd;
+	img->pid = pid;
+	img->has_fid = true;
+	img->dev = st->st_dev;
+	img->ino = st->st_ino;
+	img->size = st->st_size;
+	img->mtime = st->st_mtim;
+	img->len = (size_t)st->st_size;
+	img->data = mmap(NULL, img->len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (img->data == MAP_FAILED) {
+		rc = -errno;
+		img->data = NULL;
+		sym_err(err, errlen, "%s: mmap: %s", path, strerror(-rc));
+		goto fail;
+	}
+	img->mapped = true;
+
+	/* ELF_C_READ_MMAP maps the file read-only and promises libelf will
+	 * not write to it; the handle lives only while the headers are
+	 * read. */
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	rc = img_parse(img, elf, err, errlen);
+	elf_end(elf);
+	if (rc < 0)
+		goto fail;
+	return img_register(img);
+fail:
+	img_destroy(img);
+	errno = -rc;
+	return NULL;
+}
+
+static bool
+same_inode(const struct stat *st, const struct pmap *m)
+{
+	return S_ISREG(st->st_mode) && st->st_ino == m->inode &&
+	       st->st_dev == makedev(m->dev_major, m->dev_minor);
+}
+
+/* Open m's file as the target sees it, and make sure it is the mapped
+ * file: the path may have been replaced since it was mapped (upgrades
+ * rename a new file over the old one). Returns an fd or -1 + errno. */
+static int
+open_root(pid_t pid, const struct pmap *m, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 32];
+	struct stat st;
+	int n, fd;
+
+	n = snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid,
+		     m->path);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		sym_err(err, errlen, "%s: path too long", m->path);
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* stat() first: never open a FIFO or a device the target put where
+	 * its file used to be. */
+	if (stat(path, &st) < 0) {
+		sym_err(err, errlen, "%s: stat %s: %s", m->path, path,
+			strerror(errno));
+		return -1;
+	}
+	if (!same_inode(&st, m))
+		goto replaced;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		sym_err(err, errlen, "%s: open %s: %s", m->path, path,
+			strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !same_inode(&st, m)) {
+		close(fd);
+		goto replaced;
+	}
+	return fd;
+replaced:
+	sym_err(err, errlen,
+		"%s: %s is not the mapped file (device/inode differ)",
+		m->path, path);
+	errno = ESTALE;
+	return -1;
+}
+
+struct elfimg *
+elfimg_open(pid_t pid, const struct pmap *m, char *err, size_t errlen)
+{
+	char mf[80];
+	struct stat st;
+	int fd, e;
+
+	sym_init();
+	if (!m || !m->path || m->path[0] != '/') {
+		sym_err(err, errlen, "%s: not a file mapping",
+			m && m->path ? m->path : "(null)");
+		errno = EINVAL;
+		return NULL;
+	}
+
+	/* map_files names the mapped inode itself, even when it was deleted
+	 * or replaced; opening it needs CAP_SYS_ADMIN (or
+	 * CAP_CHECKPOINT_RESTORE since Linux 5.9) in the initial user
+	 * namespace (fs/proc/base.c, proc_map_files_get_link). */
+	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
+		 (int)pid, m->start, m->end);
+	fd = open(mf, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		e = errno;
+		if (m->deleted) {
+			sym_err(err, errlen, "%s (deleted): open %s: %s",
+				m->path, mf, strerror(e));
+			errno = e;
+			return NULL;
+		}
+		fd = open_root(pid, m, err, errlen);
+		if (fd < 0)
+			return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		sym_err(err, errlen, "%s: fstat: %s", m->path, strerror(e));
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		sym_err(err, errlen, "%s: not a regular file", m->path);
+		close(fd);
+		errno = ENOEXEC;
+		return NULL;
+	}
+	return img_from_fd(fd, &st, m->path, pid, err, errlen);
+}
+
+struct elfimg *
+elfimg_from_memory(void *data, size_t len, const char *name, char *err,
+		   size_t errlen)
+{
+	struct elfimg *img;
+	Elf *elf;
+	int rc;
+
+	sym_init();
+	if (!name)
+		name = "[memory]";
+	if (!data || len < sizeof(Elf32_Ehdr) ||
+	    memcmp(data, ELFMAG, SELFMAG) != 0) {
+		sym_err(err, errlen, "%s: not an ELF image", name);
+		free(data);
+		errno = ENOEXEC;
+		return NULL;
+	}
+	img = img_alloc();
+	if (!img) {
+		sym_err(err, errlen, "%s: malloc: %s", name, strerror(ENOMEM));
+		free(data);
+		errno = ENOMEM;
+		return NULL;
+	}
+	img->data = data;
+	img->len = len;
+	img->path = strdup(name);
+	if (!img->path) {
+		sym_err(err, errlen, "%s: malloc: %s", name, strerror(ENOMEM));
+		rc = -ENOMEM;
+		goto fail;
+	}
+	elf = elf_memory(data, len);
+	rc = img_parse(img, elf, err, errlen);
+	elf_end(elf);
+	if (rc < 0)
+		goto fail;
+	return img_register(img);
+fail:
+	img_destroy(img);
+	errno = -rc;
+	return NULL;
+}
+
+/* ---- references -------------------------------------------------------- */
+
+struct elfimg *
+elfimg_get(struct elfimg *img)
+{
+	if (!img)
+		return NULL;
+	pthread_mutex_lock(&reg_lock);
+	img->refs++;
+	pthread_mutex_unlock(&reg_lock);
+	return img;
+}
+
+void
+elfimg_put(struct elfimg *img)
+{
+	bool last;
+
+	if (!img)
+		return;
+	/* Unpublish under the lock so that no elfimg_open() can find and
+	 * revive an image that is being destroyed. */
+	pthread_mutex_lock(&reg_lock);
+	last = --img->refs == 0;
+	if (last) {
+		if (img->prev)
+			img->prev->next = img->next;
+		else
+			reg_head = img->next;
+		if (img->next)
+			img->next->prev = img->prev;
+	}
+	pthread_mutex_unlock(&reg_lock);
+	if (last)
+		img_destroy(img);
+}
+
+void
+elfimg_each(void (*fn)(struct elfimg *img, void *arg), void *arg)
+{
+	struct elfimg *o;
+
+	pthread_mutex_lock(&reg_lock);
+	for (o = reg_head; o; o = o->next)
+		fn(o, arg);
+	pthread_mutex_unlock(&reg_lock);
+}
+
+/* ---- accessors ------------------------------------------------------- */
+
+const char *
+elfimg_build_id(const struct elfimg *img)
+{
+	return img->build_id;
+}
+
+const char *
+elfimg_path(const struct elfimg *img)
+{
+	return img->path;
+}
+
+const unsigned char *
+elfimg_bytes(const struct elfimg *img, size_t *len)
+{
+	if (len)
+		*len = img->len;
+	return img->data;
+}
+
+int
+elfimg_bias_prot(const struct elfimg *img, uint64_t map_start,
+		 uint64_t map_offset, bool exec, uint64_t *bias)
+{
+	const struct elfseg *best = NULL;
+	uint64_t mask = sym_page_size() - 1;
+	size_t i;
+
+	for (i = 0; i < img->nloads; i++) {
+		const struct elfseg *s = &img->loads[i];
+
+		/* The kernel maps a segment from its page-aligned offset
+		 * (binfmt_elf.c, elf_map), so that is where a mapping of
+		 * the segment starts in the file. */
+		if (s->filesz == 0 || map_offset < (s->offset & ~mask) ||
+		    map_offset >= s->offset + s->filesz)
+			continue;
+		if (!best || (((s->flags & PF_X) != 0) == exec &&
+			      ((best->flags & PF_X) != 0) != exec))
+			best = s;
+	}
+	if (!best)
+		return -ENOENT;
+	/* File offset o is at runtime map_start + (o - map_offset) and at
+	 * ELF address p_vaddr + (o - p_offset); the difference does not
+	 * depend on o. ET_EXEC: map_start and map_offset are p_vaddr and
+	 * p_offset rounded down to the same page, so the bias is 0. */
+	*bias = map_start - map_offset + best->offset - best->vaddr;
+	return 0;
+}
+
+int
+elfimg_bias(const struct elfimg *img, uint64_t map_start, uint64_t map_offset,
+	    uint64_t *bias)
+{
+	/* Without the mapping's permissions, a page shared by two segments
+	 * is resolved in favour of code: biases are wanted for PCs. */
+	return elfimg_bias_prot(img, map_start, map_offset, true, bias);
+}
+
+int
+elfimg_eh_frame_hdr(const struct elfimg *img, uint64_t *vaddr, uint64_t *size)
+{
+	if (!img->has_eh_frame_hdr)
+		return -ENOENT;
+	*vaddr = img->eh_frame_hdr_vaddr;
+	*size = img->eh_frame_hdr_size;
+	return 0;
+}
+
+int
+elfimg_vaddr_to_offset(const struct elfimg *img, uint64_t vaddr,
+		       uint64_t *offset)
+{
+	size_t i;
+
+	for (i = 0; i < img->nloads; i++) {
+		const struct elfseg *s = &img->loads[i];
+
+		if (vaddr >= s->vaddr && vaddr - s->vaddr < s->filesz) {
+			*offset = s->offset + (vaddr - s->vaddr);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}

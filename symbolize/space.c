@@ -1,0 +1,448 @@
+/* space.c - one process's address space: its maps, the ELF images behind
+ * its executable files, the vDSO copied once, and reads of file-backed
+ * memory served from those images.
+ *
+ * Images are opened per file, not per mapping: a library's r--, r-x and
+ * rw- mappings share one image, and so do all processes mapping it
+ * (elfimg.c's registry). Non-executable mappings get the image of their
+ * file only when the same file is also mapped executable: the unwinder
+ * reads .eh_frame_hdr and .eh_frame from a library's r-- segment, but
+ * data files (locale-archive, fonts, databases) are never opened.
+ *
+ * Only the sampler thread uses a space (symbolize.h), so nothing here
+ * locks.
+ */
+#include "symbolize/symbolize.h"
+#include "symbolize/symbolize_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* vDSOs are a few pages; refuse to copy anything unreasonable. */
+#define VDSO_MAX_BYTES (16UL << 20)
+
+/* A file mapped executable somewhere in the process, and its image. */
+struct fileid {
+	unsigned int major, minor;
+	uint64_t inode;
+	const struct pmap *first;	/* an executable mapping of it */
+	struct elfimg *img;		/* one reference, or NULL */
+};
+
+struct space {
+	pid_t pid;
+	uint64_t generation;
+	struct pmaps maps;
+	struct elfimg **pimg;	/* per maps.v entry; borrowed from ids */
+	struct fileid *ids;	/* sorted by (inode, major, minor) */
+	size_t nids;
+	struct module *mods;
+	size_t nmods;
+	const struct module *main_mod;
+	struct elfimg *vdso;	/* one reference */
+	uint64_t vdso_start, vdso_end;
+};
+
+static bool
+is_file(const struct pmap *m)
+{
+	return m->path[0] == '/';
+}
+
+static int
+cmp_fileid(const void *a, const void *b)
+{
+	const struct fileid *x = a, *y = b;
+
+	if (x->inode != y->inode)
+		return x->inode < y->inode ? -1 : 1;
+	if (x->major != y->major)
+		return x->major < y->major ? -1 : 1;
+	if (x->minor != y->minor)
+		return x->minor < y->minor ? -1 : 1;
+	return 0;
+}
+
+static struct fileid *
+find_id(struct fileid *ids, size_t n, const struct pmap *m)
+{
+	struct fileid key = {
+		.major = m->dev_major,
+		.minor = m->dev_minor,
+		.inode = m->inode,
+	};
+
+	if (!n)
+		return NULL;
+	return bsearch(&key, ids, n, sizeof(*ids), cmp_fileid);
+}
+
+struct space *
+space_new(pid_t pid)
+{
+	struct space *sp;
+
+	/* Early, single-threaded in practice: see sym_init()'s unsetenv. */
+	sym_init();
+	sp = calloc(1, sizeof(*sp));
+	if (!sp)
+		return NULL;
+	sp->pid = pid;
+	return sp;
+}
+
+/* The files mapped executable in m, sorted, each with an image: the one
+ * the previous refresh had (same device and inode in the same process is
+ * the same file) or a newly opened one. A file that cannot be opened
+ * keeps img NULL. Returns NULL only when out of memory. */
+static struct fileid *
+collect_ids(const struct space *sp, const struct pmaps *m, size_t *nids)
+{
+	struct fileid *ids, *old;
+	char ebuf[SYM_ERRLEN];
+	size_t i, n = 0, k;
+
+	ids = calloc(m->n ? m->n : 1, sizeof(*ids));
+	if (!ids)
+		return NULL;
+	for (i = 0; i < m->n; i++) {
+		const struct pmap *pm = &m->v[i];
+
+		if (!(pm->prot & PROT_EXEC) || !is_file(pm))
+			continue;
+		ids[n].major = pm->dev_major;
+		ids[n].minor = pm->dev_minor;
+		ids[n].inode = pm->inode;
+		ids[n].first = pm;
+		n++;
+	}
+	qsort(ids, n, sizeof(*ids), cmp_fileid);
+	for (i = 0, k = 0; i < n; i++) {
+		if (k && cmp_fileid(&ids[k - 1], &ids[i]) == 0) {
+			if (ids[i].first->start < ids[k - 1].first->start)
+				ids[k - 1].first = ids[i].first;
+			continue;
+		}
+		ids[k++] = ids[i];
+	}
+	n = k;
+
+	for (i = 0; i < n; i++) {
+		old = find_id(sp->ids, sp->nids, ids[i].first);
+		if (old && old->img)
+			ids[i].img = elfimg_get(old->img);
+		else
+			/* A file we cannot read (permissions, not ELF) is
+			 * listed without an image; the refresh goes on. */
+			ids[i].img = elfimg_open(sp->pid, ids[i].first, ebuf,
+						 sizeof(ebuf));
+	}
+	*nids = n;
+	return ids;
+}
+
+static struct elfimg *
+copy_vdso(pid_t pid, const struct pmap *pm)
+{
+	char ebuf[SYM_ERRLEN];
+	struct iovec local, remote;
+	size_t len = pm->end - pm->start;
+	void *buf;
+
+	if (len == 0 || len > VDSO_MAX_BYTES)
+		return NULL;
+	buf = malloc(len);
+	if (!buf)
+		return NULL;
+	/* The same bytes for every process on this kernel, so the image is
+	 * shared by build-id. Reading needs ptrace access, as sampling
+	 * does. */
+	local.iov_base = buf;
+	local.iov_len = len;
+	remote.iov_base = (void *)(uintptr_t)pm->start;
+	remote.iov_len = len;
+	if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)len) {
+		free(buf);
+		return NULL;
+	}
+	return elfimg_from_memory(buf, len, "[vdso]", ebuf, sizeof(ebuf));
+}
+
+static bool
+same_modules(const struct module *a, size_t na, const struct module *b,
+	     size_t nb)
+{
+	size_t i;
+
+	if (na != nb)
+		return false;
+	for (i = 0; i < na; i++)
+		if (a[i].start != b[i].start || a[i].end != b[i].end ||
+		    a[i].offset != b[i].offset || a[i].img != b[i].img ||
+		    a[i].anon != b[i].anon || a[i].vdso != b[i].vdso ||
+		    strcmp(a[i].path, b[i].path) != 0)
+			return false;
+	return true;
+}
+
+/* Overlayfs before Linux 6.x shows the lower file's device and inode in
+ * maps but the overlay's through /proc/PID/exe; the path agrees. */
+static const struct module *
+main_by_path(pid_t pid, const struct module *mods, size_t n)
+{
+	static const char deleted[] = " (deleted)";
+	char link[64], target[PATH_MAX];
+	ssize_t len;
+	size_t i;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	len = readlink(link, target, sizeof(target) - 1);
+	if (len <= 0)
+		return NULL;
+	target[len] = '\0';
+	if ((size_t)len > sizeof(deleted) - 1 &&
+	    strcmp(target + len - (sizeof(deleted) - 1), deleted) == 0)
+		target[len - (sizeof(deleted) - 1)] = '\0';
+	for (i = 0; i < n; i++)
+		if (!mods[i].anon && !mods[i].vdso &&
+		    strcmp(mods[i].path, target) == 0)
+			return &mods[i];
+	return NULL;
+}
+
+static void
+put_ids(struct fileid *ids, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		elfimg_put(ids[i].img);
+	free(ids);
+}
+
+int
+space_refresh(struct space *sp, char *err, size_t errlen)
+{
+	struct pmaps nm = { 0 };
+	struct fileid *ids = NULL, *id;
+	struct elfimg **pimg = NULL, *vdso = NULL;
+	struct module *mods = NULL, *md;
+	const struct module *main_mod = NULL;
+	uint64_t vdso_start = 0, vdso_end = 0;
+	size_t nids = 0, nmods = 0, i;
+	char exe[64];
+	struct stat est;
+	bool have_exe;
+	int rc, changed;
+
+	rc = pmaps_read(sp->pid, &nm, err, errlen);
+	if (rc < 0)
+		return rc;
+
+	ids = collect_ids(sp, &nm, &nids);
+	pimg = calloc(nm.n ? nm.n : 1, sizeof(*pimg));
+	mods = calloc(nm.n ? nm.n : 1, sizeof(*mods));
+	if (!ids || !pimg || !mods)
+		goto nomem;
+
+	for (i = 0; i < nm.n; i++) {
+		const struct pmap *pm = &nm.v[i];
+
+		if (is_file(pm)) {
+			id = find_id(ids, nids, pm);
+			pimg[i] = id ? id->img : NULL;
+		} else if (strcmp(pm->path, "[vdso]") == 0 && !vdso) {
+			if (sp->vdso && sp->vdso_start == pm->start &&
+			    sp->vdso_end == pm->end)
+				vdso = elfimg_get(sp->vdso);
+			else
+				vdso = copy_vdso(sp->pid, pm);
+			if (vdso) {
+				vdso_start = pm->start;
+				vdso_end = pm->end;
+			}
+		}
+	}
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)sp->pid);
+	have_exe = stat(exe, &est) == 0;
+	for (i = 0; i < nm.n; i++) {
+		const struct pmap *pm = &nm.v[i];
+
+		if (!(pm->prot & PROT_EXEC) ||
+		    strcmp(pm->path, "[vsyscall]") == 0)
+			continue;	/* [vsyscall] cannot be read */
+		md = &mods[nmods++];
+		md->start = pm->start;
+		md->end = pm->end;
+		md->offset = pm->offset;
+		md->path = pm->path;
+		if (is_file(pm)) {
+			md->img = pimg[i];
+			if (md->img && elfimg_bias_prot(md->img, pm->start,
+							pm->offset, true,
+							&md->bias) < 0)
+				md->img = NULL;
+			if (!main_mod && have_exe && est.st_ino == pm->inode &&
+			    est.st_dev == makedev(pm->dev_major,
+						  pm->dev_minor))
+				main_mod = md;
+		} else if (strcmp(pm->path, "[vdso]") == 0) {
+			md->vdso = true;
+			md->img = vdso && pm->start == vdso_start ? vdso :
+								    NULL;
+			if (md->img && elfimg_bias_prot(md->img, pm->start,
+							pm->offset, true,
+							&md->bias) < 0)
+				md->img = NULL;
+		} else {
+			/* JIT code, [heap] or [stack] made executable,
+			 * [anon:NAME] */
+			md->anon = true;
+		}
+	}
+
+	if (!main_mod)
+		main_mod = main_by_path(sp->pid, mods, nmods);
+	changed = !same_modules(sp->mods, sp->nmods, mods, nmods);
+
+	put_ids(sp->ids, sp->nids);
+	elfimg_put(sp->vdso);
+	free(sp->pimg);
+	free(sp->mods);
+	pmaps_free(&sp->maps);
+	sp->maps = nm;
+	sp->ids = ids;
+	sp->nids = nids;
+	sp->pimg = pimg;
+	sp->mods = mods;
+	sp->nmods = nmods;
+	sp->main_mod = main_mod;
+	sp->vdso = vdso;
+	sp->vdso_start = vdso_start;
+	sp->vdso_end = vdso_end;
+	if (changed)
+		sp->generation++;
+	return changed;
+
+nomem:
+	sym_err(err, errlen, "pid %d: refresh: %s", (int)sp->pid,
+		strerror(ENOMEM));
+	if (ids)
+		put_ids(ids, nids);
+	elfimg_put(vdso);
+	free(pimg);
+	free(mods);
+	pmaps_free(&nm);
+	return -ENOMEM;
+}
+
+uint64_t
+space_generation(const struct space *sp)
+{
+	return sp->generation;
+}
+
+const struct pmaps *
+space_maps(const struct space *sp)
+{
+	return &sp->maps;
+}
+
+const struct module *
+space_modules(const struct space *sp, size_t *n)
+{
+	*n = sp->nmods;
+	return sp->mods;
+}
+
+const struct module *
+space_module(const struct space *sp, uint64_t addr)
+{
+	size_t lo = 0, hi = sp->nmods;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct module *m = &sp->mods[mid];
+
+		if (addr < m->start)
+			hi = mid;
+		else if (addr >= m->end)
+			lo = mid + 1;
+		else
+			return m;
+	}
+	return NULL;
+}
+
+const struct module *
+space_main_module(const struct space *sp)
+{
+	return sp->main_mod;
+}
+
+size_t
+space_read(const struct space *sp, uint64_t addr, void *buf, size_t len)
+{
+	unsigned char *dst = buf;
+	size_t done = 0;
+
+	/* A range may run from one mapping into the next (the r-- and r-x
+	 * mappings of one file are adjacent), so go mapping by mapping. */
+	while (done < len) {
+		uint64_t a = addr + done, off;
+		const struct pmap *pm = pmaps_find(&sp->maps, a);
+		const struct elfimg *img;
+		size_t n;
+
+		if (!pm)
+			break;
+		if (sp->vdso && pm->start == sp->vdso_start &&
+		    pm->end == sp->vdso_end) {
+			img = sp->vdso;
+			off = a - pm->start;
+		} else {
+			img = sp->pimg[pm - sp->maps.v];
+			off = a - pm->start + pm->offset;
+		}
+		/* Past the end of a file the kernel maps zeroes or faults;
+		 * neither is in the image. */
+		if (!img || off >= img->len)
+			break;
+		n = len - done;
+		if (n > pm->end - a)
+			n = (size_t)(pm->end - a);
+		if (n > img->len - off)
+			n = (size_t)(img->len - off);
+		memcpy(dst + done, img->data + off, n);
+		done += n;
+	}
+	return done;
+}
+
+pid_t
+space_pid(const struct space *sp)
+{
+	return sp->pid;
+}
+
+void
+space_free(struct space *sp)
+{
+	if (!sp)
+		return;
+	put_ids(sp->ids, sp->nids);
+	elfimg_put(sp->vdso);
+	free(sp->pimg);
+	free(sp->mods);
+	pmaps_free(&sp->maps);
+	free(sp);
+}

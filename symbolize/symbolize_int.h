@@ -1,0 +1,84 @@
+/* symbolize_int.h - what the files of symbolize/ share with each other and
+ * with nobody else.
+ *
+ * Locks: reg_lock (elfimg.c) guards the image registry and every refs
+ * field; sym_lock (dwarf.c) guards every image's cache and all libdw use.
+ * When both are needed, reg_lock is taken first (symbolize_shutdown);
+ * elfimg_put() drops reg_lock before it takes sym_lock.
+ */
+#ifndef PROFD_SYMBOLIZE_INT_H
+#define PROFD_SYMBOLIZE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "symbolize/symbolize.h"
+
+/* GNU build-ids are 16 (md5/uuid) or 20 (sha1) bytes; allow up to 64. */
+#define SYM_BUILDID_MAX 64
+
+struct symcache;		/* dwarf.c: Dwfl, symbols, results, strings */
+
+/* One PT_LOAD program header. */
+struct elfseg {
+	uint64_t vaddr, memsz;
+	uint64_t offset, filesz;
+	uint64_t align;
+	uint32_t flags;		/* PF_R | PF_W | PF_X */
+};
+
+struct elfimg {
+	struct elfimg *prev, *next;	/* registry list; reg_lock */
+	unsigned long refs;		/* reg_lock */
+
+	char *path;		/* as in maps (or the memory image's name) */
+	pid_t pid;		/* opener: its /proc/PID/root holds debug
+				   files of containers; 0 for memory images */
+	int fd;			/* -1 for memory images */
+	unsigned char *data;	/* whole file (mmap) or the malloc'd copy */
+	size_t len;
+	bool mapped;		/* data came from mmap() */
+
+	bool has_fid;		/* file identity below is valid */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+
+	char build_id[SYM_BUILDID_MAX * 2 + 1];	/* lowercase hex or "" */
+	unsigned int e_type;
+	struct elfseg *loads;
+	size_t nloads;
+	bool has_eh_frame_hdr;
+	uint64_t eh_frame_hdr_vaddr, eh_frame_hdr_size;
+
+	struct symcache *cache;	/* sym_lock; NULL until symbolize() */
+};
+
+/* One-time library set-up (libelf version, DEBUGINFOD_URLS, page size).
+ * Every entry point that can reach libelf/libdw calls it first. */
+void sym_init(void);
+
+/* The page size the kernel maps files with. */
+uint64_t sym_page_size(void);
+
+/* Fill err (may be NULL) like snprintf; errno is preserved. */
+void sym_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* elfimg_bias() with a hint for segments that share a file page (lld
+ * lays out r-- and r-x segments that way): among PT_LOADs covering
+ * map_offset, prefer the one whose PF_X matches `exec`. */
+int elfimg_bias_prot(const struct elfimg *img, uint64_t map_start,
+		     uint64_t map_offset, bool exec, uint64_t *bias);
+
+/* Call fn for every image in the registry, under reg_lock. */
+void elfimg_each(void (*fn)(struct elfimg *img, void *arg), void *arg);
+
+/* dwarf.c: free an image's cache (takes sym_lock). Accepts NULL. */
+void symcache_free(struct symcache *c);
+
+#endif /* PROFD_SYMBOLIZE_INT_H */
