@@ -1,0 +1,428 @@
+/* unwind.c - offline unwinding of a register + stack snapshot.
+ *
+ * libunwind's remote API with accessors of our own, the way perf unwinds
+ * its PERF_SAMPLE_STACK_USER copies (tools/perf/util/unwind-libunwind-
+ * local.c): memory comes from the stack copy, then from the ELF images of
+ * the target's file mappings; registers from the saved set; unwind tables
+ * from each module's .eh_frame_hdr, located through PT_GNU_EH_FRAME and
+ * handed to libunwind as a UNW_INFO_FORMAT_REMOTE_TABLE that it searches
+ * with dwarf_search_unwind_table(). Nothing here touches the live process,
+ * so unwinding needs no ptrace stop and costs the target nothing.
+ *
+ * libunwind 1.6.2 exports _Ux86_64_dwarf_search_unwind_table but its
+ * headers do not declare it; perf declares it the same way.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UNW_REMOTE_ONLY
+#include <libunwind.h>
+
+#include "unwind/unwind.h"
+
+extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as,
+					      unw_word_t ip,
+					      unw_dyn_info_t *di,
+					      unw_proc_info_t *pi,
+					      int need_unwind_info, void *arg);
+
+/* .eh_frame_hdr pointer encodings (LSB 5.0, "DWARF Extensions"). */
+#define DW_EH_PE_absptr	 0x00
+#define DW_EH_PE_udata4	 0x03
+#define DW_EH_PE_sdata4	 0x0b
+#define DW_EH_PE_udata8	 0x04
+#define DW_EH_PE_sdata8	 0x0c
+#define DW_EH_PE_pcrel	 0x10
+#define DW_EH_PE_datarel 0x30
+#define DW_EH_PE_omit	 0xff
+
+/* What a module's .eh_frame_hdr says, computed once per (image, bias). */
+struct ehinfo {
+	const struct elfimg *img;
+	uint64_t bias;
+	bool ok;
+	unw_word_t segbase;	/* runtime address of .eh_frame_hdr */
+	unw_word_t table;	/* runtime address of the search table */
+	unw_word_t fde_count;
+};
+
+#define EH_CACHE 64		/* modules with unwind tables per process */
+
+struct unwinder {
+	struct space *sp;
+	unw_addr_space_t as;
+	struct ehinfo eh[EH_CACHE];
+	unsigned eh_next;
+	struct unwind_stats stats;
+};
+
+struct uarg {
+	struct unwinder *u;
+	const struct snapshot *s;
+};
+
+static int
+enc_size(uint8_t enc)
+{
+	switch (enc & 0x0f) {
+	case DW_EH_PE_udata4:
+	case DW_EH_PE_sdata4:
+		return 4;
+	case DW_EH_PE_udata8:
+	case DW_EH_PE_sdata8:
+	case DW_EH_PE_absptr:
+		return 8;
+	default:
+		return -1;
+	}
+}
+
+static bool
+read_enc(const unsigned char *p, uint8_t enc, uint64_t *out)
+{
+	switch (enc & 0x0f) {
+	case DW_EH_PE_udata4: {
+		uint32_t v;
+
+		memcpy(&v, p, 4);
+		*out = v;
+		return true;
+	}
+	case DW_EH_PE_sdata4: {
+		int32_t v;
+
+		memcpy(&v, p, 4);
+		*out = (uint64_t)(int64_t)v;
+		return true;
+	}
+	case DW_EH_PE_udata8:
+	case DW_EH_PE_sdata8:
+	case DW_EH_PE_absptr:
+		memcpy(out, p, 8);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Parse the .eh_frame_hdr header of mod's image. The binary search table
+ * must be datarel|sdata4, which is what GNU ld and lld write and the only
+ * form dwarf_search_unwind_table understands. */
+static void
+eh_compute(const struct module *mod, struct ehinfo *e)
+{
+	const unsigned char *bytes, *h;
+	uint64_t vaddr, size, off, count;
+	size_t len;
+	int s1, s2;
+
+	e->ok = false;
+	if (elfimg_eh_frame_hdr(mod->img, &vaddr, &size) < 0 || size < 4)
+		return;
+	if (elfimg_vaddr_to_offset(mod->img, vaddr, &off) < 0)
+		return;
+	bytes = elfimg_bytes(mod->img, &len);
+	if (off > len || len - off < size)
+		return;
+	h = bytes + off;
+	/* version, eh_frame_ptr_enc, fde_count_enc, table_enc */
+	if (h[0] != 1 || h[3] != (DW_EH_PE_datarel | DW_EH_PE_sdata4))
+		return;
+	if (h[1] == DW_EH_PE_omit || h[2] == DW_EH_PE_omit)
+		return;
+	s1 = enc_size(h[1]);
+	s2 = enc_size(h[2]);
+	if (s1 < 0 || s2 < 0 || size < (uint64_t)(4 + s1 + s2))
+		return;
+	if (!read_enc(h + 4 + s1, h[2], &count))
+		return;
+	if (count == 0 || count > (size - 4 - s1 - s2) / 8)
+		return;
+	e->segbase = vaddr + mod->bias;
+	e->table = e->segbase + 4 + s1 + s2;
+	e->fde_count = count;
+	e->ok = true;
+}
+
+static const struct ehinfo *
+eh_lookup(struct unwinder *u, const struct module *mod)
+{
+	struct ehinfo *e;
+	unsigned i;
+
+	for (i = 0; i < EH_CACHE; i++) {
+		e = &u->eh[i];
+		if (e->img == mod->img && e->bias == mod->bias)
+			return e;
+	}
+	e = &u->eh[u->eh_next++ % EH_CACHE];
+	e->img = mod->img;
+	e->bias = mod->bias;
+	eh_compute(mod, e);
+	return e;
+}
+
+static int
+find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
+	       int need_unwind_info, void *arg)
+{
+	struct uarg *a = arg;
+	const struct module *mod;
+	const struct ehinfo *e;
+	unw_dyn_info_t di;
+
+	mod = space_module(a->u->sp, ip);
+	if (!mod || !mod->img)
+		return -UNW_ENOINFO;
+	e = eh_lookup(a->u, mod);
+	if (!e->ok)
+		return -UNW_ENOINFO;
+	memset(&di, 0, sizeof(di));
+	di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	di.start_ip = mod->start;
+	di.end_ip = mod->end;
+	di.u.rti.segbase = e->segbase;
+	di.u.rti.table_data = e->table;
+	/* in unw_word_t units: each entry is two 32-bit words */
+	di.u.rti.table_len = e->fde_count * 8 / sizeof(unw_word_t);
+	return UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi,
+						  need_unwind_info, arg);
+}
+
+static void
+put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
+{
+	/* Only called for dynamic (JIT-registered) info, which we never
+	 * return; table-based info lives in libunwind's own pool. */
+	(void)as;
+	(void)pi;
+	(void)arg;
+}
+
+static int
+get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr, void *arg)
+{
+	(void)as;
+	(void)addr;
+	(void)arg;
+	return -UNW_ENOINFO;
+}
+
+static int
+access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp,
+	   int write, void *arg)
+{
+	struct uarg *a = arg;
+	const struct snapshot *s = a->s;
+
+	(void)as;
+	if (write)
+		return -UNW_EINVAL;
+	if (addr >= s->sp && addr - s->sp <= s->len &&
+	    s->len - (addr - s->sp) >= sizeof(*valp)) {
+		memcpy(valp, s->stack + (addr - s->sp), sizeof(*valp));
+		return 0;
+	}
+	if (space_read(a->u->sp, addr, valp, sizeof(*valp)) == sizeof(*valp))
+		return 0;
+	return -UNW_EINVAL;
+}
+
+static int
+access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *valp,
+	   int write, void *arg)
+{
+	const struct user_regs_struct *r = &((struct uarg *)arg)->s->regs;
+
+	(void)as;
+	if (write)
+		return -UNW_EINVAL;
+	switch (reg) {
+	case UNW_X86_64_RAX: *valp = r->rax; break;
+	case UNW_X86_64_RDX: *valp = r->rdx; break;
+	case UNW_X86_64_RCX: *valp = r->rcx; break;
+	case UNW_X86_64_RBX: *valp = r->rbx; break;
+	case UNW_X86_64_RSI: *valp = r->rsi; break;
+	case UNW_X86_64_RDI: *valp = r->rdi; break;
+	case UNW_X86_64_RBP: *valp = r->rbp; break;
+	case UNW_X86_64_RSP: *valp = r->rsp; break;
+	case UNW_X86_64_R8:  *valp = r->r8;  break;
+	case UNW_X86_64_R9:  *valp = r->r9;  break;
+	case UNW_X86_64_R10: *valp = r->r10; break;
+	case UNW_X86_64_R11: *valp = r->r11; break;
+	case UNW_X86_64_R12: *valp = r->r12; break;
+	case UNW_X86_64_R13: *valp = r->r13; break;
+	case UNW_X86_64_R14: *valp = r->r14; break;
+	case UNW_X86_64_R15: *valp = r->r15; break;
+	case UNW_X86_64_RIP: *valp = r->rip; break;
+	default:
+		return -UNW_EBADREG;
+	}
+	return 0;
+}
+
+static int
+access_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *val,
+	     int write, void *arg)
+{
+	(void)as;
+	(void)reg;
+	(void)val;
+	(void)write;
+	(void)arg;
+	return -UNW_EBADREG;
+}
+
+static int
+resume(unw_addr_space_t as, unw_cursor_t *c, void *arg)
+{
+	(void)as;
+	(void)c;
+	(void)arg;
+	return -UNW_EINVAL;
+}
+
+static int
+get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t len,
+	      unw_word_t *off, void *arg)
+{
+	/* Symbolization is symbolize/'s job, after the fact. */
+	(void)as;
+	(void)addr;
+	(void)buf;
+	(void)len;
+	(void)off;
+	(void)arg;
+	return -UNW_ENOINFO;
+}
+
+static unw_accessors_t accessors = {
+	.find_proc_info = find_proc_info,
+	.put_unwind_info = put_unwind_info,
+	.get_dyn_info_list_addr = get_dyn_info_list_addr,
+	.access_mem = access_mem,
+	.access_reg = access_reg,
+	.access_fpreg = access_fpreg,
+	.resume = resume,
+	.get_proc_name = get_proc_name,
+};
+
+struct unwinder *
+unwinder_new(struct space *sp)
+{
+	struct unwinder *u;
+
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->sp = sp;
+	u->as = unw_create_addr_space(&accessors, 0);
+	if (!u->as) {
+		free(u);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* Off by default for remote spaces (unw_set_caching_policy(3)).
+	 * The cache is keyed by IP alone, hence one space per process. */
+	unw_set_caching_policy(u->as, UNW_CACHE_GLOBAL);
+	return u;
+}
+
+void
+unwinder_free(struct unwinder *u)
+{
+	if (!u)
+		return;
+	unw_destroy_addr_space(u->as);
+	free(u);
+}
+
+void
+unwinder_flush(struct unwinder *u)
+{
+	unw_flush_cache(u->as, 0, 0);
+	memset(u->eh, 0, sizeof(u->eh));
+	u->eh_next = 0;
+}
+
+const struct unwind_stats *
+unwinder_stats(const struct unwinder *u)
+{
+	return &u->stats;
+}
+
+int
+unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs,
+		uint8_t *frame_flags, size_t max)
+{
+	struct uarg a = { u, s };
+	unw_cursor_t c;
+	unw_word_t ip, sp, prev_sp = 0;
+	bool exact = true, truncated = false;
+	size_t n = 0;
+	int r;
+
+	if (max < 2)
+		return -EINVAL;
+	u->stats.stacks++;
+	r = unw_init_remote(&c, u->as, &a);
+	if (r < 0) {
+		pcs[0] = s->regs.rip;
+		if (frame_flags)
+			frame_flags[0] = UNW_FRAME_EXACT;
+		n = 1;
+		truncated = true;
+		goto out;
+	}
+	for (;;) {
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
+			break;
+		if (unw_get_reg(&c, UNW_REG_SP, &sp) < 0)
+			break;
+		/* A walk that does not move up the stack is going nowhere
+		 * (a bad guess by the frame-pointer heuristics). */
+		if (n > 0 && sp <= prev_sp) {
+			truncated = true;
+			break;
+		}
+		if (n == max - 1) {
+			truncated = true;
+			break;
+		}
+		pcs[n] = exact ? ip : ip - 1;
+		if (frame_flags)
+			frame_flags[n] = exact ? UNW_FRAME_EXACT : 0;
+		if (!space_module(u->sp, pcs[n]))
+			u->stats.no_module++;
+		n++;
+		prev_sp = sp;
+		/* The frame above a signal trampoline was interrupted, not
+		 * calling: its IP is where it resumes, exact. */
+		exact = unw_is_signal_frame(&c) > 0;
+		r = unw_step(&c);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			truncated = true;
+			break;
+		}
+	}
+	if (n == 0) {
+		pcs[0] = s->regs.rip;
+		if (frame_flags)
+			frame_flags[0] = UNW_FRAME_EXACT;
+		n = 1;
+		truncated = true;
+	}
+out:
+	if (truncated) {
+		pcs[n] = 0;
+		if (frame_flags)
+			frame_flags[n] = UNW_FRAME_TRUNCATED;
+		n++;
+		u->stats.truncated++;
+	}
+	u->stats.frames += n;
+	return (int)n;
+}
