@@ -1,0 +1,187 @@
+/* daemon.h - profd's daemon: configuration, /proc readers, the per-target
+ * sampler and its sessions, aggregation, and export to pprof.
+ *
+ * Threads: each target has one sampler thread that owns every ptrace
+ * request, the target's thread table and its unwinder. civetweb workers
+ * call target_profile() and friends, which post a session to the sampler
+ * and block until it is finished; they never call ptrace.
+ */
+#ifndef PROFD_DAEMON_H
+#define PROFD_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "http/http.h"
+#include "symbolize/symbolize.h"
+
+#define PROFD_ERRLEN	  256
+#define PROFD_MAX_FRAMES  256		/* deeper stacks end in [truncated] */
+#define PROFD_MAX_SESSIONS 16		/* concurrent windows per target */
+
+/* ---- configuration (config.c) ----------------------------------------- */
+
+struct config {
+	pid_t pid;
+	char listen[128];	/* civetweb syntax: "127.0.0.1:8005", "8005" */
+	unsigned hz;		/* default sampling rate */
+	unsigned max_hz;
+	unsigned max_seconds;
+	unsigned stack_bytes;	/* stack copied per sample */
+	int verbosity;		/* LOG_LVL_* */
+	bool help, version;
+};
+
+/* Parse argv. Returns 0, or -EINVAL with err set to a one-line message
+ * (the caller prints it with the synopsis and exits 64). */
+int config_parse(struct config *c, int argc, char **argv, char *err,
+		 size_t errlen);
+
+/* Translate --listen "[HOST]:PORT" into civetweb's listening_ports syntax:
+ * ":8005" -> "8005" (every IPv4 interface), "[::1]:8005" unchanged,
+ * "localhost:8005" -> "127.0.0.1:8005". -EINVAL on a bad address. */
+int config_listen(const char *arg, char *out, size_t outlen);
+
+extern const char config_usage[];	/* synopsis + options, for --help */
+extern const char config_synopsis[];
+
+/* ---- /proc (proc.c) ---------------------------------------------------- */
+
+struct proc_stat {
+	char state;		/* R S D T t Z X I ... */
+	char comm[16];
+	pid_t ppid;
+	uint64_t starttime;	/* clock ticks after boot; identifies a
+				   thread together with its tid */
+};
+
+/* Parse /proc/PID/task/TID/stat text (pure; the comm may hold spaces and
+ * parentheses). -EINVAL on garbage. */
+int proc_parse_stat(const char *buf, size_t len, struct proc_stat *out);
+
+/* Parse schedstat: on-CPU ns, run-queue wait ns, timeslices. */
+int proc_parse_schedstat(const char *buf, size_t len, uint64_t *cpu_ns,
+			 uint64_t *wait_ns, uint64_t *slices);
+
+/* TracerPid of pid (0 when untraced), or -errno. */
+int proc_tracer(pid_t pid);
+
+/* Read a whole /proc file into a NUL-terminated malloc'd buffer (at most
+ * max bytes). -errno. */
+int proc_read(const char *path, size_t max, char **buf, size_t *len);
+
+/* Whether profd may trace pid, without stopping it: the process exists
+ * (-ESRCH), nobody else traces it (-EBUSY), and the ptrace access check
+ * passes (-EPERM; Yama and capabilities are named in err). On failure
+ * err says what to do. */
+int proc_check_traceable(pid_t pid, char *err, size_t errlen);
+
+/* Explain an EPERM from PTRACE_SEIZE on pid into err. */
+void proc_explain_eperm(pid_t pid, char *err, size_t errlen);
+
+/* ---- aggregation (profile.c) ------------------------------------------- */
+
+/* Stacks of one window, aggregated by (thread, PCs). */
+struct agg_entry {
+	pid_t tid;
+	uint32_t n;		/* frames */
+	int64_t count;		/* samples */
+	int64_t value;		/* cpu ns */
+	uint64_t hash;
+	uint64_t *pcs;		/* n PCs, leaf first; 0 = [truncated] */
+	struct agg_entry *next;	/* hash chain */
+};
+
+struct agg_thread {
+	pid_t tid;
+	char name[16];
+};
+
+struct agg {
+	struct agg_entry **buckets;
+	size_t nbuckets, nentries, max_entries;
+	struct agg_entry **list;	/* insertion order, for export */
+	size_t nlist, caplist;
+	struct agg_thread *threads;	/* names by tid */
+	size_t nthreads, capthreads;
+	uint64_t samples, dropped;
+};
+
+struct agg *agg_new(size_t max_entries);
+void agg_free(struct agg *a);
+/* Add count/value to the (tid, pcs) entry. When max_entries distinct
+ * stacks are reached, new stacks are counted in a.dropped. -ENOMEM. */
+int agg_add(struct agg *a, pid_t tid, const char *thread_name,
+	    const uint64_t *pcs, size_t n, int64_t count, int64_t value);
+const char *agg_thread_name(const struct agg *a, pid_t tid);
+
+/* ---- targets and sessions (target.c, sampler.c) ------------------------ */
+
+struct target;
+
+struct target_opts {
+	unsigned stack_bytes;
+	unsigned max_hz;
+};
+
+/* Start watching pid: opens its /proc directory, starts the sampler
+ * thread, does not attach. NULL with err filled (e.g. "no such process"). */
+struct target *target_new(pid_t pid, const struct target_opts *o, char *err,
+			  size_t errlen);
+
+/* Finish open windows (their clients get 503), let go of every thread and
+ * join the sampler. Waiting workers wake up; call before http_stop(). */
+void target_stop(struct target *t);
+
+/* target_stop(), then free. Accepts NULL. */
+void target_free(struct target *t);
+
+pid_t target_pid(const struct target *t);
+bool target_alive(struct target *t);
+void target_comm(const struct target *t, char *buf, size_t len);
+
+/* Profile for req->seconds at req->hz; blocks the calling (HTTP) thread.
+ * Fills r with a pprof profile or an error status + message. */
+void target_profile(struct target *t, const struct http_profile_req *req,
+		    struct http_reply *r);
+
+/* Go's /symbol: names for runtime addresses, innermost function first. */
+void target_symbol(struct target *t, const uint64_t *addrs, size_t n,
+		   char **names, struct http_reply *r);
+
+/* The command line, NUL-separated, without the trailing NUL. */
+void target_cmdline(struct target *t, struct http_reply *r);
+
+/* ---- export (export.c) ------------------------------------------------- */
+
+/* The executable mappings a window's PCs are resolved against: copies of
+ * the target's modules, holding image references. */
+struct modsnap {
+	struct modsnap_ent {
+		uint64_t start, end, offset, bias;
+		char *path;
+		struct elfimg *img;	/* referenced, may be NULL */
+		bool main, anon, vdso;
+	} *v;
+	size_t n;
+};
+
+int modsnap_take(struct modsnap *ms, const struct space *sp);
+void modsnap_free(struct modsnap *ms);
+
+struct export_info {
+	const char *sample_type, *sample_unit;	/* "cpu", "nanoseconds" */
+	int64_t period;
+	int64_t time_nanos, duration_nanos;
+	const char *comment;			/* NULL or a note */
+};
+
+/* Build the pprof profile of a window: symbolizes every distinct PC once
+ * (symbolize/ caches per build-id). Caller frees with pprof_free(). */
+struct pprof *export_pprof(const struct agg *a, const struct modsnap *ms,
+			   const struct export_info *info, char *err,
+			   size_t errlen);
+
+#endif /* PROFD_DAEMON_H */
