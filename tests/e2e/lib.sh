@@ -1,0 +1,626 @@
+# shellcheck shell=bash
+# lib.sh - harness for profd's end-to-end tests (sourced by tests/e2e/t_*.sh).
+#
+# A test starts real targets from build/targets, a real profd on loopback,
+# fetches over real HTTP and checks the answers with the real client
+# (`go tool pprof`) and with build/tools/pprof-dump.  Pattern: elfutils'
+# test-subr.sh plus Redis' server.tcl (STYLE.md 2.10):
+#
+#   . "$(dirname "$0")/lib.sh"
+#   t_begin NAME            tests/tmp/NAME.PID, EXIT trap that cleans up
+#   start_target spin 120   sets TARGET_PID, TARGET_ARGV
+#   start_profd [ARGS]      sets PROFD_PID, PROFD_PORT, PROFD_LOG, BASE
+#   ... checks: ok MSG / fail MSG / skip MSG ...
+#   stop_profd              SIGTERM, exit status 0, no sanitizer reports
+#   assert_target_ok        alive, not stopped, TracerPid 0 in every thread
+#
+# Readiness is always a signal that is polled for (a "ready PID" line, a
+# "listening on" line, a TracerPid value), every 0.1 s or less and for a
+# bounded time; never a fixed sleep.  Exit status: 0 pass, 1 fail, 77 skip.
+#
+# Environment: PROFD (default build/profd), PPROF_DUMP (default
+# build/tools/pprof-dump), KEEP=1 keeps the test directory.
+
+set -euo pipefail
+
+E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$E2E_ROOT"
+
+PROFD=${PROFD:-build/profd}
+case $PROFD in /*) ;; *) PROFD=$E2E_ROOT/$PROFD ;; esac
+PPROF_DUMP=${PPROF_DUMP:-build/tools/pprof-dump}
+case $PPROF_DUMP in /*) ;; *) PPROF_DUMP=$E2E_ROOT/$PPROF_DUMP ;; esac
+TARGET_DIR=$E2E_ROOT/build/targets
+# shellcheck disable=SC2034  # used by the t_*.sh scripts
+TARGET_SRC=$E2E_ROOT/tests/targets
+FETCH_MAX_TIME=${FETCH_MAX_TIME:-90}
+
+_pids=()	# every background process this test started
+_logs=()	# every profd log, printed when the test fails
+_nstarted=0
+
+# ---- reporting --------------------------------------------------------------
+
+say() { printf '%s\n' "$*"; }
+ok() { printf 'ok: %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*"; exit 1; }
+skip() { printf 'SKIP: %s\n' "$*"; exit 77; }
+
+# ---- lifecycle ----------------------------------------------------------------
+
+# t_begin NAME: make the test directory and arm the cleanup trap.
+t_begin()
+{
+	TEST_NAME=$1
+	TEST_DIR=$E2E_ROOT/tests/tmp/$TEST_NAME.$$
+	rm -rf "$TEST_DIR"
+	mkdir -p "$TEST_DIR"
+	trap _t_exit EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	say "== $TEST_NAME (profd: $PROFD)"
+	[ -x "$PROFD" ] || fail "$PROFD: not built (make all, or make asan)"
+	command -v curl >/dev/null || fail "curl: not installed (scripts/deps.sh)"
+	_check_ptrace
+}
+
+# ptrace is the whole point; without it nothing here can run.  The targets
+# are our own children and allow any tracer (PR_SET_PTRACER_ANY), so only
+# Yama's stricter modes stand in the way.
+_check_ptrace()
+{
+	local scope
+	if [ -r /proc/sys/kernel/yama/ptrace_scope ]; then
+		scope=$(cat /proc/sys/kernel/yama/ptrace_scope)
+		if [ "$scope" = 3 ]; then
+			skip "ptrace disabled (kernel.yama.ptrace_scope=3)"
+		fi
+		if [ "$scope" = 2 ] && [ "$(id -u)" != 0 ]; then
+			skip "ptrace needs CAP_SYS_PTRACE (kernel.yama.ptrace_scope=2)"
+		fi
+	fi
+}
+
+_t_exit()
+{
+	local rc=$? log
+	set +e
+	trap - EXIT INT TERM
+	_kill_all
+	# A sanitizer report fails the test even when every check passed.
+	for log in "${_logs[@]}"; do
+		if [ "$rc" -eq 0 ] && _sanitizer_report "$log" >/dev/null; then
+			say "FAIL: sanitizer report in $log"
+			rc=1
+		fi
+	done
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+		for log in "${_logs[@]}"; do
+			say "--- $log (last 80 lines)"
+			tail -n 80 "$log" 2>/dev/null
+		done
+		say "--- $TEST_NAME failed (exit $rc)"
+	fi
+	if [ "${KEEP:-0}" = 1 ]; then
+		say "kept $TEST_DIR"
+	else
+		rm -rf "$TEST_DIR"
+	fi
+	exit "$rc"
+}
+
+# Remember a background process so that the EXIT trap kills it.
+_track() { _pids+=("$1"); }
+
+# state_of PID: the process state letter (R, S, D, T, t, Z, ...); fails if
+# there is no such process.  /proc/PID/stat's comm may contain spaces and
+# parentheses, so the state is the field after the last ") ".
+state_of()
+{
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	[ -n "$s" ] || return 1
+	printf '%s\n' "${s%% *}"
+}
+
+# alive PID: the process exists and has not exited (zombies count as gone).
+alive()
+{
+	local s
+	s=$(state_of "$1") || return 1
+	[ "$s" != Z ] && [ "$s" != X ]
+}
+
+# wait_gone PID SECONDS: poll every 0.1 s until PID has exited.
+wait_gone()
+{
+	local pid=$1 n=$(($2 * 10))
+	while alive "$pid"; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+# Kill, by PID, every process this test started and that is still its
+# child: SIGTERM to all, up to 3 s for them to go, then SIGKILL; reap them.
+_kill_all()
+{
+	local pid n live=()
+	for pid in "${_pids[@]}"; do
+		if alive "$pid" && _is_my_child "$pid"; then
+			live+=("$pid")
+			kill -TERM "$pid" 2>/dev/null
+		fi
+	done
+	for pid in "${live[@]}"; do
+		n=30
+		while alive "$pid" && [ "$n" -gt 0 ]; do
+			sleep 0.1
+			n=$((n - 1))
+		done
+		if alive "$pid"; then
+			say "cleanup: pid $pid ignored SIGTERM, sending SIGKILL"
+			kill -KILL "$pid" 2>/dev/null
+		fi
+	done
+	for pid in "${_pids[@]}"; do
+		if alive "$pid"; then
+			say "cleanup: pid $pid is still running"
+		else
+			wait "$pid" 2>/dev/null	# reap
+		fi
+	done
+	return 0
+}
+
+# Guard against PID reuse: only signal processes whose parent is this shell.
+_is_my_child()
+{
+	local k v
+	while read -r k v; do
+		if [ "$k" = PPid: ]; then
+			# An explicit status: a bare "return" in a trap handler
+			# returns the status from before the trap.
+			[ "$v" = $$ ] && return 0
+			return 1
+		fi
+	done 2>/dev/null <"/proc/$1/status"
+	return 1
+}
+
+# wait_for_line FILE ERE SECONDS [PID]: poll FILE every 0.1 s until a line
+# matches ERE.  Returns 1 on timeout, 2 as soon as PID (if given) has exited.
+wait_for_line()
+{
+	local file=$1 re=$2 n=$(($3 * 10)) pid=${4:-}
+	for (( ; n > 0; n--)); do
+		if [ -f "$file" ] && grep -Eq -- "$re" "$file"; then
+			return 0
+		fi
+		if [ -n "$pid" ] && ! alive "$pid"; then
+			# It may have written the line just before exiting.
+			grep -Eq -- "$re" "$file" 2>/dev/null && return 0
+			return 2
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# ---- targets ------------------------------------------------------------------
+
+# start_target NAME [ARGS...]: start build/targets/NAME in the background and
+# wait (10 s at most) for its "ready PID" line.  Sets TARGET_PID and
+# TARGET_ARGV (the exact argv, for /cmdline).
+start_target()
+{
+	local name=$1 out pid rc=0
+	shift
+	[ -x "$TARGET_DIR/$name" ] || fail "$TARGET_DIR/$name: not built (make targets)"
+	_nstarted=$((_nstarted + 1))
+	out=$TEST_DIR/target.$_nstarted.$name.out
+	# exec: the target itself is our child, so PR_SET_PDEATHSIG fires when
+	# this shell dies and $! is the target's PID.
+	(exec "$TARGET_DIR/$name" "$@" >"$out" 2>"$out.err") &
+	pid=$!
+	_track "$pid"
+	wait_for_line "$out" '^ready [0-9]+$' 10 "$pid" || rc=$?
+	case $rc in
+	0) ;;
+	2) fail "target $name exited before it was ready: $(cat "$out.err")" ;;
+	*) fail "target $name: no 'ready PID' line within 10 s" ;;
+	esac
+	TARGET_PID=$(sed -n 's/^ready \([0-9][0-9]*\)$/\1/p' "$out" | head -n 1)
+	[ "$TARGET_PID" = "$pid" ] ||
+	    fail "target $name: ready line names pid $TARGET_PID, started $pid"
+	# shellcheck disable=SC2034  # used by the t_*.sh scripts
+	TARGET_ARGV=("$TARGET_DIR/$name" "$@")
+	say "target $name ready: pid $TARGET_PID"
+}
+
+# _read_status FILE: sets _STATE and _TRACER from a /proc/.../status file
+# with shell builtins only (cheap enough for 10 ms polling).
+_read_status()
+{
+	local k v rest
+	_STATE="" _TRACER=""
+	while read -r k v rest; do
+		case $k in
+		State:) _STATE=$v ;;
+		TracerPid:) _TRACER=$v ;;
+		esac
+	done <"$1"
+}
+
+# target_problem [PID]: print what is wrong with the target and fail, or
+# print nothing: it must be alive, no thread stopped (T) or in a tracing stop
+# (t), TracerPid 0 for the process and every thread.
+target_problem()
+{
+	local pid=${1:-$TARGET_PID} st task n=0
+	if ! st=$(state_of "$pid"); then
+		say "target $pid is gone"
+		return 1
+	fi
+	case $st in
+	T | t | Z | X)
+		say "target $pid: state $st"
+		return 1
+		;;
+	esac
+	for task in "/proc/$pid" /proc/"$pid"/task/*; do
+		_read_status "$task/status" 2>/dev/null || continue
+		case $_STATE in
+		T | t)
+			say "target $pid thread ${task##*/}: state $_STATE"
+			return 1
+			;;
+		esac
+		if [ "$_TRACER" != 0 ]; then
+			say "target $pid thread ${task##*/}: TracerPid $_TRACER"
+			return 1
+		fi
+		n=$((n + 1))
+	done
+	if [ "$n" -lt 2 ]; then
+		say "target $pid: cannot read its status"
+		return 1
+	fi
+}
+
+# assert_target_ok [PID]: target_problem finds nothing.
+assert_target_ok()
+{
+	local pid=${1:-$TARGET_PID} problem
+	problem=$(target_problem "$pid") || fail "$problem"
+	ok "target $pid alive, no thread stopped, TracerPid 0 in all $(find "/proc/$pid/task" -mindepth 1 -maxdepth 1 | wc -l) thread(s)"
+}
+
+# traced_by PID [TARGET]: some thread of the target is traced by a thread of
+# process PID.  TracerPid is the tracing *thread's* id (fs/proc/array.c uses
+# task_pid_nr_ns on the tracer task), so for a multi-threaded tracer it is
+# one of /proc/PID/task/*, not PID itself.
+traced_by()
+{
+	local tracer=$1 pid=${2:-$TARGET_PID} task
+	for task in /proc/"$pid"/task/*; do
+		_read_status "$task/status" 2>/dev/null || continue
+		if [ "$_TRACER" != 0 ] && { [ "$_TRACER" = "$tracer" ] ||
+		    [ -d "/proc/$tracer/task/$_TRACER" ]; }; then
+			return 0
+		fi
+	done
+	return 1
+}
+
+# wait_traced_by TRACER SECONDS [PID]: poll every 10 ms until traced_by
+# TRACER holds: the signal that a profile window is open.
+wait_traced_by()
+{
+	local tracer=$1 n=$(($2 * 100)) pid=${3:-$TARGET_PID}
+	for (( ; n > 0; n--)); do
+		traced_by "$tracer" "$pid" && return 0
+		alive "$tracer" || return 1
+		sleep 0.01
+	done
+	return 1
+}
+
+# wait_untraced SECONDS [PID]: poll every 0.1 s until no thread of the
+# target has a tracer (the tracer detaches asynchronously to our requests).
+wait_untraced()
+{
+	local n=$(($1 * 10)) pid=${2:-$TARGET_PID} task traced
+	for (( ; n > 0; n--)); do
+		traced=0
+		for task in /proc/"$pid"/task/*; do
+			_read_status "$task/status" 2>/dev/null || continue
+			[ "$_TRACER" = 0 ] || traced=1
+		done
+		[ "$traced" = 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# target_cpu_ns [PID]: CPU time used so far by all the target's threads, in
+# ns (first field of /proc/PID/task/TID/schedstat).
+target_cpu_ns()
+{
+	local pid=${1:-$TARGET_PID}
+	cat /proc/"$pid"/task/*/schedstat 2>/dev/null |
+	    awk '{ s += $1 } END { printf "%.0f\n", s }'
+}
+
+# ---- profd ----------------------------------------------------------------------
+
+# start_profd [ARGS...]: profd for TARGET_PID on an ephemeral loopback port.
+# Waits (10 s at most) for "listening on 127.0.0.1:PORT" in its log; sets
+# PROFD_PID, PROFD_PORT, PROFD_LOG and BASE.
+start_profd()
+{
+	local rc=0
+	_nstarted=$((_nstarted + 1))
+	PROFD_LOG=$TEST_DIR/profd.$_nstarted.log
+	_logs+=("$PROFD_LOG")
+	(exec "$PROFD" --pid "$TARGET_PID" --listen 127.0.0.1:0 -v "$@" \
+	    >"$PROFD_LOG" 2>&1) &
+	PROFD_PID=$!
+	_track "$PROFD_PID"
+	wait_for_line "$PROFD_LOG" 'listening on 127\.0\.0\.1:[0-9]+' 10 \
+	    "$PROFD_PID" || rc=$?
+	case $rc in
+	0) ;;
+	2)
+		rc=0
+		wait "$PROFD_PID" || rc=$?
+		fail "profd exited with status $rc before listening"
+		;;
+	*) fail "profd: no 'listening on 127.0.0.1:PORT' line within 10 s" ;;
+	esac
+	PROFD_PORT=$(grep -Eo 'listening on 127\.0\.0\.1:[0-9]+' "$PROFD_LOG" |
+	    head -n 1 | sed 's/.*://')
+	[ "$PROFD_PORT" -gt 0 ] || fail "profd announced port $PROFD_PORT"
+	BASE=http://127.0.0.1:$PROFD_PORT
+	say "profd ready: pid $PROFD_PID, $BASE"
+}
+
+# _sanitizer_report LOG: print the first sanitizer report line, if any.
+_sanitizer_report()
+{
+	grep -E -m 1 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer|runtime error:|==[0-9]+==ERROR: ' \
+	    "$1" 2>/dev/null
+}
+
+# stop_profd: SIGTERM, wait (10 s at most), exit status 0, clean log.
+stop_profd()
+{
+	local rc=0 report
+	kill -TERM "$PROFD_PID" 2>/dev/null || fail "profd $PROFD_PID already gone"
+	wait_gone "$PROFD_PID" 10 || fail "profd did not exit within 10 s of SIGTERM"
+	wait "$PROFD_PID" || rc=$?
+	[ "$rc" -eq 0 ] || fail "profd exited with status $rc after SIGTERM"
+	if report=$(_sanitizer_report "$PROFD_LOG"); then
+		fail "sanitizer report in profd's log: $report"
+	fi
+	ok "profd exited 0 on SIGTERM, no sanitizer reports"
+}
+
+# ---- HTTP -----------------------------------------------------------------------
+
+# fetch URL OUTFILE [CURL ARGS...]: prints the HTTP status ("000" when there
+# was no answer); the headers go to OUTFILE.headers.
+fetch()
+{
+	local url=$1 out=$2
+	shift 2
+	curl -sS --max-time "$FETCH_MAX_TIME" -o "$out" -D "$out.headers" \
+	    -w '%{http_code}' "$@" "$url" 2>"$out.curl" || true
+}
+
+# header FILE NAME: value of header NAME (case-insensitive) in a headers file.
+header()
+{
+	awk -v name="$2" '
+		{ sub(/\r$/, "") }
+		tolower(substr($0, 1, length(name) + 1)) == tolower(name) ":" {
+			v = substr($0, length(name) + 2)
+			sub(/^[ \t]+/, "", v)
+			print v
+			exit
+		}' "$1"
+}
+
+# expect_status WHAT GOT WANT: WANT may be a pattern such as 4??.
+expect_status()
+{
+	# shellcheck disable=SC2053  # $3 is a pattern on purpose
+	[[ $2 == $3 ]] || fail "$1: HTTP status $2, want $3"
+}
+
+# expect_error URL STATUS: an error answer as net/http/pprof gives it:
+# STATUS (a pattern such as 4??), Content-Type text/plain, X-Go-Pprof: 1, a
+# body of one non-empty line.
+expect_error()
+{
+	local url=$1 want=$2 out code ct xg lines
+	_nstarted=$((_nstarted + 1))
+	out=$TEST_DIR/err.$_nstarted
+	code=$(fetch "$url" "$out")
+	expect_status "GET $url" "$code" "$want"
+	ct=$(header "$out.headers" Content-Type)
+	xg=$(header "$out.headers" X-Go-Pprof)
+	[[ $ct == text/plain* ]] || fail "GET $url: Content-Type '$ct', want text/plain"
+	[ "$xg" = 1 ] || fail "GET $url: X-Go-Pprof '$xg', want 1"
+	lines=$(wc -l <"$out")
+	if [ "$lines" -ne 1 ] || [ "$(tr -d '\n' <"$out" | wc -c)" -lt 5 ]; then
+		fail "GET $url: body should be one line saying what to do, got: $(head -c 300 "$out")"
+	fi
+	ok "GET ${url#"$BASE"} -> $code, X-Go-Pprof: 1, $ct: $(head -n 1 "$out")"
+}
+
+# fetch_profile URL OUTFILE: fetch a CPU profile and check the envelope: 200,
+# application/octet-stream, gzip bytes without Content-Encoding, a profile
+# pprof-dump can decode.  The decoded summary goes to OUTFILE.summary.
+fetch_profile()
+{
+	local url=$1 out=$2 code ct ce
+	code=$(fetch "$url" "$out")
+	if [ "$code" = 000 ] && [ -n "${PROFD_PID:-}" ] && ! alive "$PROFD_PID"; then
+		local rc=0
+		wait "$PROFD_PID" || rc=$?
+		fail "GET $url: no answer: profd died during the request (exit status $rc$( ((rc > 128)) && echo ", signal $((rc - 128))"))"
+	fi
+	expect_status "GET $url" "$code" 200
+	ct=$(header "$out.headers" Content-Type)
+	ce=$(header "$out.headers" Content-Encoding)
+	[ "$ct" = application/octet-stream ] ||
+	    fail "GET $url: Content-Type '$ct', want application/octet-stream"
+	[ -z "$ce" ] || fail "GET $url: Content-Encoding '$ce': gzip belongs in the body"
+	[ "$(head -c 2 "$out" | od -An -tx1 | tr -d ' \n')" = 1f8b ] ||
+	    fail "GET $url: body is not gzip"
+	pdump summary "$out" >"$out.summary" ||
+	    fail "pprof-dump cannot decode the profile from $url"
+	ok "GET ${url#"$BASE"} -> 200, $(wc -c <"$out") bytes of gzip pprof, $(summary_get "$out.summary" 'total[0]') samples"
+}
+
+# ---- profile checks -----------------------------------------------------------
+
+need_pprof_dump()
+{
+	[ -x "$PPROF_DUMP" ] || fail "$PPROF_DUMP: not built (make tests)"
+}
+
+need_go()
+{
+	command -v go >/dev/null || fail "go: not installed (scripts/deps.sh installs golang-go)"
+}
+
+pdump() { "$PPROF_DUMP" "$@"; }
+
+# pprof ARGS...: the real client, kept away from $HOME and the network.
+pprof()
+{
+	HOME=$TEST_DIR PPROF_TMPDIR=$TEST_DIR GOFLAGS='' GOPROXY=off \
+	    go tool pprof "$@"
+}
+
+# summary_get SUMMARY KEY: value of "KEY VALUE" in pprof-dump summary output.
+summary_get()
+{
+	awk -v k="$2" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' "$1"
+}
+
+# pprof_table FILE [PPROF FLAGS...]: `go tool pprof -top` as tab-separated
+# "flat%<TAB>cum%<TAB>name" lines; " (inline)" stays on the name.  Names are
+# only what profd put in the profile (-symbolize=none).
+pprof_table()
+{
+	local file=$1
+	shift
+	pprof -symbolize=none -top -nodecount=200 "$@" "$file" | awk '
+		/^ *flat +flat%/ { body = 1; next }
+		body && NF >= 6 {
+			f = $2; c = $5; sub(/%$/, "", f); sub(/%$/, "", c)
+			name = $0
+			for (i = 0; i < 5; i++)
+				sub(/^ *[^ ]+/, "", name)
+			sub(/^ +/, "", name)
+			print f "\t" c "\t" name
+		}'
+}
+
+# table_get TABLE NAME COLUMN: from pprof_table output, the flat% (COLUMN 1)
+# or cum% (COLUMN 2) of the function NAME; 0 when NAME is absent.
+table_get()
+{
+	awk -F '\t' -v n="$2" -v c="$3" '
+		$3 == n { print $c; found = 1; exit }
+		END { if (!found) print 0 }' "$1"
+}
+
+# pprof_traces_folded FILE: `go tool pprof -traces` turned into one line per
+# trace, frames root first joined by ';' (" (inline)" removed), then a space
+# and pprof's value.  -traces prints "%10s   %s" per frame and "%10s:  %s"
+# per label, so column 11 tells them apart.
+pprof_traces_folded()
+{
+	pprof -symbolize=none -traces "$1" | awk '
+		function flush() {
+			if (n > 0) {
+				s = f[n]
+				for (i = n - 1; i >= 1; i--)
+					s = s ";" f[i]
+				print s " " v
+			}
+			n = 0
+		}
+		/^-----------\+/ { flush(); inblk = 1; next }
+		inblk && substr($0, 11, 3) == "   " && length($0) > 13 {
+			name = substr($0, 14)
+			sub(/ \(inline\)$/, "", name)
+			if (n == 0) {
+				v = substr($0, 1, 10)
+				gsub(/ /, "", v)
+			}
+			f[++n] = name
+		}
+		END { flush() }'
+}
+
+# fold_sum FOLDED SEQ: sum of the values of the folded stacks that contain
+# the frame sequence SEQ ("a;b;c", whole frame names, root first).
+fold_sum()
+{
+	awk -v seq=";$2;" '{
+		v = $NF
+		s = ";" substr($0, 1, length($0) - length($NF) - 1) ";"
+		if (index(s, seq))
+			t += v
+	} END { printf "%.0f\n", t }' "$1"
+}
+
+# fold_sum_leaf FOLDED SEQ: as fold_sum, but SEQ must end the stack.
+fold_sum_leaf()
+{
+	awk -v seq=";$2;" '{
+		v = $NF
+		s = ";" substr($0, 1, length($0) - length($NF) - 1) ";"
+		if (length(s) >= length(seq) &&
+		    substr(s, length(s) - length(seq) + 1) == seq)
+			t += v
+	} END { printf "%.0f\n", t }' "$1"
+}
+
+# fold_total FOLDED: sum of all values.
+fold_total()
+{
+	awk '{ t += $NF } END { printf "%.0f\n", t }' "$1"
+}
+
+# func_lines SRC NAME: "FIRST LAST" source lines of a function written in
+# kernel style ("NAME(" at the start of a line ... "}" at the start of one).
+func_lines()
+{
+	awk -v n="$2(" '
+		!start && substr($0, 1, length(n)) == n { start = NR }
+		start && /^}/ { print start, NR; exit }' "$1"
+}
+
+# pct PART WHOLE: 100 * PART / WHOLE with two decimals (0 when WHOLE is 0).
+pct()
+{
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", (b > 0 ? 100 * a / b : 0) }'
+}
+
+# expect_range WHAT VALUE LO HI: LO <= VALUE <= HI (numbers, decimals ok).
+expect_range()
+{
+	if awk -v v="$2" -v lo="$3" -v hi="$4" 'BEGIN { exit !(v >= lo && v <= hi) }'; then
+		ok "$1 = $2 (expected $3..$4)"
+	else
+		fail "$1 = $2, expected $3..$4"
+	fi
+}
