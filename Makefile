@@ -99,7 +99,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(ARCHIVES)
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(ARCHIVES) $(LIBS)
 
-# Test targets: never sanitized, -O1 -g, flags per target in tests/targets/Makefile.inc.
+# Test targets: never sanitized; flags per target in tests/targets/targets.mk.
 TARGET_DIR = build/targets
 include tests/targets/targets.mk
 

@@ -131,7 +131,7 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 	     size_t errlen)
 {
 	unsigned long v;
-	bool have_pid = false;
+	bool have_pid = false, have_hz = false;
 	int ch;
 
 	memset(c, 0, sizeof(*c));
@@ -170,6 +170,7 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 				      errlen) < 0)
 				return -EINVAL;
 			c->hz = (unsigned)v;
+			have_hz = true;
 			break;
 		case OPT_MAX_HZ:
 			if (parse_num("--max-hz", optarg, 1, 10000, &v, err,
@@ -224,6 +225,8 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 		snprintf(err, errlen, "--pid PID is required");
 		return -EINVAL;
 	}
+	if (!have_hz && c->hz > c->max_hz)
+		c->hz = c->max_hz;	/* the default follows a lower cap */
 	if (c->hz > c->max_hz) {
 		snprintf(err, errlen, "--hz %u is above --max-hz %u", c->hz,
 			 c->max_hz);

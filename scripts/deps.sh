@@ -20,6 +20,7 @@ elfutils
 mandoc
 curl
 procps
+strace
 "
 
 missing=""

@@ -9,7 +9,8 @@ TARGET_DIR ?= build/targets
 TGT_SRC   = tests/targets
 TGT_WARN  = -Wall -Wextra -Werror
 TGT_DEPS  = $(TGT_SRC)/target.h $(TGT_SRC)/targets.mk
-TGT_BINS  = $(addprefix $(TARGET_DIR)/,spin split cxx libhot.so shlib demo)
+TGT_BINS  = $(addprefix $(TARGET_DIR)/,spin split cxx libhot.so shlib demo \
+	    syscalls)
 
 targets: $(TGT_BINS)
 
@@ -39,6 +40,10 @@ $(TARGET_DIR)/shlib: $(TGT_SRC)/shlib.c $(TGT_SRC)/libhot.h \
 		-L$(TARGET_DIR) -lhot -Wl,-rpath,'$$ORIGIN'
 
 $(TARGET_DIR)/demo: $(TGT_SRC)/demo.c $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)$(CC) -O2 -g -pthread $(TGT_WARN) -o $@ $<
+
+$(TARGET_DIR)/syscalls: $(TGT_SRC)/syscalls.c $(TGT_DEPS)
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)$(CC) -O2 -g -pthread $(TGT_WARN) -o $@ $<
 

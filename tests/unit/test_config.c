@@ -81,6 +81,9 @@ main(void)
 		     -EINVAL, "--hz 5x");
 	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "--hz", "2000", NULL),
 		     -EINVAL, "--hz above --max-hz");
+	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "--max-hz", "50", NULL), 0,
+		     "--max-hz below the default hz");
+	CHECK_EQ_INT(c.hz, 50, "the default hz follows --max-hz");
 	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "--max-seconds", "0", NULL),
 		     -EINVAL, "--max-seconds 0");
 	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "--bogus", NULL), -EINVAL,
