@@ -122,6 +122,21 @@ else
 	fi
 fi
 
+# An unprivileged profd may not trace a root-owned target: one line that
+# names the missing capability.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	: >"$TEST_DIR/unpriv.out"
+	rc=0
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+	    "$PROFD" --pid "$P" --listen "$L" >"$TEST_DIR/unpriv.out" 2>&1 || rc=$?
+	[ "$rc" = 1 ] || fail "unprivileged profd: exit $rc, want 1: $(cat "$TEST_DIR/unpriv.out")"
+	grep -q 'CAP_SYS_PTRACE' "$TEST_DIR/unpriv.out" ||
+	    fail "unprivileged profd: no mention of CAP_SYS_PTRACE: $(cat "$TEST_DIR/unpriv.out")"
+	ok "unprivileged profd -> 1: $(head -n 1 "$TEST_DIR/unpriv.out")"
+else
+	say "SKIP (sub-check): not root, or no setpriv"
+fi
+
 # Finally profd does start on this target.
 start_profd
 stop_profd

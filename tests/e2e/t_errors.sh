@@ -124,6 +124,28 @@ for prefix in "" "/pid/$P"; do
 	ok "POST $prefix/debug/pprof/symbol '$leaf+$mid+0x1': $(grep -c '^0x' "$out") lines, $leaf spin_leaf, $mid spin_mid"
 done
 
+# ---- a tracer that arrives after profd started: 403 naming it ---------------
+if command -v strace >/dev/null; then
+	(exec strace -qq -p "$P" -o /dev/null) &
+	spid=$!
+	_track "$spid"
+	wait_traced_by "$spid" 10 || fail "strace -p $P never attached"
+	out=$TEST_DIR/traced
+	code=$(fetch "$BASE/debug/pprof/profile?seconds=1" "$out")
+	expect_status "profile while strace holds the target" "$code" 403
+	grep -q "strace" "$out" || fail "the 403 does not name the tracer: $(cat "$out")"
+	[ "$(header "$out.headers" X-Go-Pprof)" = 1 ] || fail "403 without X-Go-Pprof"
+	ok "profile while strace (pid $spid) holds the target -> 403: $(cat "$out")"
+	traced_by "$spid" || fail "strace lost the target because of profd"
+	kill -TERM "$spid"
+	wait "$spid" 2>/dev/null || true
+	wait_untraced 10 || fail "target still traced after strace exited"
+	fetch_profile "$BASE/debug/pprof/profile?seconds=1" "$TEST_DIR/after-strace.pb.gz"
+	ok "and profiles again once strace is gone"
+else
+	say "SKIP (sub-check): strace is not installed"
+fi
+
 stop_profd
 assert_target_ok
 
