@@ -6,6 +6,12 @@
  * Rust v0 ("_R...") names, which __cxa_demangle does not
  * (reference/ptrace-sampling.md 7.4). This file is on its own because
  * <libiberty/libiberty.h> redefines basename().
+ *
+ * Names are demangled without parameter lists, as perf report and c++filt
+ * -p print them ("geo::Accumulator<double>::run"): that is what a
+ * profile's reader compares against, and what pprof itself does with
+ * C++ names. Overloads stay distinct functions in the profile because
+ * system_name keeps the mangled name.
  */
 #include "symbolize/symbolize.h"
 
@@ -20,5 +26,5 @@ sym_demangle(const char *name)
 		return NULL;
 	/* The result comes from malloc/realloc (cp-demangle.c,
 	 * rust-demangle.c), so the caller's free() is right. */
-	return cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
+	return cplus_demangle(name, DMGL_ANSI | DMGL_AUTO);
 }

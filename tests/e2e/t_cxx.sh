@@ -32,10 +32,10 @@ m_kernel=$(objdump --dwarf=info "$exe" 2>/dev/null |
 one_name "Accumulator<double>::run (nm)" "$m_run"
 one_name "drive<double> (nm)" "$m_drive"
 one_name "detail::kernel<double> (DWARF)" "$m_kernel"
-RUN=$(c++filt "$m_run")
-DRIVE=$(c++filt "$m_drive")
-KERNEL=$(c++filt "$m_kernel")
-say "expected names (c++filt):"
+RUN=$(c++filt -p "$m_run")
+DRIVE=$(c++filt -p "$m_drive")
+KERNEL=$(c++filt -p "$m_kernel")
+say "expected names (c++filt -p, no parameter lists, as perf prints them):"
 say "  $m_run -> $RUN"
 say "  $m_drive -> $DRIVE"
 say "  $m_kernel -> $KERNEL (inlined)"

@@ -410,9 +410,11 @@ static void
 test_demangle(void)
 {
 	check_demangle("_ZN3geo6MatrixIdE8multiplyERKS1_",
-		       "geo::Matrix<double>::multiply(geo::Matrix<double> "
-		       "const&)",
-		       "C++ template method");
+		       "geo::Matrix<double>::multiply",
+		       "C++ template method, without parameters (as perf)");
+	check_demangle("_ZN3geo5driveIdEET_RNS_11AccumulatorIS1_EEi",
+		       "geo::drive<double>",
+		       "C++ function template: no return type either");
 	check_demangle("_ZN4core3fmt5write17h0123456789abcdefE",
 		       "core::fmt::write", "Rust legacy: hash dropped");
 	check_demangle("_RNvNtCs1234_7mycrate4util3foo", "mycrate::util::foo",
