@@ -130,18 +130,27 @@ pt_wait(struct pt_event *ev, bool block)
 int
 snapshot_take(struct snapshot *s, pid_t tid)
 {
-	struct iovec local, remote[SNAP_MAX_IOV];
 	struct iovec rv = { &s->regs, sizeof(s->regs) };
+
+	s->tid = tid;
+	s->len = 0;
+	s->regs_known = SNAP_REGS_ALL;
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &rv) == -1)
+		return -errno;
+	s->sp = s->regs.rsp;
+	return snapshot_read_stack(s, tid);
+}
+
+int
+snapshot_read_stack(struct snapshot *s, pid_t tid)
+{
+	struct iovec local, remote[SNAP_MAX_IOV];
 	uint64_t addr, end;
 	size_t n = 0;
 	ssize_t got;
 
 	s->tid = tid;
 	s->len = 0;
-	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &rv) == -1)
-		return -errno;
-	s->sp = s->regs.rsp;
-
 	/*
 	 * One process_vm_readv, remote side split at page boundaries: the
 	 * kernel never splits an iovec element in a partial transfer

@@ -238,6 +238,9 @@ access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *valp,
 	(void)as;
 	if (write)
 		return -UNW_EINVAL;
+	if (((struct uarg *)arg)->s->regs_known == SNAP_REGS_SP_PC &&
+	    reg != UNW_X86_64_RSP && reg != UNW_X86_64_RIP)
+		return -UNW_EBADREG;
 	switch (reg) {
 	case UNW_X86_64_RAX: *valp = r->rax; break;
 	case UNW_X86_64_RDX: *valp = r->rdx; break;

@@ -63,9 +63,15 @@ int pt_wait(struct pt_event *ev, bool block);
 
 /* ---- snapshot --------------------------------------------------------- */
 
+/* Which registers of a snapshot are known. */
+#define SNAP_REGS_ALL	0	/* taken in a ptrace-stop */
+#define SNAP_REGS_SP_PC	1	/* only rsp and rip: a sleeping thread read
+				   through /proc/PID/task/TID/syscall */
+
 struct snapshot {
 	pid_t tid;
 	struct user_regs_struct regs;
+	int regs_known;		/* SNAP_REGS_* */
 	uint64_t sp;		/* regs.rsp */
 	size_t len;		/* bytes copied from sp */
 	size_t cap;		/* size of stack[] */
@@ -77,6 +83,12 @@ struct snapshot {
  * go page by page so a partial copy is kept). Returns 0, or -errno
  * (-ESRCH: the thread is gone). */
 int snapshot_take(struct snapshot *s, pid_t tid);
+
+/* Copy up to s->cap bytes of stack from s->sp (already set), as
+ * snapshot_take() does, without touching the registers. Needs no stop:
+ * used for a thread blocked in the kernel, whose user stack cannot change
+ * while it sleeps (the caller checks it did not run meanwhile). */
+int snapshot_read_stack(struct snapshot *s, pid_t tid);
 
 /* ---- offline unwinding ------------------------------------------------ */
 
@@ -107,6 +119,8 @@ struct unwind_stats {
  * every caller frame's address is its return address - 1 (the call
  * instruction), unless the frame was interrupted by a signal. When the walk
  * stops early, the last entry is a UNW_FRAME_TRUNCATED pseudo-frame.
+ * With SNAP_REGS_SP_PC only rsp and rip are given to libunwind; a frame
+ * whose rules need another register ends the walk (truncated).
  * frame_flags may be NULL. Returns the number of entries (>= 1), or -errno.
  * Not thread-safe: one thread per unwinder. */
 int unwind_snapshot(struct unwinder *u, const struct snapshot *s,
