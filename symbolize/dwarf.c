@@ -69,6 +69,7 @@ struct fsym {
 
 struct centry {
 	uint64_t vaddr;
+	uint64_t entry;		/* start of the owning function, or 0 */
 	const struct sym_frame *frames;
 	uint32_t n;
 	uint8_t flags;
@@ -99,6 +100,7 @@ struct symcache {
 };
 
 static pthread_mutex_t sym_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t cache_hits, cache_misses;	/* under sym_lock */
 
 /* ---- arena, strings, results ----------------------------------------- */
 
@@ -731,6 +733,13 @@ dwarf_frames(struct elfimg *img, struct symcache *c, Dwarf_Die *cu,
 		rc = die_names(c, d, f, &linkage);
 		if (rc < 0)
 			goto out;
+		if (n == nf) {
+			/* the function that owns the code: where it starts */
+			Dwarf_Addr lo;
+
+			if (dwarf_entrypc(d, &lo) == 0)
+				e->entry = lo + cubias - c->bias;
+		}
 		if (!inner) {
 			f->file = intern(c, file);
 			f->line = line;
@@ -755,6 +764,8 @@ dwarf_frames(struct elfimg *img, struct symcache *c, Dwarf_Die *cu,
 			rc = sym_names(c, s->name, &fr[n - 1]);
 			if (rc < 0)
 				goto out;
+			if (!e->entry)
+				e->entry = s->start;
 		}
 	}
 	e->frames = fr;
@@ -809,6 +820,7 @@ resolve(struct elfimg *img, struct symcache *c, uint64_t vaddr,
 			rc = sym_names(c, s->name, fr);
 			if (rc < 0)
 				return rc;
+			e->entry = s->start;
 		} else {
 			fr->name = fr->system_name = intern(c, "");
 		}
@@ -849,7 +861,10 @@ symbolize(struct elfimg *img, uint64_t vaddr, struct sym_info *out)
 		img->cache = c;
 	}
 	e = cache_find(c, vaddr);
+	if (e)
+		cache_hits++;
 	if (!e) {
+		cache_misses++;
 		rc = dw_open(img, c);
 		if (rc < 0)
 			goto out;
@@ -866,12 +881,22 @@ symbolize(struct elfimg *img, uint64_t vaddr, struct sym_info *out)
 	}
 	out->frames = e->frames;
 	out->n = e->n;
+	out->entry = e->entry;
 	out->dwarf = e->flags & CF_DWARF;
 	out->lines = e->flags & CF_LINES;
 	out->inlines = e->flags & CF_INLINES;
 out:
 	pthread_mutex_unlock(&sym_lock);
 	return rc;
+}
+
+void
+symbolize_metrics(uint64_t *hits, uint64_t *misses)
+{
+	pthread_mutex_lock(&sym_lock);
+	*hits = cache_hits;
+	*misses = cache_misses;
+	pthread_mutex_unlock(&sym_lock);
 }
 
 static void

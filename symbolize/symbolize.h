@@ -190,6 +190,8 @@ struct sym_info {
 	const struct sym_frame *frames;	/* innermost first; last = the
 					   function that owns the code */
 	size_t n;			/* 0: nothing known at this address */
+	uint64_t entry;			/* ELF vaddr where the owning function
+					   starts, 0 when unknown */
 	bool dwarf;			/* names/lines came from DWARF */
 	bool lines;			/* at least one file:line is known */
 	bool inlines;			/* inline expansion was done (DWARF) */
@@ -200,6 +202,9 @@ struct sym_info {
  * stay valid while img is referenced. Returns 0 (out->n may be 0 when
  * nothing is known) or -errno on failure to load the image's debug data. */
 int symbolize(struct elfimg *img, uint64_t vaddr, struct sym_info *out);
+
+/* Symbol cache hits and misses since start, for /metrics. */
+void symbolize_metrics(uint64_t *hits, uint64_t *misses);
 
 /* Demangle a C++ (_Z) or Rust (_R, legacy _ZN..17h<hash>E) name with
  * libiberty; NULL when name is not mangled or cannot be demangled.
