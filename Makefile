@@ -37,7 +37,7 @@ endif
 comma := ,
 
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(WARN_GCC) $(WERROR) $(HARDEN) \
-             $(CFLAGS) $(PKG_CFLAGS) -I. -MMD -MP $(EXTRA_CFLAGS)
+             $(CFLAGS) $(PKG_CFLAGS) -I. -I$(BUILD)/gen -MMD -MP $(EXTRA_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 LIBS    = $(PKG_LIBS) -lcivetweb -liberty -lpthread -ldl -lrt
 
@@ -81,6 +81,16 @@ $(BUILD)/.cflags: FORCE
 $(BUILD)/obj/%.o: %.c $(BUILD)/.cflags
 	@mkdir -p $(@D)
 	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# x86-64 system call names for thread dumps, from the kernel headers the
+# build sees.
+$(BUILD)/gen/syscall_names.h:
+	@mkdir -p $(@D)
+	$(call msg,GEN,$@)printf '#include <asm/unistd_64.h>\n' | \
+		$(CC) -dM -E - | awk '$$2 ~ /^__NR_/ && $$3 ~ /^[0-9]+$$/ { \
+		sub(/^__NR_/, "", $$2); \
+		printf "\t[%d] = \"%s\",\n", $$3, $$2 }' | sort -t '[' -k 2 -n >$@
+$(BUILD)/obj/daemon/proc.o: $(BUILD)/gen/syscall_names.h
 
 define archive_rule
 $(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/obj/%.o,$($(1)_SRCS))

@@ -15,12 +15,14 @@
 const char config_synopsis[] =
 	"usage: profd -p PID [-dhvV] [-l [HOST]:PORT] [--hz N] "
 	"[--max-hz N]\n"
-	"             [--max-seconds N] [--stack-bytes N]\n";
+	"             [--max-seconds N] [--stack-bytes N] [--max-batch N]\n"
+	"             [--stop-budget-us N] [--attach sample|window]\n";
 
 const char config_usage[] =
 	"usage: profd -p PID [-dhvV] [-l [HOST]:PORT] [--hz N] "
 	"[--max-hz N]\n"
-	"             [--max-seconds N] [--stack-bytes N]\n"
+	"             [--max-seconds N] [--stack-bytes N] [--max-batch N]\n"
+	"             [--stop-budget-us N] [--attach sample|window]\n"
 	"\n"
 	"Profile the running process PID from outside and serve Go-compatible\n"
 	"pprof profiles over HTTP:\n"
@@ -33,12 +35,25 @@ const char config_usage[] =
 	"      --max-hz N         largest hz= a request may ask for (1000)\n"
 	"      --max-seconds N    longest seconds= a request may ask for (600)\n"
 	"      --stack-bytes N    stack copied per sample, 4096..1048576 (32768)\n"
+	"      --max-batch N      threads stopped at once, 1..256 (16)\n"
+	"      --stop-budget-us N summed stop time per tick before the rest\n"
+	"                         waits for the next tick (5000)\n"
+	"      --attach MODE      sample: attach for each sample (default);\n"
+	"                         window: stay attached while a window is open\n"
 	"  -d, --debug            log debug messages (same as -vv)\n"
 	"  -v, --verbose          log more; repeat for debug messages\n"
 	"  -h, --help             print this help and exit\n"
 	"  -V, --version          print the version and exit\n";
 
-enum { OPT_HZ = 256, OPT_MAX_HZ, OPT_MAX_SECONDS, OPT_STACK_BYTES };
+enum {
+	OPT_HZ = 256,
+	OPT_MAX_HZ,
+	OPT_MAX_SECONDS,
+	OPT_STACK_BYTES,
+	OPT_MAX_BATCH,
+	OPT_STOP_BUDGET,
+	OPT_ATTACH,
+};
 
 static const struct option longopts[] = {
 	{ "pid", required_argument, NULL, 'p' },
@@ -47,6 +62,9 @@ static const struct option longopts[] = {
 	{ "max-hz", required_argument, NULL, OPT_MAX_HZ },
 	{ "max-seconds", required_argument, NULL, OPT_MAX_SECONDS },
 	{ "stack-bytes", required_argument, NULL, OPT_STACK_BYTES },
+	{ "max-batch", required_argument, NULL, OPT_MAX_BATCH },
+	{ "stop-budget-us", required_argument, NULL, OPT_STOP_BUDGET },
+	{ "attach", required_argument, NULL, OPT_ATTACH },
 	{ "debug", no_argument, NULL, 'd' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -140,6 +158,8 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 	c->max_hz = 1000;
 	c->max_seconds = 600;
 	c->stack_bytes = 32768;
+	c->max_batch = 16;
+	c->stop_budget_us = 5000;
 	c->verbosity = LOG_LVL_INFO;
 
 	optind = 0;		/* full reset, also for repeated unit tests */
@@ -189,6 +209,31 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 				      &v, err, errlen) < 0)
 				return -EINVAL;
 			c->stack_bytes = (unsigned)v;
+			break;
+		case OPT_MAX_BATCH:
+			if (parse_num("--max-batch", optarg, 1, 256, &v, err,
+				      errlen) < 0)
+				return -EINVAL;
+			c->max_batch = (unsigned)v;
+			break;
+		case OPT_STOP_BUDGET:
+			if (parse_num("--stop-budget-us", optarg, 1, 10000000,
+				      &v, err, errlen) < 0)
+				return -EINVAL;
+			c->stop_budget_us = (unsigned)v;
+			break;
+		case OPT_ATTACH:
+			if (strcmp(optarg, "sample") == 0) {
+				c->attach_window = false;
+			} else if (strcmp(optarg, "window") == 0) {
+				c->attach_window = true;
+			} else {
+				snprintf(err, errlen,
+					 "invalid --attach '%s': want sample or "
+					 "window",
+					 optarg);
+				return -EINVAL;
+			}
 			break;
 		case 'd':
 			c->verbosity = LOG_LVL_DEBUG;

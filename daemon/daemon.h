@@ -30,6 +30,9 @@ struct config {
 	unsigned max_hz;
 	unsigned max_seconds;
 	unsigned stack_bytes;	/* stack copied per sample */
+	unsigned max_batch;	/* threads stopped at once */
+	unsigned stop_budget_us; /* summed stop time per tick */
+	bool attach_window;	/* --attach=window */
 	int verbosity;		/* LOG_LVL_* */
 	bool help, version;
 };
@@ -55,6 +58,7 @@ struct proc_stat {
 	pid_t ppid;
 	uint64_t starttime;	/* clock ticks after boot; identifies a
 				   thread together with its tid */
+	int processor;		/* CPU it last ran on, -1 if not given */
 };
 
 /* Parse /proc/PID/task/TID/stat text (pure; the comm may hold spaces and
@@ -78,6 +82,38 @@ int proc_read(const char *path, size_t max, char **buf, size_t *len);
  * err says what to do. */
 int proc_check_traceable(pid_t pid, char *err, size_t errlen);
 
+/* /proc/PID/task/TID/syscall of a thread that is not running: the system
+ * call it is blocked in (nr -1 when blocked elsewhere, e.g. a page fault)
+ * and its user stack pointer and PC. */
+struct proc_syscall {
+	long nr;
+	uint64_t args[6];
+	uint64_t sp, pc;
+};
+
+/* Parse the syscall file (pure). -EAGAIN for "running", -EINVAL on
+ * garbage. */
+int proc_parse_syscall(const char *buf, size_t len, struct proc_syscall *out);
+
+/* Name of an x86-64 system call number, or NULL. */
+const char *proc_syscall_name(long nr);
+
+/* The word for a state letter: running, sleeping, disk, stopped, traced,
+ * zombie, dead, idle, other. */
+const char *proc_state_word(char state);
+
+/* se.exec_start of /proc/PID/task/TID/sched, in ms of the scheduler's
+ * clock (only with CONFIG_SCHED_DEBUG). -ENOENT when absent. */
+int proc_sched_exec_start(pid_t pid, pid_t tid, double *ms);
+
+/* The scheduler clock of CPU `cpu` now, in ms, as se.exec_start counts
+ * it: the calling thread moves to that CPU and reads its own exec_start
+ * right after sched_yield() (each CPU's task clock runs apart from the
+ * others, by the interrupt and steal time it subtracted). The calling
+ * thread's CPU affinity is changed: call it on a thread of its own.
+ * -ENOENT without CONFIG_SCHED_DEBUG. */
+int proc_sched_clock_now(int cpu, double *ms);
+
 /* Explain an EPERM from PTRACE_SEIZE on pid into err. */
 void proc_explain_eperm(pid_t pid, char *err, size_t errlen);
 
@@ -86,9 +122,10 @@ void proc_explain_eperm(pid_t pid, char *err, size_t errlen);
 /* Stacks of one window, aggregated by (thread, PCs). */
 struct agg_entry {
 	pid_t tid;
+	char state;		/* thread state letter, 0 when not a label */
 	uint32_t n;		/* frames */
 	int64_t count;		/* samples */
-	int64_t value;		/* cpu ns */
+	int64_t value;		/* cpu or wall ns */
 	uint64_t hash;
 	uint64_t *pcs;		/* n PCs, leaf first; 0 = [truncated] */
 	struct agg_entry *next;	/* hash chain */
@@ -111,9 +148,10 @@ struct agg {
 
 struct agg *agg_new(size_t max_entries);
 void agg_free(struct agg *a);
-/* Add count/value to the (tid, pcs) entry. When max_entries distinct
- * stacks are reached, new stacks are counted in a.dropped. -ENOMEM. */
-int agg_add(struct agg *a, pid_t tid, const char *thread_name,
+/* Add count/value to the (tid, state, pcs) entry. When max_entries
+ * distinct stacks are reached, new stacks are counted in a.dropped.
+ * -ENOMEM. */
+int agg_add(struct agg *a, pid_t tid, const char *thread_name, char state,
 	    const uint64_t *pcs, size_t n, int64_t count, int64_t value);
 const char *agg_thread_name(const struct agg *a, pid_t tid);
 
@@ -124,6 +162,9 @@ struct target;
 struct target_opts {
 	unsigned stack_bytes;
 	unsigned max_hz;
+	unsigned max_batch;	/* threads stopped at once */
+	unsigned stop_budget_us; /* summed stop time per tick */
+	bool attach_window;	/* keep threads seized for the window */
 };
 
 /* Start watching pid: opens its /proc directory, starts the sampler
@@ -142,10 +183,44 @@ pid_t target_pid(const struct target *t);
 bool target_alive(struct target *t);
 void target_comm(const struct target *t, char *buf, size_t len);
 
-/* Profile for req->seconds at req->hz; blocks the calling (HTTP) thread.
- * Fills r with a pprof profile or an error status + message. */
+/* Profile (CPU or wall clock) for req->seconds at req->hz; blocks the
+ * calling (HTTP) thread. Fills r with a pprof profile or an error status
+ * + message. */
 void target_profile(struct target *t, const struct http_profile_req *req,
 		    struct http_reply *r);
+
+/* Stacks of every thread now: pprof (debug 0) or text (1: aggregated,
+ * 2: one block per thread). goroutine: name things as Go's
+ * /debug/pprof/goroutine does. */
+void target_threads(struct target *t, int debug, bool goroutine,
+		    struct http_reply *r);
+
+/* Histogram buckets of stop and interrupt times, upper bounds in us. */
+#define HIST_BUCKETS 14
+extern const double hist_bounds_us[HIST_BUCKETS];
+
+/* Sampler counters, for /metrics. */
+struct target_stats {
+	uint64_t samples, stops, ticks, tick_ns, tick_cpu_ns;
+	uint64_t late, signals_reinjected, group_stops, preempted_dropped;
+	uint64_t truncated, unwind_failures, stacks_reused;
+	uint64_t nonstop_captures, nonstop_failures, threads_scanned;
+	uint64_t deferred;
+	uint64_t stop_buckets[HIST_BUCKETS + 1];
+	uint64_t stop_sum_ns, stop_n, stop_max_ns;
+	uint64_t interrupt_buckets[HIST_BUCKETS + 1];
+	uint64_t interrupt_sum_ns, interrupt_n, interrupt_max_ns;
+	unsigned windows_active;
+};
+
+void target_stats(struct target *t, struct target_stats *out);
+
+int64_t wall_now_ns(void);
+
+/* ---- metrics (metrics.c) ------------------------------------------------ */
+
+/* Prometheus text for /metrics. *out is malloc'd. -ENOMEM. */
+int metrics_text(struct target **targets, size_t n, char **out, size_t *len);
 
 /* Go's /symbol: names for runtime addresses, innermost function first. */
 void target_symbol(struct target *t, const uint64_t *addrs, size_t n,
@@ -176,6 +251,7 @@ struct export_info {
 	int64_t period;
 	int64_t time_nanos, duration_nanos;
 	const char *comment;			/* NULL or a note */
+	bool state_labels;			/* label samples with state */
 };
 
 /* Build the pprof profile of a window: symbolizes every distinct PC once
@@ -183,5 +259,41 @@ struct export_info {
 struct pprof *export_pprof(const struct agg *a, const struct modsnap *ms,
 			   const struct export_info *info, char *err,
 			   size_t errlen);
+
+/* One thread of a thread dump. */
+struct dump_thread {
+	pid_t tid;
+	char comm[16];
+	char state;
+	long syscall_nr;	/* -1: not in a system call */
+	uint64_t syscall_arg0;
+	double idle_s;		/* how long it has not run; < 0: unknown */
+	int cpu;		/* CPU it last ran on, -1 unknown */
+	double exec_start_ms;	/* when it last ran (scheduler clock of
+				   that CPU), < 0 unknown */
+	uint64_t *pcs;		/* leaf first, as from the unwinder */
+	size_t n;
+	bool partial;
+};
+
+struct dump_info {
+	pid_t pid;
+	const struct dump_thread *threads;
+	size_t n;
+	bool goroutine;		/* /debug/pprof/goroutine names */
+	int64_t time_nanos;
+};
+
+/* The dump as a pprof profile: threads/count (or goroutine/count), one
+ * sample per distinct stack, value = number of threads. */
+struct pprof *export_threads_pprof(const struct dump_info *di,
+				   const struct modsnap *ms, char *err,
+				   size_t errlen);
+
+/* The dump as Go's text: debug 1 (aggregated, with a memory map section
+ * go tool pprof reads) or 2 (one block per thread). *text is malloc'd. */
+int export_threads_text(const struct dump_info *di, const struct modsnap *ms,
+			int debug, char **text, size_t *len, char *err,
+			size_t errlen);
 
 #endif /* PROFD_DAEMON_H */

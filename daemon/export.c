@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,20 +250,91 @@ add_mappings(struct exporter *x)
 	return 0;
 }
 
+static void
+exporter_done(struct exporter *x)
+{
+	free(x->mi);
+	free(x->pcs.keys);
+	free(x->pcs.vals);
+	free(x->lines);
+}
+
+static int
+exporter_init(struct exporter *x, const struct modsnap *ms)
+{
+	memset(x, 0, sizeof(*x));
+	x->ms = ms;
+	x->p = pprof_new();
+	x->mi = calloc(ms->n ? ms->n : 1, sizeof(*x->mi));
+	if (!x->p || !x->mi || add_mappings(x) < 0) {
+		pprof_free(x->p);
+		x->p = NULL;
+		exporter_done(x);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Location ids for a stack, into *locs (grown as needed). */
+static int
+stack_locs(struct exporter *x, const uint64_t *pcs, size_t n, uint64_t **locs,
+	   size_t *cap)
+{
+	size_t j;
+
+	if (n > *cap) {
+		uint64_t *nl = realloc(*locs, n * sizeof(*nl));
+
+		if (!nl)
+			return -ENOMEM;
+		*locs = nl;
+		*cap = n;
+	}
+	for (j = 0; j < n; j++) {
+		uint64_t *slot = pcmap_slot(&x->pcs, pcs[j]);
+
+		if (!slot)
+			return -ENOMEM;
+		if (!*slot)
+			*slot = make_loc(x, pcs[j]);
+		if (!*slot)
+			return -ENOMEM;
+		(*locs)[j] = *slot;
+	}
+	return 0;
+}
+
+/* Mapping flags once every location is in: has_functions where profd had
+ * the file (every location got a name, if only [file+0xoff]), lines and
+ * inline frames where DWARF gave them. */
+static void
+set_mapping_flags(struct exporter *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->ms->n; i++) {
+		struct pprof_mapping *m;
+
+		if (!x->mi[i].id)
+			continue;
+		m = &x->p->mappings[x->mi[i].id - 1];
+		m->has_functions = x->ms->v[i].img != NULL;
+		m->has_filenames = x->mi[i].lines;
+		m->has_line_numbers = x->mi[i].lines;
+		m->has_inline_frames = x->mi[i].dwarf;
+	}
+}
+
 struct pprof *
 export_pprof(const struct agg *a, const struct modsnap *ms,
 	     const struct export_info *info, char *err, size_t errlen)
 {
 	struct exporter x;
 	uint64_t *locs = NULL;
-	size_t i, j, caplocs = 0;
+	size_t i, caplocs = 0;
 	char note[128];
 
-	memset(&x, 0, sizeof(x));
-	x.ms = ms;
-	x.p = pprof_new();
-	x.mi = calloc(ms->n ? ms->n : 1, sizeof(*x.mi));
-	if (!x.p || !x.mi)
+	if (exporter_init(&x, ms) < 0)
 		goto nomem;
 	if (pprof_add_sample_type(x.p, "samples", "count") < 0 ||
 	    pprof_add_sample_type(x.p, info->sample_type, info->sample_unit) <
@@ -280,33 +352,14 @@ export_pprof(const struct agg *a, const struct modsnap *ms,
 		if (pprof_add_comment(x.p, note) < 0)
 			goto nomem;
 	}
-	if (add_mappings(&x) < 0)
-		goto nomem;
-
 	for (i = 0; i < a->nlist; i++) {
 		const struct agg_entry *e = a->list[i];
-		struct pprof_label_in labels[2];
+		struct pprof_label_in labels[3];
 		int64_t values[2];
+		size_t nl = 2;
 
-		if (e->n > caplocs) {
-			uint64_t *nl = realloc(locs, e->n * sizeof(*nl));
-
-			if (!nl)
-				goto nomem;
-			locs = nl;
-			caplocs = e->n;
-		}
-		for (j = 0; j < e->n; j++) {
-			uint64_t *slot = pcmap_slot(&x.pcs, e->pcs[j]);
-
-			if (!slot)
-				goto nomem;
-			if (!*slot)
-				*slot = make_loc(&x, e->pcs[j]);
-			if (!*slot)
-				goto nomem;
-			locs[j] = *slot;
-		}
+		if (stack_locs(&x, e->pcs, e->n, &locs, &caplocs) < 0)
+			goto nomem;
 		values[0] = e->count;
 		values[1] = e->value;
 		memset(labels, 0, sizeof(labels));
@@ -316,33 +369,310 @@ export_pprof(const struct agg *a, const struct modsnap *ms,
 		labels[1].num = e->tid;
 		if (!labels[0].str[0])
 			labels[0].str = "?";
-		if (pprof_add_sample(x.p, locs, e->n, values, 2, labels, 2) < 0)
+		if (info->state_labels && e->state) {
+			labels[2].key = "state";
+			labels[2].str = proc_state_word(e->state);
+			nl = 3;
+		}
+		if (pprof_add_sample(x.p, locs, e->n, values, 2, labels, nl) <
+		    0)
 			goto nomem;
 	}
-	for (i = 0; i < ms->n; i++) {
-		struct pprof_mapping *m;
-
-		if (!x.mi[i].id)
-			continue;
-		m = &x.p->mappings[x.mi[i].id - 1];
-		m->has_functions = ms->v[i].img != NULL;
-		m->has_filenames = x.mi[i].lines;
-		m->has_line_numbers = x.mi[i].lines;
-		m->has_inline_frames = x.mi[i].dwarf;
-	}
+	set_mapping_flags(&x);
 	free(locs);
-	free(x.mi);
-	free(x.pcs.keys);
-	free(x.pcs.vals);
-	free(x.lines);
+	exporter_done(&x);
 	return x.p;
 nomem:
 	snprintf(err, errlen, "out of memory while building the profile");
 	free(locs);
-	free(x.mi);
-	free(x.pcs.keys);
-	free(x.pcs.vals);
-	free(x.lines);
 	pprof_free(x.p);
+	exporter_done(&x);
 	return NULL;
+}
+
+/* ---- thread dumps ---------------------------------------------------------- */
+
+/* Distinct stacks of a dump with their thread counts, in first-seen
+ * order. */
+static struct agg *
+dump_stacks(const struct dump_info *di)
+{
+	struct agg *a = agg_new(di->n + 1);
+	size_t i;
+
+	if (!a)
+		return NULL;
+	for (i = 0; i < di->n; i++) {
+		const struct dump_thread *d = &di->threads[i];
+
+		if (agg_add(a, 0, "", 0, d->pcs, d->n, 1, 1) < 0) {
+			agg_free(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+struct pprof *
+export_threads_pprof(const struct dump_info *di, const struct modsnap *ms,
+		     char *err, size_t errlen)
+{
+	const char *type = di->goroutine ? "goroutine" : "threads";
+	struct exporter x;
+	struct agg *a;
+	uint64_t *locs = NULL;
+	size_t i, caplocs = 0;
+
+	a = dump_stacks(di);
+	if (!a || exporter_init(&x, ms) < 0) {
+		agg_free(a);
+		snprintf(err, errlen, "out of memory while building the dump");
+		return NULL;
+	}
+	if (pprof_add_sample_type(x.p, type, "count") < 0 ||
+	    pprof_set_period(x.p, type, "count", 1) < 0)
+		goto nomem;
+	pprof_set_time(x.p, di->time_nanos, 0);
+	for (i = 0; i < a->nlist; i++) {
+		const struct agg_entry *e = a->list[i];
+
+		if (stack_locs(&x, e->pcs, e->n, &locs, &caplocs) < 0 ||
+		    pprof_add_sample(x.p, locs, e->n, &e->count, 1, NULL, 0) <
+			    0)
+			goto nomem;
+	}
+	set_mapping_flags(&x);
+	free(locs);
+	agg_free(a);
+	exporter_done(&x);
+	return x.p;
+nomem:
+	snprintf(err, errlen, "out of memory while building the dump");
+	free(locs);
+	agg_free(a);
+	pprof_free(x.p);
+	exporter_done(&x);
+	return NULL;
+}
+
+/* Growing text buffer; on allocation failure it keeps failing and the
+ * caller reports it once. */
+struct tbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+static void tb_printf(struct tbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+tb_printf(struct tbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		if (b->oom)
+			return;
+		va_start(ap, fmt);
+		n = vsnprintf(b->s ? b->s + b->len : NULL,
+			      b->s ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if (b->s && (size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		{
+			size_t nc = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
+			char *ns = realloc(b->s, nc);
+
+			if (!ns) {
+				b->oom = true;
+				return;
+			}
+			b->s = ns;
+			b->cap = nc;
+		}
+	}
+}
+
+/* One frame line per (inline) function at pc: the caller formats it. */
+typedef void (*frame_fn)(struct tbuf *b, uint64_t pc, const char *name,
+			 bool inlined, uint64_t off, bool have_off,
+			 const char *file, int line);
+
+static void
+each_frame(struct exporter *x, uint64_t pc, struct tbuf *b, frame_fn fn)
+{
+	const struct modsnap_ent *e;
+	struct sym_info si;
+	char name[256];
+	size_t idx = 0, i;
+
+	if (pc == 0) {
+		fn(b, 0, "[truncated]", false, 0, false, "", 0);
+		return;
+	}
+	e = modsnap_find(x->ms, pc, &idx);
+	if (e && e->img && symbolize(e->img, pc - e->bias, &si) == 0 &&
+	    si.n > 0) {
+		for (i = 0; i < si.n; i++) {
+			const struct sym_frame *f = &si.frames[i];
+			bool owner = i == si.n - 1;
+
+			fn(b, pc, f->name[0] ? f->name : "?", !owner,
+			   owner && si.entry ? pc - e->bias - si.entry : 0,
+			   owner && si.entry != 0, f->file, f->line);
+		}
+		return;
+	}
+	if (e)
+		snprintf(name, sizeof(name), "[%s+0x%" PRIx64 "]",
+			 e->path[0] ? base_name(e->path) : "anon",
+			 pc - e->start + e->offset);
+	else
+		snprintf(name, sizeof(name), "[unknown]");
+	fn(b, pc, name, false, 0, false, "", 0);
+}
+
+/* debug=1: "#\t0xPC\tFUNC+0xOFF\tFILE:LINE", as Go's printCountProfile */
+static void
+frame_debug1(struct tbuf *b, uint64_t pc, const char *name, bool inlined,
+	     uint64_t off, bool have_off, const char *file, int line)
+{
+	(void)inlined;
+	(void)have_off;
+	if (pc == 0)
+		return;
+	tb_printf(b, "#\t%#" PRIx64 "\t%s+0x%" PRIx64 "\t", pc, name, off);
+	if (file[0] && line > 0)
+		tb_printf(b, "%s:%d\n", file, line);
+	else
+		tb_printf(b, "?\n");
+}
+
+/* debug=2: "\t0xPC NAME[ (inline)] FILE:LINE" */
+static void
+frame_debug2(struct tbuf *b, uint64_t pc, const char *name, bool inlined,
+	     uint64_t off, bool have_off, const char *file, int line)
+{
+	(void)off;
+	(void)have_off;
+	if (pc == 0) {
+		tb_printf(b, "\t%s\n", name);
+		return;
+	}
+	tb_printf(b, "\t%#" PRIx64 " %s%s ", pc, name,
+		  inlined ? " (inline)" : "");
+	if (file[0] && line > 0)
+		tb_printf(b, "%s:%d\n", file, line);
+	else
+		tb_printf(b, "?\n");
+}
+
+static int
+cmp_count_desc(const void *pa, const void *pb)
+{
+	const struct agg_entry *a = *(const struct agg_entry *const *)pa;
+	const struct agg_entry *b = *(const struct agg_entry *const *)pb;
+
+	if (a->count != b->count)
+		return a->count > b->count ? -1 : 1;
+	return a->hash < b->hash ? -1 : a->hash > b->hash;
+}
+
+int
+export_threads_text(const struct dump_info *di, const struct modsnap *ms,
+		    int debug, char **text, size_t *len, char *err,
+		    size_t errlen)
+{
+	struct exporter x;
+	struct tbuf b = { 0 };
+	struct agg *a = NULL;
+	struct agg_entry **order = NULL;
+	size_t i, j;
+
+	if (exporter_init(&x, ms) < 0) {
+		snprintf(err, errlen, "out of memory while building the dump");
+		return -ENOMEM;
+	}
+	if (debug == 1) {
+		/* Go's count profile text, with the memory map that lets
+		 * go tool pprof load it (pprof-compat.md 4.1) */
+		a = dump_stacks(di);
+		order = a ? malloc((a->nlist ? a->nlist : 1) * sizeof(*order))
+			  : NULL;
+		if (!order) {
+			b.oom = true;
+			goto out;
+		}
+		memcpy(order, a->list, a->nlist * sizeof(*order));
+		qsort(order, a->nlist, sizeof(*order), cmp_count_desc);
+		tb_printf(&b, "%s profile: total %zu\n",
+			  di->goroutine ? "goroutine" : "threads", di->n);
+		for (i = 0; i < a->nlist; i++) {
+			const struct agg_entry *e = order[i];
+
+			/* return addresses, as Go prints them: pprof takes 1
+			 * off every address it reads here */
+			tb_printf(&b, "%" PRId64 " @", e->count);
+			for (j = 0; j < e->n; j++)
+				if (e->pcs[j])
+					tb_printf(&b, " %#" PRIx64,
+						  e->pcs[j] + 1);
+			tb_printf(&b, "\n");
+			for (j = 0; j < e->n; j++)
+				each_frame(&x, e->pcs[j], &b, frame_debug1);
+			tb_printf(&b, "\n");
+		}
+		tb_printf(&b, "--- Memory map: ---\n");
+		for (i = 0; i < ms->n; i++) {
+			const struct modsnap_ent *e = &ms->v[i];
+
+			tb_printf(&b,
+				  "%" PRIx64 "-%" PRIx64 " r-xp %08" PRIx64
+				  " 00:00 0 %s\n",
+				  e->start, e->end, e->offset,
+				  e->path[0] ? e->path : "");
+		}
+		goto out;
+	}
+	for (i = 0; i < di->n; i++) {
+		const struct dump_thread *d = &di->threads[i];
+		const char *sys = proc_syscall_name(d->syscall_nr);
+
+		tb_printf(&b, "thread %d \"%s\" [%s", (int)d->tid, d->comm,
+			  proc_state_word(d->state));
+		if (d->state != 'R' && d->syscall_nr >= 0) {
+			if (sys)
+				tb_printf(&b, ", syscall %s(", sys);
+			else
+				tb_printf(&b, ", syscall %ld(", d->syscall_nr);
+			tb_printf(&b, "%" PRIu64 ", ...)", d->syscall_arg0);
+		}
+		if (d->state != 'R' && d->idle_s >= 0)
+			tb_printf(&b, ", %.1fs", d->idle_s);
+		tb_printf(&b, "]:\n");
+		for (j = 0; j < d->n; j++)
+			each_frame(&x, d->pcs[j], &b, frame_debug2);
+		tb_printf(&b, "\n");
+	}
+out:
+	free(order);
+	agg_free(a);
+	exporter_done(&x);
+	pprof_free(x.p);
+	if (b.oom) {
+		free(b.s);
+		snprintf(err, errlen, "out of memory while building the dump");
+		return -ENOMEM;
+	}
+	*text = b.s;
+	*len = b.len;
+	return 0;
 }

@@ -74,6 +74,29 @@ op_symbol(void *ctx, pid_t pid, const uint64_t *addrs, size_t n, char **names,
 	target_symbol(d->target, addrs, n, names, r);
 }
 
+static void
+op_threads(void *ctx, pid_t pid, int debug, bool goroutine,
+	   struct http_reply *r)
+{
+	struct profd *d = ctx;
+
+	(void)pid;
+	target_threads(d->target, debug, goroutine, r);
+}
+
+static void
+op_metrics(void *ctx, struct http_reply *r)
+{
+	struct profd *d = ctx;
+
+	if (metrics_text(&d->target, 1, &r->text, &r->text_len) < 0) {
+		r->status = 503;
+		snprintf(r->msg, sizeof(r->msg), "profd is out of memory");
+		return;
+	}
+	r->status = 200;
+}
+
 static size_t
 op_targets(void *ctx, struct http_target_info *out, size_t max)
 {
@@ -109,6 +132,8 @@ static const struct http_ops ops = {
 	.profile = op_profile,
 	.cmdline = op_cmdline,
 	.symbol = op_symbol,
+	.threads = op_threads,
+	.metrics = op_metrics,
 	.targets = op_targets,
 	.check_target = op_check_target,
 	.log = op_log,
@@ -174,6 +199,9 @@ main(int argc, char **argv)
 	memset(&topts, 0, sizeof(topts));
 	topts.stack_bytes = d.cfg.stack_bytes;
 	topts.max_hz = d.cfg.max_hz;
+	topts.max_batch = d.cfg.max_batch;
+	topts.stop_budget_us = d.cfg.stop_budget_us;
+	topts.attach_window = d.cfg.attach_window;
 	d.target = target_new(d.cfg.pid, &topts, err, sizeof(err));
 	if (!d.target)
 		fatalx("%s", err);

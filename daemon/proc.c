@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <linux/capability.h>
 #include <stdio.h>
@@ -12,6 +13,10 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+
+static const char *const syscall_names[] = {
+#include "syscall_names.h"	/* generated from <asm/unistd_64.h> */
+};
 
 int
 proc_parse_stat(const char *buf, size_t len, struct proc_stat *out)
@@ -40,15 +45,16 @@ proc_parse_stat(const char *buf, size_t len, struct proc_stat *out)
 	out->state = *p;
 	/* field 3 is the state; walk to field 4 (ppid) and 22 (starttime) */
 	field = 3;
-	while (p < end && field < 22) {
+	out->processor = -1;
+	while (p < end && field < 39) {
 		while (p < end && *p != ' ')
 			p++;
 		while (p < end && *p == ' ')
 			p++;
 		if (p >= end)
-			return -EINVAL;
+			break;
 		field++;
-		if (field == 4 || field == 22) {
+		if (field == 4 || field == 22 || field == 39) {
 			char tmp[32];
 			size_t k = 0;
 
@@ -63,11 +69,13 @@ proc_parse_stat(const char *buf, size_t len, struct proc_stat *out)
 			v = strtoull(tmp, NULL, 10);
 			if (field == 4)
 				out->ppid = (pid_t)v;
-			else
+			else if (field == 22)
 				out->starttime = v;
+			else
+				out->processor = (int)v;
 		}
 	}
-	return field == 22 ? 0 : -EINVAL;
+	return field >= 22 ? 0 : -EINVAL;
 }
 
 int
@@ -300,4 +308,111 @@ proc_check_traceable(pid_t pid, char *err, size_t errlen)
 	}
 	close(fd);
 	return 0;
+}
+
+int
+proc_parse_syscall(const char *buf, size_t len, struct proc_syscall *out)
+{
+	char tmp[512], *p, *end;
+	int i, nargs;
+
+	if (len >= sizeof(tmp))
+		len = sizeof(tmp) - 1;
+	memcpy(tmp, buf, len);
+	tmp[len] = '\0';
+	memset(out, 0, sizeof(*out));
+	if (strncmp(tmp, "running", 7) == 0)
+		return -EAGAIN;
+	/* "NR ARG1 .. ARG6 SP PC", or "-1 SP PC" outside a system call
+	 * (proc(5)); numbers after NR are 0x-prefixed hex */
+	errno = 0;
+	out->nr = strtol(tmp, &end, 10);
+	if (end == tmp || errno)
+		return -EINVAL;
+	nargs = out->nr == -1 ? 0 : 6;
+	p = end;
+	for (i = 0; i < nargs + 2; i++) {
+		uint64_t v;
+
+		v = strtoull(p, &end, 16);
+		if (end == p)
+			return -EINVAL;
+		p = end;
+		if (i < nargs)
+			out->args[i] = v;
+		else if (i == nargs)
+			out->sp = v;
+		else
+			out->pc = v;
+	}
+	return 0;
+}
+
+const char *
+proc_syscall_name(long nr)
+{
+	if (nr < 0 ||
+	    (size_t)nr >= sizeof(syscall_names) / sizeof(syscall_names[0]))
+		return NULL;
+	return syscall_names[nr];
+}
+
+const char *
+proc_state_word(char state)
+{
+	switch (state) {
+	case 'R': return "running";
+	case 'S': return "sleeping";
+	case 'D': return "disk";
+	case 'T': return "stopped";
+	case 't': return "traced";
+	case 'Z': return "zombie";
+	case 'X': return "dead";
+	case 'I': return "idle";
+	default: return "other";
+	}
+}
+
+static int
+exec_start_of(const char *path, double *ms)
+{
+	char *buf, *p;
+	size_t len;
+	int r;
+
+	r = proc_read(path, 1 << 16, &buf, &len);
+	if (r < 0)
+		return r;
+	p = strstr(buf, "se.exec_start");
+	r = -ENOENT;
+	if (p && (p = strchr(p, ':')) && sscanf(p + 1, "%lf", ms) == 1)
+		r = 0;
+	free(buf);
+	return r;
+}
+
+int
+proc_sched_exec_start(pid_t pid, pid_t tid, double *ms)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/sched", (int)pid,
+		 (int)tid);
+	return exec_start_of(path, ms);
+}
+
+int
+proc_sched_clock_now(int cpu, double *ms)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) != 0)
+		return -errno;
+	/* Just scheduled in, our own exec_start is "now" on this CPU's
+	 * scheduler clock, give or take the microseconds until the caller
+	 * reads the other threads'. */
+	sched_yield();
+	return exec_start_of("/proc/thread-self/sched", ms);
 }

@@ -9,10 +9,11 @@
 #include "daemon/daemon.h"
 
 static uint64_t
-hash_stack(pid_t tid, const uint64_t *pcs, size_t n)
+hash_stack(pid_t tid, char state, const uint64_t *pcs, size_t n)
 {
 	/* FNV-1a over the words, then a final mix */
-	uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uint32_t)tid;
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uint32_t)tid ^
+		     ((uint64_t)(unsigned char)state << 32);
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -123,15 +124,16 @@ agg_thread_name(const struct agg *a, pid_t tid)
 }
 
 int
-agg_add(struct agg *a, pid_t tid, const char *thread_name,
+agg_add(struct agg *a, pid_t tid, const char *thread_name, char state,
 	const uint64_t *pcs, size_t n, int64_t count, int64_t value)
 {
-	uint64_t h = hash_stack(tid, pcs, n);
+	uint64_t h = hash_stack(tid, state, pcs, n);
 	struct agg_entry *e;
 
 	a->samples += (uint64_t)count;
 	for (e = a->buckets[h & (a->nbuckets - 1)]; e; e = e->next) {
-		if (e->hash == h && e->tid == tid && e->n == n &&
+		if (e->hash == h && e->tid == tid && e->state == state &&
+		    e->n == n &&
 		    memcmp(e->pcs, pcs, n * sizeof(*pcs)) == 0) {
 			e->count += count;
 			e->value += value;
@@ -163,6 +165,7 @@ agg_add(struct agg *a, pid_t tid, const char *thread_name,
 	}
 	memcpy(e->pcs, pcs, n * sizeof(*pcs));
 	e->tid = tid;
+	e->state = state;
 	e->n = (uint32_t)n;
 	e->count = count;
 	e->value = value;

@@ -178,7 +178,8 @@ struct http_reply {
 };
 
 enum http_profile_kind {
-	HTTP_PROFILE_CPU,
+	HTTP_PROFILE_CPU,	/* /debug/pprof/profile */
+	HTTP_PROFILE_WALL,	/* /debug/pprof/wall, /debug/fgprof */
 };
 
 struct http_profile_req {
@@ -204,6 +205,12 @@ struct http_ops {
 	 * names[i] is malloc'd or NULL when unknown. The server frees them. */
 	void (*symbol)(void *ctx, pid_t pid, const uint64_t *addrs, size_t n,
 		       char **names, struct http_reply *r);
+	/* Stacks of every thread now (/debug/pprof/threads, goroutine):
+	 * debug 0 gives a profile, 1 and 2 text. */
+	void (*threads)(void *ctx, pid_t pid, int debug, bool goroutine,
+			struct http_reply *r);
+	/* Prometheus text for /metrics. */
+	void (*metrics)(void *ctx, struct http_reply *r);
 	/* Targets for the index page; returns how many were written. */
 	size_t (*targets)(void *ctx, struct http_target_info *out, size_t max);
 	/* Check pid names a target this server may serve (0 = default).

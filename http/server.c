@@ -43,7 +43,6 @@ static const struct {
 	{ "threadcreate", "thread creation profiles need runtime hooks "
 			  "inside the process" },
 	{ "trace", "execution traces exist only inside the Go runtime" },
-	{ "goroutine", "goroutines exist only inside the Go runtime" },
 };
 
 /* ---- pure helpers ------------------------------------------------------ */
@@ -252,7 +251,8 @@ get_var(const struct mg_request_info *ri, const char *name, char *buf,
 }
 
 static int
-route_profile(struct http_server *s, struct mg_connection *c, pid_t pid)
+route_profile(struct http_server *s, struct mg_connection *c, pid_t pid,
+	      enum http_profile_kind kind)
 {
 	const struct mg_request_info *ri = mg_get_request_info(c);
 	struct http_profile_req req;
@@ -261,7 +261,7 @@ route_profile(struct http_server *s, struct mg_connection *c, pid_t pid)
 	int n;
 
 	memset(&req, 0, sizeof(req));
-	req.kind = HTTP_PROFILE_CPU;
+	req.kind = kind;
 	req.pid = pid;
 	req.seconds = s->cfg.default_seconds;
 	req.hz = s->cfg.default_hz;
@@ -283,7 +283,48 @@ route_profile(struct http_server *s, struct mg_connection *c, pid_t pid)
 				  n >= 0 ? v : "...", s->cfg.max_hz);
 	memset(&r, 0, sizeof(r));
 	s->ops->profile(s->opsctx, &req, &r);
-	return send_reply(c, &r, "profile");
+	return send_reply(c, &r, kind == HTTP_PROFILE_WALL ? "wall" : "profile");
+}
+
+static int
+route_threads(struct http_server *s, struct mg_connection *c, pid_t pid,
+	      bool goroutine)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	struct http_reply r;
+	unsigned debug = 0;
+	char v[64];
+	int n;
+
+	n = get_var(ri, "debug", v, sizeof(v));
+	if (n == -2 || (n >= 0 && http_parse_uint(v, 0, 2, &debug) < 0))
+		return send_error(c, 400,
+				  "invalid debug=%.32s: want 0 (pprof), 1 "
+				  "(stacks with counts) or 2 (every thread)",
+				  n >= 0 ? v : "...");
+	if (get_var(ri, "seconds", v, sizeof(v)) >= 0)
+		return send_error(c, 400,
+				  "\"seconds\" parameter is not supported for "
+				  "this profile type: a thread dump is taken "
+				  "now");
+	memset(&r, 0, sizeof(r));
+	s->ops->threads(s->opsctx, pid, (int)debug, goroutine, &r);
+	return send_reply(c, &r, goroutine ? "goroutine" : "threads");
+}
+
+static int
+route_metrics(struct http_server *s, struct mg_connection *c)
+{
+	struct http_reply r;
+
+	memset(&r, 0, sizeof(r));
+	s->ops->metrics(s->opsctx, &r);
+	if (r.status != 200)
+		return send_reply(c, &r, "metrics");
+	send_body(c, 200, "text/plain; version=0.0.4; charset=utf-8",
+		  r.text ? r.text : "", r.text_len, NULL, false);
+	free(r.text);
+	return 200;
 }
 
 static int
@@ -468,6 +509,14 @@ route_index(struct http_server *s, struct mg_connection *c, pid_t pid)
 	    "outside with ptrace. Add <code>seconds=N</code> (1..%u) and "
 	    "<code>hz=N</code> (1..%u). Open it with "
 	    "<code>go tool pprof</code>.</td></tr>\n"
+	    "<tr><td><a href=\"wall?seconds=%u\">wall</a></td>"
+	    "<td>Wall-clock profile of every thread, running or waiting, "
+	    "with thread, tid and state labels (alias /debug/fgprof)."
+	    "</td></tr>\n"
+	    "<tr><td><a href=\"threads?debug=1\">threads</a></td>"
+	    "<td>Stacks of every thread now: <a href=\"threads?debug=2\">"
+	    "one block per thread</a> with state, system call and idle time, "
+	    "or a pprof profile (debug=0; alias goroutine).</td></tr>\n"
 	    "<tr><td><a href=\"cmdline\">cmdline</a></td>"
 	    "<td>The target's command line.</td></tr>\n"
 	    "<tr><td><a href=\"symbol\">symbol</a></td>"
@@ -476,9 +525,10 @@ route_index(struct http_server *s, struct mg_connection *c, pid_t pid)
 	    "<p>Example: <code>go tool pprof -http=:8080 "
 	    "http://HOST:PORT%s/debug/pprof/profile?seconds=30</code></p>\n"
 	    "<p>Not available from outside a process: heap, allocs, block, "
-	    "mutex, goroutine, threadcreate, trace.</p>\n</body></html>\n",
+	    "mutex, threadcreate, trace. Metrics: <a href=\"/metrics\">"
+	    "/metrics</a>.</p>\n</body></html>\n",
 	    s->cfg.default_seconds, s->cfg.max_seconds, s->cfg.max_hz,
-	    pid ? "/pid/PID" : "");
+	    s->cfg.default_seconds, pid ? "/pid/PID" : "");
 #undef OUT
 	send_body(c, 200, "text/html; charset=utf-8", page, len, NULL, false);
 	free(page);
@@ -511,6 +561,10 @@ handler(struct mg_connection *c, void *cbdata)
 	if (!s->ops->check_target(s->opsctx, pid, &r))
 		return send_reply(c, &r, "");
 
+	if (pid == 0 && strcmp(path, "/metrics") == 0)
+		return route_metrics(s, c);
+	if (strcmp(path, "/debug/fgprof") == 0)
+		return route_profile(s, c, pid, HTTP_PROFILE_WALL);
 	if (strcmp(path, "/") == 0 || strcmp(path, "/debug/pprof") == 0) {
 		if (pid)
 			snprintf(loc, sizeof(loc), "/pid/%d/debug/pprof/",
@@ -528,7 +582,13 @@ handler(struct mg_connection *c, void *cbdata)
 	if (*path == '\0')
 		return route_index(s, c, pid);
 	if (strcmp(path, "profile") == 0)
-		return route_profile(s, c, pid);
+		return route_profile(s, c, pid, HTTP_PROFILE_CPU);
+	if (strcmp(path, "wall") == 0)
+		return route_profile(s, c, pid, HTTP_PROFILE_WALL);
+	if (strcmp(path, "threads") == 0)
+		return route_threads(s, c, pid, false);
+	if (strcmp(path, "goroutine") == 0)
+		return route_threads(s, c, pid, true);
 	if (strcmp(path, "cmdline") == 0)
 		return route_cmdline(s, c, pid);
 	if (strcmp(path, "symbol") == 0)

@@ -10,7 +10,7 @@ TGT_SRC   = tests/targets
 TGT_WARN  = -Wall -Wextra -Werror
 TGT_DEPS  = $(TGT_SRC)/target.h $(TGT_SRC)/targets.mk
 TGT_BINS  = $(addprefix $(TARGET_DIR)/,spin split cxx libhot.so shlib demo \
-	    syscalls)
+	    syscalls blocker)
 
 targets: $(TGT_BINS)
 
@@ -46,5 +46,11 @@ $(TARGET_DIR)/demo: $(TGT_SRC)/demo.c $(TGT_DEPS)
 $(TARGET_DIR)/syscalls: $(TGT_SRC)/syscalls.c $(TGT_DEPS)
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)$(CC) -O2 -g -pthread $(TGT_WARN) -o $@ $<
+
+# -O1 -g: the tests look for each blocked function, with its file:line, in
+# its own thread's stack; unwinding corner cases are other targets' business.
+$(TARGET_DIR)/blocker: $(TGT_SRC)/blocker.c $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)$(CC) -O1 -g -pthread $(TGT_WARN) -o $@ $<
 
 .PHONY: targets

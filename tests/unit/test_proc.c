@@ -74,14 +74,19 @@ main(void)
 
 	a = agg_new(2);
 	CHECK(a != NULL, "agg_new");
-	CHECK_EQ_INT(agg_add(a, 10, "t10", pcs1, 3, 1, 100), 0, "add");
-	CHECK_EQ_INT(agg_add(a, 10, "t10", pcs1, 3, 1, 50), 0, "add same");
-	CHECK_EQ_INT(agg_add(a, 11, "t11", pcs1, 3, 1, 7), 0,
+	CHECK_EQ_INT(agg_add(a, 10, "t10", 0, pcs1, 3, 1, 100), 0, "add");
+	CHECK_EQ_INT(agg_add(a, 10, "t10", 0, pcs1, 3, 1, 50), 0, "add same");
+	CHECK_EQ_INT(agg_add(a, 11, "t11", 0, pcs1, 3, 1, 7), 0,
 		     "same stack, other thread");
+	CHECK_EQ_INT(agg_add(a, 10, "t10", 'S', pcs1, 3, 1, 5), 0,
+		     "same stack, other state: beyond the cap of 2");
+	CHECK_EQ_INT(a->dropped, 1, "a state makes a new entry");
+	a->dropped = 0;
+	a->samples--;
 	CHECK_EQ_INT(a->nlist, 2, "two entries");
 	CHECK_EQ_INT(a->list[0]->count, 2, "counts summed");
 	CHECK_EQ_INT(a->list[0]->value, 150, "values summed");
-	CHECK_EQ_INT(agg_add(a, 10, "t10", pcs2, 2, 1, 1), 0,
+	CHECK_EQ_INT(agg_add(a, 10, "t10", 0, pcs2, 2, 1, 1), 0,
 		     "beyond the cap");
 	CHECK_EQ_INT(a->nlist, 2, "cap holds");
 	CHECK_EQ_INT(a->dropped, 1, "dropped counted");
@@ -94,12 +99,12 @@ main(void)
 	for (r = 0; r < 20000; r++) {
 		uint64_t s[2] = { (uint64_t)r, 42 };
 
-		agg_add(a, 1, "x", s, 2, 1, 1);
+		agg_add(a, 1, "x", 0, s, 2, 1, 1);
 	}
 	for (r = 0; r < 20000; r++) {
 		uint64_t s[2] = { (uint64_t)r, 42 };
 
-		agg_add(a, 1, "x", s, 2, 1, 1);
+		agg_add(a, 1, "x", 0, s, 2, 1, 1);
 	}
 	CHECK_EQ_INT(a->nlist, 20000, "20000 distinct stacks after growth");
 	CHECK(a->list[19999]->count == 2, "found again after growth");

@@ -1,0 +1,237 @@
+/* metrics.c - /metrics in Prometheus' text format: what the sampler did
+ * (samples, stops and how long they lasted, ticks and what they cost,
+ * truncated stacks, cache reuse) and what profd itself costs (CPU time,
+ * memory), per target where it applies.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+
+struct mbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+static void mb_printf(struct mbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+mb_printf(struct mbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		if (b->oom)
+			return;
+		va_start(ap, fmt);
+		n = vsnprintf(b->s ? b->s + b->len : NULL,
+			      b->s ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if (b->s && (size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		{
+			size_t nc = (b->cap ? b->cap * 2 : 8192) + (size_t)n;
+			char *ns = realloc(b->s, nc);
+
+			if (!ns) {
+				b->oom = true;
+				return;
+			}
+			b->s = ns;
+			b->cap = nc;
+		}
+	}
+}
+
+static void
+counter(struct mbuf *b, const char *name, const char *help, pid_t pid,
+	uint64_t v)
+{
+	mb_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s{pid=\"%d\"} %" PRIu64
+		     "\n",
+		  name, help, name, name, (int)pid, v);
+}
+
+static void
+histogram(struct mbuf *b, const char *name, const char *help, pid_t pid,
+	  const uint64_t *buckets, uint64_t sum_ns, uint64_t n,
+	  uint64_t max_ns)
+{
+	uint64_t cum = 0;
+	size_t i;
+
+	mb_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (i = 0; i < HIST_BUCKETS; i++) {
+		cum += buckets[i];
+		mb_printf(b, "%s_bucket{pid=\"%d\",le=\"%g\"} %" PRIu64 "\n",
+			  name, (int)pid, hist_bounds_us[i] / 1e6, cum);
+	}
+	cum += buckets[HIST_BUCKETS];
+	mb_printf(b, "%s_bucket{pid=\"%d\",le=\"+Inf\"} %" PRIu64 "\n", name,
+		  (int)pid, cum);
+	mb_printf(b, "%s_sum{pid=\"%d\"} %.9f\n", name, (int)pid,
+		  (double)sum_ns / 1e9);
+	mb_printf(b, "%s_count{pid=\"%d\"} %" PRIu64 "\n", name, (int)pid, n);
+	mb_printf(b, "# HELP %s_max Longest so far, in seconds.\n"
+		     "# TYPE %s_max gauge\n%s_max{pid=\"%d\"} %.9f\n",
+		  name, name, name, (int)pid, (double)max_ns / 1e9);
+}
+
+/* resident and peak resident set size from /proc/self/status, bytes */
+static void
+memory(uint64_t *rss, uint64_t *hwm)
+{
+	char *buf, *p;
+	size_t len;
+
+	*rss = *hwm = 0;
+	if (proc_read("/proc/self/status", 1 << 16, &buf, &len) < 0)
+		return;
+	if ((p = strstr(buf, "VmRSS:")))
+		*rss = strtoull(p + 6, NULL, 10) * 1024;
+	if ((p = strstr(buf, "VmHWM:")))
+		*hwm = strtoull(p + 6, NULL, 10) * 1024;
+	free(buf);
+}
+
+int
+metrics_text(struct target **targets, size_t n, char **out, size_t *len)
+{
+	struct target_stats st;
+	struct mbuf b = { 0 };
+	struct rusage ru;
+	uint64_t rss, hwm, hits, misses;
+	size_t i;
+
+	getrusage(RUSAGE_SELF, &ru);
+	memory(&rss, &hwm);
+	mb_printf(&b,
+		  "# HELP profd_cpu_seconds_total CPU time profd used, all "
+		  "threads.\n# TYPE profd_cpu_seconds_total counter\n"
+		  "profd_cpu_seconds_total %.6f\n",
+		  (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+			  (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+	mb_printf(&b,
+		  "# HELP profd_resident_memory_bytes Resident set size.\n"
+		  "# TYPE profd_resident_memory_bytes gauge\n"
+		  "profd_resident_memory_bytes %" PRIu64 "\n"
+		  "# HELP profd_peak_resident_memory_bytes Largest resident set "
+		  "size so far.\n"
+		  "# TYPE profd_peak_resident_memory_bytes gauge\n"
+		  "profd_peak_resident_memory_bytes %" PRIu64 "\n",
+		  rss, hwm);
+	mb_printf(&b, "# HELP profd_targets Processes profd serves.\n"
+		      "# TYPE profd_targets gauge\nprofd_targets %zu\n",
+		  n);
+	for (i = 0; i < n; i++) {
+		pid_t pid = target_pid(targets[i]);
+
+		target_stats(targets[i], &st);
+		mb_printf(&b,
+			  "# HELP profd_target_up 1 while the process runs.\n"
+			  "# TYPE profd_target_up gauge\n"
+			  "profd_target_up{pid=\"%d\"} %d\n",
+			  (int)pid, target_alive(targets[i]) ? 1 : 0);
+		mb_printf(&b,
+			  "# HELP profd_windows_active Profile windows open.\n"
+			  "# TYPE profd_windows_active gauge\n"
+			  "profd_windows_active{pid=\"%d\"} %u\n",
+			  (int)pid, st.windows_active);
+		counter(&b, "profd_samples_total",
+			"Stack samples added to windows.", pid, st.samples);
+		counter(&b, "profd_stops_total",
+			"Threads stopped with ptrace for a sample.", pid,
+			st.stops);
+		histogram(&b, "profd_stop_seconds",
+			  "Time a thread stayed stopped: from its stop being "
+			  "reported to its release.",
+			  pid, st.stop_buckets, st.stop_sum_ns, st.stop_n,
+			  st.stop_max_ns);
+		histogram(&b, "profd_interrupt_seconds",
+			  "From PTRACE_INTERRUPT to the stop being reported "
+			  "(the thread runs meanwhile).",
+			  pid, st.interrupt_buckets, st.interrupt_sum_ns,
+			  st.interrupt_n, st.interrupt_max_ns);
+		counter(&b, "profd_ticks_total", "Sampling ticks.", pid,
+			st.ticks);
+		mb_printf(&b,
+			  "# HELP profd_tick_seconds_sum Sampler wall time "
+			  "spent in ticks.\n"
+			  "# TYPE profd_tick_seconds_sum counter\n"
+			  "profd_tick_seconds_sum{pid=\"%d\"} %.9f\n"
+			  "profd_tick_seconds_count{pid=\"%d\"} %" PRIu64 "\n",
+			  (int)pid, (double)st.tick_ns / 1e9, (int)pid,
+			  st.ticks);
+		mb_printf(&b,
+			  "# HELP profd_tick_cpu_seconds_total Sampler CPU time "
+			  "spent in ticks.\n"
+			  "# TYPE profd_tick_cpu_seconds_total counter\n"
+			  "profd_tick_cpu_seconds_total{pid=\"%d\"} %.9f\n",
+			  (int)pid, (double)st.tick_cpu_ns / 1e9);
+		counter(&b, "profd_truncated_stacks_total",
+			"Stacks whose unwinding stopped early.", pid,
+			st.truncated);
+		counter(&b, "profd_unwind_failures_total",
+			"Snapshots that could not be unwound at all.", pid,
+			st.unwind_failures);
+		counter(&b, "profd_late_stops_total",
+			"Stops that came after the tick's deadline.", pid,
+			st.late);
+		counter(&b, "profd_preempted_samples_dropped_total",
+			"CPU samples of threads that were waiting for a CPU "
+			"and stopped at a system call exit.",
+			pid, st.preempted_dropped);
+		counter(&b, "profd_signals_reinjected_total",
+			"Signals that arrived during a stop, passed on.", pid,
+			st.signals_reinjected);
+		counter(&b, "profd_group_stops_total",
+			"Job-control stops seen (left stopped).", pid,
+			st.group_stops);
+		counter(&b, "profd_stacks_reused_total",
+			"Stacks of threads that had not run, reused without a "
+			"stop.",
+			pid, st.stacks_reused);
+		counter(&b, "profd_nonstop_captures_total",
+			"Stacks of sleeping threads copied without a stop.",
+			pid, st.nonstop_captures);
+		counter(&b, "profd_threads_deferred_total",
+			"Threads left for the next tick by the stop budget.",
+			pid, st.deferred);
+		counter(&b, "profd_threads_scanned_total",
+			"Thread counters read by full scans.", pid,
+			st.threads_scanned);
+	}
+	symbolize_metrics(&hits, &misses);
+	mb_printf(&b,
+		  "# HELP profd_symbolize_cache_hits_total Addresses answered "
+		  "from the symbol cache.\n"
+		  "# TYPE profd_symbolize_cache_hits_total counter\n"
+		  "profd_symbolize_cache_hits_total %" PRIu64 "\n"
+		  "# HELP profd_symbolize_cache_misses_total Addresses "
+		  "resolved with libdw.\n"
+		  "# TYPE profd_symbolize_cache_misses_total counter\n"
+		  "profd_symbolize_cache_misses_total %" PRIu64 "\n",
+		  hits, misses);
+	if (b.oom) {
+		free(b.s);
+		return -ENOMEM;
+	}
+	*out = b.s;
+	*len = b.len;
+	return 0;
+}
