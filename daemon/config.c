@@ -16,13 +16,15 @@ const char config_synopsis[] =
 	"usage: profd -p PID [-dhvV] [-l [HOST]:PORT] [--hz N] "
 	"[--max-hz N]\n"
 	"             [--max-seconds N] [--stack-bytes N] [--max-batch N]\n"
-	"             [--stop-budget-us N] [--attach sample|window]\n";
+	"             [--stop-budget-us N] [--attach sample|window]\n"
+	"             [--rt-priority N]\n";
 
 const char config_usage[] =
 	"usage: profd -p PID [-dhvV] [-l [HOST]:PORT] [--hz N] "
 	"[--max-hz N]\n"
 	"             [--max-seconds N] [--stack-bytes N] [--max-batch N]\n"
 	"             [--stop-budget-us N] [--attach sample|window]\n"
+	"             [--rt-priority N]\n"
 	"\n"
 	"Profile the running process PID from outside and serve Go-compatible\n"
 	"pprof profiles over HTTP:\n"
@@ -40,6 +42,8 @@ const char config_usage[] =
 	"                         waits for the next tick (5000)\n"
 	"      --attach MODE      sample: attach for each sample (default);\n"
 	"                         window: stay attached while a window is open\n"
+	"      --rt-priority N    SCHED_FIFO priority of the sampler thread\n"
+	"                         while it holds threads stopped, 0 for none (1)\n"
 	"  -d, --debug            log debug messages (same as -vv)\n"
 	"  -v, --verbose          log more; repeat for debug messages\n"
 	"  -h, --help             print this help and exit\n"
@@ -53,6 +57,7 @@ enum {
 	OPT_MAX_BATCH,
 	OPT_STOP_BUDGET,
 	OPT_ATTACH,
+	OPT_RT_PRIORITY,
 };
 
 static const struct option longopts[] = {
@@ -65,6 +70,7 @@ static const struct option longopts[] = {
 	{ "max-batch", required_argument, NULL, OPT_MAX_BATCH },
 	{ "stop-budget-us", required_argument, NULL, OPT_STOP_BUDGET },
 	{ "attach", required_argument, NULL, OPT_ATTACH },
+	{ "rt-priority", required_argument, NULL, OPT_RT_PRIORITY },
 	{ "debug", no_argument, NULL, 'd' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -160,6 +166,7 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 	c->stack_bytes = 32768;
 	c->max_batch = 16;
 	c->stop_budget_us = 5000;
+	c->rt_priority = 1;
 	c->verbosity = LOG_LVL_INFO;
 
 	optind = 0;		/* full reset, also for repeated unit tests */
@@ -221,6 +228,12 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 				      &v, err, errlen) < 0)
 				return -EINVAL;
 			c->stop_budget_us = (unsigned)v;
+			break;
+		case OPT_RT_PRIORITY:
+			if (parse_num("--rt-priority", optarg, 0, 99, &v, err,
+				      errlen) < 0)
+				return -EINVAL;
+			c->rt_priority = (int)v;
 			break;
 		case OPT_ATTACH:
 			if (strcmp(optarg, "sample") == 0) {

@@ -33,6 +33,7 @@ struct config {
 	unsigned max_batch;	/* threads stopped at once */
 	unsigned stop_budget_us; /* summed stop time per tick */
 	bool attach_window;	/* --attach=window */
+	int rt_priority;	/* --rt-priority */
 	int verbosity;		/* LOG_LVL_* */
 	bool help, version;
 };
@@ -165,6 +166,8 @@ struct target_opts {
 	unsigned max_batch;	/* threads stopped at once */
 	unsigned stop_budget_us; /* summed stop time per tick */
 	bool attach_window;	/* keep threads seized for the window */
+	int rt_priority;	/* SCHED_FIFO priority of the sampler, 0:
+				   none */
 };
 
 /* Start watching pid: opens its /proc directory, starts the sampler
@@ -216,6 +219,20 @@ struct target_stats {
 void target_stats(struct target *t, struct target_stats *out);
 
 int64_t wall_now_ns(void);
+
+/* ---- symbolizing while sampling (warmer.c) ------------------------------ */
+
+struct warmer;
+
+/* A thread that resolves addresses into symbolize/'s cache. NULL + errno. */
+struct warmer *warmer_new(void);
+
+/* Queue (img, vaddr); takes over the caller's reference to img. Never
+ * blocks: a full queue drops the item (the export resolves it later). */
+void warmer_push(struct warmer *w, struct elfimg *img, uint64_t vaddr);
+
+/* Stop the thread, drop what is queued. Accepts NULL. */
+void warmer_free(struct warmer *w);
 
 /* ---- metrics (metrics.c) ------------------------------------------------ */
 

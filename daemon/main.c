@@ -202,6 +202,7 @@ main(int argc, char **argv)
 	topts.max_batch = d.cfg.max_batch;
 	topts.stop_budget_us = d.cfg.stop_budget_us;
 	topts.attach_window = d.cfg.attach_window;
+	topts.rt_priority = d.cfg.rt_priority;
 	d.target = target_new(d.cfg.pid, &topts, err, sizeof(err));
 	if (!d.target)
 		fatalx("%s", err);

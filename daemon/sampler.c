@@ -41,6 +41,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,6 +431,76 @@ cool:
 			h->hot = false;
 	}
 	return 0;
+}
+
+/* ---- symbolizing while sampling ------------------------------------------------ */
+
+#define SEEN_MAX (1u << 18)	/* PCs remembered per target: 2 MiB */
+
+/* Hand the PCs of a stack that the warmer has not seen to it. Called with
+ * space_mu held. A PC means something else once the maps change, so the
+ * set starts over with each new generation. */
+static void
+warm_pcs(struct target *t, const uint64_t *pcs, size_t n)
+{
+	uint64_t gen = space_generation(t->space);
+	size_t i;
+
+	if (!t->warm)
+		return;
+	if (gen != t->seen_gen) {
+		if (t->seen_pcs)
+			memset(t->seen_pcs, 0, t->seen_cap * sizeof(uint64_t));
+		t->seen_n = 0;
+		t->seen_gen = gen;
+	}
+	if (!t->seen_pcs) {
+		t->seen_cap = 4096;
+		t->seen_pcs = calloc(t->seen_cap, sizeof(uint64_t));
+		if (!t->seen_pcs)
+			return;
+	}
+	for (i = 0; i < n; i++) {
+		const struct module *m;
+		uint64_t pc = pcs[i];
+		size_t j;
+
+		if (pc == 0)
+			continue;
+		if ((t->seen_n + 1) * 2 > t->seen_cap) {
+			size_t nc = t->seen_cap * 2, k;
+			uint64_t *ns;
+
+			if (nc > SEEN_MAX)
+				return;	/* full: the export resolves the rest */
+			ns = calloc(nc, sizeof(*ns));
+			if (!ns)
+				return;
+			for (k = 0; k < t->seen_cap; k++) {
+				uint64_t v = t->seen_pcs[k];
+
+				if (!v)
+					continue;
+				j = (v * 0x9e3779b97f4a7c15ULL >> 24) & (nc - 1);
+				while (ns[j])
+					j = (j + 1) & (nc - 1);
+				ns[j] = v;
+			}
+			free(t->seen_pcs);
+			t->seen_pcs = ns;
+			t->seen_cap = nc;
+		}
+		j = (pc * 0x9e3779b97f4a7c15ULL >> 24) & (t->seen_cap - 1);
+		while (t->seen_pcs[j] && t->seen_pcs[j] != pc)
+			j = (j + 1) & (t->seen_cap - 1);
+		if (t->seen_pcs[j])
+			continue;
+		t->seen_pcs[j] = pc;
+		t->seen_n++;
+		m = space_module(t->space, pc);
+		if (m && m->img)
+			warmer_push(t->warm, elfimg_get(m->img), pc - m->bias);
+	}
 }
 
 /* ---- stack cache ------------------------------------------------------------- */
@@ -1080,6 +1152,7 @@ stop_and_sample(struct target *t, struct session **due, size_t ndue,
 				continue;
 			cache_store(h, t->pcs, (size_t)k, partial, h->cpu_ns,
 				    h->slices);
+			warm_pcs(t, t->pcs, (size_t)k);
 			h->read_gen = t->tick_gen;
 			add_sample(t, due, ndue, h, t->pcs, (size_t)k, partial,
 				   s, -1, 0);
@@ -1191,6 +1264,8 @@ tick(struct target *t, struct session **due, size_t ndue)
 		if (capture_sleeper(t, h, snap, &sc) == 0) {
 			STAT_ADD(t, nonstop_captures, 1);
 			n = unwind_one(t, snap, &refreshed, &partial);
+			if (n >= 1)
+				warm_pcs(t, t->pcs, (size_t)n);
 		} else {
 			STAT_ADD(t, nonstop_failures, 1);
 			sc.nr = -1;
@@ -1355,6 +1430,22 @@ sampler_main(void *arg)
 	sigset_t set;
 	size_t i, ndue;
 
+	/*
+	 * A thread we stopped waits for this one. As an ordinary thread the
+	 * sampler can be preempted by the target's own busy threads while it
+	 * holds one stopped, which stretches a 20 us stop to milliseconds
+	 * (measured here: stop p99 88 us, max 6.4 ms; with SCHED_FIFO 1:
+	 * 61 us, 95 us). It never spins: every wait blocks, and a tick costs
+	 * ~0.1 ms of CPU. Without CAP_SYS_NICE it stays as it is.
+	 */
+	if (t->o.rt_priority > 0) {
+		struct sched_param sp = { .sched_priority = t->o.rt_priority };
+		int e = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+
+		if (e != 0)
+			log_debug("pid %d: sampler stays SCHED_OTHER: %s",
+				  (int)t->pid, strerror(e));
+	}
 	/* The deadline signal must reach this thread. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGWAKE);
@@ -1489,4 +1580,6 @@ sampler_free_threads(struct target *t)
 	free(t->slots);
 	t->slots = NULL;
 	t->nslots = 0;
+	free(t->seen_pcs);
+	t->seen_pcs = NULL;
 }

@@ -155,6 +155,10 @@ struct target {
 	uint64_t pcs[PROFD_MAX_FRAMES + 1];
 	uint8_t flags[PROFD_MAX_FRAMES + 1];
 	char *dents;
+	struct warmer *warm;		/* symbolizes new PCs meanwhile */
+	uint64_t *seen_pcs;		/* PCs handed to the warmer */
+	size_t seen_cap, seen_n;
+	uint64_t seen_gen;		/* space generation they belong to */
 	uint64_t proc_cpu_prev;		/* process CPU clock, last tick */
 	uint64_t last_full_scan;	/* CLOCK_MONOTONIC ns */
 	int nthreads_prev;

@@ -85,6 +85,11 @@ target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 	r = space_refresh(t->space, err, errlen);
 	if (r < 0)
 		goto fail;
+	t->warm = warmer_new();
+	if (!t->warm)
+		log_warn("pid %d: no symbolizing thread; profiles will be "
+			 "symbolized when windows end",
+			 (int)pid);
 	t->uw = unwinder_new(t->space);
 	if (!t->uw) {
 		snprintf(err, errlen, "libunwind: cannot create address space");
@@ -121,6 +126,7 @@ target_free(struct target *t)
 	if (!t)
 		return;
 	target_stop(t);
+	warmer_free(t->warm);
 	sampler_free_threads(t);
 	unwinder_free(t->uw);
 	space_free(t->space);
