@@ -285,6 +285,8 @@ thr_read(struct target *t, struct thr *h)
 
 /* List /proc/PID/task: add new threads, forget those that are gone.
  * -ESRCH when the process is gone. */
+enum scan_mode { SCAN_CPU, SCAN_WALL, SCAN_FULL };
+
 static int
 list_threads(struct target *t)
 {
@@ -356,20 +358,25 @@ thread_count(const struct target *t)
 /*
  * Bring the thread table up to date for this tick.
  *
- * A full scan lists the threads and reads every one. Otherwise only hot
- * threads (those that ran in the last HOT_TICKS ticks) are read, and the
- * process CPU clock tells whether the cold ones may have run: the CPU time
- * the whole process used since the last tick, minus what the hot threads
- * account for, adds up in `unexplained`; schedstat of a running thread
- * lags by up to one scheduler tick, so a little is expected, but a cold
- * thread that runs makes it grow tick after tick until a full scan finds
- * it. A thread that has not run keeps its counters, state and cached
- * stack, which are exact for it. -ESRCH when the process is gone.
+ * A full scan lists the threads and reads every one (thread dumps, thread
+ * count changes, every FULL_SCAN_NS). A wall-clock tick reads every
+ * thread's schedstat, and stat only for those whose counters moved: a
+ * thread that has not run keeps its state and stack.
+ *
+ * A CPU tick reads only hot threads (those that ran in the last HOT_TICKS
+ * ticks), and the process CPU clock tells whether the cold ones may have
+ * run: the CPU time the whole process used since the last tick minus what
+ * the hot threads account for adds up in `unexplained`. schedstat of a
+ * running thread lags by up to one scheduler tick, so it wavers around
+ * zero, but a cold thread that runs makes it grow tick after tick until a
+ * full scan finds it. A thousand sleeping threads then cost next to
+ * nothing. -ESRCH when the process is gone.
  */
 static int
-scan_threads(struct target *t, bool full, uint64_t *unexplained)
+scan_threads(struct target *t, enum scan_mode mode, int64_t *unexplained)
 {
-	uint64_t now = mono_ns(), pcpu, hot_delta = 0, slack;
+	uint64_t now = mono_ns(), pcpu, hot_delta = 0;
+	bool full = mode == SCAN_FULL;
 	unsigned running = 0;
 	int nthreads;
 	size_t i;
@@ -383,10 +390,22 @@ scan_threads(struct target *t, bool full, uint64_t *unexplained)
 	if (!full) {
 		for (i = 0; i < t->nthr; i++) {
 			struct thr *h = t->thr[i];
-			uint64_t before = h->cpu_ns;
+			uint64_t before = h->cpu_ns, before_sl = h->slices;
 
-			if (!h->hot || h->gone)
+			if (h->gone)
 				continue;
+			if (!h->hot) {
+				uint64_t cpu, sl;
+
+				if (mode != SCAN_WALL)
+					continue;
+				if (thr_sched(h, &cpu, &sl) < 0) {
+					h->gone = true;
+					continue;
+				}
+				if (cpu == before && sl == before_sl)
+					continue;	/* has not run */
+			}
 			if (thr_read(t, h) < 0) {
 				h->gone = true;
 				continue;
@@ -395,13 +414,13 @@ scan_threads(struct target *t, bool full, uint64_t *unexplained)
 			if (h->state == 'R')
 				running++;
 		}
-		if (pcpu > t->proc_cpu_prev)
-			*unexplained += pcpu - t->proc_cpu_prev -
-					(hot_delta < pcpu - t->proc_cpu_prev
-						 ? hot_delta
-						 : pcpu - t->proc_cpu_prev);
-		slack = (running + 1) * SCHED_TICK_NS;
-		if (*unexplained > slack)
+		if (pcpu >= t->proc_cpu_prev)
+			*unexplained += (int64_t)(pcpu - t->proc_cpu_prev) -
+					(int64_t)hot_delta;
+		if (*unexplained < 0)
+			*unexplained = 0;
+		if (mode == SCAN_CPU &&
+		    *unexplained > (int64_t)((running + 1) * SCHED_TICK_NS))
 			full = true;
 	}
 	t->proc_cpu_prev = pcpu;
@@ -881,7 +900,7 @@ static void
 start_session(struct target *t, struct session *s)
 {
 	char msg[PROFD_ERRLEN];
-	uint64_t unexplained = 0;
+	int64_t unexplained = 0;
 	size_t i;
 	int r;
 
@@ -897,7 +916,7 @@ start_session(struct target *t, struct session *s)
 	if (r > 0)
 		unwinder_flush(t->uw);
 	pthread_mutex_unlock(&t->space_mu);
-	if (r == -ESRCH || scan_threads(t, true, &unexplained) == -ESRCH) {
+	if (r == -ESRCH || scan_threads(t, SCAN_FULL, &unexplained) == -ESRCH) {
 		snprintf(msg, sizeof(msg), "process %d has exited", (int)t->pid);
 		finish_session(t, s, 404, msg);
 		return;
@@ -1182,7 +1201,8 @@ tick(struct target *t, struct session **due, size_t ndue)
 			dump = true;
 	}
 	t->tick_gen++;
-	r = scan_threads(t, dump, &t->unexplained);
+	r = scan_threads(t, dump ? SCAN_FULL : all ? SCAN_WALL : SCAN_CPU,
+			 &t->unexplained);
 	if (r == -ESRCH) {
 		target_died(t);
 		return;
