@@ -8,23 +8,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/daemon.h"
 #include "daemon/log.h"
 
-const char config_synopsis[] =
-	"usage: profd -p PID [-dhvV] [-l [HOST]:PORT] [--hz N] "
-	"[--max-hz N]\n"
-	"             [--max-seconds N] [--stack-bytes N] [--max-batch N]\n"
-	"             [--stop-budget-us N] [--attach sample|window]\n"
-	"             [--rt-priority N]\n";
+#define SYNOPSIS \
+	"usage: profd -p PID [-dhvV] [-l [HOST]:PORT] [--hz N] " \
+	"[--max-hz N]\n" \
+	"             [--max-seconds N] [--stack-bytes N] [--max-batch N]\n" \
+	"             [--stop-budget-us N] [--attach sample|window]\n" \
+	"             [--rt-priority N] [--debuginfod URL]\n" \
+	"             [--debuginfod-timeout N] [--debuginfod-max-size N]\n" \
+	"             [--debuginfod-cache DIR]\n"
+
+/* Where downloaded debug files go when --debuginfod-cache is not given:
+ * for root, and under other users' XDG cache directory. */
+#define DEBUGINFOD_CACHE_ROOT	"/var/cache/profd/debuginfod"
+#define DEBUGINFOD_CACHE_USER	"profd/debuginfod"
+
+const char config_synopsis[] = SYNOPSIS;
 
 const char config_usage[] =
-	"usage: profd -p PID [-dhvV] [-l [HOST]:PORT] [--hz N] "
-	"[--max-hz N]\n"
-	"             [--max-seconds N] [--stack-bytes N] [--max-batch N]\n"
-	"             [--stop-budget-us N] [--attach sample|window]\n"
-	"             [--rt-priority N]\n"
+	SYNOPSIS
 	"\n"
 	"Profile the running process PID from outside and serve Go-compatible\n"
 	"pprof profiles over HTTP:\n"
@@ -44,6 +50,19 @@ const char config_usage[] =
 	"                         window: stay attached while a window is open\n"
 	"      --rt-priority N    SCHED_FIFO priority of the sampler thread\n"
 	"                         while it holds threads stopped, 0 for none (1)\n"
+	"      --debuginfod URL   ask this debuginfod server (http:// or https://;\n"
+	"                         repeat, or separate with spaces, for several)\n"
+	"                         for debug files not found locally; off unless\n"
+	"                         given (DEBUGINFOD_URLS is ignored)\n"
+	"      --debuginfod-timeout N\n"
+	"                         seconds a debuginfod download may take (10)\n"
+	"      --debuginfod-max-size N\n"
+	"                         largest file to download, in bytes, 0 for no\n"
+	"                         limit (268435456)\n"
+	"      --debuginfod-cache DIR\n"
+	"                         downloads and failed lookups (root:\n"
+	"                         " DEBUGINFOD_CACHE_ROOT ", others:\n"
+	"                         $XDG_CACHE_HOME/" DEBUGINFOD_CACHE_USER ")\n"
 	"  -d, --debug            log debug messages (same as -vv)\n"
 	"  -v, --verbose          log more; repeat for debug messages\n"
 	"  -h, --help             print this help and exit\n"
@@ -58,6 +77,10 @@ enum {
 	OPT_STOP_BUDGET,
 	OPT_ATTACH,
 	OPT_RT_PRIORITY,
+	OPT_DEBUGINFOD,
+	OPT_DEBUGINFOD_TIMEOUT,
+	OPT_DEBUGINFOD_MAX_SIZE,
+	OPT_DEBUGINFOD_CACHE,
 };
 
 static const struct option longopts[] = {
@@ -71,6 +94,12 @@ static const struct option longopts[] = {
 	{ "stop-budget-us", required_argument, NULL, OPT_STOP_BUDGET },
 	{ "attach", required_argument, NULL, OPT_ATTACH },
 	{ "rt-priority", required_argument, NULL, OPT_RT_PRIORITY },
+	{ "debuginfod", required_argument, NULL, OPT_DEBUGINFOD },
+	{ "debuginfod-timeout", required_argument, NULL,
+	  OPT_DEBUGINFOD_TIMEOUT },
+	{ "debuginfod-max-size", required_argument, NULL,
+	  OPT_DEBUGINFOD_MAX_SIZE },
+	{ "debuginfod-cache", required_argument, NULL, OPT_DEBUGINFOD_CACHE },
 	{ "debug", no_argument, NULL, 'd' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -97,6 +126,77 @@ bad:
 	snprintf(err, errlen, "invalid %s '%s': want an integer from %lu to %lu",
 		 opt, arg, min, max);
 	return -EINVAL;
+}
+
+/* Append the space-separated URLs of one --debuginfod argument to
+ * c->debuginfod. */
+static int
+add_debuginfod(struct config *c, const char *arg, char *err, size_t errlen)
+{
+	size_t len = strlen(c->debuginfod), n;
+	const char *p, *q;
+
+	for (p = arg; *p; p = q) {
+		p += strspn(p, " \t");
+		q = p + strcspn(p, " \t");
+		n = (size_t)(q - p);
+		if (n == 0)
+			break;
+		if ((strncmp(p, "http://", 7) != 0 || n == 7) &&
+		    (strncmp(p, "https://", 8) != 0 || n == 8)) {
+			snprintf(err, errlen,
+				 "invalid --debuginfod '%.*s': want an "
+				 "http:// or https:// URL",
+				 (int)n, p);
+			return -EINVAL;
+		}
+		if (len + n + 2 > sizeof(c->debuginfod)) {
+			snprintf(err, errlen,
+				 "--debuginfod: the URLs add up to more than "
+				 "%zu bytes",
+				 sizeof(c->debuginfod) - 1);
+			return -EINVAL;
+		}
+		if (len)
+			c->debuginfod[len++] = ' ';
+		memcpy(c->debuginfod + len, p, n);
+		len += n;
+		c->debuginfod[len] = '\0';
+	}
+	if (len == 0) {
+		snprintf(err, errlen, "--debuginfod needs a URL");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The cache directory when --debuginfod-cache is not given. */
+static int
+default_cache(struct config *c, char *err, size_t errlen)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	int n;
+
+	if (geteuid() == 0)
+		n = snprintf(c->debuginfod_cache, sizeof(c->debuginfod_cache),
+			     "%s", DEBUGINFOD_CACHE_ROOT);
+	else if (xdg && xdg[0] == '/')
+		n = snprintf(c->debuginfod_cache, sizeof(c->debuginfod_cache),
+			     "%s/%s", xdg, DEBUGINFOD_CACHE_USER);
+	else if (home && home[0] == '/')
+		n = snprintf(c->debuginfod_cache, sizeof(c->debuginfod_cache),
+			     "%s/.cache/%s", home, DEBUGINFOD_CACHE_USER);
+	else
+		n = -1;
+	if (n < 0 || (size_t)n >= sizeof(c->debuginfod_cache)) {
+		c->debuginfod_cache[0] = '\0';
+		snprintf(err, errlen,
+			 "--debuginfod: no cache directory (neither "
+			 "XDG_CACHE_HOME nor HOME is set): give "
+			 "--debuginfod-cache DIR");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int
@@ -168,6 +268,8 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 	c->stop_budget_us = 5000;
 	c->rt_priority = 1;
 	c->verbosity = LOG_LVL_INFO;
+	c->debuginfod_timeout = 10;
+	c->debuginfod_max_size = 256UL << 20;
 
 	optind = 0;		/* full reset, also for repeated unit tests */
 	opterr = 0;
@@ -235,6 +337,33 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 				return -EINVAL;
 			c->rt_priority = (int)v;
 			break;
+		case OPT_DEBUGINFOD:
+			if (add_debuginfod(c, optarg, err, errlen) < 0)
+				return -EINVAL;
+			break;
+		case OPT_DEBUGINFOD_TIMEOUT:
+			if (parse_num("--debuginfod-timeout", optarg, 1, 3600,
+				      &v, err, errlen) < 0)
+				return -EINVAL;
+			c->debuginfod_timeout = (unsigned)v;
+			break;
+		case OPT_DEBUGINFOD_MAX_SIZE:
+			if (parse_num("--debuginfod-max-size", optarg, 0,
+				      1UL << 40, &v, err, errlen) < 0)
+				return -EINVAL;
+			c->debuginfod_max_size = v;
+			break;
+		case OPT_DEBUGINFOD_CACHE:
+			if (optarg[0] != '/' ||
+			    strlen(optarg) >= sizeof(c->debuginfod_cache)) {
+				snprintf(err, errlen,
+					 "invalid --debuginfod-cache '%s': "
+					 "want an absolute path",
+					 optarg);
+				return -EINVAL;
+			}
+			strcpy(c->debuginfod_cache, optarg);
+			break;
 		case OPT_ATTACH:
 			if (strcmp(optarg, "sample") == 0) {
 				c->attach_window = false;
@@ -290,5 +419,7 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 			 c->max_hz);
 		return -EINVAL;
 	}
+	if (c->debuginfod[0] && !c->debuginfod_cache[0])
+		return default_cache(c, err, errlen);
 	return 0;
 }

@@ -36,6 +36,10 @@ struct config {
 	int rt_priority;	/* --rt-priority */
 	int verbosity;		/* LOG_LVL_* */
 	bool help, version;
+	char debuginfod[1024];	/* space-separated URLs; "" when off */
+	unsigned debuginfod_timeout;	/* seconds */
+	uint64_t debuginfod_max_size;	/* bytes; 0: no limit */
+	char debuginfod_cache[512];	/* set when debuginfod is on */
 };
 
 /* Parse argv. Returns 0, or -EINVAL with err set to a one-line message
@@ -258,6 +262,7 @@ struct modsnap {
 		bool main, anon, vdso;
 	} *v;
 	size_t n;
+	struct perfmap *jit;	/* names for anonymous code; referenced */
 };
 
 int modsnap_take(struct modsnap *ms, const struct space *sp);
@@ -312,5 +317,46 @@ struct pprof *export_threads_pprof(const struct dump_info *di,
 int export_threads_text(const struct dump_info *di, const struct modsnap *ms,
 			int debug, char **text, size_t *len, char *err,
 			size_t errlen);
+
+/* ---- the processes profd serves (registry.c) --------------------------- */
+
+enum reg_origin {
+	REG_PID,	/* --pid */
+	REG_MATCH,	/* --match */
+	REG_ON_DEMAND,	/* /pid/<PID>/ under --allow-any-pid */
+};
+
+struct registry_info {
+	enum reg_origin origin;
+	int64_t since;		/* wall ns when profd took it on */
+	const char *rule;	/* the --match rule, or NULL */
+};
+
+struct registry;
+
+struct registry *registry_new(const struct target_opts *o, bool any_pid,
+			      size_t max_targets);
+/* A --match rule: POSIX extended regex against a process's command name
+ * and its command line. -EINVAL with err filled. */
+int registry_add_rule(struct registry *r, const char *re, char *err,
+		      size_t errlen);
+/* A --pid target, checked and started now. -errno with err filled. */
+int registry_add_pid(struct registry *r, pid_t pid, char *err,
+		     size_t errlen);
+/* First scan, then the watcher thread (only with --match rules). */
+int registry_start(struct registry *r);
+size_t registry_count(struct registry *r);
+/* The target for pid (0: the only one), with a reference the caller drops
+ * with registry_put(); NULL with reply's status and msg filled. */
+struct target *registry_get(struct registry *r, pid_t pid,
+			    struct http_reply *reply);
+void registry_put(struct registry *r, struct target *t);
+/* Up to max listed targets, each with a reference (registry_put each). */
+size_t registry_snapshot(struct registry *r, struct target **out, size_t max,
+			 struct registry_info *info);
+/* Stop the watcher and every sampler (waiting workers wake up). */
+void registry_stop(struct registry *r);
+/* registry_stop(), then free every target. Accepts NULL. */
+void registry_free(struct registry *r);
 
 #endif /* PROFD_DAEMON_H */

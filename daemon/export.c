@@ -26,6 +26,7 @@ modsnap_take(struct modsnap *ms, const struct space *sp)
 	memset(ms, 0, sizeof(*ms));
 	mods = space_modules(sp, &n);
 	mainm = space_main_module(sp);
+	ms->jit = perfmap_get(space_perfmap(sp));
 	if (n == 0)
 		return 0;
 	ms->v = calloc(n, sizeof(*ms->v));
@@ -66,6 +67,8 @@ modsnap_free(struct modsnap *ms)
 	free(ms->v);
 	ms->v = NULL;
 	ms->n = 0;
+	perfmap_put(ms->jit);
+	ms->jit = NULL;
 }
 
 static const struct modsnap_ent *
@@ -143,8 +146,13 @@ pcmap_slot(struct pcmap *m, uint64_t pc)
 
 struct mapinfo {
 	uint64_t id;
+	bool named;		/* a location got a name, not [file+0xoff] */
+	bool jit;		/* named from the JIT's perf map */
 	bool lines, dwarf;
 };
+
+/* JIT symbol names can be long: V8 puts the script path in them. */
+#define JIT_NAME_MAX 1024
 
 struct exporter {
 	struct pprof *p;
@@ -179,12 +187,22 @@ synthetic_loc(struct exporter *x, uint64_t mapping_id, uint64_t pc,
 	return pprof_add_location(x->p, mapping_id, pc, &line, 1);
 }
 
+/* The perf map's name for pc in anonymous executable mapping e, into
+ * name (JIT_NAME_MAX bytes). */
+static bool
+jit_name(const struct modsnap *ms, const struct modsnap_ent *e, uint64_t pc,
+	 char *name)
+{
+	return e->anon && ms->jit &&
+	       perfmap_lookup(ms->jit, pc, name, JIT_NAME_MAX, NULL) == 0;
+}
+
 static uint64_t
 make_loc(struct exporter *x, uint64_t pc)
 {
 	const struct modsnap_ent *e;
 	struct sym_info si;
-	char name[256];
+	char name[JIT_NAME_MAX];
 	size_t idx = 0, i;
 
 	if (pc == 0)
@@ -192,6 +210,10 @@ make_loc(struct exporter *x, uint64_t pc)
 	e = modsnap_find(x->ms, pc, &idx);
 	if (!e)
 		return synthetic_loc(x, 0, pc, "[unknown]");
+	if (jit_name(x->ms, e, pc, name)) {
+		x->mi[idx].named = x->mi[idx].jit = true;
+		return synthetic_loc(x, x->mi[idx].id, pc, name);
+	}
 	if (e->img && symbolize(e->img, pc - e->bias, &si) == 0 && si.n > 0 &&
 	    si.frames[si.n - 1].name[0]) {
 		if (si.n > x->caplines) {
@@ -213,8 +235,9 @@ make_loc(struct exporter *x, uint64_t pc)
 				return 0;
 			x->lines[i].line = f->line;
 		}
+		x->mi[idx].named = true;
 		x->mi[idx].lines |= si.lines;
-		x->mi[idx].dwarf |= si.dwarf;
+		x->mi[idx].dwarf |= si.dwarf || si.inlines;
 		return pprof_add_location(x->p, x->mi[idx].id, pc, x->lines,
 					  si.n);
 	}
@@ -304,9 +327,13 @@ stack_locs(struct exporter *x, const uint64_t *pcs, size_t n, uint64_t **locs,
 	return 0;
 }
 
-/* Mapping flags once every location is in: has_functions where profd had
- * the file (every location got a name, if only [file+0xoff]), lines and
- * inline frames where DWARF gave them. */
+/* Mapping flags once every location is in: has_functions where profd
+ * named at least one location (from symbols, DWARF or a perf map), lines
+ * and inline frames where DWARF gave them. A mapping whose locations are
+ * all "[file+0xoff]" keeps has_functions false, so that pprof symbolizes
+ * it with the viewer's own copy of the file when given one (go tool pprof
+ * -symbolize=local BINARY PROFILE, or by build-id in PPROF_BINARY_PATH).
+ * JIT mappings are called "[jit]", which pprof never tries to open. */
 static void
 set_mapping_flags(struct exporter *x)
 {
@@ -314,11 +341,14 @@ set_mapping_flags(struct exporter *x)
 
 	for (i = 0; i < x->ms->n; i++) {
 		struct pprof_mapping *m;
+		int64_t jit;
 
 		if (!x->mi[i].id)
 			continue;
 		m = &x->p->mappings[x->mi[i].id - 1];
-		m->has_functions = x->ms->v[i].img != NULL;
+		if (x->mi[i].jit && (jit = pprof_string(x->p, "[jit]")) > 0)
+			m->filename = jit;
+		m->has_functions = x->mi[i].named;
 		m->has_filenames = x->mi[i].lines;
 		m->has_line_numbers = x->mi[i].lines;
 		m->has_inline_frames = x->mi[i].dwarf;
@@ -511,7 +541,7 @@ each_frame(struct exporter *x, uint64_t pc, struct tbuf *b, frame_fn fn)
 {
 	const struct modsnap_ent *e;
 	struct sym_info si;
-	char name[256];
+	char name[JIT_NAME_MAX];
 	size_t idx = 0, i;
 
 	if (pc == 0) {
@@ -519,6 +549,10 @@ each_frame(struct exporter *x, uint64_t pc, struct tbuf *b, frame_fn fn)
 		return;
 	}
 	e = modsnap_find(x->ms, pc, &idx);
+	if (e && jit_name(x->ms, e, pc, name)) {
+		fn(b, pc, name, false, 0, false, "", 0);
+		return;
+	}
 	if (e && e->img && symbolize(e->img, pc - e->bias, &si) == 0 &&
 	    si.n > 0) {
 		for (i = 0; i < si.n; i++) {

@@ -10,6 +10,7 @@
  * Exit status: 0 after SIGTERM/SIGINT, 1 on a failure, 64 on a usage error.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,19 @@ main(int argc, char **argv)
 	}
 	log_init(d.cfg.verbosity);
 	symbolize_init();
+	/* Before any thread starts: this sets environment variables. */
+	if (d.cfg.debuginfod[0]) {
+		if (symbolize_set_debuginfod(d.cfg.debuginfod,
+					     d.cfg.debuginfod_timeout,
+					     d.cfg.debuginfod_max_size,
+					     d.cfg.debuginfod_cache, err,
+					     sizeof(err)) < 0)
+			fatalx("%s", err);
+		log_info("debuginfod: %s (%u s, %" PRIu64 " bytes at most a "
+			 "file; cache %s)",
+			 d.cfg.debuginfod, d.cfg.debuginfod_timeout,
+			 d.cfg.debuginfod_max_size, d.cfg.debuginfod_cache);
+	}
 
 	/* Signals are taken synchronously by this thread only; every thread
 	 * created below inherits the mask. A client that hangs up must not

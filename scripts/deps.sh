@@ -21,7 +21,16 @@ mandoc
 curl
 procps
 strace
+linux-perf
+binutils
+util-linux
+debuginfod
+libdebuginfod1
+nodejs
 "
+
+# Rust tests need rustc; one installed with rustup (~/.cargo/bin) does.
+command -v rustc >/dev/null 2>&1 || PKGS="$PKGS rustc"
 
 missing=""
 for p in $PKGS; do

@@ -45,6 +45,9 @@
  * look. */
 #define SYM_OVERLAP_LOOKBACK 8
 
+/* How deep scopes_nested() follows namespaces, types and blocks. */
+#define SCOPE_DEPTH_MAX 64
+
 enum {
 	CF_DWARF = 1,
 	CF_LINES = 2,
@@ -323,27 +326,81 @@ find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
 					    debuginfo_file_name);
 }
 
+/* Whether process pid sees another file system than profd does: another
+ * root (a chroot, a container) or another mount namespace (unshare -m,
+ * where the root may be the same directory with other files mounted
+ * over paths). Paths from its maps and debug links then name files only
+ * under /proc/PID/root (proc(5)), whose path is put into root. */
+static bool
+foreign_root(pid_t pid, char *root, size_t len)
+{
+	char ns[64];
+	struct stat a, b;
+
+	if (pid <= 0)
+		return false;
+	snprintf(root, len, "/proc/%d/root", (int)pid);
+	if (stat(root, &a) < 0 || stat("/", &b) < 0)
+		return false;
+	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return true;
+	snprintf(ns, sizeof(ns), "/proc/%d/ns/mnt", (int)pid);
+	if (stat(ns, &a) < 0 || stat("/proc/self/ns/mnt", &b) < 0)
+		return false;
+	return a.st_dev != b.st_dev || a.st_ino != b.st_ino;
+}
+
 /* Debug file search path: the target's /usr/lib/debug (containers ship
  * their own -dbgsym packages) before ours; NULL for libdw's default when
- * the target shares our root or its root cannot be reached. An
+ * the target shares our file system or its root cannot be reached. An
  * inaccessible element would end the whole search (any error other than
  * ENOENT/ENOTDIR does, in find_debuginfo_in_path). */
 static char *
 debuginfo_path_for(pid_t pid)
 {
 	char root[64], *path;
-	struct stat a, b;
 
-	if (pid <= 0)
-		return NULL;
-	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
-	if (stat(root, &a) < 0 || stat("/", &b) < 0 ||
-	    (a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+	if (!foreign_root(pid, root, sizeof(root)))
 		return NULL;
 	if (asprintf(&path, "%s/usr/lib/debug:%s", root,
 		     DEFAULT_DEBUGINFO_PATH) < 0)
 		return NULL;
 	return path;
+}
+
+static bool
+is_img_file(const struct elfimg *img, const char *path)
+{
+	struct stat st;
+
+	return img->has_fid && stat(path, &st) == 0 && st.st_dev == img->dev &&
+	       st.st_ino == img->ino;
+}
+
+/* A path that names img's file, for the .gnu_debuglink lookups that are
+ * relative to its directory: the maps path under the target's root, or
+ * the maps path as it is (a chroot's files show in maps with paths from
+ * our root), whichever is the file. When neither is (deleted, replaced),
+ * the maps path as the target would see it. Caller frees; NULL when out
+ * of memory. */
+static char *
+file_path_for(const struct elfimg *img)
+{
+	char root[64], *p = NULL;
+
+	if (img->pid > 0 &&
+	    asprintf(&p, "/proc/%d/root%s", (int)img->pid, img->path) >= 0) {
+		if (is_img_file(img, p))
+			return p;
+		free(p);
+		p = NULL;
+	}
+	if (is_img_file(img, img->path))
+		return strdup(img->path);
+	if (foreign_root(img->pid, root, sizeof(root)) &&
+	    asprintf(&p, "%s%s", root, img->path) >= 0)
+		return p;
+	return strdup(img->path);
 }
 
 static int
@@ -366,21 +423,28 @@ dw_open(struct elfimg *img, struct symcache *c)
 		c->err = -ENOMEM;
 		return c->err;
 	}
+	sym_debuginfod_setup(c->dwfl);
 
 	dwfl_report_begin(c->dwfl);
 	if (img->fd >= 0) {
-		/* The file name (the path from maps) is what debuglink
-		 * lookups are relative to; the bytes come from our fd,
-		 * which dwfl_report_elf consumes on success. add_p_vaddr
-		 * places even a prelinked DSO at its own p_vaddr, so the
-		 * bias is 0 for every file type. */
+		/* The file name is what .gnu_debuglink lookups are relative
+		 * to (its directory, its .debug/, the same path under each
+		 * debug directory): a path to the file as the target sees
+		 * it. The bytes come from our fd, which dwfl_report_elf
+		 * consumes on success. add_p_vaddr places even a prelinked
+		 * DSO at its own p_vaddr, so the bias is 0 for every file
+		 * type. */
+		char *fname = file_path_for(img);
+
 		fd = fcntl(img->fd, F_DUPFD_CLOEXEC, 0);
 		if (fd >= 0) {
-			mod = dwfl_report_elf(c->dwfl, img->path, img->path,
-					      fd, 0, true);
+			mod = dwfl_report_elf(c->dwfl, img->path,
+					      fname ? fname : img->path, fd, 0,
+					      true);
 			if (!mod)
 				close(fd);
 		}
+		free(fname);
 	} else if (img->nloads) {
 		/* libdwfl's bias is low - (first p_vaddr & -p_align)
 		 * (dwfl_module_getdwarf.c, __libdwfl_getelf). */
@@ -683,6 +747,72 @@ is_cxx(Dwarf_Die *cu)
 	       lang == DW_LANG_C_plus_plus_14;
 }
 
+/* DIEs with no address range of their own under which LLVM (Rust, and
+ * clang's C++) nests function definitions. */
+static bool
+is_container(int tag)
+{
+	return tag == DW_TAG_namespace || tag == DW_TAG_module ||
+	       tag == DW_TAG_structure_type || tag == DW_TAG_class_type ||
+	       tag == DW_TAG_union_type || tag == DW_TAG_interface_type;
+}
+
+/* Push onto path[*depth..] the DIEs under parent that lead to the
+ * innermost one whose ranges contain addr; true when one was found. */
+static bool
+walk_to_pc(Dwarf_Die *parent, Dwarf_Addr addr, Dwarf_Die *path,
+	   size_t *depth)
+{
+	Dwarf_Die child;
+	size_t d = *depth;
+	int tag;
+
+	if (d >= SCOPE_DEPTH_MAX || dwarf_child(parent, &child) != 0)
+		return false;
+	do {
+		tag = dwarf_tag(&child);
+		if (dwarf_haspc(&child, addr) > 0) {
+			path[d] = child;
+			*depth = d + 1;
+			walk_to_pc(&path[d], addr, path, depth);
+			return true;
+		}
+		if (is_container(tag)) {
+			path[d] = child;
+			*depth = d + 1;
+			if (walk_to_pc(&path[d], addr, path, depth))
+				return true;
+			*depth = d;
+		}
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return false;
+}
+
+/* What dwarf_getscopes_die() gives for the innermost DIE at addr, found
+ * from the top of the CU: elfutils 0.188's dwarf_getscopes() prunes every
+ * DIE whose ranges do not contain the address, namespaces included
+ * (libdw/getscopes.c, pc_match), so it never reaches a function that
+ * LLVM put inside a namespace (eu-addr2line -i shows no inline frames
+ * for Rust). Returns the count, innermost first, in malloc'd *out; 0
+ * when nothing but the CU contains addr. */
+static int
+scopes_nested(Dwarf_Die *cu, Dwarf_Addr addr, Dwarf_Die **out)
+{
+	Dwarf_Die path[SCOPE_DEPTH_MAX];
+	size_t depth = 0, i;
+
+	*out = NULL;
+	if (!walk_to_pc(cu, addr, path, &depth) || depth == 0)
+		return 0;
+	*out = malloc((depth + 1) * sizeof(**out));
+	if (!*out)
+		return 0;
+	for (i = 0; i < depth; i++)
+		(*out)[i] = path[depth - 1 - i];
+	(*out)[depth] = *cu;
+	return (int)depth + 1;
+}
+
 /* Frames from the DWARF scopes at addr, into *e. Leaves e->n 0 when no
  * function DIE covers addr. */
 static int
@@ -706,6 +836,8 @@ dwarf_frames(struct elfimg *img, struct symcache *c, Dwarf_Die *cu,
 		;
 	if (i < ns)
 		nc = dwarf_getscopes_die(&scopes[i], &chain);
+	else
+		nc = scopes_nested(cu, addr - cubias, &chain);
 	for (i = 0; i < nc; i++) {
 		int tag = dwarf_tag(&chain[i]);
 
@@ -805,6 +937,29 @@ resolve(struct elfimg *img, struct symcache *c, uint64_t vaddr,
 		if (rc < 0)
 			return rc;
 	}
+
+	/* ---- Go: .gopclntab (gopclntab.c) --------------------------------
+	 * No function DIE: Go code in a binary built with -s -w, or with
+	 * DWARF that libdw 0.188 cannot place (Go writes no .debug_aranges,
+	 * and in a cgo binary the aranges of the C units alone make libdw
+	 * answer with a C file's line). Go's own table has the names as Go
+	 * prints them, file:line and the inline tree. */
+	if (e->n == 0) {
+		struct sym_frame gf[16];
+		size_t gn = go_sym_frames(img, vaddr, gf, 16, &e->entry);
+
+		if (gn > 0) {
+			fr = arena_alloc(c, gn * sizeof(*fr));
+			if (!fr)
+				return -ENOMEM;
+			memcpy(fr, gf, gn * sizeof(*fr));
+			e->frames = fr;
+			e->n = (uint32_t)gn;
+			if (gn > 1)
+				e->flags |= CF_INLINES;
+		}
+	}
+	/* ---- end Go ------------------------------------------------------ */
 
 	if (e->n == 0) {
 		/* No function DIE here (no DWARF, or assembly with a line

@@ -50,8 +50,9 @@ do_init(void)
 	/* libdw asks debuginfod for missing debug files as soon as
 	 * DEBUGINFOD_URLS is set, and a query can block for minutes
 	 * (elfutils: libdwfl/debuginfod-client.c, debuginfod-client-config.7).
-	 * Lookups stay local until the operator opts in. This runs once,
-	 * before the first libdw call; unsetenv() is not safe against a
+	 * Lookups stay local until the operator opts in
+	 * (symbolize_set_debuginfod(), which calls this first). This runs
+	 * once, before the first libdw call; unsetenv() is not safe against a
 	 * concurrent getenv() in another thread, so profd should reach it
 	 * early (space_new() does). */
 	unsetenv("DEBUGINFOD_URLS");
@@ -107,6 +108,7 @@ img_destroy(struct elfimg *img)
 	if (!img)
 		return;
 	symcache_free(img->cache);
+	gopcln_free(img->go);
 	free(img->loads);
 	if (img->data) {
 		if (img->mapped)
@@ -313,15 +315,45 @@ same_inode(const struct stat *st, const struct pmap *m)
 	       st->st_dev == makedev(m->dev_major, m->dev_minor);
 }
 
-/* Open m's file as the target sees it, and make sure it is the mapped
- * file: the path may have been replaced since it was mapped (upgrades
- * rename a new file over the old one). Returns an fd or -1 + errno. */
+/* Open path if it is m's mapped file; -1 + errno (ESTALE: another file
+ * is there now) otherwise. */
+static int
+open_checked(const char *path, const struct pmap *m)
+{
+	struct stat st;
+	int fd;
+
+	/* stat() first: never open a FIFO or a device the target put where
+	 * its file used to be. */
+	if (stat(path, &st) < 0)
+		return -1;
+	if (!same_inode(&st, m)) {
+		errno = ESTALE;
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !same_inode(&st, m)) {
+		close(fd);
+		errno = ESTALE;
+		return -1;
+	}
+	return fd;
+}
+
+/* Open m's file by its path, and make sure it is the mapped file: the
+ * path may have been replaced since it was mapped (upgrades rename a new
+ * file over the old one). The kernel prints maps paths relative to the
+ * reader's root where it can (fs/d_path.c): a process in another mount
+ * namespace shows paths of its own, reached under /proc/PID/root, but a
+ * chroot'ed process in ours shows paths from our root. Both are tried.
+ * Returns an fd or -1 + errno. */
 static int
 open_root(pid_t pid, const struct pmap *m, char *err, size_t errlen)
 {
 	char path[PATH_MAX + 32];
-	struct stat st;
-	int n, fd;
+	int n, fd, e;
 
 	n = snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid,
 		     m->path);
@@ -330,32 +362,44 @@ open_root(pid_t pid, const struct pmap *m, char *err, size_t errlen)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	/* stat() first: never open a FIFO or a device the target put where
-	 * its file used to be. */
-	if (stat(path, &st) < 0) {
-		sym_err(err, errlen, "%s: stat %s: %s", m->path, path,
-			strerror(errno));
-		return -1;
-	}
-	if (!same_inode(&st, m))
-		goto replaced;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
+	fd = open_checked(path, m);
+	if (fd >= 0)
+		return fd;
+	e = errno;
+	fd = open_checked(m->path, m);
+	if (fd >= 0)
+		return fd;
+	if (e == ESTALE)
+		sym_err(err, errlen,
+			"%s: %s is not the mapped file (device/inode differ)",
+			m->path, path);
+	else
 		sym_err(err, errlen, "%s: open %s: %s", m->path, path,
-			strerror(errno));
+			strerror(e));
+	errno = e;
+	return -1;
+}
+
+/* The main executable through /proc/PID/exe, when m maps it: like
+ * map_files it reaches the mapped inode even after the file was deleted
+ * or replaced, but needs only ptrace read access (proc(5)), not
+ * CAP_SYS_ADMIN. Returns an fd, or -1 when m is not the executable. */
+static int
+open_exe(pid_t pid, const struct pmap *m)
+{
+	char path[64];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
 		return -1;
-	}
 	if (fstat(fd, &st) < 0 || !same_inode(&st, m)) {
 		close(fd);
-		goto replaced;
+		return -1;
 	}
 	return fd;
-replaced:
-	sym_err(err, errlen,
-		"%s: %s is not the mapped file (device/inode differ)",
-		m->path, path);
-	errno = ESTALE;
-	return -1;
 }
 
 struct elfimg *
@@ -383,14 +427,26 @@ elfimg_open(pid_t pid, const struct pmap *m, char *err, size_t errlen)
 	if (fd < 0) {
 		e = errno;
 		if (m->deleted) {
-			sym_err(err, errlen, "%s (deleted): open %s: %s",
-				m->path, mf, strerror(e));
-			errno = e;
-			return NULL;
+			fd = open_exe(pid, m);
+			if (fd < 0) {
+				sym_err(err, errlen,
+					"%s (deleted): open %s: %s", m->path,
+					mf, strerror(e));
+				errno = e;
+				return NULL;
+			}
+		} else {
+			fd = open_root(pid, m, err, errlen);
+			if (fd < 0) {
+				/* replaced since it was mapped? */
+				e = errno;
+				fd = open_exe(pid, m);
+				if (fd < 0) {
+					errno = e;
+					return NULL;
+				}
+			}
 		}
-		fd = open_root(pid, m, err, errlen);
-		if (fd < 0)
-			return NULL;
 	}
 	if (fstat(fd, &st) < 0) {
 		e = errno;

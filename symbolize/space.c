@@ -49,6 +49,7 @@ struct space {
 	const struct module *main_mod;
 	struct elfimg *vdso;	/* one reference */
 	uint64_t vdso_start, vdso_end;
+	struct perfmap *jit;	/* one reference */
 };
 
 static bool
@@ -96,6 +97,11 @@ space_new(pid_t pid)
 	if (!sp)
 		return NULL;
 	sp->pid = pid;
+	sp->jit = perfmap_new(pid);
+	if (!sp->jit) {
+		free(sp);
+		return NULL;
+	}
 	return sp;
 }
 
@@ -428,6 +434,12 @@ space_read(const struct space *sp, uint64_t addr, void *buf, size_t len)
 	return done;
 }
 
+struct perfmap *
+space_perfmap(const struct space *sp)
+{
+	return sp->jit;
+}
+
 pid_t
 space_pid(const struct space *sp)
 {
@@ -441,6 +453,7 @@ space_free(struct space *sp)
 		return;
 	put_ids(sp->ids, sp->nids);
 	elfimg_put(sp->vdso);
+	perfmap_put(sp->jit);
 	free(sp->pimg);
 	free(sp->mods);
 	pmaps_free(&sp->maps);

@@ -157,6 +157,10 @@ const struct module *space_module(const struct space *sp, uint64_t addr);
 /* The main executable's module (the mapping of /proc/PID/exe), or NULL. */
 const struct module *space_main_module(const struct space *sp);
 
+/* The process's JIT perf map reader (never NULL after space_new()).
+ * Borrowed; take a reference with perfmap_get() to keep it. */
+struct perfmap *space_perfmap(const struct space *sp);
+
 /* Copy len bytes at runtime address addr from the file image backing it
  * (any file-backed mapping of the process, any permission) or from the
  * vDSO copy. Never reads the live process. Returns the number of bytes
@@ -177,6 +181,22 @@ void space_free(struct space *sp);
  * point anyway; call it from main() before starting threads, because it
  * changes the environment. */
 void symbolize_init(void);
+
+/* Opt in to debuginfod (reference/ptrace-sampling.md 7.3): debug files
+ * that are not found locally are asked for, by build-id, from `urls`
+ * (space-separated http:// or https:// URLs, DEBUGINFOD_URLS syntax).
+ * timeout_s bounds both the wait for a server's first byte and a whole
+ * download; max_bytes the size of one download (0: no limit). Downloads
+ * and failed lookups are cached by libdebuginfod in cache_dir, which is
+ * created (mode 0700, with its parents) when missing. Lookups happen
+ * inside symbolize(), so only on threads that symbolize, never on one
+ * that samples. Sets the process environment (DEBUGINFOD_URLS,
+ * DEBUGINFOD_TIMEOUT, DEBUGINFOD_MAXTIME, DEBUGINFOD_MAXSIZE,
+ * DEBUGINFOD_CACHE_PATH): call it from main() before any thread starts.
+ * Returns 0, -EINVAL (a bad URL) or -errno from mkdir, with err filled. */
+int symbolize_set_debuginfod(const char *urls, unsigned int timeout_s,
+			     uint64_t max_bytes, const char *cache_dir,
+			     char *err, size_t errlen);
 
 struct sym_frame {
 	const char *name;	 /* demangled function name; "" when unknown */
@@ -205,6 +225,69 @@ int symbolize(struct elfimg *img, uint64_t vaddr, struct sym_info *out);
 
 /* Symbol cache hits and misses since start, for /metrics. */
 void symbolize_metrics(uint64_t *hits, uint64_t *misses);
+
+/* ---- JIT perf maps ----------------------------------------------------- */
+
+/* Names for JIT-compiled code (anonymous executable memory) from the perf
+ * map the JIT writes for its process: /tmp/perf-PID.map, "START SIZE
+ * name" per line (linux tools/perf/Documentation/jit-interface.txt),
+ * read through /proc/PID/root and named with the PID the process has in
+ * its own PID namespace. Used only when it is a regular file owned by
+ * the process's user. Reference counted; lookups lock internally and may
+ * come from any thread. */
+struct perfmap;
+
+/* A reader for process pid's perf map; nothing is read yet. NULL + errno.
+ * Caller releases with perfmap_put(). */
+struct perfmap *perfmap_new(pid_t pid);
+
+/* Take another reference; returns pm. Accepts NULL. */
+struct perfmap *perfmap_get(struct perfmap *pm);
+
+/* Drop a reference; the last one frees. Accepts NULL. */
+void perfmap_put(struct perfmap *pm);
+
+/* The name of the JIT symbol covering runtime address addr, copied into
+ * name (cut to namelen - 1 bytes), and its start into *start (may be
+ * NULL). A miss first reads what the JIT appended since the last read.
+ * Returns 0; -ENOENT when no line covers addr or there is no perf map;
+ * -EPERM when the file is not a regular file owned by the process's
+ * user; -ESRCH when the process is gone; other -errno. */
+int perfmap_lookup(struct perfmap *pm, uint64_t addr, char *name,
+		   size_t namelen, uint64_t *start);
+
+/* ---- Go (.gopclntab) -------------------------------------------------- */
+
+/* What Go's own table says about the function at an address, for
+ * unwinding through Go code, which has no .eh_frame. */
+struct go_func_info {
+	uint64_t entry, end;	/* [entry, end): the function, ELF vaddrs */
+	int32_t spdelta;	/* bytes pushed at vaddr (pcsp): the
+				   return address is at SP + spdelta, the
+				   caller's SP 8 above it */
+	bool bp_saved;		/* caller's RBP is at SP + spdelta - 8 */
+	bool top;		/* outermost frame (runtime.goexit,
+				   mstart, rt0_go): the stack ends here,
+				   complete */
+	bool spwrite;		/* switches stacks, or returns from a
+				   signal: no unwinding past it */
+	bool injected;		/* entered by a call the runtime injects
+				   (asyncPreempt, sigpanic): the return
+				   address is the exact PC where the
+				   caller was stopped, not after a call */
+};
+
+/* Whether img has a Go symbol table this code can read (Go 1.18 and
+ * later, found through the section headers). The table is parsed on the
+ * first call; any thread may call. */
+bool elfimg_is_go(struct elfimg *img);
+
+/* The Go function at ELF virtual address vaddr of img, with its SP delta
+ * at vaddr. -ENOENT when img is not Go or vaddr is in no Go function (C
+ * code of a cgo binary), -EINVAL when the table is inconsistent at vaddr.
+ * For a caller frame, pass return address - 1. Any thread may call; no
+ * allocation, no lock once the table is parsed. */
+int go_func_at(struct elfimg *img, uint64_t vaddr, struct go_func_info *out);
 
 /* Demangle a C++ (_Z) or Rust (_R, legacy _ZN..17h<hash>E) name with
  * libiberty; NULL when name is not mangled or cannot be demangled.

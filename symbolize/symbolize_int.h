@@ -21,6 +21,7 @@
 #define SYM_BUILDID_MAX 64
 
 struct symcache;		/* dwarf.c: Dwfl, symbols, results, strings */
+struct gopcln;			/* gopclntab.c: Go's symbol table */
 
 /* One PT_LOAD program header. */
 struct elfseg {
@@ -56,11 +57,23 @@ struct elfimg {
 	uint64_t eh_frame_hdr_vaddr, eh_frame_hdr_size;
 
 	struct symcache *cache;	/* sym_lock; NULL until symbolize() */
+
+	/* .gopclntab, parsed on first use (gopclntab.c); NULL when the file
+	 * is not Go. Written once under go_lock, then go_done is set with
+	 * release semantics; read-only after that. */
+	struct gopcln *go;
+	bool go_done;
 };
 
 /* One-time library set-up (libelf version, DEBUGINFOD_URLS, page size).
  * Every entry point that can reach libelf/libdw calls it first. */
 void sym_init(void);
+
+/* debuginfod.c: bound the downloads of dwfl's debuginfod client, when
+ * symbolize_set_debuginfod() turned debuginfod on. Call right after
+ * dwfl_begin(), under sym_lock. */
+struct Dwfl;
+void sym_debuginfod_setup(struct Dwfl *dwfl);
 
 /* The page size the kernel maps files with. */
 uint64_t sym_page_size(void);
@@ -80,5 +93,16 @@ void elfimg_each(void (*fn)(struct elfimg *img, void *arg), void *arg);
 
 /* dwarf.c: free an image's cache (takes sym_lock). Accepts NULL. */
 void symcache_free(struct symcache *c);
+
+/* gopclntab.c: frames at ELF vaddr from img's .gopclntab, inline frames
+ * first (innermost first), then the function that owns the code; at most
+ * max (>= 1). Strings point into the image's mapping and live as long as
+ * img. Returns the number of frames, 0 when vaddr is not Go code; *entry
+ * is then the function's entry. */
+size_t go_sym_frames(struct elfimg *img, uint64_t vaddr, struct sym_frame *fr,
+		     size_t max, uint64_t *entry);
+
+/* gopclntab.c: free what gopcln_parse() built. Accepts NULL. */
+void gopcln_free(struct gopcln *g);
 
 #endif /* PROFD_SYMBOLIZE_INT_H */

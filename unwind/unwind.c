@@ -9,6 +9,16 @@
  * with dwarf_search_unwind_table(). Nothing here touches the live process,
  * so unwinding needs no ptrace stop and costs the target nothing.
  *
+ * Go code has no .eh_frame (pure Go binaries have none at all), and
+ * libunwind's frame-pointer guess loses the caller of every frameless Go
+ * leaf. Go frames are therefore stepped here, with Go's own SP-delta table
+ * (.gopclntab's pcsp, through symbolize/'s go_func_at()), the way the Go
+ * runtime's traceback does it (runtime/traceback.go, gentraceback): the
+ * return address is at SP + spdelta and the caller's SP 8 above it. A
+ * walk switches between the two as PCs move between Go and other code
+ * (cgo binaries): libunwind is (re)started from the registers the Go
+ * steps recovered, and a Go step takes over from libunwind's cursor.
+ *
  * libunwind 1.6.2 exports _Ux86_64_dwarf_search_unwind_table but its
  * headers do not declare it; perf declares it the same way.
  */
@@ -57,9 +67,29 @@ struct unwinder {
 	struct unwind_stats stats;
 };
 
+/* What libunwind's accessors see: the stack copy, and the registers of
+ * the frame its cursor was started at. */
 struct uarg {
 	struct unwinder *u;
 	const struct snapshot *s;
+	const struct user_regs_struct *regs;
+	bool all_regs;		/* every register in regs is valid */
+	bool bp_known;		/* without all_regs: rbp is valid too */
+};
+
+/* The frame a walk is at. */
+struct wframe {
+	uint64_t ip, sp, bp;
+	bool exact;		/* ip is where the frame was stopped (the
+				   leaf, or above a signal or injected call),
+				   not a return address */
+	bool bp_known;
+};
+
+enum step_result {
+	STEP_OK,		/* *w is the caller */
+	STEP_END,		/* the outermost frame: the stack is whole */
+	STEP_TRUNC,		/* cannot go further */
 };
 
 static int
@@ -215,6 +245,7 @@ access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp,
 {
 	struct uarg *a = arg;
 	const struct snapshot *s = a->s;
+	const struct module *mod;
 
 	(void)as;
 	if (write)
@@ -226,6 +257,17 @@ access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp,
 	}
 	if (space_read(a->u->sp, addr, valp, sizeof(*valp)) == sizeof(*valp))
 		return 0;
+	/* JIT code (anonymous executable memory) has no copy here. Without
+	 * unwind info libunwind reads a frame's own IP only to see whether
+	 * it is readable, and if it is not, takes [rsp] as the return
+	 * address instead of walking frame pointers (Gstep.c, "Previous
+	 * RIP was invalid"): in a V8 frame, a stack slot. Reading such code
+	 * as zeroes keeps it on the frame-pointer walk, which JITs keep. */
+	mod = space_module(a->u->sp, addr);
+	if (mod && mod->anon) {
+		*valp = 0;
+		return 0;
+	}
 	return -UNW_EINVAL;
 }
 
@@ -233,13 +275,14 @@ static int
 access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *valp,
 	   int write, void *arg)
 {
-	const struct user_regs_struct *r = &((struct uarg *)arg)->s->regs;
+	const struct uarg *a = arg;
+	const struct user_regs_struct *r = a->regs;
 
 	(void)as;
 	if (write)
 		return -UNW_EINVAL;
-	if (((struct uarg *)arg)->s->regs_known == SNAP_REGS_SP_PC &&
-	    reg != UNW_X86_64_RSP && reg != UNW_X86_64_RIP)
+	if (!a->all_regs && reg != UNW_X86_64_RSP && reg != UNW_X86_64_RIP &&
+	    !(reg == UNW_X86_64_RBP && a->bp_known))
 		return -UNW_EBADREG;
 	switch (reg) {
 	case UNW_X86_64_RAX: *valp = r->rax; break;
@@ -355,37 +398,132 @@ unwinder_stats(const struct unwinder *u)
 	return &u->stats;
 }
 
+/* The word at addr in the stack copy. */
+static bool
+stack_word(const struct snapshot *s, uint64_t addr, uint64_t *val)
+{
+	if (addr < s->sp || addr - s->sp > s->len ||
+	    s->len - (addr - s->sp) < sizeof(*val))
+		return false;
+	memcpy(val, s->stack + (addr - s->sp), sizeof(*val));
+	return true;
+}
+
+/* Step from Go frame *w, whose function is gi, to its caller. Go on amd64
+ * keeps the return address right above the frame (gi->spdelta bytes above
+ * SP at this PC, prologue and epilogue included) and saves the caller's BP
+ * just below it when the function has a frame. A frameless leaf leaves
+ * both alone, which is what a frame-pointer walk gets wrong. */
+static enum step_result
+go_step(const struct snapshot *s, struct wframe *w,
+	const struct go_func_info *gi)
+{
+	uint64_t at, ra, bp;
+
+	/* runtime.goexit, mstart, rt0_go: nothing called them. */
+	if (gi->top)
+		return STEP_END;
+	/* Stack switches (systemstack, mcall, asmcgocall, morestack) and
+	 * signal returns: the caller is on another stack, which is not in
+	 * the copy; the runtime's own traceback stops here as well. */
+	if (gi->spwrite)
+		return STEP_TRUNC;
+	at = w->sp + (uint64_t)gi->spdelta;
+	if (!stack_word(s, at, &ra))
+		return STEP_TRUNC;
+	if (gi->bp_saved && stack_word(s, at - 8, &bp)) {
+		w->bp = bp;
+		w->bp_known = true;
+	}
+	w->ip = ra;
+	w->sp = at + 8;
+	w->exact = gi->injected;
+	return STEP_OK;
+}
+
+/* Step from non-Go frame *w with libunwind. *started says whether c is at
+ * *w already (it is after a libunwind step); otherwise c is started from
+ * w's registers: the snapshot's own for the leaf, else those the Go steps
+ * recovered (rip, rsp and rbp if known; the rest is not known after Go
+ * code, which preserves no registers). */
+static enum step_result
+unw_step_from(struct unwinder *u, struct uarg *a, unw_cursor_t *c,
+	      bool *started, struct user_regs_struct *regs, bool leaf,
+	      struct wframe *w)
+{
+	unw_word_t ip, sp, bp;
+	int r;
+
+	if (!*started) {
+		if (leaf) {
+			a->regs = &a->s->regs;
+			a->all_regs = a->s->regs_known == SNAP_REGS_ALL;
+			a->bp_known = false;
+		} else {
+			*regs = a->s->regs;
+			/* At the call, not after it: the unwind row of a
+			 * call that ends a function (noreturn) is the call's
+			 * own; libunwind uses a first frame's IP as is. */
+			regs->rip = w->exact ? w->ip : w->ip - 1;
+			regs->rsp = w->sp;
+			regs->rbp = w->bp;
+			a->regs = regs;
+			a->all_regs = false;
+			a->bp_known = w->bp_known;
+		}
+		if (unw_init_remote(c, u->as, a) < 0)
+			return STEP_TRUNC;
+		*started = true;
+	}
+	/* The frame above a signal trampoline was interrupted, not
+	 * calling: its IP is where it resumes, exact. */
+	w->exact = unw_is_signal_frame(c) > 0;
+	r = unw_step(c);
+	if (r == 0)
+		return STEP_END;
+	if (r < 0)
+		return STEP_TRUNC;
+	if (unw_get_reg(c, UNW_REG_IP, &ip) < 0 ||
+	    unw_get_reg(c, UNW_REG_SP, &sp) < 0)
+		return STEP_END;
+	w->ip = ip;
+	w->sp = sp;
+	w->bp_known = unw_get_reg(c, UNW_X86_64_RBP, &bp) == 0;
+	w->bp = w->bp_known ? bp : 0;
+	return STEP_OK;
+}
+
 int
 unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs,
 		uint8_t *frame_flags, size_t max)
 {
-	struct uarg a = { u, s };
+	struct uarg a = { u, s, &s->regs, s->regs_known == SNAP_REGS_ALL,
+			  false };
+	struct user_regs_struct regs;
+	const struct module *mod;
+	struct go_func_info gi;
+	enum step_result r;
+	struct wframe w;
 	unw_cursor_t c;
-	unw_word_t ip, sp, prev_sp = 0;
-	bool exact = true, truncated = false;
+	uint64_t pc, prev_sp = 0;
+	bool truncated = false, started = false;
 	size_t n = 0;
-	int r;
+	int rc;
 
 	if (max < 2)
 		return -EINVAL;
 	u->stats.stacks++;
-	r = unw_init_remote(&c, u->as, &a);
-	if (r < 0) {
-		pcs[0] = s->regs.rip;
-		if (frame_flags)
-			frame_flags[0] = UNW_FRAME_EXACT;
-		n = 1;
-		truncated = true;
-		goto out;
-	}
+	w.ip = s->regs.rip;
+	w.sp = s->regs.rsp;
+	w.bp = s->regs.rbp;
+	w.bp_known = s->regs_known == SNAP_REGS_ALL;
+	w.exact = true;
 	for (;;) {
-		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
-			break;
-		if (unw_get_reg(&c, UNW_REG_SP, &sp) < 0)
+		if (w.ip == 0)
 			break;
 		/* A walk that does not move up the stack is going nowhere
 		 * (a bad guess by the frame-pointer heuristics). */
-		if (n > 0 && sp <= prev_sp) {
+		if (n > 0 && w.sp <= prev_sp) {
 			truncated = true;
 			break;
 		}
@@ -393,20 +531,41 @@ unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs,
 			truncated = true;
 			break;
 		}
-		pcs[n] = exact ? ip : ip - 1;
+		pc = w.exact ? w.ip : w.ip - 1;
+		mod = space_module(u->sp, pc);
+		rc = mod && mod->img ? go_func_at(mod->img, pc - mod->bias, &gi)
+				     : -ENOENT;
+		/* A return address at the very entry of a Go function follows
+		 * no call: the runtime plants such addresses (asmcgocall saves
+		 * runtime.systemstack_switch as the goroutine's PC, and
+		 * cgocallback returns there), and its traceback takes them as
+		 * they are (gentraceback: tracepc-- only when pc > entry). */
+		if (rc != 0 && !w.exact && mod && mod->img &&
+		    go_func_at(mod->img, w.ip - mod->bias, &gi) == 0 &&
+		    gi.entry == w.ip - mod->bias) {
+			pc = w.ip;
+			w.exact = true;
+			rc = 0;
+		}
+		pcs[n] = pc;
 		if (frame_flags)
-			frame_flags[n] = exact ? UNW_FRAME_EXACT : 0;
-		if (!space_module(u->sp, pcs[n]))
+			frame_flags[n] = w.exact ? UNW_FRAME_EXACT : 0;
+		if (!mod)
 			u->stats.no_module++;
 		n++;
-		prev_sp = sp;
-		/* The frame above a signal trampoline was interrupted, not
-		 * calling: its IP is where it resumes, exact. */
-		exact = unw_is_signal_frame(&c) > 0;
-		r = unw_step(&c);
-		if (r == 0)
+		prev_sp = w.sp;
+		if (rc == 0) {
+			r = go_step(s, &w, &gi);
+			started = false;
+		} else if (rc == -ENOENT) {
+			r = unw_step_from(u, &a, &c, &started, &regs, n == 1,
+					  &w);
+		} else {
+			r = STEP_TRUNC;	/* Go code with a bad table */
+		}
+		if (r == STEP_END)
 			break;
-		if (r < 0) {
+		if (r == STEP_TRUNC) {
 			truncated = true;
 			break;
 		}
@@ -418,7 +577,6 @@ unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs,
 		n = 1;
 		truncated = true;
 	}
-out:
 	if (truncated) {
 		pcs[n] = 0;
 		if (frame_flags)

@@ -37,6 +37,7 @@ FETCH_MAX_TIME=${FETCH_MAX_TIME:-90}
 
 _pids=()	# every background process this test started
 _logs=()	# every profd log, printed when the test fails
+_cleanups=()	# commands run at exit, after the processes are gone
 _nstarted=0
 
 # ---- reporting --------------------------------------------------------------
@@ -83,10 +84,13 @@ _check_ptrace()
 
 _t_exit()
 {
-	local rc=$? log
+	local rc=$? log c
 	set +e
 	trap - EXIT INT TERM
 	_kill_all
+	for c in "${_cleanups[@]}"; do
+		eval "$c"
+	done
 	# A sanitizer report fails the test even when every check passed.
 	for log in "${_logs[@]}"; do
 		if [ "$rc" -eq 0 ] && _sanitizer_report "$log" >/dev/null; then
@@ -111,6 +115,11 @@ _t_exit()
 
 # Remember a background process so that the EXIT trap kills it.
 _track() { _pids+=("$1"); }
+
+# at_exit COMMAND: run COMMAND (a string for eval) when the test ends, pass
+# or fail, after its processes have been killed: for files a test had to
+# create outside its directory, such as a JIT's /tmp/perf-PID.map.
+at_exit() { _cleanups+=("$1"); }
 
 # state_of PID: the process state letter (R, S, D, T, t, Z, ...); fails if
 # there is no such process.  /proc/PID/stat's comm may contain spaces and
@@ -216,14 +225,25 @@ wait_for_line()
 # TARGET_ARGV (the exact argv, for /cmdline).
 start_target()
 {
-	local name=$1 out pid rc=0
+	local name=$1
 	shift
 	[ -x "$TARGET_DIR/$name" ] || fail "$TARGET_DIR/$name: not built (make targets)"
+	start_target_cmd "$name" "$TARGET_DIR/$name" "$@"
+}
+
+# start_target_cmd NAME COMMAND [ARGS...]: as start_target, for any command
+# that ends up exec'ing a target (a copy of one, one in a chroot or an
+# unshare'd namespace, node with a script).  The process started must be
+# the one that prints "ready PID", with its own PID.
+start_target_cmd()
+{
+	local name=$1 out pid rc=0
+	shift
 	_nstarted=$((_nstarted + 1))
 	out=$TEST_DIR/target.$_nstarted.$name.out
 	# exec: the target itself is our child, so PR_SET_PDEATHSIG fires when
 	# this shell dies and $! is the target's PID.
-	(exec "$TARGET_DIR/$name" "$@" >"$out" 2>"$out.err") &
+	(exec "$@" >"$out" 2>"$out.err") &
 	pid=$!
 	_track "$pid"
 	wait_for_line "$out" '^ready [0-9]+$' 10 "$pid" || rc=$?
@@ -236,7 +256,7 @@ start_target()
 	[ "$TARGET_PID" = "$pid" ] ||
 	    fail "target $name: ready line names pid $TARGET_PID, started $pid"
 	# shellcheck disable=SC2034  # used by the t_*.sh scripts
-	TARGET_ARGV=("$TARGET_DIR/$name" "$@")
+	TARGET_ARGV=("$@")
 	say "target $name ready: pid $TARGET_PID"
 }
 
@@ -358,15 +378,18 @@ target_cpu_ns()
 
 # start_profd [ARGS...]: profd for TARGET_PID on an ephemeral loopback port.
 # Waits (10 s at most) for "listening on 127.0.0.1:PORT" in its log; sets
-# PROFD_PID, PROFD_PORT, PROFD_LOG and BASE.
+# PROFD_PID, PROFD_PORT, PROFD_LOG and BASE.  PROFD_WRAP, an array, is a
+# command that execs its arguments (e.g. setpriv dropping capabilities)
+# to run profd through.
+PROFD_WRAP=()
 start_profd()
 {
 	local rc=0
 	_nstarted=$((_nstarted + 1))
 	PROFD_LOG=$TEST_DIR/profd.$_nstarted.log
 	_logs+=("$PROFD_LOG")
-	(exec "$PROFD" --pid "$TARGET_PID" --listen 127.0.0.1:0 -v "$@" \
-	    >"$PROFD_LOG" 2>&1) &
+	(exec "${PROFD_WRAP[@]}" "$PROFD" --pid "$TARGET_PID" \
+	    --listen 127.0.0.1:0 -v "$@" >"$PROFD_LOG" 2>&1) &
 	PROFD_PID=$!
 	_track "$PROFD_PID"
 	wait_for_line "$PROFD_LOG" 'listening on 127\.0\.0\.1:[0-9]+' 10 \
@@ -541,13 +564,16 @@ table_get()
 		END { if (!found) print 0 }' "$1"
 }
 
-# pprof_traces_folded FILE: `go tool pprof -traces` turned into one line per
-# trace, frames root first joined by ';' (" (inline)" removed), then a space
-# and pprof's value.  -traces prints "%10s   %s" per frame and "%10s:  %s"
-# per label, so column 11 tells them apart.
+# pprof_traces_folded FILE [PPROF FLAGS...]: `go tool pprof -traces` turned
+# into one line per trace, frames root first joined by ';' (" (inline)"
+# removed), then a space and pprof's value.  -traces prints "%10s   %s" per
+# frame and "%10s:  %s" per label, so column 11 tells them apart.  Flags
+# given come after -symbolize=none and may override it.
 pprof_traces_folded()
 {
-	pprof -symbolize=none -traces "$1" | awk '
+	local file=$1
+	shift
+	pprof -symbolize=none -traces "$@" "$file" | awk '
 		function flush() {
 			if (n > 0) {
 				s = f[n]

@@ -10,7 +10,22 @@ TGT_SRC   = tests/targets
 TGT_WARN  = -Wall -Wextra -Werror
 TGT_DEPS  = $(TGT_SRC)/target.h $(TGT_SRC)/targets.mk
 TGT_BINS  = $(addprefix $(TARGET_DIR)/,spin split cxx libhot.so shlib demo \
-	    syscalls blocker)
+	    syscalls blocker lateload)
+
+# Rust (tests/e2e/t_rust.sh): built when rustc is on PATH; scripts/deps.sh
+# installs Debian's rustc when it is not, so CI always has it.
+RUSTC    ?= rustc
+ifneq ($(shell command -v $(RUSTC) 2>/dev/null),)
+TGT_BINS += $(TARGET_DIR)/rust-legacy $(TARGET_DIR)/rust-v0
+endif
+
+# Go (tests/e2e/t_go*.sh): built when go is on PATH; scripts/deps.sh
+# installs Debian's golang-go, so CI always has it.
+GO       ?= go
+ifneq ($(shell command -v $(GO) 2>/dev/null),)
+TGT_BINS += $(TARGET_DIR)/gohot $(TARGET_DIR)/gohot-stripped \
+	    $(TARGET_DIR)/gohot-cgo
+endif
 
 targets: $(TGT_BINS)
 
@@ -39,6 +54,14 @@ $(TARGET_DIR)/shlib: $(TGT_SRC)/shlib.c $(TGT_SRC)/libhot.h \
 	$(call msg,CC,$@)$(CC) -O1 -g $(TGT_WARN) -o $@ $< \
 		-L$(TARGET_DIR) -lhot -Wl,-rpath,'$$ORIGIN'
 
+# Not linked with libhot.so: it dlopen()s it, found through $ORIGIN, once
+# told to (t_dlopen.sh).
+$(TARGET_DIR)/lateload: $(TGT_SRC)/lateload.c $(TARGET_DIR)/libhot.so \
+		$(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)$(CC) -O1 -g $(TGT_WARN) -o $@ $< -ldl \
+		-Wl,-rpath,'$$ORIGIN'
+
 $(TARGET_DIR)/demo: $(TGT_SRC)/demo.c $(TGT_DEPS)
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)$(CC) -O2 -g -pthread $(TGT_WARN) -o $@ $<
@@ -52,5 +75,42 @@ $(TARGET_DIR)/syscalls: $(TGT_SRC)/syscalls.c $(TGT_DEPS)
 $(TARGET_DIR)/blocker: $(TGT_SRC)/blocker.c $(TGT_DEPS)
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)$(CC) -O1 -g -pthread $(TGT_WARN) -o $@ $<
+
+# The same program with both Rust symbol manglings: legacy (the default,
+# "_ZN...17h<hash>E") and v0 ("_R...").
+$(TARGET_DIR)/rust-legacy: $(TGT_SRC)/rust/hot.rs $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,RUSTC,$@)$(RUSTC) -C opt-level=2 -g -o $@ $<
+
+$(TARGET_DIR)/rust-v0: $(TGT_SRC)/rust/hot.rs $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,RUSTC,$@)$(RUSTC) -C opt-level=2 -g \
+		-C symbol-mangling-version=v0 -o $@ $<
+
+# One Go program three ways: pure Go with DWARF, pure Go without symbols or
+# DWARF (-s -w: only .gopclntab is left), and cgo (external linking against
+# libc, runtime/cgo's .eh_frame). The build is offline and stays in build/:
+# no module downloads (the module has no dependencies), no VCS stamping
+# (it would run git), cache and GOPATH under build/.
+GOHOT_SRCS = $(wildcard $(TGT_SRC)/gohot/*.go) $(TGT_SRC)/gohot/go.mod
+GO_ENV     = GOCACHE=$(abspath build/go-cache) GOPATH=$(abspath build/gopath) \
+	     GOFLAGS= GOPROXY=off GO111MODULE=on GOWORK=off GOTOOLCHAIN=local \
+	     CC="$(CC)"
+GO_RUN     = cd $(TGT_SRC)/gohot && $(GO_ENV)
+
+$(TARGET_DIR)/gohot: $(GOHOT_SRCS) $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,GO,$@)$(GO_RUN) CGO_ENABLED=0 $(GO) build -buildvcs=false \
+		-o $(abspath $@) .
+
+$(TARGET_DIR)/gohot-stripped: $(GOHOT_SRCS) $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,GO,$@)$(GO_RUN) CGO_ENABLED=0 $(GO) build -buildvcs=false \
+		-ldflags='-s -w' -o $(abspath $@) .
+
+$(TARGET_DIR)/gohot-cgo: $(GOHOT_SRCS) $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,GO,$@)$(GO_RUN) CGO_ENABLED=1 $(GO) build -buildvcs=false \
+		-o $(abspath $@) .
 
 .PHONY: targets

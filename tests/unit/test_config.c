@@ -102,6 +102,52 @@ main(void)
 	CHECK_EQ_INT(parse(&c, err, "-V", NULL), 0, "-V");
 	CHECK(c.version, "version set");
 
+	/* debuginfod: off by default, opt-in with bounds and a cache */
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", NULL), 0, "no --debuginfod");
+	CHECK_EQ_STR(c.debuginfod, "", "debuginfod off by default");
+	CHECK_EQ_INT(c.debuginfod_timeout, 10, "default debuginfod timeout");
+	CHECK(c.debuginfod_max_size == 256UL << 20,
+	      "default debuginfod max size 256 MiB");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--debuginfod",
+			   "http://127.0.0.1:8002", "--debuginfod",
+			   " https://a.example/  http://b.example ",
+			   "--debuginfod-timeout", "3", "--debuginfod-max-size",
+			   "1048576", "--debuginfod-cache", "/tmp/x", NULL),
+		     0, "debuginfod options");
+	CHECK_EQ_STR(c.debuginfod,
+		     "http://127.0.0.1:8002 https://a.example/ "
+		     "http://b.example",
+		     "URLs from repeated and space-separated --debuginfod");
+	CHECK_EQ_INT(c.debuginfod_timeout, 3, "--debuginfod-timeout");
+	CHECK(c.debuginfod_max_size == 1048576, "--debuginfod-max-size");
+	CHECK_EQ_STR(c.debuginfod_cache, "/tmp/x", "--debuginfod-cache");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--debuginfod", "http://x",
+			   NULL),
+		     0, "--debuginfod without a cache");
+	CHECK(c.debuginfod_cache[0] == '/', "a default cache directory");
+	CHECK(strstr(c.debuginfod_cache, "profd/debuginfod") != NULL,
+	      "the default cache is profd's own");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--debuginfod-max-size", "0",
+			   NULL),
+		     0, "--debuginfod-max-size 0 is no limit");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--debuginfod", "ftp://x",
+			   NULL),
+		     -EINVAL, "--debuginfod ftp://");
+	CHECK(strstr(err, "ftp://x") != NULL, "message quotes the bad URL");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--debuginfod", "http://",
+			   NULL),
+		     -EINVAL, "--debuginfod with no host");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--debuginfod", "  ", NULL),
+		     -EINVAL, "--debuginfod with no URL");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--debuginfod-timeout", "0",
+			   NULL),
+		     -EINVAL, "--debuginfod-timeout 0");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--debuginfod-cache", "rel",
+			   NULL),
+		     -EINVAL, "relative --debuginfod-cache");
+	CHECK(strstr(config_usage, "--debuginfod-max-size") != NULL,
+	      "usage lists the debuginfod options");
+
 	check_listen("127.0.0.1:8005", "127.0.0.1:8005");
 	check_listen(":8005", "8005");
 	check_listen("0.0.0.0:0", "0.0.0.0:0");

@@ -419,6 +419,18 @@ test_demangle(void)
 		       "core::fmt::write", "Rust legacy: hash dropped");
 	check_demangle("_RNvNtCs1234_7mycrate4util3foo", "mycrate::util::foo",
 		       "Rust v0");
+	check_demangle("_ZN67_$LT$hot..kernel..Mixer$LT$u64$GT$$u20$as$u20$"
+		       "hot..kernel..Step$GT$4step17h72e6595523a8aa1dE",
+		       "<hot::kernel::Mixer<u64> as hot::kernel::Step>::step",
+		       "Rust legacy trait method of a generic type");
+	check_demangle("_RNvXNtCs81nRMqtTsfS_3hot6kernelINtB2_5MixeryE"
+		       "NtB2_4Step4step",
+		       "<hot::kernel::Mixer<u64> as hot::kernel::Step>::step",
+		       "Rust v0 trait method: no crate disambiguator");
+	check_demangle("_RINvNtCs81nRMqtTsfS_3hot6kernel5drive"
+		       "INtB2_5MixeryEEB4_",
+		       "hot::kernel::drive::<hot::kernel::Mixer<u64>>",
+		       "Rust v0 generic function: its type parameter");
 	check_demangle("main", NULL, "C name: NULL");
 	check_demangle("_Zgarbage", NULL, "bad mangling: NULL");
 	check_demangle(NULL, NULL, "NULL: NULL");
