@@ -6,6 +6,7 @@
 #   make SANITIZE=address,undefined   sanitizer build in build-<san>/
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make lint            mandoc -Tlint, cppcheck
+#   make bench           overhead and accuracy against perf (bench/RESULTS.md)
 #   V=1                  show full commands
 
 PREFIX  ?= /usr/local
@@ -149,6 +150,10 @@ clean:
 	rm -rf build build-* tests/tmp
 
 FORCE:
-.PHONY: all tests deps asan check demo lint install uninstall clean targets FORCE
+.PHONY: all tests deps asan check demo lint install uninstall clean targets \
+	bench bench-deps bench-targets bench-clean FORCE
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# make bench: profd's benchmark, not part of make check (bench/bench.mk)
+include bench/bench.mk
