@@ -47,7 +47,8 @@ struct thr {
 	int stat_fd, sched_fd;
 	char state;		/* from stat: R S D T t Z X I ... */
 	char comm[16];
-	uint64_t cpu_ns;	/* schedstat: on-CPU ns */
+	uint64_t cpu_ns;	/* schedstat: on-CPU ns, latest known */
+	uint64_t cpu_scan;	/* cpu_ns as the last scan read it */
 	uint64_t slices;	/* schedstat: times scheduled in */
 	uint64_t changed_ns;	/* CLOCK_MONOTONIC when the counters last
 				   moved, as far as profd saw */
@@ -159,7 +160,8 @@ struct target {
 	uint64_t *seen_pcs;		/* PCs handed to the warmer */
 	size_t seen_cap, seen_n;
 	uint64_t seen_gen;		/* space generation they belong to */
-	uint64_t proc_cpu_prev;		/* process CPU clock, last tick */
+	uint64_t proc_cpu_prev;		/* process CPU clock, last read */
+	unsigned clock_ticks;		/* ticks since it was read */
 	uint64_t last_full_scan;	/* CLOCK_MONOTONIC ns */
 	int nthreads_prev;
 };
