@@ -6,8 +6,10 @@
  * files come through dwfl_standard_find_debuginfo (build-id directory,
  * then .gnu_debuglink), looking inside the target's root first.
  *
- * For an address: the CU's scopes give the inline chain, innermost first,
- * as eu-stack -i builds it (elfutils src/stack.c, print_inline_frames);
+ * For an address: a per-CU index of function definitions (built on the
+ * CU's first lookup) gives the function, and its inlined_subroutine DIEs
+ * that hold the address give the inline chain, innermost first, as
+ * eu-stack -i shows it (elfutils src/stack.c, print_inline_frames);
  * the line table gives the innermost file:line, and each inlined
  * subroutine's DW_AT_call_file/DW_AT_call_line the line of the frame
  * around it. Without DWARF, the ELF symbol table answers from an array
@@ -45,7 +47,7 @@
  * look. */
 #define SYM_OVERLAP_LOOKBACK 8
 
-/* How deep scopes_nested() follows namespaces, types and blocks. */
+/* How deep the function index and chains follow namespaces and blocks. */
 #define SCOPE_DEPTH_MAX 64
 
 enum {
@@ -79,6 +81,20 @@ struct centry {
 	bool used;
 };
 
+/* The functions of one CU by address, built on the CU's first lookup: a
+ * CU can hold hundreds of thousands of type DIEs (every header's types,
+ * again in every unit), and walking them per address cost milliseconds. */
+struct cufn {
+	Dwarf_Addr lo, hi;	/* CU addresses, [lo, hi) */
+	Dwarf_Off die;		/* the DW_TAG_subprogram */
+};
+
+struct cuidx {
+	Dwarf_Off cu;		/* CU DIE offset */
+	struct cufn *fn;
+	size_t n;
+};
+
 struct symcache {
 	/* libdw state; symbolize_shutdown() drops it, use rebuilds it */
 	Dwfl *dwfl;
@@ -90,6 +106,8 @@ struct symcache {
 	struct fsym *syms;
 	size_t nsyms;
 	bool syms_loaded;
+	struct cuidx *cus;	/* per-CU function indexes, by CU offset */
+	size_t ncus, capcus;
 
 	/* results: as long as the image. TODO: never evicted, so an image
 	 * used for weeks keeps every distinct address it was asked about
@@ -258,6 +276,13 @@ cache_insert(struct symcache *c, const struct centry *e)
 static void
 drop_libdw(struct symcache *c)
 {
+	size_t i;
+
+	for (i = 0; i < c->ncus; i++)
+		free(c->cus[i].fn);
+	free(c->cus);
+	c->cus = NULL;
+	c->ncus = c->capcus = 0;
 	free(c->syms);
 	c->syms = NULL;
 	c->nsyms = 0;
@@ -757,60 +782,172 @@ is_container(int tag)
 	       tag == DW_TAG_union_type || tag == DW_TAG_interface_type;
 }
 
-/* Push onto path[*depth..] the DIEs under parent that lead to the
- * innermost one whose ranges contain addr; true when one was found. */
-static bool
-walk_to_pc(Dwarf_Die *parent, Dwarf_Addr addr, Dwarf_Die *path,
-	   size_t *depth)
-{
-	Dwarf_Die child;
-	size_t d = *depth;
-	int tag;
+struct fnvec {
+	struct cufn *v;
+	size_t n, cap;
+};
 
-	if (d >= SCOPE_DEPTH_MAX || dwarf_child(parent, &child) != 0)
-		return false;
-	do {
-		tag = dwarf_tag(&child);
-		if (dwarf_haspc(&child, addr) > 0) {
-			path[d] = child;
-			*depth = d + 1;
-			walk_to_pc(&path[d], addr, path, depth);
-			return true;
-		}
-		if (is_container(tag)) {
-			path[d] = child;
-			*depth = d + 1;
-			if (walk_to_pc(&path[d], addr, path, depth))
-				return true;
-			*depth = d;
-		}
-	} while (dwarf_siblingof(&child, &child) == 0);
-	return false;
+static void
+fnvec_add(struct fnvec *fv, Dwarf_Addr lo, Dwarf_Addr hi, Dwarf_Off die)
+{
+	if (fv->n == fv->cap) {
+		size_t nc = fv->cap ? fv->cap * 2 : 64;
+		struct cufn *nv = realloc(fv->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return;	/* an incomplete index only loses names */
+		fv->v = nv;
+		fv->cap = nc;
+	}
+	fv->v[fv->n].lo = lo;
+	fv->v[fv->n].hi = hi;
+	fv->v[fv->n].die = die;
+	fv->n++;
 }
 
-/* What dwarf_getscopes_die() gives for the innermost DIE at addr, found
- * from the top of the CU: elfutils 0.188's dwarf_getscopes() prunes every
- * DIE whose ranges do not contain the address, namespaces included
- * (libdw/getscopes.c, pc_match), so it never reaches a function that
- * LLVM put inside a namespace (eu-addr2line -i shows no inline frames
- * for Rust). Returns the count, innermost first, in malloc'd *out; 0
- * when nothing but the CU contains addr. */
-static int
-scopes_nested(Dwarf_Die *cu, Dwarf_Addr addr, Dwarf_Die **out)
+/* Every function definition with code under parent, through namespaces
+ * and classes (where GCC and LLVM may nest them), not into functions. */
+static void
+collect_fns(Dwarf_Die *parent, struct fnvec *fv, unsigned depth)
 {
-	Dwarf_Die path[SCOPE_DEPTH_MAX];
-	size_t depth = 0, i;
+	Dwarf_Die child;
+
+	if (depth > SCOPE_DEPTH_MAX || dwarf_child(parent, &child) != 0)
+		return;
+	do {
+		int tag = dwarf_tag(&child);
+
+		if (tag == DW_TAG_subprogram) {
+			Dwarf_Addr base, lo, hi;
+			ptrdiff_t off = 0;
+
+			while ((off = dwarf_ranges(&child, off, &base, &lo,
+						   &hi)) > 0)
+				if (hi > lo)
+					fnvec_add(fv, lo, hi,
+						  dwarf_dieoffset(&child));
+		} else if (is_container(tag)) {
+			collect_fns(&child, fv, depth + 1);
+		}
+	} while (dwarf_siblingof(&child, &child) == 0);
+}
+
+static int
+cmp_cufn(const void *a, const void *b)
+{
+	const struct cufn *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* The index of cu, built on first use. NULL on ENOMEM. */
+static struct cuidx *
+cu_index(struct symcache *c, Dwarf_Die *cu)
+{
+	Dwarf_Off off = dwarf_dieoffset(cu);
+	struct fnvec fv = { 0 };
+	size_t lo = 0, hi = c->ncus;
+	struct cuidx *x;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (c->cus[mid].cu == off)
+			return &c->cus[mid];
+		if (c->cus[mid].cu < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (c->ncus == c->capcus) {
+		size_t nc = c->capcus ? c->capcus * 2 : 16;
+
+		x = realloc(c->cus, nc * sizeof(*x));
+		if (!x)
+			return NULL;
+		c->cus = x;
+		c->capcus = nc;
+	}
+	collect_fns(cu, &fv, 0);
+	qsort(fv.v, fv.n, sizeof(*fv.v), cmp_cufn);
+	memmove(&c->cus[lo + 1], &c->cus[lo],
+		(c->ncus - lo) * sizeof(*c->cus));
+	c->ncus++;
+	x = &c->cus[lo];
+	x->cu = off;
+	x->fn = fv.v;
+	x->n = fv.n;
+	return x;
+}
+
+/*
+ * The chain of functions at addr, innermost first, from the CU's index:
+ * the subprogram whose ranges hold addr, then down through the
+ * inlined_subroutine (and lexical block) DIEs under it that hold addr.
+ * dwarf_getscopes() walks the whole CU per address instead, and elfutils
+ * 0.188's prunes namespaces, so it never reaches a function that LLVM put
+ * inside one (eu-addr2line -i shows no inline frames for Rust). Returns
+ * the count in malloc'd *out, 0 when no function covers addr.
+ */
+static int
+fn_chain(struct symcache *c, Dwarf_Die *cu, Dwarf_Addr addr, Dwarf_Die **out)
+{
+	Dwarf_Die path[SCOPE_DEPTH_MAX], cur, child;
+	struct cuidx *x = cu_index(c, cu);
+	size_t lo = 0, hi, depth = 0, i;
+	bool found;
 
 	*out = NULL;
-	if (!walk_to_pc(cu, addr, path, &depth) || depth == 0)
+	if (!x || x->n == 0)
 		return 0;
-	*out = malloc((depth + 1) * sizeof(**out));
+	/* the last function starting at or before addr that holds it;
+	 * functions do not overlap, apart from a few inner ones */
+	hi = x->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (x->fn[mid].lo <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (i = lo; i > 0; i--) {
+		if (addr < x->fn[i - 1].hi)
+			break;
+		if (lo - i > 8)
+			return 0;
+	}
+	if (i == 0 || !dwarf_offdie(dwarf_cu_getdwarf(cu->cu), x->fn[i - 1].die,
+				    &cur))
+		return 0;
+	path[depth++] = cur;
+	do {
+		found = false;
+		if (dwarf_child(&cur, &child) != 0)
+			break;
+		do {
+			int tag = dwarf_tag(&child);
+
+			if ((tag == DW_TAG_inlined_subroutine ||
+			     tag == DW_TAG_lexical_block ||
+			     tag == DW_TAG_try_block ||
+			     tag == DW_TAG_catch_block) &&
+			    dwarf_haspc(&child, addr) > 0) {
+				if (tag == DW_TAG_inlined_subroutine &&
+				    depth < SCOPE_DEPTH_MAX)
+					path[depth++] = child;
+				cur = child;
+				found = true;
+				break;
+			}
+		} while (dwarf_siblingof(&child, &child) == 0);
+	} while (found);
+	*out = malloc(depth * sizeof(**out));
 	if (!*out)
 		return 0;
 	for (i = 0; i < depth; i++)
 		(*out)[i] = path[depth - 1 - i];
-	(*out)[depth] = *cu;
-	return (int)depth + 1;
+	return (int)depth;
 }
 
 /* Frames from the DWARF scopes at addr, into *e. Leaves e->n 0 when no
@@ -820,24 +957,16 @@ dwarf_frames(struct elfimg *img, struct symcache *c, Dwarf_Die *cu,
 	     Dwarf_Addr addr, Dwarf_Addr cubias, uint64_t vaddr,
 	     const char *file, int line, struct centry *e)
 {
-	Dwarf_Die *scopes = NULL, *chain = NULL, *inner = NULL;
+	Dwarf_Die *chain = NULL, *inner = NULL;
 	struct sym_frame *fr;
 	const struct fsym *s;
 	size_t n = 0, nf = 0;
-	int ns, nc = 0, i, rc = 0;
+	int nc = 0, i, rc = 0;
 	bool linkage = false;
 
-	/* The innermost function-like scope at addr, then every scope that
-	 * physically contains it: dwarf_getscopes() continues from an
-	 * inlined subroutine into its abstract origin, which is right for
-	 * variable lookup but not for the call chain. */
-	ns = dwarf_getscopes(cu, addr - cubias, &scopes);
-	for (i = 0; i < ns && !is_func(dwarf_tag(&scopes[i])); i++)
-		;
-	if (i < ns)
-		nc = dwarf_getscopes_die(&scopes[i], &chain);
-	else
-		nc = scopes_nested(cu, addr - cubias, &chain);
+	/* The innermost inlined function at addr, out to the function that
+	 * owns the code (fn_chain() says why not dwarf_getscopes()). */
+	nc = fn_chain(c, cu, addr - cubias, &chain);
 	for (i = 0; i < nc; i++) {
 		int tag = dwarf_tag(&chain[i]);
 
@@ -904,7 +1033,6 @@ dwarf_frames(struct elfimg *img, struct symcache *c, Dwarf_Die *cu,
 	e->n = (uint32_t)n;
 	e->flags |= CF_DWARF | CF_INLINES;
 out:
-	free(scopes);
 	free(chain);
 	return rc;
 }
