@@ -16,6 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
 #include <civetweb.h>
 
 #include "http/http.h"
@@ -698,12 +705,72 @@ http_bound(const struct http_server *s)
 	return s->bound;
 }
 
+struct poke {
+	int port;
+	bool v6;
+	volatile int done;
+};
+
+/* civetweb's master thread notices mg_stop() only when its poll() on the
+ * listening sockets returns, after up to SOCKET_TIMEOUT_QUANTUM (2 s in
+ * Debian's build). A connection wakes it at once. */
+static void *
+poke_main(void *arg)
+{
+	struct poke *p = arg;
+
+	while (!__atomic_load_n(&p->done, __ATOMIC_ACQUIRE)) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		struct timespec d = { 0, 20 * 1000000L };
+		int fd;
+
+		memset(&ss, 0, sizeof(ss));
+		if (p->v6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+			a->sin6_family = AF_INET6;
+			a->sin6_port = htons((uint16_t)p->port);
+			a->sin6_addr = in6addr_loopback;
+			len = sizeof(*a);
+		} else {
+			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+			a->sin_family = AF_INET;
+			a->sin_port = htons((uint16_t)p->port);
+			a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			len = sizeof(*a);
+		}
+		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0) {
+			(void)connect(fd, (struct sockaddr *)&ss, len);
+			close(fd);
+		}
+		nanosleep(&d, NULL);
+	}
+	return NULL;
+}
+
 void
 http_stop(struct http_server *s)
 {
+	struct poke p;
+	pthread_t th;
+	const char *colon;
+	bool poking;
+
 	if (!s)
 		return;
+	memset(&p, 0, sizeof(p));
+	colon = strrchr(s->bound, ':');
+	p.port = colon ? atoi(colon + 1) : 0;
+	p.v6 = s->bound[0] == '[';
+	poking = p.port > 0 && pthread_create(&th, NULL, poke_main, &p) == 0;
 	mg_stop(s->ctx);
+	if (poking) {
+		__atomic_store_n(&p.done, 1, __ATOMIC_RELEASE);
+		pthread_join(th, NULL);
+	}
 	mg_exit_library();
 	free(s);
 }
