@@ -93,6 +93,16 @@ $(BUILD)/gen/syscall_names.h:
 		printf "\t[%d] = \"%s\",\n", $$3, $$2 }' | sort -t '[' -k 2 -n >$@
 $(BUILD)/obj/daemon/proc.o: $(BUILD)/gen/syscall_names.h
 
+# OpenSSL 3 compatibility libraries for civetweb's TLS, embedded in profd
+# (http/tls/libssl-compat.c says why). Never sanitized: they are loaded by
+# name into whatever profd is running.
+$(BUILD)/tls/%.so: http/tls/%-compat.c
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)$(CC) -O2 -fPIC -shared -Wl,-soname,$(@F) -o $@ $< \
+		-Wl,--no-as-needed -l:$(@F).3
+$(BUILD)/obj/http/tls_embed.o: $(BUILD)/tls/libssl.so $(BUILD)/tls/libcrypto.so
+$(BUILD)/obj/http/tls_embed.o: EXTRA_CFLAGS += -DPROFD_TLS_DIR='"$(BUILD)/tls"'
+
 define archive_rule
 $(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/obj/%.o,$($(1)_SRCS))
 	$$(call msg,AR,$$@)rm -f $$@ && $(AR) rcs $$@ $$^

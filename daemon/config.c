@@ -14,8 +14,10 @@
 #include "daemon/log.h"
 
 #define SYNOPSIS \
-	"usage: profd -p PID [-dhvV] [-l [HOST]:PORT] [--hz N] " \
-	"[--max-hz N]\n" \
+	"usage: profd {-p PID | -m REGEX | --allow-any-pid} [-dhvV]\n" \
+	"             [-l [HOST]:PORT] [--auth-token-file FILE]\n" \
+	"             [--tls-cert FILE --tls-key FILE] [--max-targets N]\n" \
+	"             [--max-sessions N] [--hz N] [--max-hz N]\n" \
 	"             [--max-seconds N] [--stack-bytes N] [--max-batch N]\n" \
 	"             [--stop-budget-us N] [--attach sample|window]\n" \
 	"             [--rt-priority N] [--debuginfod URL]\n" \
@@ -36,7 +38,19 @@ const char config_usage[] =
 	"pprof profiles over HTTP:\n"
 	"  go tool pprof http://127.0.0.1:8005/debug/pprof/profile?seconds=30\n"
 	"\n"
-	"  -p, --pid PID          process to profile\n"
+	"  -p, --pid PID          process to profile (repeatable)\n"
+	"  -m, --match REGEX      profile every process whose command name or\n"
+	"                         command line matches (extended regex;\n"
+	"                         repeatable); new ones are found within 1 s\n"
+	"      --allow-any-pid    serve any process asked for as /pid/PID/\n"
+	"                         (host mode; the kernel's ptrace rules hold)\n"
+	"      --max-targets N    processes served at once, at most (64)\n"
+	"      --max-sessions N   profile windows open at once, all processes (64)\n"
+	"      --auth-token-file FILE\n"
+	"                         require 'Authorization: Bearer TOKEN' (or the\n"
+	"                         token as a Basic password) for all but /healthz\n"
+	"      --tls-cert FILE, --tls-key FILE\n"
+	"                         serve HTTPS with this PEM certificate and key\n"
 	"  -l, --listen ADDR      [HOST]:PORT to serve on (default 127.0.0.1:8005;\n"
 	"                         :PORT means every interface, PORT 0 any port)\n"
 	"      --hz N             default samples per second per thread (99)\n"
@@ -81,10 +95,23 @@ enum {
 	OPT_DEBUGINFOD_TIMEOUT,
 	OPT_DEBUGINFOD_MAX_SIZE,
 	OPT_DEBUGINFOD_CACHE,
+	OPT_ALLOW_ANY_PID,
+	OPT_MAX_TARGETS,
+	OPT_MAX_SESSIONS,
+	OPT_AUTH_TOKEN_FILE,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
 };
 
 static const struct option longopts[] = {
 	{ "pid", required_argument, NULL, 'p' },
+	{ "match", required_argument, NULL, 'm' },
+	{ "allow-any-pid", no_argument, NULL, OPT_ALLOW_ANY_PID },
+	{ "max-targets", required_argument, NULL, OPT_MAX_TARGETS },
+	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+	{ "auth-token-file", required_argument, NULL, OPT_AUTH_TOKEN_FILE },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "hz", required_argument, NULL, OPT_HZ },
 	{ "max-hz", required_argument, NULL, OPT_MAX_HZ },
@@ -255,12 +282,14 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 	     size_t errlen)
 {
 	unsigned long v;
-	bool have_pid = false, have_hz = false;
+	bool have_hz = false;
 	int ch;
 
 	memset(c, 0, sizeof(*c));
 	strcpy(c->listen, "127.0.0.1:8005");
 	c->hz = 99;
+	c->max_targets = 64;
+	c->max_sessions = 64;
 	c->max_hz = 1000;
 	c->max_seconds = 600;
 	c->stack_bytes = 32768;
@@ -273,16 +302,67 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 
 	optind = 0;		/* full reset, also for repeated unit tests */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":p:l:dvhV", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, ":p:m:l:dvhV", longopts, NULL)) !=
 	       -1) {
 		switch (ch) {
 		case 'p':
 			if (parse_num("--pid", optarg, 1, INT_MAX, &v, err,
 				      errlen) < 0)
 				return -EINVAL;
-			c->pid = (pid_t)v;
-			have_pid = true;
+			if (c->npids == PROFD_MAX_PIDS) {
+				snprintf(err, errlen,
+					 "too many --pid: at most %d; use "
+					 "--match or --allow-any-pid",
+					 PROFD_MAX_PIDS);
+				return -EINVAL;
+			}
+			c->pids[c->npids++] = (pid_t)v;
 			break;
+		case 'm':
+			if (c->nmatch == PROFD_MAX_MATCH) {
+				snprintf(err, errlen,
+					 "too many --match: at most %d; join "
+					 "them with |",
+					 PROFD_MAX_MATCH);
+				return -EINVAL;
+			}
+			if (!optarg[0]) {
+				snprintf(err, errlen,
+					 "--match needs a regular expression");
+				return -EINVAL;
+			}
+			c->match[c->nmatch++] = optarg;
+			break;
+		case OPT_ALLOW_ANY_PID:
+			c->allow_any_pid = true;
+			break;
+		case OPT_MAX_TARGETS:
+			if (parse_num("--max-targets", optarg, 1, 4096, &v, err,
+				      errlen) < 0)
+				return -EINVAL;
+			c->max_targets = (unsigned)v;
+			break;
+		case OPT_MAX_SESSIONS:
+			if (parse_num("--max-sessions", optarg, 1, 1024, &v,
+				      err, errlen) < 0)
+				return -EINVAL;
+			c->max_sessions = (unsigned)v;
+			break;
+		case OPT_AUTH_TOKEN_FILE:
+		case OPT_TLS_CERT:
+		case OPT_TLS_KEY: {
+			char *dst = ch == OPT_AUTH_TOKEN_FILE ? c->auth_token_file
+				    : ch == OPT_TLS_CERT      ? c->tls_cert
+							      : c->tls_key;
+
+			if (!optarg[0] || strlen(optarg) >= 512) {
+				snprintf(err, errlen, "%s needs a file name",
+					 argv[optind - 1]);
+				return -EINVAL;
+			}
+			snprintf(dst, 512, "%s", optarg);
+			break;
+		}
 		case 'l':
 			if (config_listen(optarg, c->listen,
 					  sizeof(c->listen)) < 0) {
@@ -408,8 +488,15 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
-	if (!have_pid) {
-		snprintf(err, errlen, "--pid PID is required");
+	if (c->npids == 0 && c->nmatch == 0 && !c->allow_any_pid) {
+		snprintf(err, errlen,
+			 "say which processes to profile: --pid PID, --match "
+			 "REGEX or --allow-any-pid");
+		return -EINVAL;
+	}
+	if (!c->tls_cert[0] != !c->tls_key[0]) {
+		snprintf(err, errlen,
+			 "--tls-cert and --tls-key go together: give both");
 		return -EINVAL;
 	}
 	if (!have_hz && c->hz > c->max_hz)

@@ -23,8 +23,19 @@
 
 /* ---- configuration (config.c) ----------------------------------------- */
 
+#define PROFD_MAX_PIDS	  64		/* --pid given */
+#define PROFD_MAX_MATCH	  16		/* --match given */
+
 struct config {
-	pid_t pid;
+	pid_t pids[PROFD_MAX_PIDS];	/* --pid, repeatable */
+	size_t npids;
+	const char *match[PROFD_MAX_MATCH];	/* --match REGEX; argv's */
+	size_t nmatch;
+	bool allow_any_pid;
+	unsigned max_targets;
+	unsigned max_sessions;		/* windows open at once, in all */
+	char auth_token_file[512];
+	char tls_cert[512], tls_key[512];
 	char listen[128];	/* civetweb syntax: "127.0.0.1:8005", "8005" */
 	unsigned hz;		/* default sampling rate */
 	unsigned max_hz;
@@ -188,7 +199,15 @@ void target_free(struct target *t);
 
 pid_t target_pid(const struct target *t);
 bool target_alive(struct target *t);
+
+/* Look again whether the process still runs (an exited one may be a
+ * zombie, a reused PID has another start time) and return it. The sampler
+ * notices exits by itself only while a window is open. */
+bool target_poll(struct target *t);
 void target_comm(const struct target *t, char *buf, size_t len);
+
+/* GNU build-id of the main executable, "" when unknown. */
+void target_build_id(struct target *t, char *buf, size_t len);
 
 /* Profile (CPU or wall clock) for req->seconds at req->hz; blocks the
  * calling (HTTP) thread. Fills r with a pprof profile or an error status
@@ -242,6 +261,13 @@ void warmer_free(struct warmer *w);
 
 /* Prometheus text for /metrics. *out is malloc'd. -ENOMEM. */
 int metrics_text(struct target **targets, size_t n, char **out, size_t *len);
+
+struct registry_info;
+
+/* JSON for /targets: pid, comm, cmdline, exe, build_id, origin, match,
+ * since, alive of each target. *out is malloc'd. -ENOMEM. */
+int targets_json(struct target **ts, const struct registry_info *info,
+		 size_t n, char **out, size_t *len);
 
 /* Go's /symbol: names for runtime addresses, innermost function first. */
 void target_symbol(struct target *t, const uint64_t *addrs, size_t n,

@@ -1,21 +1,30 @@
-/* main.c - profd: profile a running process from outside and serve
+/* main.c - profd: profile running processes from outside and serve
  * Go-compatible pprof profiles over HTTP.
  *
- * Lifecycle: parse the command line, check that the target exists and may
- * be traced (without attaching), start its sampler thread and the HTTP
- * server, then wait for SIGTERM/SIGINT on the main thread. Shutdown answers
- * open windows, lets go of every thread, stops the server and frees
- * everything (so that sanitizer leak reports mean something).
+ * Lifecycle: parse the command line, drop every capability profd does not
+ * need (before any thread exists: capabilities are per thread), check that
+ * the --pid targets exist and may be traced (without attaching), start
+ * their samplers, the --match watcher and the HTTP server, tell systemd we
+ * are ready, then wait for SIGTERM/SIGINT on the main thread. Shutdown
+ * answers open windows, lets go of every thread, stops the server and
+ * frees everything (so that sanitizer leak reports mean something).
  *
  * Exit status: 0 after SIGTERM/SIGINT, 1 on a failure, 64 on a usage error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/daemon.h"
@@ -27,52 +36,54 @@
 
 struct profd {
 	struct config cfg;
-	struct target *target;
+	struct registry *reg;
+	unsigned sessions;		/* windows open now, all targets */
+	char token[256];
 };
 
+/* Windows across every target: each one holds a civetweb worker. */
 static bool
-is_target(struct profd *d, pid_t pid, struct http_reply *r)
+session_begin(struct profd *d, struct http_reply *r)
 {
-	pid_t tp = target_pid(d->target);
+	unsigned n = __atomic_add_fetch(&d->sessions, 1, __ATOMIC_ACQ_REL);
 
-	if (pid == 0 || pid == tp)
+	if (n <= d->cfg.max_sessions)
 		return true;
-	r->status = 404;
+	__atomic_sub_fetch(&d->sessions, 1, __ATOMIC_ACQ_REL);
+	r->status = 503;
 	snprintf(r->msg, sizeof(r->msg),
-		 "process %d is not profiled by this profd; it serves process "
-		 "%d: use /debug/pprof/ or /pid/%d/debug/pprof/",
-		 (int)pid, (int)tp, (int)tp);
+		 "%u profiles are already running (profd --max-sessions); "
+		 "retry when one ends",
+		 d->cfg.max_sessions);
 	return false;
+}
+
+static void
+session_end(struct profd *d)
+{
+	__atomic_sub_fetch(&d->sessions, 1, __ATOMIC_ACQ_REL);
 }
 
 static void
 op_profile(void *ctx, const struct http_profile_req *req, struct http_reply *r)
 {
 	struct profd *d = ctx;
+	struct target *t = registry_get(d->reg, req->pid, r);
 
-	log_verbose("profile request: %u s at %u Hz", req->seconds, req->hz);
-	target_profile(d->target, req, r);
+	if (!t)
+		return;
+	if (session_begin(d, r)) {
+		log_verbose("pid %d: %s request: %u s at %u Hz",
+			    (int)target_pid(t),
+			    req->kind == HTTP_PROFILE_WALL ? "wall" : "profile",
+			    req->seconds, req->hz);
+		target_profile(t, req, r);
+		session_end(d);
+	}
 	if (r->status != 200)
-		log_info("profile request failed: %d %s", r->status, r->msg);
-}
-
-static void
-op_cmdline(void *ctx, pid_t pid, struct http_reply *r)
-{
-	struct profd *d = ctx;
-
-	(void)pid;
-	target_cmdline(d->target, r);
-}
-
-static void
-op_symbol(void *ctx, pid_t pid, const uint64_t *addrs, size_t n, char **names,
-	  struct http_reply *r)
-{
-	struct profd *d = ctx;
-
-	(void)pid;
-	target_symbol(d->target, addrs, n, names, r);
+		log_info("pid %d: profile request failed: %d %s",
+			 (int)target_pid(t), r->status, r->msg);
+	registry_put(d->reg, t);
 }
 
 static void
@@ -80,42 +91,109 @@ op_threads(void *ctx, pid_t pid, int debug, bool goroutine,
 	   struct http_reply *r)
 {
 	struct profd *d = ctx;
+	struct target *t = registry_get(d->reg, pid, r);
 
-	(void)pid;
-	target_threads(d->target, debug, goroutine, r);
+	if (!t)
+		return;
+	if (session_begin(d, r)) {
+		target_threads(t, debug, goroutine, r);
+		session_end(d);
+	}
+	registry_put(d->reg, t);
+}
+
+static void
+op_cmdline(void *ctx, pid_t pid, struct http_reply *r)
+{
+	struct profd *d = ctx;
+	struct target *t = registry_get(d->reg, pid, r);
+
+	if (!t)
+		return;
+	target_cmdline(t, r);
+	registry_put(d->reg, t);
+}
+
+static void
+op_symbol(void *ctx, pid_t pid, const uint64_t *addrs, size_t n, char **names,
+	  struct http_reply *r)
+{
+	struct profd *d = ctx;
+	struct target *t = registry_get(d->reg, pid, r);
+
+	if (!t)
+		return;
+	target_symbol(t, addrs, n, names, r);
+	registry_put(d->reg, t);
 }
 
 static void
 op_metrics(void *ctx, struct http_reply *r)
 {
 	struct profd *d = ctx;
+	struct target *ts[256];
+	size_t n, i;
 
-	if (metrics_text(&d->target, 1, &r->text, &r->text_len) < 0) {
+	n = registry_snapshot(d->reg, ts, 256, NULL);
+	if (metrics_text(ts, n, &r->text, &r->text_len) < 0) {
 		r->status = 503;
 		snprintf(r->msg, sizeof(r->msg), "profd is out of memory");
-		return;
+	} else {
+		r->status = 200;
 	}
-	r->status = 200;
+	for (i = 0; i < n; i++)
+		registry_put(d->reg, ts[i]);
+}
+
+static void
+op_targets_json(void *ctx, struct http_reply *r)
+{
+	struct profd *d = ctx;
+	struct registry_info info[256];
+	struct target *ts[256];
+	size_t n, i;
+
+	n = registry_snapshot(d->reg, ts, 256, info);
+	if (targets_json(ts, info, n, &r->text, &r->text_len) < 0) {
+		r->status = 503;
+		snprintf(r->msg, sizeof(r->msg), "profd is out of memory");
+	} else {
+		r->status = 200;
+	}
+	for (i = 0; i < n; i++)
+		registry_put(d->reg, ts[i]);
 }
 
 static size_t
 op_targets(void *ctx, struct http_target_info *out, size_t max)
 {
 	struct profd *d = ctx;
+	struct target *ts[64];
+	size_t n, i;
 
-	if (max == 0)
-		return 0;
-	memset(out, 0, sizeof(*out));
-	out->pid = target_pid(d->target);
-	target_comm(d->target, out->comm, sizeof(out->comm));
-	out->alive = target_alive(d->target);
-	return 1;
+	if (max > 64)
+		max = 64;
+	n = registry_snapshot(d->reg, ts, max, NULL);
+	for (i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].pid = target_pid(ts[i]);
+		target_comm(ts[i], out[i].comm, sizeof(out[i].comm));
+		out[i].alive = target_alive(ts[i]);
+		registry_put(d->reg, ts[i]);
+	}
+	return n;
 }
 
 static bool
 op_check_target(void *ctx, pid_t pid, struct http_reply *r)
 {
-	return is_target(ctx, pid, r);
+	struct profd *d = ctx;
+	struct target *t = registry_get(d->reg, pid, r);
+
+	if (!t)
+		return false;
+	registry_put(d->reg, t);
+	return true;
 }
 
 static void
@@ -135,6 +213,7 @@ static const struct http_ops ops = {
 	.symbol = op_symbol,
 	.threads = op_threads,
 	.metrics = op_metrics,
+	.targets_json = op_targets_json,
 	.targets = op_targets,
 	.check_target = op_check_target,
 	.log = op_log,
@@ -160,15 +239,124 @@ is_loopback(const char *listen)
 	       strncmp(listen, "[::1]", 5) == 0;
 }
 
+/*
+ * Keep only the capabilities profd uses: CAP_SYS_PTRACE (stop and read
+ * other processes), CAP_DAC_READ_SEARCH (their /proc files and the files
+ * they map), CAP_CHECKPOINT_RESTORE (/proc/PID/map_files, for deleted and
+ * replaced files), CAP_SYS_NICE (a real-time sampler, --rt-priority) and,
+ * for a port below 1024, CAP_NET_BIND_SERVICE. The rest goes from the
+ * bounding set too, and no exec can get any back. Capabilities belong to
+ * threads, so this runs before the first thread is created.
+ */
+static void
+drop_capabilities(const struct config *c)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	const char *colon = strrchr(c->listen, ':');
+	int port = atoi(colon ? colon + 1 : c->listen);
+	uint64_t keep = 0, eff, perm;
+	int cap, last = 40;
+	FILE *f;
+
+	keep |= 1ULL << CAP_SYS_PTRACE;
+	keep |= 1ULL << CAP_DAC_READ_SEARCH;
+	keep |= 1ULL << 40;	/* CAP_CHECKPOINT_RESTORE, Linux 5.9 */
+	if (c->rt_priority > 0)
+		keep |= 1ULL << CAP_SYS_NICE;
+	if (port > 0 && port < 1024)
+		keep |= 1ULL << CAP_NET_BIND_SERVICE;
+	f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	if (f) {
+		if (fscanf(f, "%d", &last) != 1)
+			last = 40;
+		fclose(f);
+	}
+	if (syscall(SYS_capget, &h, d) != 0)
+		return;
+	eff = d[0].effective | (uint64_t)d[1].effective << 32;
+	perm = d[0].permitted | (uint64_t)d[1].permitted << 32;
+	if ((perm & ~keep) == 0)
+		return;		/* nothing to drop */
+	for (cap = 0; cap <= last && cap < 64; cap++)
+		if (!(keep & (1ULL << cap)))
+			prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+	eff &= keep;
+	perm &= keep;
+	d[0].effective = (uint32_t)eff;
+	d[1].effective = (uint32_t)(eff >> 32);
+	d[0].permitted = (uint32_t)perm;
+	d[1].permitted = (uint32_t)(perm >> 32);
+	d[0].inheritable = d[1].inheritable = 0;
+	if (syscall(SYS_capset, &h, d) != 0)
+		log_warn("capset: keeping every capability");
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+/* systemd's readiness protocol (sd_notify(3)), without libsystemd: one
+ * datagram to $NOTIFY_SOCKET. */
+static void
+notify_systemd(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	socklen_t len;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0';	/* abstract socket */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, state, strlen(state), 0, (struct sockaddr *)&sa, len) <
+	    0)
+		log_warn("sd_notify %s", state);
+	close(fd);
+}
+
+/* The token of --auth-token-file: its first line, trimmed. */
+static void
+read_token(const char *file, char *tok, size_t len)
+{
+	char *buf;
+	size_t n, i, j;
+
+	if (proc_read(file, 4096, &buf, &n) < 0)
+		fatal("cannot read --auth-token-file %s", file);
+	for (i = 0; i < n && (buf[i] == ' ' || buf[i] == '\t'); i++)
+		;
+	for (j = i; j < n && buf[j] != '\n' && buf[j] != '\r' &&
+		    buf[j] != ' ' && buf[j] != '\t';
+	     j++)
+		;
+	if (j - i < 16 || j - i >= len) {
+		free(buf);
+		fatalx("--auth-token-file %s: want one token of 16 to %zu "
+		       "characters on its first line",
+		       file, len - 1);
+	}
+	memcpy(tok, buf + i, j - i);
+	tok[j - i] = '\0';
+	free(buf);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct target_opts topts;
 	struct http_config hc;
 	struct http_server *srv;
-	struct profd d;
+	static struct profd d;
 	char err[PROFD_ERRLEN];
 	sigset_t set;
+	size_t i;
 	int sig;
 
 	if (config_parse(&d.cfg, argc, argv, err, sizeof(err)) < 0) {
@@ -184,6 +372,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_init(d.cfg.verbosity);
+	if (d.cfg.auth_token_file[0])
+		read_token(d.cfg.auth_token_file, d.token, sizeof(d.token));
 	symbolize_init();
 	/* Before any thread starts: this sets environment variables. */
 	if (d.cfg.debuginfod[0]) {
@@ -198,6 +388,7 @@ main(int argc, char **argv)
 			 d.cfg.debuginfod, d.cfg.debuginfod_timeout,
 			 d.cfg.debuginfod_max_size, d.cfg.debuginfod_cache);
 	}
+	drop_capabilities(&d.cfg);
 
 	/* Signals are taken synchronously by this thread only; every thread
 	 * created below inherits the mask. A client that hangs up must not
@@ -217,9 +408,27 @@ main(int argc, char **argv)
 	topts.stop_budget_us = d.cfg.stop_budget_us;
 	topts.attach_window = d.cfg.attach_window;
 	topts.rt_priority = d.cfg.rt_priority;
-	d.target = target_new(d.cfg.pid, &topts, err, sizeof(err));
-	if (!d.target)
-		fatalx("%s", err);
+	d.reg = registry_new(&topts, d.cfg.allow_any_pid, d.cfg.max_targets);
+	if (!d.reg)
+		fatalx("out of memory");
+	for (i = 0; i < d.cfg.nmatch; i++)
+		if (registry_add_rule(d.reg, d.cfg.match[i], err,
+				      sizeof(err)) < 0) {
+			registry_free(d.reg);
+			fprintf(stderr, "profd: %s\n%s", err, config_synopsis);
+			return EXIT_USAGE;
+		}
+	for (i = 0; i < d.cfg.npids; i++) {
+		if (registry_add_pid(d.reg, d.cfg.pids[i], err, sizeof(err)) <
+		    0) {
+			registry_free(d.reg);
+			fatalx("%s", err);
+		}
+	}
+	if (registry_start(d.reg) < 0) {
+		registry_free(d.reg);
+		fatalx("cannot start the --match watcher");
+	}
 
 	memset(&hc, 0, sizeof(hc));
 	hc.listen = d.cfg.listen;
@@ -227,24 +436,39 @@ main(int argc, char **argv)
 	hc.default_seconds = d.cfg.max_seconds < 30 ? d.cfg.max_seconds : 30;
 	hc.default_hz = d.cfg.hz;
 	hc.max_hz = d.cfg.max_hz;
-	hc.threads = 2 * PROFD_MAX_SESSIONS;
+	/* every window holds a worker; keep some for quick requests */
+	hc.threads = d.cfg.max_sessions + 16;
+	hc.auth_token = d.token[0] ? d.token : NULL;
+	hc.tls_cert = d.cfg.tls_cert[0] ? d.cfg.tls_cert : NULL;
+	hc.tls_key = d.cfg.tls_key[0] ? d.cfg.tls_key : NULL;
 	srv = http_start(&hc, &ops, &d, err, sizeof(err));
 	if (!srv) {
-		target_free(d.target);
+		registry_free(d.reg);
 		fatalx("%s", err);
 	}
 	{
-		char comm[64];
+		struct http_target_info ti[8];
+		size_t n = op_targets(&d, ti, 8);
 
-		target_comm(d.target, comm, sizeof(comm));
-		log_info("profiling process %d (%s)", (int)d.cfg.pid, comm);
+		for (i = 0; i < n; i++)
+			log_info("profiling process %d (%s)", (int)ti[i].pid,
+				 ti[i].comm);
+		for (i = 0; i < d.cfg.nmatch; i++)
+			log_info("watching for processes matching '%s'",
+				 d.cfg.match[i]);
+		if (d.cfg.allow_any_pid)
+			log_info("serving any process by /pid/PID/ "
+				 "(--allow-any-pid)");
 	}
-	log_info("listening on %s", http_bound(srv));
-	if (!is_loopback(d.cfg.listen))
+	log_info("listening on %s%s", http_bound(srv),
+		 hc.tls_cert ? " (https)" : "");
+	if (!is_loopback(d.cfg.listen) && !hc.auth_token)
 		log_warnx("listening on %s beyond loopback without "
-			  "authentication: anyone who can reach it can profile "
-			  "process %d",
-			  http_bound(srv), (int)d.cfg.pid);
+			  "authentication: anyone who can reach it can stop "
+			  "and profile the target processes; add "
+			  "--auth-token-file",
+			  http_bound(srv));
+	notify_systemd("READY=1");
 
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
@@ -255,11 +479,12 @@ main(int argc, char **argv)
 			log_info("SIGHUP ignored (no configuration to reload)");
 	}
 	log_info("%s: detaching and exiting", strsignal(sig));
+	notify_systemd("STOPPING=1");
 	/* Answer open windows first, so the workers the server waits for in
 	 * http_stop() are not asleep on a sampler. */
-	target_stop(d.target);
+	registry_stop(d.reg);
 	http_stop(srv);
-	target_free(d.target);
+	registry_free(d.reg);
 	symbolize_shutdown();
 	return 0;
 }

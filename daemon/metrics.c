@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/daemon.h"
@@ -227,6 +228,90 @@ metrics_text(struct target **targets, size_t n, char **out, size_t *len)
 		  "# TYPE profd_symbolize_cache_misses_total counter\n"
 		  "profd_symbolize_cache_misses_total %" PRIu64 "\n",
 		  hits, misses);
+	if (b.oom) {
+		free(b.s);
+		return -ENOMEM;
+	}
+	*out = b.s;
+	*len = b.len;
+	return 0;
+}
+
+/* ---- /targets ---------------------------------------------------------- */
+
+static void
+json_str(struct mbuf *b, const char *s, size_t n)
+{
+	size_t i;
+
+	mb_printf(b, "\"");
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\')
+			mb_printf(b, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			mb_printf(b, "\\u%04x", ch);
+		else
+			mb_printf(b, "%c", ch);
+	}
+	mb_printf(b, "\"");
+}
+
+int
+targets_json(struct target **ts, const struct registry_info *info, size_t n,
+	     char **out, size_t *len)
+{
+	static const char *const origin[] = { "pid", "match", "on-demand" };
+	struct mbuf b = { 0 };
+	size_t i;
+
+	mb_printf(&b, "[");
+	for (i = 0; i < n; i++) {
+		pid_t pid = target_pid(ts[i]);
+		char path[64], exe[4096], comm[64], bid[128], since[64];
+		char *cmd = NULL;
+		size_t cl = 0, k;
+		time_t sec = (time_t)(info[i].since / 1000000000LL);
+		struct tm tm;
+		ssize_t el;
+
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		if (proc_read(path, 1 << 16, &cmd, &cl) == 0) {
+			while (cl && cmd[cl - 1] == '\0')
+				cl--;
+			for (k = 0; k < cl; k++)
+				if (cmd[k] == '\0')
+					cmd[k] = ' ';
+		}
+		snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+		el = readlink(path, exe, sizeof(exe) - 1);
+		exe[el > 0 ? el : 0] = '\0';
+		target_comm(ts[i], comm, sizeof(comm));
+		target_build_id(ts[i], bid, sizeof(bid));
+		gmtime_r(&sec, &tm);
+		strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+		mb_printf(&b, "%s\n  {\"pid\": %d, \"comm\": ", i ? "," : "",
+			  (int)pid);
+		json_str(&b, comm, strlen(comm));
+		mb_printf(&b, ", \"cmdline\": ");
+		json_str(&b, cmd ? cmd : "", cmd ? cl : 0);
+		mb_printf(&b, ", \"exe\": ");
+		json_str(&b, exe, strlen(exe));
+		mb_printf(&b, ", \"build_id\": ");
+		json_str(&b, bid, strlen(bid));
+		mb_printf(&b, ", \"origin\": \"%s\", \"match\": ",
+			  origin[info[i].origin]);
+		if (info[i].rule)
+			json_str(&b, info[i].rule, strlen(info[i].rule));
+		else
+			mb_printf(&b, "null");
+		mb_printf(&b, ", \"since\": \"%s\", \"alive\": %s}", since,
+			  target_alive(ts[i]) ? "true" : "false");
+		free(cmd);
+	}
+	mb_printf(&b, "%s]\n", n ? "\n" : "");
 	if (b.oom) {
 		free(b.s);
 		return -ENOMEM;

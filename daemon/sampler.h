@@ -117,6 +117,7 @@ struct sampler_stats {
 
 struct target {
 	pid_t pid;
+	uint64_t starttime;		/* of the process, against PID reuse */
 	char comm[16];
 	struct target_opts o;
 	int task_fd;

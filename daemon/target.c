@@ -20,6 +20,7 @@
 #include "daemon/sampler.h"
 
 void sampler_free_threads(struct target *t);
+static uint64_t process_starttime(pid_t pid);
 
 static void
 install_wake_handler(void)
@@ -67,6 +68,7 @@ target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "no such process: %d", (int)pid);
 		goto fail;
 	}
+	t->starttime = process_starttime(pid);
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
 	if (proc_read(path, 64, &comm, &len) == 0) {
 		if (len && comm[len - 1] == '\n')
@@ -146,6 +148,41 @@ target_pid(const struct target *t)
 	return t->pid;
 }
 
+/* Start time of pid (stat field 22), 0 when it is gone or a zombie. */
+static uint64_t
+process_starttime(pid_t pid)
+{
+	struct proc_stat st;
+	char path[64], *buf;
+	size_t len;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (proc_read(path, 4096, &buf, &len) < 0)
+		return 0;
+	r = proc_parse_stat(buf, len, &st);
+	free(buf);
+	if (r < 0 || st.state == 'Z' || st.state == 'X')
+		return 0;
+	return st.starttime;
+}
+
+bool
+target_poll(struct target *t)
+{
+	uint64_t st = process_starttime(t->pid);
+
+	pthread_mutex_lock(&t->mu);
+	if (t->alive && (st == 0 || st != t->starttime)) {
+		t->alive = false;
+		snprintf(t->dead_msg, sizeof(t->dead_msg),
+			 "process %d has exited", (int)t->pid);
+	}
+	st = t->alive;
+	pthread_mutex_unlock(&t->mu);
+	return st;
+}
+
 bool
 target_alive(struct target *t)
 {
@@ -161,6 +198,19 @@ void
 target_comm(const struct target *t, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s", t->comm);
+}
+
+void
+target_build_id(struct target *t, char *buf, size_t len)
+{
+	const struct module *m;
+
+	buf[0] = '\0';
+	pthread_mutex_lock(&t->space_mu);
+	m = space_main_module(t->space);
+	if (m && m->img)
+		snprintf(buf, len, "%s", elfimg_build_id(m->img));
+	pthread_mutex_unlock(&t->space_mu);
 }
 
 static void

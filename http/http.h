@@ -211,6 +211,8 @@ struct http_ops {
 			struct http_reply *r);
 	/* Prometheus text for /metrics. */
 	void (*metrics)(void *ctx, struct http_reply *r);
+	/* /targets: JSON array describing every served process. */
+	void (*targets_json)(void *ctx, struct http_reply *r);
 	/* Targets for the index page; returns how many were written. */
 	size_t (*targets)(void *ctx, struct http_target_info *out, size_t max);
 	/* Check pid names a target this server may serve (0 = default).
@@ -228,6 +230,9 @@ struct http_config {
 	unsigned default_hz;
 	unsigned max_hz;
 	unsigned threads;	/* civetweb worker threads */
+	const char *auth_token;	/* NULL: no authentication */
+	const char *tls_cert;	/* PEM files, or NULL for plain HTTP */
+	const char *tls_key;
 };
 
 struct http_server;
@@ -241,6 +246,11 @@ struct http_server *http_start(const struct http_config *cfg,
 /* The address and port actually bound (port 0 resolved), as "HOST:PORT".
  * Borrowed. */
 const char *http_bound(const struct http_server *s);
+
+/* Load the OpenSSL compatibility libraries civetweb needs for TLS (see
+ * http/tls/libssl-compat.c). http_start() calls it when TLS is asked for.
+ * -1 with err filled. */
+int http_tls_preload(char *err, size_t errlen);
 
 /* Stop accepting, wait for running handlers, free. Accepts NULL. */
 void http_stop(struct http_server *s);
@@ -256,6 +266,12 @@ int http_parse_uint(const char *s, unsigned min, unsigned max,
  * "/debug/pprof/profile"; a path without the prefix gives pid 0 and
  * itself. -EINVAL on a malformed prefix. */
 int http_split_pid(const char *uri, pid_t *pid, const char **rest);
+
+/* Whether an Authorization header value carries token: "Bearer TOKEN",
+ * or "Basic base64(USER:TOKEN)" with any user (so that
+ * http://x:TOKEN@host/ works with go tool pprof). Constant time in the
+ * token's length. */
+bool http_auth_ok(const char *header, const char *token);
 
 /* Parse Go's /symbol request body or query: addresses joined by '+'.
  * Returns how many were stored in addrs (at most max), -EINVAL on garbage. */

@@ -9,12 +9,14 @@
  * because pprof drops the query when it calls /symbol).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -99,6 +101,76 @@ http_split_pid(const char *uri, pid_t *pid, const char **rest)
 	*pid = (pid_t)v;
 	*rest = *p ? p : "/";
 	return 0;
+}
+
+static bool
+same_secret(const char *a, size_t alen, const char *b)
+{
+	size_t blen = strlen(b), i;
+	unsigned char diff = alen != blen;
+
+	/* every byte of the token is looked at, whatever the input */
+	for (i = 0; i < blen; i++)
+		diff |= (unsigned char)(b[i] ^ (i < alen ? a[i] : 0));
+	return diff == 0;
+}
+
+static int
+b64_val(char ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	if (ch == '+')
+		return 62;
+	if (ch == '/')
+		return 63;
+	return -1;
+}
+
+bool
+http_auth_ok(const char *h, const char *token)
+{
+	char dec[512];
+	size_t n = 0;
+	unsigned acc = 0;
+	int bits = 0;
+	const char *colon;
+
+	if (!h)
+		return false;
+	while (*h == ' ')
+		h++;
+	if (strncasecmp(h, "Bearer ", 7) == 0) {
+		h += 7;
+		while (*h == ' ')
+			h++;
+		return same_secret(h, strcspn(h, " \t"), token);
+	}
+	if (strncasecmp(h, "Basic ", 6) != 0)
+		return false;
+	for (h += 6; *h == ' '; h++)
+		;
+	for (; *h && *h != '='; h++) {
+		int v = b64_val(*h);
+
+		if (v < 0 || n >= sizeof(dec) - 1)
+			return false;
+		acc = (acc << 6) | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			dec[n++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	dec[n] = '\0';
+	colon = memchr(dec, ':', n);
+	if (!colon)
+		return false;
+	return same_secret(colon + 1, n - (size_t)(colon + 1 - dec), token);
 }
 
 int
@@ -463,6 +535,21 @@ route_symbol(struct http_server *s, struct mg_connection *c, pid_t pid)
 	return 200;
 }
 
+static int
+route_targets(struct http_server *s, struct mg_connection *c)
+{
+	struct http_reply r;
+
+	memset(&r, 0, sizeof(r));
+	s->ops->targets_json(s->opsctx, &r);
+	if (r.status != 200)
+		return send_reply(c, &r, "targets");
+	send_body(c, 200, "application/json", r.text ? r.text : "[]",
+		  r.text ? r.text_len : 2, NULL, false);
+	free(r.text);
+	return 200;
+}
+
 static void
 html_escape(char *dst, size_t len, const char *src)
 {
@@ -507,9 +594,17 @@ route_index(struct http_server *s, struct mg_connection *c, pid_t pid)
 		if (pid && ti[i].pid != pid)
 			continue;
 		html_escape(comm, sizeof(comm), ti[i].comm);
-		OUT("<p>Target: process %d (%s)%s</p>\n", (int)ti[i].pid, comm,
-		    ti[i].alive ? "" : " &mdash; exited");
+		OUT("<p>Target: process %d (%s)%s &mdash; "
+		    "<a href=\"/pid/%d/debug/pprof/\">/pid/%d/debug/pprof/</a>"
+		    "</p>\n",
+		    (int)ti[i].pid, comm, ti[i].alive ? "" : ", exited",
+		    (int)ti[i].pid, (int)ti[i].pid);
 	}
+	if (!pid && n != 1)
+		OUT("<p>%zu processes are served (<a href=\"/targets\">"
+		    "/targets</a>): choose one of the links above; the "
+		    "endpoints below answer only with one process.</p>\n",
+		    n);
 	OUT("<p>Types of profiles available:</p>\n<table>\n"
 	    "<tr><td><a href=\"profile?seconds=%u\">profile</a></td>"
 	    "<td>CPU profile of the target's running threads, sampled from "
@@ -560,16 +655,51 @@ handler(struct mg_connection *c, void *cbdata)
 				  "method %.16s not allowed: use GET (or POST "
 				  "for /debug/pprof/symbol)",
 				  m);
+	/* for liveness and readiness probes: no token, no target needed */
+	if (strcmp(uri, "/healthz") == 0) {
+		send_body(c, 200, "text/plain; charset=utf-8", "ok\n", 3, NULL,
+			  false);
+		return 200;
+	}
+	if (s->cfg.auth_token &&
+	    !http_auth_ok(mg_get_header(c, "Authorization"),
+			  s->cfg.auth_token)) {
+		static const char no[] =
+			"authentication required: send 'Authorization: "
+			"Bearer TOKEN', or use http://x:TOKEN@host:port/...\n";
+		char cl[16];
+
+		snprintf(cl, sizeof(cl), "%zu", sizeof(no) - 1);
+		mg_response_header_start(c, 401);
+		mg_response_header_add(c, "Content-Type",
+				       "text/plain; charset=utf-8", -1);
+		mg_response_header_add(c, "X-Go-Pprof", "1", -1);
+		mg_response_header_add(c, "WWW-Authenticate",
+				       "Bearer realm=\"profd\"", -1);
+		mg_response_header_add(c, "WWW-Authenticate",
+				       "Basic realm=\"profd\"", -1);
+		mg_response_header_add(c, "Content-Length", cl, -1);
+		mg_response_header_send(c);
+		if (strcmp(m, "HEAD") != 0)
+			mg_write(c, no, sizeof(no) - 1);
+		return 401;
+	}
 	if (http_split_pid(uri, &pid, &path) < 0)
 		return send_error(c, 404,
 				  "bad target prefix: want /pid/<PID>/debug/"
 				  "pprof/...");
+	if (pid == 0) {
+		if (strcmp(path, "/metrics") == 0)
+			return route_metrics(s, c);
+		if (strcmp(path, "/targets") == 0)
+			return route_targets(s, c);
+		if (strcmp(path, "/debug/pprof/") == 0)
+			return route_index(s, c, 0);
+	}
 	memset(&r, 0, sizeof(r));
 	if (!s->ops->check_target(s->opsctx, pid, &r))
 		return send_reply(c, &r, "");
 
-	if (pid == 0 && strcmp(path, "/metrics") == 0)
-		return route_metrics(s, c);
 	if (strcmp(path, "/debug/fgprof") == 0)
 		return route_profile(s, c, pid, HTTP_PROFILE_WALL);
 	if (strcmp(path, "/") == 0 || strcmp(path, "/debug/pprof") == 0) {
@@ -624,6 +754,58 @@ log_message(const struct mg_connection *c, const char *msg)
 	return 1;
 }
 
+/* civetweb takes the certificate and its key from one PEM file: write both
+ * into a private temporary file; it is read by mg_start and removed right
+ * after. */
+static int
+tls_pem(const char *cert, const char *key, char *path, size_t len, char *err,
+	size_t errlen)
+{
+	const char *dirs[] = { getenv("RUNTIME_DIRECTORY"), getenv("TMPDIR"),
+			       "/tmp" };
+	const char *files[] = { cert, key };
+	char buf[8192];
+	size_t i;
+	int fd = -1, in;
+
+	for (i = 0; i < 3 && fd < 0; i++) {
+		if (!dirs[i] || !dirs[i][0])
+			continue;
+		snprintf(path, len, "%s/profd-tls-XXXXXX", dirs[i]);
+		fd = mkstemp(path);	/* mode 0600 */
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "TLS: cannot create a temporary file: %s",
+			 strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < 2; i++) {
+		ssize_t n;
+
+		in = open(files[i], O_RDONLY | O_CLOEXEC);
+		if (in < 0) {
+			snprintf(err, errlen, "cannot read %s: %s", files[i],
+				 strerror(errno));
+			goto fail;
+		}
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if (write(fd, buf, (size_t)n) != n)
+				n = -1;
+		close(in);
+		if (n < 0 || write(fd, "\n", 1) != 1) {
+			snprintf(err, errlen, "TLS: cannot copy %s: %s",
+				 files[i], strerror(errno));
+			goto fail;
+		}
+	}
+	close(fd);
+	return 0;
+fail:
+	close(fd);
+	unlink(path);
+	return -1;
+}
+
 struct http_server *
 http_start(const struct http_config *cfg, const struct http_ops *ops,
 	   void *ctx, char *err, size_t errlen)
@@ -633,22 +815,43 @@ http_start(const struct http_config *cfg, const struct http_ops *ops,
 	struct http_server *s;
 	struct mg_init_data init;
 	struct mg_error_data ed;
-	char threads[16], ebuf[256];
-	const char *opts[16];
+	char threads[16], ebuf[256], listen[160], pem[512];
+	const char *opts[24];
 	int n = 0, np;
 
+	if (cfg->listen[0] == '[' && !mg_check_feature(8)) {
+		snprintf(err, errlen,
+			 "cannot listen on %s: this civetweb was built without "
+			 "IPv6; give an IPv4 address",
+			 cfg->listen);
+		return NULL;
+	}
+	pem[0] = '\0';
+	if (cfg->tls_cert) {
+		if (!mg_check_feature(2)) {
+			snprintf(err, errlen,
+				 "this civetweb was built without TLS");
+			return NULL;
+		}
+		if (http_tls_preload(err, errlen) < 0)
+			return NULL;
+		if (tls_pem(cfg->tls_cert, cfg->tls_key, pem, sizeof(pem), err,
+			    errlen) < 0)
+			return NULL;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
-		return NULL;
+		goto out;
 	}
 	s->cfg = *cfg;
 	s->ops = ops;
 	s->opsctx = ctx;
 	snprintf(threads, sizeof(threads), "%u", cfg->threads ? cfg->threads : 32);
+	snprintf(listen, sizeof(listen), "%s%s", cfg->listen, pem[0] ? "s" : "");
 
 	opts[n++] = "listening_ports";
-	opts[n++] = cfg->listen;
+	opts[n++] = listen;
 	opts[n++] = "num_threads";
 	opts[n++] = threads;
 	/* No document_root: civetweb serves no files at all. */
@@ -660,6 +863,16 @@ http_start(const struct http_config *cfg, const struct http_ops *ops,
 	opts[n++] = "yes";
 	opts[n++] = "keep_alive_timeout_ms";
 	opts[n++] = "5000";
+	/* request line and headers together; beyond it civetweb answers
+	 * 413 without calling us */
+	opts[n++] = "max_request_size";
+	opts[n++] = "16384";
+	if (pem[0]) {
+		opts[n++] = "ssl_certificate";
+		opts[n++] = pem;
+		opts[n++] = "ssl_protocol_version";
+		opts[n++] = "4";	/* TLS 1.2 and newer */
+	}
 	opts[n] = NULL;
 
 	memset(&cb, 0, sizeof(cb));
@@ -673,14 +886,15 @@ http_start(const struct http_config *cfg, const struct http_ops *ops,
 	ed.text = ebuf;
 	ed.text_buffer_size = sizeof(ebuf);
 
-	mg_init_library(0);
+	mg_init_library(pem[0] ? MG_FEATURES_TLS : 0);
 	s->ctx = mg_start2(&init, &ed);
 	if (!s->ctx) {
 		snprintf(err, errlen, "cannot listen on %s: %s", cfg->listen,
 			 ebuf[0] ? ebuf : "civetweb failed to start");
 		mg_exit_library();
 		free(s);
-		return NULL;
+		s = NULL;
+		goto out;
 	}
 	mg_set_request_handler(s->ctx, "/", handler, s);
 
@@ -696,6 +910,9 @@ http_start(const struct http_config *cfg, const struct http_ops *ops,
 		snprintf(s->bound, sizeof(s->bound), "%.*s:%d", hlen, host,
 			 np > 0 ? ports[0].port : 0);
 	}
+out:
+	if (pem[0])
+		unlink(pem);
 	return s;
 }
 

@@ -12,6 +12,8 @@ libunwind-dev
 libdw-dev
 libelf-dev
 libcivetweb-dev
+libssl3
+openssl
 zlib1g-dev
 libiberty-dev
 golang-go

@@ -53,7 +53,7 @@ main(void)
 	char err[PROFD_ERRLEN];
 
 	CHECK_EQ_INT(parse(&c, err, "--pid", "1234", NULL), 0, "--pid only");
-	CHECK_EQ_INT(c.pid, 1234, "pid parsed");
+	CHECK(c.npids == 1 && c.pids[0] == 1234, "pid parsed");
 	CHECK_EQ_STR(c.listen, "127.0.0.1:8005", "default listen is loopback");
 	CHECK_EQ_INT(c.hz, 99, "default hz 99");
 	CHECK_EQ_INT(c.max_seconds, 600, "default max seconds 600");
@@ -69,8 +69,30 @@ main(void)
 	CHECK_EQ_INT(parse(&c, err, "-p", "7", "-d", NULL), 0, "-d");
 	CHECK_EQ_INT(c.verbosity, LOG_LVL_DEBUG, "-d is debug");
 
-	CHECK_EQ_INT(parse(&c, err, NULL), -EINVAL, "missing --pid");
-	CHECK(strstr(err, "--pid") != NULL, "message names --pid");
+	CHECK_EQ_INT(parse(&c, err, NULL), -EINVAL, "no target at all");
+	CHECK(strstr(err, "--pid") != NULL && strstr(err, "--match") != NULL,
+	      "message names --pid and --match");
+	CHECK_EQ_INT(parse(&c, err, "-p", "5", "--pid", "6", "-m", "^app$",
+			   "--match", "worker", "--allow-any-pid", NULL),
+		     0, "several --pid and --match, --allow-any-pid");
+	CHECK(c.npids == 2 && c.pids[1] == 6 && c.nmatch == 2 &&
+		      strcmp(c.match[1], "worker") == 0 && c.allow_any_pid,
+	      "all kept");
+	CHECK_EQ_INT(parse(&c, err, "--match", "x", NULL), 0, "--match alone");
+	CHECK_EQ_INT(parse(&c, err, "--allow-any-pid", NULL), 0,
+		     "--allow-any-pid alone");
+	CHECK_EQ_INT(parse(&c, err, "--match", "", NULL), -EINVAL,
+		     "empty --match");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--tls-cert", "c.pem", NULL),
+		     -EINVAL, "--tls-cert without --tls-key");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--tls-cert", "c.pem",
+			   "--tls-key", "k.pem", "--auth-token-file", "t",
+			   "--max-targets", "3", "--max-sessions", "4", NULL),
+		     0, "TLS, token, limits");
+	CHECK(strcmp(c.tls_key, "k.pem") == 0 &&
+		      strcmp(c.auth_token_file, "t") == 0 &&
+		      c.max_targets == 3 && c.max_sessions == 4,
+	      "TLS, token, limits kept");
 	CHECK_EQ_INT(parse(&c, err, "--pid", "abc", NULL), -EINVAL,
 		     "--pid abc");
 	CHECK(strstr(err, "abc") != NULL, "message quotes the bad value");
