@@ -348,6 +348,22 @@ wait_traced_by()
 	return 1
 }
 
+# wait_window_open [N] [SECONDS]: wait (10 s by default) until profd's log
+# says N (default 1) profile windows have started.  profd is attached to
+# the target only for microseconds per sample, so polling TracerPid would
+# miss most windows; the log line is the deterministic signal.
+wait_window_open()
+{
+	local want=${1:-1} n=$((${2:-10} * 100)) have
+	for (( ; n > 0; n--)); do
+		have=$(grep -Ec 'window started' "$PROFD_LOG" 2>/dev/null || true)
+		[ "${have:-0}" -ge "$want" ] && return 0
+		alive "$PROFD_PID" || return 1
+		sleep 0.01
+	done
+	return 1
+}
+
 # wait_untraced SECONDS [PID]: poll every 0.1 s until no thread of the
 # target has a tracer (the tracer detaches asynchronously to our requests).
 wait_untraced()

@@ -19,13 +19,14 @@ assert_target_ok	# idle profd: not attached
 # profd is tracing the target.  Sets CURL_PID; the status goes to NAME.code.
 open_window()
 {
-	local out=$TEST_DIR/$1
+	local out=$TEST_DIR/$1 before
+	before=$(grep -Ec 'window started' "$PROFD_LOG" || true)
 	(exec curl -sS --max-time 60 -o "$out" -w '%{http_code}' \
 	    "$BASE/debug/pprof/profile?seconds=20" >"$out.code" 2>"$out.err") &
 	CURL_PID=$!
 	_track "$CURL_PID"
-	wait_traced_by "$PROFD_PID" 10 || fail "profd never attached to the target during the window"
-	say "window open: profd $PROFD_PID is tracing the target"
+	wait_window_open $((before + 1)) 10 || fail "the window never started (profd log)"
+	say "window open: profd $PROFD_PID is sampling the target"
 }
 
 # cpu_by_thread: "TID NS" for every thread of the target.

@@ -21,7 +21,7 @@ B=$TEST_DIR/b.pb.gz
 apid=$!
 _track "$apid"
 # The signal that window A is open: profd is tracing a thread of the target.
-wait_traced_by "$PROFD_PID" 10 || fail "window A: profd never attached to the target"
+wait_window_open 1 10 || fail "window A never started (profd log)"
 say "window A open (go tool pprof, pid $apid)"
 
 fetch_profile "$BASE/debug/pprof/profile?seconds=3" "$B"
