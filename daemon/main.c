@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
@@ -38,6 +39,7 @@ struct profd {
 	struct config cfg;
 	struct registry *reg;
 	unsigned sessions;		/* windows open now, all targets */
+	bool serving;			/* http_start() succeeded */
 	char token[256];
 };
 
@@ -52,8 +54,8 @@ session_begin(struct profd *d, struct http_reply *r)
 	__atomic_sub_fetch(&d->sessions, 1, __ATOMIC_ACQ_REL);
 	r->status = 503;
 	snprintf(r->msg, sizeof(r->msg),
-		 "%u profiles are already running (profd --max-sessions); "
-		 "retry when one ends",
+		 "profd is already running its limit of %u profile "
+		 "window(s) (--max-sessions); retry when one ends",
 		 d->cfg.max_sessions);
 	return false;
 }
@@ -199,12 +201,17 @@ op_check_target(void *ctx, pid_t pid, struct http_reply *r)
 static void
 op_log(void *ctx, const char *line)
 {
+	struct profd *d = ctx;
 	size_t n = strlen(line);
 
-	(void)ctx;
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
-	log_verbose("http: %.*s", (int)n, line);
+	/* before the server runs, civetweb says why it cannot start (a TLS
+	 * key that does not match the certificate): show it without -v */
+	if (!__atomic_load_n(&d->serving, __ATOMIC_ACQUIRE))
+		log_warnx("http: %.*s", (int)n, line);
+	else
+		log_verbose("http: %.*s", (int)n, line);
 }
 
 static const struct http_ops ops = {
@@ -276,8 +283,12 @@ drop_capabilities(const struct config *c)
 		return;
 	eff = d[0].effective | (uint64_t)d[1].effective << 32;
 	perm = d[0].permitted | (uint64_t)d[1].permitted << 32;
-	if ((perm & ~keep) == 0)
-		return;		/* nothing to drop */
+	if ((perm & ~keep) == 0) {
+		/* nothing to drop (a unit's CapabilityBoundingSet, a
+		 * non-root user): no exec may gain privileges all the same */
+		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		return;
+	}
 	for (cap = 0; cap <= last && cap < 64; cap++)
 		if (!(keep & (1ULL << cap)))
 			prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
@@ -325,11 +336,16 @@ notify_systemd(const char *state)
 static void
 read_token(const char *file, char *tok, size_t len)
 {
+	struct stat st;
 	char *buf;
 	size_t n, i, j;
 
 	if (proc_read(file, 4096, &buf, &n) < 0)
 		fatal("cannot read --auth-token-file %s", file);
+	if (stat(file, &st) == 0 && (st.st_mode & S_IROTH))
+		log_warnx("--auth-token-file %s can be read by every user "
+			  "(mode %04o): chmod o-r %s",
+			  file, (unsigned)(st.st_mode & 07777), file);
 	for (i = 0; i < n && (buf[i] == ' ' || buf[i] == '\t'); i++)
 		;
 	for (j = i; j < n && buf[j] != '\n' && buf[j] != '\r' &&
@@ -446,6 +462,7 @@ main(int argc, char **argv)
 		registry_free(d.reg);
 		fatalx("%s", err);
 	}
+	__atomic_store_n(&d.serving, true, __ATOMIC_RELEASE);
 	{
 		struct http_target_info ti[8];
 		size_t n = op_targets(&d, ti, 8);

@@ -229,7 +229,7 @@ struct http_config {
 	unsigned default_seconds;
 	unsigned default_hz;
 	unsigned max_hz;
-	unsigned threads;	/* civetweb worker threads */
+	unsigned threads;	/* civetweb worker threads (at least 64) */
 	const char *auth_token;	/* NULL: no authentication */
 	const char *tls_cert;	/* PEM files, or NULL for plain HTTP */
 	const char *tls_key;

@@ -30,6 +30,8 @@
 #include "http/http.h"
 
 #define MAX_SYMBOL_BODY (1 << 20)
+#define MAX_REQUEST_SIZE 16384	/* request line and headers */
+#define MIN_THREADS 64		/* civetweb workers, at least */
 #define MAX_SYMBOL_ADDRS 65536
 
 struct http_server {
@@ -253,7 +255,7 @@ send_error(struct mg_connection *c, int status, const char *fmt, ...)
 {
 	char msg[HTTP_ERRLEN + 2];
 	va_list ap;
-	int n;
+	int n, i;
 
 	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg) - 1, fmt, ap);
@@ -262,6 +264,11 @@ send_error(struct mg_connection *c, int status, const char *fmt, ...)
 		n = 0;
 	if ((size_t)n > sizeof(msg) - 2)
 		n = (int)sizeof(msg) - 2;
+	/* messages quote the request (seconds=%0a, /debug/pprof/a%1b[31m):
+	 * one line, and no terminal escapes for pprof to print */
+	for (i = 0; i < n; i++)
+		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+			msg[i] = '?';
 	msg[n++] = '\n';
 	msg[n] = '\0';
 	send_body(c, status, "text/plain; charset=utf-8", msg, (size_t)n, NULL,
@@ -320,13 +327,28 @@ static int
 get_var(const struct mg_request_info *ri, const char *name, char *buf,
 	size_t len)
 {
-	const char *q = ri->query_string;
+	const char *q = ri->query_string, *p;
+	size_t nl = strlen(name);
+	int n;
 
 	if (!q)
 		return -1;
 	/* the first value wins when a key repeats, as with Go's FormValue
 	 * (Parca may append a second seconds=) */
-	return mg_get_var(q, strlen(q), name, buf, len);
+	n = mg_get_var(q, strlen(q), name, buf, len);
+	if (n >= 0 && memchr(buf, '\0', (size_t)n))
+		return -2;	/* seconds=1%00 is not seconds=1 */
+	if (n != -1)
+		return n;
+	/* a bare "seconds" is "seconds=" to Go, not an absent key */
+	for (p = q; *p; p += strcspn(p, "&"), p += *p == '&') {
+		if (strncasecmp(p, name, nl) == 0 &&
+		    (p[nl] == '\0' || p[nl] == '&') && len > 0) {
+			buf[0] = '\0';
+			return 0;
+		}
+	}
+	return -1;
 }
 
 static int
@@ -438,7 +460,16 @@ route_symbol(struct http_server *s, struct mg_connection *c, pid_t pid)
 		for (;;) {
 			int got = mg_read(c, body + len, MAX_SYMBOL_BODY - len);
 
-			if (got <= 0)
+			if (got < 0) {
+				/* a broken chunked body is not the probe */
+				free(body);
+				return send_error(c, 400,
+						  "cannot read the request "
+						  "body: send the addresses "
+						  "with a Content-Length or "
+						  "valid chunks");
+			}
+			if (got == 0)
 				break;
 			len += (size_t)got;
 			if (len == MAX_SYMBOL_BODY)
@@ -638,14 +669,55 @@ route_index(struct http_server *s, struct mg_connection *c, pid_t pid)
 }
 
 static int
+hex_val(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decode a path (civetweb is told not to: decode_url=no). Its own
+ * decoder cuts the path at a %00, so that /debug/pprof/%00 was the index
+ * and /debug/pprof/profile%00x a profile, and lets a malformed escape
+ * through as text; Go's net/http answers both with 400. */
+static int
+decode_path(const char *src, char *dst, size_t len)
+{
+	size_t o = 0;
+	int hi, lo;
+
+	for (; *src; src++) {
+		char ch = *src;
+
+		if (ch == '%') {
+			hi = hex_val(src[1]);
+			lo = hi < 0 ? -1 : hex_val(src[2]);
+			if (lo < 0 || (hi == 0 && lo == 0))
+				return -1;
+			ch = (char)(hi << 4 | lo);
+			src += 2;
+		}
+		if (o + 1 >= len)
+			return -1;
+		dst[o++] = ch;
+	}
+	dst[o] = '\0';
+	return 0;
+}
+
+static int
 handler(struct mg_connection *c, void *cbdata)
 {
 	struct http_server *s = cbdata;
 	const struct mg_request_info *ri = mg_get_request_info(c);
-	const char *path, *uri = ri->local_uri ? ri->local_uri : "/";
+	const char *path, *uri;
 	const char *m = ri->request_method;
 	struct http_reply r;
-	char loc[128];
+	char loc[128], upath[MAX_REQUEST_SIZE];
 	pid_t pid;
 	size_t i;
 
@@ -655,6 +727,12 @@ handler(struct mg_connection *c, void *cbdata)
 				  "method %.16s not allowed: use GET (or POST "
 				  "for /debug/pprof/symbol)",
 				  m);
+	if (decode_path(ri->local_uri ? ri->local_uri : "/", upath,
+			sizeof(upath)) < 0)
+		return send_error(c, 400,
+				  "invalid path: bad percent-encoding (%%00 "
+				  "or %% without two hex digits)");
+	uri = upath;
 	/* for liveness and readiness probes: no token, no target needed */
 	if (strcmp(uri, "/healthz") == 0) {
 		send_body(c, 200, "text/plain; charset=utf-8", "ok\n", 3, NULL,
@@ -743,6 +821,26 @@ handler(struct mg_connection *c, void *cbdata)
 			  path);
 }
 
+/* civetweb's own error answers (malformed requests, over 16 KiB): it
+ * writes the request's HTTP version into the status line, and after a
+ * malformed request line ("GET /a b HTTP/1.1") that "version" is the rest
+ * of the request, CRLFs and headers included, sent back as response
+ * headers. Answer those in HTTP/1.1; civetweb still writes the answer. */
+static int
+http_error(struct mg_connection *c, int status, const char *msg)
+{
+	/* the request's own struct, which civetweb lets handlers read */
+	struct mg_request_info *ri =
+		(struct mg_request_info *)(uintptr_t)mg_get_request_info(c);
+
+	(void)status;
+	(void)msg;
+	if (ri && ri->http_version && strcmp(ri->http_version, "1.0") != 0 &&
+	    strcmp(ri->http_version, "1.1") != 0)
+		ri->http_version = "1.1";
+	return 1;
+}
+
 static int
 log_message(const struct mg_connection *c, const char *msg)
 {
@@ -815,7 +913,7 @@ http_start(const struct http_config *cfg, const struct http_ops *ops,
 	struct http_server *s;
 	struct mg_init_data init;
 	struct mg_error_data ed;
-	char threads[16], ebuf[256], listen[160], pem[512];
+	char threads[16], max_req[16], ebuf[256], listen[160], pem[512];
 	const char *opts[24];
 	int n = 0, np;
 
@@ -847,7 +945,13 @@ http_start(const struct http_config *cfg, const struct http_ops *ops,
 	s->cfg = *cfg;
 	s->ops = ops;
 	s->opsctx = ctx;
-	snprintf(threads, sizeof(threads), "%u", cfg->threads ? cfg->threads : 32);
+	/* civetweb serves each connection on a worker of its own, idle
+	 * keep-alive and slow clients included: never fewer than
+	 * MIN_THREADS, or with --max-sessions 1 (17 workers) 17 silent
+	 * connections were enough to block every request */
+	snprintf(threads, sizeof(threads), "%u",
+		 cfg->threads > MIN_THREADS ? cfg->threads : MIN_THREADS);
+	snprintf(max_req, sizeof(max_req), "%d", MAX_REQUEST_SIZE);
 	snprintf(listen, sizeof(listen), "%s%s", cfg->listen, pem[0] ? "s" : "");
 
 	opts[n++] = "listening_ports";
@@ -857,16 +961,28 @@ http_start(const struct http_config *cfg, const struct http_ops *ops,
 	/* No document_root: civetweb serves no files at all. */
 	opts[n++] = "enable_directory_listing";
 	opts[n++] = "no";
+	/* One thread per connection: a client that connects and sends its
+	 * request slowly, or not at all, holds a worker until this timeout
+	 * (for the request line and headers; for a body or an answer, the
+	 * most time without progress). 60 s let a few such clients starve
+	 * every other request for a minute. */
 	opts[n++] = "request_timeout_ms";
-	opts[n++] = "60000";
+	opts[n++] = "10000";
+	/* the handler decodes the path itself (decode_path) */
+	opts[n++] = "decode_url";
+	opts[n++] = "no";
 	opts[n++] = "enable_keep_alive";
 	opts[n++] = "yes";
+	/* headers and body are two writes: with Nagle, every answer on a
+	 * reused connection waited 40 ms for the client's delayed ACK */
+	opts[n++] = "tcp_nodelay";
+	opts[n++] = "1";
 	opts[n++] = "keep_alive_timeout_ms";
 	opts[n++] = "5000";
-	/* request line and headers together; beyond it civetweb answers
-	 * 413 without calling us */
+	/* request line and headers together; beyond it civetweb (1.15)
+	 * answers 400 "Malformed message" without calling us */
 	opts[n++] = "max_request_size";
-	opts[n++] = "16384";
+	opts[n++] = max_req;
 	if (pem[0]) {
 		opts[n++] = "ssl_certificate";
 		opts[n++] = pem;
@@ -877,6 +993,7 @@ http_start(const struct http_config *cfg, const struct http_ops *ops,
 
 	memset(&cb, 0, sizeof(cb));
 	cb.log_message = log_message;
+	cb.http_error = http_error;
 	memset(&init, 0, sizeof(init));
 	init.callbacks = &cb;
 	init.user_data = s;
