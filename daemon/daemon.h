@@ -88,6 +88,10 @@ int proc_parse_schedstat(const char *buf, size_t len, uint64_t *cpu_ns,
 /* TracerPid of pid (0 when untraced), or -errno. */
 int proc_tracer(pid_t pid);
 
+/* Whether tid, a TracerPid, is a thread of profd itself: TracerPid names
+ * the tracing thread (the sampler), not its process. */
+bool proc_is_self(pid_t tid);
+
 /* Read a whole /proc file into a NUL-terminated malloc'd buffer (at most
  * max bytes). -errno. */
 int proc_read(const char *path, size_t max, char **buf, size_t *len);

@@ -200,6 +200,19 @@ proc_tracer(pid_t pid)
 	return atoi(v);
 }
 
+bool
+proc_is_self(pid_t tid)
+{
+	char path[64];
+
+	if (tid <= 0)
+		return false;
+	if (tid == getpid())
+		return true;
+	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
+	return access(path, F_OK) == 0;
+}
+
 static void
 comm_of(pid_t pid, char *buf, size_t len)
 {
@@ -236,7 +249,7 @@ proc_explain_eperm(pid_t pid, char *err, size_t errlen)
 	int tracer, scope = -1;
 
 	tracer = proc_tracer(pid);
-	if (tracer > 0 && tracer != getpid()) {
+	if (tracer > 0 && !proc_is_self(tracer)) {
 		comm_of(tracer, comm, sizeof(comm));
 		snprintf(err, errlen,
 			 "process %d is already traced by process %d (%s); "
@@ -294,7 +307,7 @@ proc_check_traceable(pid_t pid, char *err, size_t errlen)
 			 (int)pid);
 		return -ESRCH;
 	}
-	if (tracer > 0 && tracer != getpid()) {
+	if (tracer > 0 && !proc_is_self(tracer)) {
 		proc_explain_eperm(pid, err, errlen);
 		return -EBUSY;
 	}

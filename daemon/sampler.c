@@ -334,6 +334,8 @@ list_threads(struct target *t)
 		if (h->seen != t->scan_gen)
 			h->gone = true;
 		if (h->gone && h->pt == PT_NONE) {
+			if (h->traced)
+				t->ntraced--;	/* the kernel let it go */
 			thr_free(h);
 			continue;
 		}
@@ -763,6 +765,13 @@ stop_batch(struct target *t, struct thr **sel, size_t nsel, char *msg,
 					h->gone = true;
 					continue;
 				}
+				/* Already ours: a thread that exec'd while
+				 * seized comes back as the leader, still
+				 * seized, its stop never reported under this
+				 * TID. Take it as seized: interrupt it (the
+				 * stop is reported) and let it go as usual. */
+				if (proc_is_self(proc_tracer(h->tid)))
+					goto seized;
 				proc_explain_eperm(t->pid, msg, msglen);
 				r = -EPERM;
 				break;
@@ -772,6 +781,7 @@ stop_batch(struct target *t, struct thr **sel, size_t nsel, char *msg,
 				h->gone = true;
 				continue;
 			}
+seized:
 			h->traced = true;
 			t->ntraced++;
 		}
@@ -998,6 +1008,55 @@ target_died(struct target *t)
 	}
 }
 
+/*
+ * The process exec'd another program. The samples taken so far belong to
+ * the old one, and can be named only with its maps: every open window
+ * ends now with them (or, with none, a clear error), before the maps are
+ * re-read. The next request profiles the new program.
+ */
+static void
+target_execed(struct target *t)
+{
+	char msg[PROFD_ERRLEN], comm[64], path[64], *buf = NULL;
+	size_t i, len, n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)t->pid);
+	comm[0] = '\0';
+	if (proc_read(path, 64, &buf, &len) == 0) {
+		if (len && buf[len - 1] == '\n')
+			buf[len - 1] = '\0';
+		snprintf(comm, sizeof(comm), "%s", buf);
+		free(buf);
+	}
+	snprintf(msg, sizeof(msg),
+		 "process %d exec'd %s before this window took any sample: "
+		 "ask again to profile the new program",
+		 (int)t->pid, comm[0] ? comm : "another program");
+	for (i = 0; i < PROFD_MAX_SESSIONS; i++) {
+		struct session *s = t->active[i];
+
+		if (!s)
+			continue;
+		n++;
+		if ((s->agg && s->agg->samples > 0) || s->ndump > 0)
+			finish_session(t, s, 200, NULL);
+		else
+			finish_session(t, s, 503, msg);
+	}
+	log_info("pid %d: process exec'd %s (was %s): %zu window(s) end "
+		 "with the samples taken before",
+		 (int)t->pid, comm[0] ? comm : "?", t->comm, n);
+	pthread_mutex_lock(&t->mu);
+	if (comm[0])
+		snprintf(t->comm, sizeof(t->comm), "%.15s", comm);
+	pthread_mutex_unlock(&t->mu);
+	pthread_mutex_lock(&t->space_mu);
+	if (space_refresh(t->space, msg, sizeof(msg)) >= 0)
+		unwinder_flush(t->uw);
+	pthread_mutex_unlock(&t->space_mu);
+	t->execed = false;
+}
+
 static void
 fail_active(struct target *t, int status, const char *msg)
 {
@@ -1114,12 +1173,24 @@ unwind_one(struct target *t, const struct snapshot *snap, bool *refreshed,
 	char msg[PROFD_ERRLEN];
 	int n;
 
+	/* After an exec, the stacks are the new program's; the windows
+	 * open end first, with the old program's maps (target_execed). */
+	if (t->execed)
+		return -1;
 	/* A PC outside every known module: something was mapped since
-	 * (dlopen, JIT). Re-read the maps once per tick. */
+	 * (dlopen, JIT), or the process exec'd. Re-read the maps once per
+	 * tick. */
 	if (!*refreshed && !space_module(t->space, snap->regs.rip)) {
 		*refreshed = true;
-		if (space_refresh(t->space, msg, sizeof(msg)) > 0)
+		switch (space_refresh_unless_exec(t->space, msg,
+						  sizeof(msg))) {
+		case SPACE_EXECED:
+			t->execed = true;
+			return -1;
+		case 1:
 			unwinder_flush(t->uw);
+			break;
+		}
 	}
 	n = unwind_snapshot(t->uw, snap, t->pcs, t->flags,
 			    PROFD_MAX_FRAMES + 1);
@@ -1571,6 +1642,8 @@ sampler_main(void *arg)
 					s->next_due = now + s->period_ns / 2;
 			}
 		}
+		if (t->execed)
+			target_execed(t);
 		for (i = 0; i < PROFD_MAX_SESSIONS; i++) {
 			struct session *s = t->active[i];
 

@@ -153,6 +153,7 @@ struct target {
 	size_t nslots;
 	unsigned late;			/* threads in PT_LATE */
 	unsigned ntraced;		/* threads with traced set */
+	bool execed;			/* it exec'd: see target_execed() */
 	int64_t unexplained;		/* see scan_threads() */
 	uint64_t pcs[PROFD_MAX_FRAMES + 1];
 	uint8_t flags[PROFD_MAX_FRAMES + 1];

@@ -50,6 +50,9 @@ struct space {
 	struct elfimg *vdso;	/* one reference */
 	uint64_t vdso_start, vdso_end;
 	struct perfmap *jit;	/* one reference */
+	bool exe_known;		/* /proc/PID/exe at the last refresh */
+	dev_t exe_dev;
+	ino_t exe_ino;
 };
 
 static bool
@@ -234,8 +237,24 @@ put_ids(struct fileid *ids, size_t n)
 	free(ids);
 }
 
-int
-space_refresh(struct space *sp, char *err, size_t errlen)
+/* Whether the new maps are another program's: the executable is another
+ * file, or the same one mapped elsewhere, or the vDSO moved (each exec
+ * gets a new address space, randomized; a binary replaced on disk is
+ * still the file the process runs). */
+static bool
+execed(const struct space *sp, bool have_exe, const struct stat *est,
+       const struct module *main_mod, uint64_t vdso_start)
+{
+	if (sp->exe_known && have_exe &&
+	    (est->st_dev != sp->exe_dev || est->st_ino != sp->exe_ino))
+		return true;
+	if (sp->main_mod && main_mod && sp->main_mod->start != main_mod->start)
+		return true;
+	return sp->vdso && vdso_start && sp->vdso_start != vdso_start;
+}
+
+static int
+refresh(struct space *sp, bool stop_at_exec, char *err, size_t errlen)
 {
 	struct pmaps nm = { 0 };
 	struct fileid *ids = NULL, *id;
@@ -318,6 +337,10 @@ space_refresh(struct space *sp, char *err, size_t errlen)
 
 	if (!main_mod)
 		main_mod = main_by_path(sp->pid, mods, nmods);
+	if (stop_at_exec && execed(sp, have_exe, &est, main_mod, vdso_start)) {
+		rc = SPACE_EXECED;
+		goto discard;
+	}
 	changed = !same_modules(sp->mods, sp->nmods, mods, nmods);
 
 	put_ids(sp->ids, sp->nids);
@@ -335,6 +358,11 @@ space_refresh(struct space *sp, char *err, size_t errlen)
 	sp->vdso = vdso;
 	sp->vdso_start = vdso_start;
 	sp->vdso_end = vdso_end;
+	sp->exe_known = have_exe;
+	if (have_exe) {
+		sp->exe_dev = est.st_dev;
+		sp->exe_ino = est.st_ino;
+	}
 	if (changed)
 		sp->generation++;
 	return changed;
@@ -342,13 +370,27 @@ space_refresh(struct space *sp, char *err, size_t errlen)
 nomem:
 	sym_err(err, errlen, "pid %d: refresh: %s", (int)sp->pid,
 		strerror(ENOMEM));
+	rc = -ENOMEM;
+discard:
 	if (ids)
 		put_ids(ids, nids);
 	elfimg_put(vdso);
 	free(pimg);
 	free(mods);
 	pmaps_free(&nm);
-	return -ENOMEM;
+	return rc;
+}
+
+int
+space_refresh(struct space *sp, char *err, size_t errlen)
+{
+	return refresh(sp, false, err, errlen);
+}
+
+int
+space_refresh_unless_exec(struct space *sp, char *err, size_t errlen)
+{
+	return refresh(sp, true, err, errlen);
 }
 
 uint64_t

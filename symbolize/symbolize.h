@@ -141,6 +141,12 @@ struct space *space_new(pid_t pid);
  * did not, -errno on failure (-ESRCH: process gone). */
 int space_refresh(struct space *sp, char *err, size_t errlen);
 
+/* As space_refresh(), but when the new maps are another program's (the
+ * process exec'd: another executable, or the same one mapped elsewhere, or
+ * a new vDSO address) keeps the old ones and returns SPACE_EXECED. */
+#define SPACE_EXECED 2
+int space_refresh_unless_exec(struct space *sp, char *err, size_t errlen);
+
 /* Increases every time space_refresh() sees a change. */
 uint64_t space_generation(const struct space *sp);
 
@@ -156,6 +162,7 @@ const struct module *space_module(const struct space *sp, uint64_t addr);
 
 /* The main executable's module (the mapping of /proc/PID/exe), or NULL. */
 const struct module *space_main_module(const struct space *sp);
+
 
 /* The process's JIT perf map reader (never NULL after space_new()).
  * Borrowed; take a reference with perfmap_get() to keep it. */
