@@ -666,3 +666,161 @@ expect_range()
 		fail "$1 = $2, expected $3..$4"
 	fi
 }
+
+# ---- reliability helpers ----
+# Used by the t_rel_*.sh tests (signals, thread churn, exit and exec).
+
+# count_matches FILE ERE: how many lines of FILE match ERE (0 when none or
+# no file); always status 0, so that it is safe under set -e.
+count_matches()
+{
+	grep -Ec -- "$2" "$1" 2>/dev/null || true
+}
+
+# counter_get FILE INDEX: the little-endian uint64 at byte INDEX*8 of a
+# target's counter file (sigcount, churn), read without touching the target.
+counter_get()
+{
+	local v
+	v=$(od -An -v -t u8 -j $(($2 * 8)) -N 8 "$1") || return 1
+	v=${v//[!0-9]/}
+	printf '%s\n' "${v:-0}"
+}
+
+# task_states [PID]: the state letters of all the target's threads, sorted
+# and joined ("R S"); threads that vanish while being read are left out.
+task_states()
+{
+	local pid=${1:-$TARGET_PID} t s
+	for t in /proc/"$pid"/task/*; do
+		s=$(state_of "${t##*/}" 2>/dev/null) || continue
+		printf '%s\n' "$s"
+	done | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'
+	printf '\n'
+}
+
+# wait_task_states STATE SECONDS [PID]: poll every 10 ms until every thread
+# of the target is in STATE (a letter such as T).
+wait_task_states()
+{
+	local want=$1 n=$(($2 * 100)) pid=${3:-$TARGET_PID} s
+	for (( ; n > 0; n--)); do
+		s=$(task_states "$pid")
+		[ -n "$s" ] && [ -z "${s//[ $want]/}" ] && return 0
+		sleep 0.01
+	done
+	return 1
+}
+
+# bg_fetch NAME URL [MAX_TIME]: GET URL with curl in the background (at
+# most MAX_TIME seconds, default FETCH_MAX_TIME); the body goes to
+# $TEST_DIR/NAME, the status to NAME.code, the headers to NAME.headers.
+# Sets BG_PID.  Collect it with bg_wait.
+bg_fetch()
+{
+	local out=$TEST_DIR/$1
+	(exec curl -sS --max-time "${3:-$FETCH_MAX_TIME}" -o "$out" \
+	    -D "$out.headers" -w '%{http_code}' "$2" >"$out.code" \
+	    2>"$out.curl") &
+	BG_PID=$!
+	_track "$BG_PID"
+}
+
+# bg_wait PID NAME: wait for a bg_fetch; sets BG_CODE to its HTTP status
+# ("000" when there was no answer, e.g. curl's --max-time ran out).  Not in
+# a $(...): only this shell can wait for its children.
+bg_wait()
+{
+	wait "$1" 2>/dev/null || true
+	BG_CODE=$(cat "$TEST_DIR/$2.code" 2>/dev/null) || BG_CODE=""
+	BG_CODE=${BG_CODE:-000}
+}
+
+# expect_profile WHAT FILE CODE: FILE holds an answer with HTTP status CODE
+# and headers in FILE.headers: as fetch_profile, it must be 200, gzip pprof
+# that pprof-dump decodes; the summary goes to FILE.summary.  Sets
+# PROFILE_SAMPLES to its number of samples.
+expect_profile()
+{
+	local what=$1 out=$2 code=$3 ct
+	expect_status "$what" "$code" 200
+	ct=$(header "$out.headers" Content-Type)
+	[ "$ct" = application/octet-stream ] ||
+	    fail "$what: Content-Type '$ct', want application/octet-stream"
+	[ "$(head -c 2 "$out" | od -An -tx1 | tr -d ' \n')" = 1f8b ] ||
+	    fail "$what: body is not gzip"
+	pdump summary "$out" >"$out.summary" ||
+	    fail "$what: pprof-dump cannot decode the profile"
+	# shellcheck disable=SC2034  # used by the t_*.sh scripts
+	PROFILE_SAMPLES=$(summary_get "$out.summary" 'total[0]')
+}
+
+# expect_error_body WHAT FILE CODE: FILE holds an error answer: non-2xx,
+# text/plain, X-Go-Pprof: 1, one non-empty line.  Sets ERROR_LINE to it.
+expect_error_body()
+{
+	local what=$1 out=$2 code=$3 ct
+	[[ $code == [3-5]?? ]] || fail "$what: HTTP status '$code', want an error status"
+	ct=$(header "$out.headers" Content-Type)
+	[[ $ct == text/plain* ]] || fail "$what: Content-Type '$ct', want text/plain"
+	[ "$(header "$out.headers" X-Go-Pprof)" = 1 ] ||
+	    fail "$what: no X-Go-Pprof: 1 header"
+	if [ "$(wc -l <"$out")" -ne 1 ] || [ "$(tr -d '\n' <"$out" | wc -c)" -lt 5 ]; then
+		fail "$what: body should be one line saying what to do, got: $(head -c 300 "$out")"
+	fi
+	# shellcheck disable=SC2034  # used by the t_*.sh scripts
+	ERROR_LINE=$(head -n 1 "$out")
+}
+
+# metric_get NAME [PID]: the value of profd's /metrics sample NAME for the
+# target ({pid="PID"}), or of an unlabelled NAME; empty when absent.
+metric_get()
+{
+	local pid=${2:-$TARGET_PID}
+	curl -sS --max-time 10 "$BASE/metrics" 2>/dev/null | awk -v n="$1" \
+	    -v l="$1{pid=\"$pid\"}" '$1 == l || $1 == n { print $2; exit }'
+}
+
+# churn_problem [PID]: target_problem for a target whose threads come and
+# go: a thread that exits while its status is being read (so that State or
+# TracerPid is missing) is skipped, not reported.  Prints what is wrong and
+# fails, or prints nothing.
+churn_problem()
+{
+	local pid=${1:-$TARGET_PID} st task n=0
+	if ! st=$(state_of "$pid"); then
+		say "target $pid is gone"
+		return 1
+	fi
+	case $st in
+	T | t | Z | X)
+		say "target $pid: state $st"
+		return 1
+		;;
+	esac
+	for task in "/proc/$pid" /proc/"$pid"/task/*; do
+		_read_status "$task/status" 2>/dev/null || continue
+		if [ -z "$_STATE" ] || [ -z "$_TRACER" ]; then
+			[ -d "$task" ] || continue	# exited while read
+			_read_status "$task/status" 2>/dev/null || continue
+			if [ -z "$_STATE" ] || [ -z "$_TRACER" ]; then
+				continue
+			fi
+		fi
+		case $_STATE in
+		T | t)
+			say "target $pid thread ${task##*/}: state $_STATE"
+			return 1
+			;;
+		esac
+		if [ "$_TRACER" != 0 ]; then
+			say "target $pid thread ${task##*/}: TracerPid $_TRACER"
+			return 1
+		fi
+		n=$((n + 1))
+	done
+	if [ "$n" -lt 2 ]; then
+		say "target $pid: cannot read its status"
+		return 1
+	fi
+}

@@ -61,7 +61,6 @@
 
 #include "target.h"
 
-#define COUNTERS_SIZE 4096
 #define NBLOCKERS     4
 #define READY_POLL_MS 1
 #define READY_MAX_MS  10000
@@ -268,28 +267,7 @@ spinner_main(void *arg)
 static volatile uint64_t *
 map_counters(const char *path)
 {
-	void *p;
-	int fd;
-
-	if (!path || strcmp(path, "-") == 0) {
-		p = mmap(NULL, COUNTERS_SIZE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED)
-			die("mmap");
-		return p;
-	}
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		die(path);
-	/* truncating first zeroes whatever an earlier run left there */
-	if (ftruncate(fd, 0) != 0 || ftruncate(fd, COUNTERS_SIZE) != 0)
-		die(path);
-	p = mmap(NULL, COUNTERS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		 0);
-	if (p == MAP_FAILED)
-		die(path);
-	close(fd);
-	return p;
+	return target_counters(path, 1);
 }
 
 int

@@ -10,7 +10,7 @@ TGT_SRC   = tests/targets
 TGT_WARN  = -Wall -Wextra -Werror
 TGT_DEPS  = $(TGT_SRC)/target.h $(TGT_SRC)/targets.mk
 TGT_BINS  = $(addprefix $(TARGET_DIR)/,spin split cxx libhot.so shlib demo \
-	    syscalls blocker lateload)
+	    syscalls blocker lateload sigcount waitchild churn exiter)
 
 # Rust (tests/e2e/t_rust.sh): built when rustc is on PATH; scripts/deps.sh
 # installs Debian's rustc when it is not, so CI always has it.
@@ -73,6 +73,26 @@ $(TARGET_DIR)/syscalls: $(TGT_SRC)/syscalls.c $(TGT_DEPS)
 # -O1 -g: the tests look for each blocked function, with its file:line, in
 # its own thread's stack; unwinding corner cases are other targets' business.
 $(TARGET_DIR)/blocker: $(TGT_SRC)/blocker.c $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)$(CC) -O1 -g -pthread $(TGT_WARN) -o $@ $<
+
+# Reliability targets (tests/e2e/t_rel_*.sh): a SIGUSR1 counter and its
+# sender, a parent that reports waitpid events, thread churn, a target that
+# exits or execs on command.  -O1 -g, like blocker: their stacks are checked
+# only loosely.
+$(TARGET_DIR)/sigcount: $(TGT_SRC)/sigcount.c $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)$(CC) -O1 -g -pthread $(TGT_WARN) -o $@ $<
+
+$(TARGET_DIR)/waitchild: $(TGT_SRC)/waitchild.c $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)$(CC) -O1 -g $(TGT_WARN) -o $@ $<
+
+$(TARGET_DIR)/churn: $(TGT_SRC)/churn.c $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)$(CC) -O1 -g -pthread $(TGT_WARN) -o $@ $<
+
+$(TARGET_DIR)/exiter: $(TGT_SRC)/exiter.c $(TGT_DEPS)
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)$(CC) -O1 -g -pthread $(TGT_WARN) -o $@ $<
 
