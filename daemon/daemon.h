@@ -373,7 +373,8 @@ int registry_add_rule(struct registry *r, const char *re, char *err,
 /* A --pid target, checked and started now. -errno with err filled. */
 int registry_add_pid(struct registry *r, pid_t pid, char *err,
 		     size_t errlen);
-/* First scan, then the watcher thread (only with --match rules). */
+/* First scan, then the watcher thread (with --match rules, and with
+ * --allow-any-pid to drop targets that exited). */
 int registry_start(struct registry *r);
 size_t registry_count(struct registry *r);
 /* The target for pid (0: the only one), with a reference the caller drops

@@ -156,6 +156,10 @@ op_targets_json(void *ctx, struct http_reply *r)
 	size_t n, i;
 
 	n = registry_snapshot(d->reg, ts, 256, info);
+	/* "alive" as of now: without a watcher (--pid only) nothing else
+	 * looks whether an idle target's process still exists */
+	for (i = 0; i < n; i++)
+		target_poll(ts[i]);
 	if (targets_json(ts, info, n, &r->text, &r->text_len) < 0) {
 		r->status = 503;
 		snprintf(r->msg, sizeof(r->msg), "profd is out of memory");
@@ -180,7 +184,7 @@ op_targets(void *ctx, struct http_target_info *out, size_t max)
 		memset(&out[i], 0, sizeof(out[i]));
 		out[i].pid = target_pid(ts[i]);
 		target_comm(ts[i], out[i].comm, sizeof(out[i].comm));
-		out[i].alive = target_alive(ts[i]);
+		out[i].alive = target_poll(ts[i]);
 		registry_put(d->reg, ts[i]);
 	}
 	return n;

@@ -82,9 +82,20 @@ add_locked(struct registry *r, pid_t pid, enum reg_origin origin, int rule,
 	if (find(r, pid))
 		return 0;
 	if (r->n >= r->max_targets) {
+		int tr = proc_tracer(pid);
+
+		/* a PID that does not exist is 404, full or not */
+		if (tr == -ESRCH || tr == -ENOENT) {
+			snprintf(err, errlen,
+				 "no such process: %d (check the PID with ps "
+				 "or pgrep)",
+				 (int)pid);
+			return -ESRCH;
+		}
 		snprintf(err, errlen,
 			 "profd already serves %zu processes (the most it "
-			 "will): use a narrower --match",
+			 "will, --max-targets): use a narrower --match or a "
+			 "larger --max-targets",
 			 r->max_targets);
 		return -ENOSPC;
 	}
@@ -331,7 +342,10 @@ registry_start(struct registry *r)
 	int e;
 
 	scan(r);	/* matches at start-up are served from the start */
-	if (r->nrules == 0)
+	/* --allow-any-pid: the watcher also drops on-demand targets whose
+	 * process exited, or they would stay listed and count against
+	 * --max-targets for ever */
+	if (r->nrules == 0 && !r->any_pid)
 		return 0;
 	e = pthread_create(&r->watcher, NULL, watcher_main, r);
 	if (e != 0)

@@ -29,6 +29,9 @@ util-linux
 debuginfod
 libdebuginfod1
 nodejs
+python3
+python3-yaml
+systemd
 "
 
 # Rust tests need rustc; one installed with rustup (~/.cargo/bin) does.
