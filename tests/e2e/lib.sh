@@ -276,7 +276,8 @@ _read_status()
 
 # target_problem [PID]: print what is wrong with the target and fail, or
 # print nothing: it must be alive, no thread stopped (T) or in a tracing stop
-# (t), TracerPid 0 for the process and every thread.
+# (t), TracerPid 0 for the process and every thread (threads that exit
+# meanwhile are skipped).
 target_problem()
 {
 	local pid=${1:-$TARGET_PID} st task n=0
@@ -292,6 +293,14 @@ target_problem()
 	esac
 	for task in "/proc/$pid" /proc/"$pid"/task/*; do
 		_read_status "$task/status" 2>/dev/null || continue
+		if [ -z "$_STATE" ] || [ -z "$_TRACER" ]; then
+			# a thread that exited while its status was read
+			[ -d "$task" ] || continue
+			_read_status "$task/status" 2>/dev/null || continue
+			if [ -z "$_STATE" ] || [ -z "$_TRACER" ]; then
+				continue
+			fi
+		fi
 		case $_STATE in
 		T | t)
 			say "target $pid thread ${task##*/}: state $_STATE"
@@ -392,38 +401,44 @@ target_cpu_ns()
 
 # ---- profd ----------------------------------------------------------------------
 
-# start_profd [ARGS...]: profd for TARGET_PID on an ephemeral loopback port.
-# Waits (10 s at most) for "listening on 127.0.0.1:PORT" in its log; sets
-# PROFD_PID, PROFD_PORT, PROFD_LOG and BASE.  PROFD_WRAP, an array, is a
+# start_profd_re RE ARGS...: start profd with ARGS (and -v) and wait (10 s
+# at most) for a line of its log matching RE, an ERE that ends with the
+# port ("listening on 127\.0\.0\.1:[0-9]+").  Sets PROFD_PID, PROFD_PORT,
+# PROFD_LOG and BASE (http://127.0.0.1:PORT).  PROFD_WRAP, an array, is a
 # command that execs its arguments (e.g. setpriv dropping capabilities)
 # to run profd through.
 PROFD_WRAP=()
-start_profd()
+start_profd_re()
 {
-	local rc=0
+	local re=$1 rc=0
+	shift
 	_nstarted=$((_nstarted + 1))
 	PROFD_LOG=$TEST_DIR/profd.$_nstarted.log
 	_logs+=("$PROFD_LOG")
-	(exec "${PROFD_WRAP[@]}" "$PROFD" --pid "$TARGET_PID" \
-	    --listen 127.0.0.1:0 -v "$@" >"$PROFD_LOG" 2>&1) &
+	(exec "${PROFD_WRAP[@]}" "$PROFD" -v "$@" >"$PROFD_LOG" 2>&1) &
 	PROFD_PID=$!
 	_track "$PROFD_PID"
-	wait_for_line "$PROFD_LOG" 'listening on 127\.0\.0\.1:[0-9]+' 10 \
-	    "$PROFD_PID" || rc=$?
+	wait_for_line "$PROFD_LOG" "$re" 10 "$PROFD_PID" || rc=$?
 	case $rc in
 	0) ;;
 	2)
 		rc=0
 		wait "$PROFD_PID" || rc=$?
-		fail "profd exited with status $rc before listening"
+		fail "profd $* exited with status $rc before listening"
 		;;
-	*) fail "profd: no 'listening on 127.0.0.1:PORT' line within 10 s" ;;
+	*) fail "profd $*: no '$re' line within 10 s" ;;
 	esac
-	PROFD_PORT=$(grep -Eo 'listening on 127\.0\.0\.1:[0-9]+' "$PROFD_LOG" |
-	    head -n 1 | sed 's/.*://')
+	PROFD_PORT=$(grep -Eo "$re" "$PROFD_LOG" | head -n 1 | sed 's/.*://')
 	[ "$PROFD_PORT" -gt 0 ] || fail "profd announced port $PROFD_PORT"
 	BASE=http://127.0.0.1:$PROFD_PORT
-	say "profd ready: pid $PROFD_PID, $BASE"
+	say "profd ready: pid $PROFD_PID, $BASE ($*)"
+}
+
+# start_profd [ARGS...]: profd for TARGET_PID on an ephemeral loopback port.
+LOOPBACK_RE='listening on 127\.0\.0\.1:[0-9]+'
+start_profd()
+{
+	start_profd_re "$LOOPBACK_RE" --pid "$TARGET_PID" --listen 127.0.0.1:0 "$@"
 }
 
 # _sanitizer_report LOG: print the first sanitizer report line, if any.
@@ -781,46 +796,3 @@ metric_get()
 	    -v l="$1{pid=\"$pid\"}" '$1 == l || $1 == n { print $2; exit }'
 }
 
-# churn_problem [PID]: target_problem for a target whose threads come and
-# go: a thread that exits while its status is being read (so that State or
-# TracerPid is missing) is skipped, not reported.  Prints what is wrong and
-# fails, or prints nothing.
-churn_problem()
-{
-	local pid=${1:-$TARGET_PID} st task n=0
-	if ! st=$(state_of "$pid"); then
-		say "target $pid is gone"
-		return 1
-	fi
-	case $st in
-	T | t | Z | X)
-		say "target $pid: state $st"
-		return 1
-		;;
-	esac
-	for task in "/proc/$pid" /proc/"$pid"/task/*; do
-		_read_status "$task/status" 2>/dev/null || continue
-		if [ -z "$_STATE" ] || [ -z "$_TRACER" ]; then
-			[ -d "$task" ] || continue	# exited while read
-			_read_status "$task/status" 2>/dev/null || continue
-			if [ -z "$_STATE" ] || [ -z "$_TRACER" ]; then
-				continue
-			fi
-		fi
-		case $_STATE in
-		T | t)
-			say "target $pid thread ${task##*/}: state $_STATE"
-			return 1
-			;;
-		esac
-		if [ "$_TRACER" != 0 ]; then
-			say "target $pid thread ${task##*/}: TracerPid $_TRACER"
-			return 1
-		fi
-		n=$((n + 1))
-	done
-	if [ "$n" -lt 2 ]; then
-		say "target $pid: cannot read its status"
-		return 1
-	fi
-}

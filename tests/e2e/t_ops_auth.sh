@@ -28,27 +28,9 @@ P=$TARGET_PID
 # on" line is not 127.0.0.1 (RE, an ERE, matches "listening on HOST:PORT").
 start_profd_on()
 {
-	local re=$1 rc=0
+	local re=$1
 	shift
-	_nstarted=$((_nstarted + 1))
-	PROFD_LOG=$TEST_DIR/profd.$_nstarted.log
-	_logs+=("$PROFD_LOG")
-	(exec "$PROFD" --pid "$TARGET_PID" -v "$@" >"$PROFD_LOG" 2>&1) &
-	PROFD_PID=$!
-	_track "$PROFD_PID"
-	wait_for_line "$PROFD_LOG" "$re" 10 "$PROFD_PID" || rc=$?
-	case $rc in
-	0) ;;
-	2)
-		rc=0
-		wait "$PROFD_PID" || rc=$?
-		fail "profd $* exited with status $rc before listening"
-		;;
-	*) fail "profd $*: no '$re' line within 10 s" ;;
-	esac
-	PROFD_PORT=$(grep -Eo "$re" "$PROFD_LOG" | head -n 1 | sed 's/.*://')
-	[ "$PROFD_PORT" -gt 0 ] || fail "profd announced port $PROFD_PORT"
-	say "profd ready: pid $PROFD_PID, port $PROFD_PORT ($*)"
+	start_profd_re "$re" --pid "$TARGET_PID" "$@"
 }
 
 # profd_must_fail WHAT WANT_RE ARGS...: profd with ARGS exits 1 within 10 s,

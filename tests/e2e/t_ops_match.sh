@@ -21,31 +21,7 @@ command -v readelf >/dev/null || fail "readelf: not installed (scripts/deps.sh: 
 
 # start_profd_bare ARGS...: start_profd without --pid $TARGET_PID, for
 # --match and --allow-any-pid.
-start_profd_bare()
-{
-	local rc=0
-	_nstarted=$((_nstarted + 1))
-	PROFD_LOG=$TEST_DIR/profd.$_nstarted.log
-	_logs+=("$PROFD_LOG")
-	(exec "$PROFD" --listen 127.0.0.1:0 -v "$@" >"$PROFD_LOG" 2>&1) &
-	PROFD_PID=$!
-	_track "$PROFD_PID"
-	wait_for_line "$PROFD_LOG" 'listening on 127\.0\.0\.1:[0-9]+' 10 \
-	    "$PROFD_PID" || rc=$?
-	case $rc in
-	0) ;;
-	2)
-		rc=0
-		wait "$PROFD_PID" || rc=$?
-		fail "profd $* exited with status $rc before listening"
-		;;
-	*) fail "profd $*: no 'listening on 127.0.0.1:PORT' line within 10 s" ;;
-	esac
-	PROFD_PORT=$(grep -Eo 'listening on 127\.0\.0\.1:[0-9]+' "$PROFD_LOG" |
-	    head -n 1 | sed 's/.*://')
-	BASE=http://127.0.0.1:$PROFD_PORT
-	say "profd ready: pid $PROFD_PID, $BASE ($*)"
-}
+start_profd_bare() { start_profd_re "$LOOPBACK_RE" --listen 127.0.0.1:0 "$@"; }
 
 # targets_pids: the PIDs /targets lists, sorted, space-separated.
 targets_pids()

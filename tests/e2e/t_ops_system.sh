@@ -33,31 +33,9 @@ CAPH=/usr/include/linux/capability.h
 start_target spin 120
 
 # start_profd_bare ARGS...: start_profd without --pid $TARGET_PID (the
-# arguments say which processes), waiting for RE (default: listening on
-# 127.0.0.1:PORT).
-start_profd_bare()
-{
-	local rc=0 re=${LISTEN_RE:-'listening on 127\.0\.0\.1:[0-9]+'}
-	_nstarted=$((_nstarted + 1))
-	PROFD_LOG=$TEST_DIR/profd.$_nstarted.log
-	_logs+=("$PROFD_LOG")
-	(exec "$PROFD" -v "$@" >"$PROFD_LOG" 2>&1) &
-	PROFD_PID=$!
-	_track "$PROFD_PID"
-	wait_for_line "$PROFD_LOG" "$re" 10 "$PROFD_PID" || rc=$?
-	case $rc in
-	0) ;;
-	2)
-		rc=0
-		wait "$PROFD_PID" || rc=$?
-		fail "profd $* exited with status $rc before listening: $(cat "$PROFD_LOG")"
-		;;
-	*) fail "profd $*: no '$re' line within 10 s" ;;
-	esac
-	PROFD_PORT=$(grep -Eo "$re" "$PROFD_LOG" | head -n 1 | sed 's/.*://')
-	BASE=http://127.0.0.1:$PROFD_PORT
-	say "profd ready: pid $PROFD_PID, port $PROFD_PORT ($*)"
-}
+# arguments say which processes), waiting for LISTEN_RE (default: listening
+# on 127.0.0.1:PORT).
+start_profd_bare() { start_profd_re "${LISTEN_RE:-$LOOPBACK_RE}" "$@"; }
 
 # check_caps WANT: every thread of profd has exactly the capabilities WANT
 # (names, sorted, space-separated) effective, permitted and bounding, none

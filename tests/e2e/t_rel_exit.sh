@@ -107,13 +107,13 @@ exec_window()
 	local n=$1 nwin t0 t1 T busy unk
 	shift
 	nwin=$(count_matches "$PROFD_LOG" 'window started')
-	bg_fetch exec.$n "$BASE/debug/pprof/profile?seconds=6&hz=999" 30
+	bg_fetch "exec.$n" "$BASE/debug/pprof/profile?seconds=6&hz=999" 30
 	exec_curl=$BG_PID
 	wait_window_open $((nwin + 1)) 10 || fail "(b): window $n never started (profd log)"
 	sleep 0.5
 	t0=$(now_ms)
 	exec_into "$n" "$@"
-	bg_wait "$exec_curl" exec.$n
+	bg_wait "$exec_curl" "exec.$n"
 	t1=$(now_ms)
 	case $BG_CODE in
 	000)
