@@ -745,7 +745,7 @@ stop_batch(struct target *t, struct thr **sel, size_t nsel, char *msg,
 	uint64_t deadline;
 	struct pt_event ev;
 	size_t i;
-	int r = 0;
+	int r = 0, e;
 
 	for (i = 0; i < nsel; i++) {
 		struct thr *h = sel[i];
@@ -772,7 +772,13 @@ stop_batch(struct target *t, struct thr **sel, size_t nsel, char *msg,
 				 * stop is reported) and let it go as usual. */
 				if (proc_is_self(proc_tracer(h->tid)))
 					goto seized;
-				proc_explain_eperm(t->pid, msg, msglen);
+				/* A thread an exec is killing refuses too:
+				 * only a process profd may not trace (the
+				 * check behind PTRACE_SEIZE, on /proc/PID/mem)
+				 * is a refusal; otherwise skip it this tick. */
+				e = proc_check_traceable(t->pid, msg, msglen);
+				if (e == 0 || e == -ESRCH)
+					continue;
 				r = -EPERM;
 				break;
 			}
