@@ -104,10 +104,17 @@ kill "$TARGET_PID"
 say "--- node as PID 1 of a PID namespace, private /tmp"
 _nstarted=$((_nstarted + 1))
 out=$TEST_DIR/target.$_nstarted.jit-ns.out
-# --kill-child: unshare (our child) takes node down with it.
-(exec unshare --pid --fork --kill-child --mount-proc --propagation private \
+# --kill-child: unshare (our child) takes node down with it.  The script
+# is copied to the test directory and run by a relative path from there,
+# entered before the tmpfs hides /tmp: that works wherever the checkout is,
+# under /tmp too.
+cp "$JS" "$TEST_DIR/jit.js"
+NS_ARGS=("${NODE_ARGS[@]}")
+NS_ARGS[${#NS_ARGS[@]} - 2]=./jit.js
+(cd "$TEST_DIR" && exec unshare --pid --fork --kill-child --mount-proc \
+    --propagation private \
     sh -c 'mount -t tmpfs -o mode=1777 profd-test /tmp && exec "$@"' sh \
-    env -C "$TEST_DIR" setpriv --pdeathsig KILL "$NODE" "${NODE_ARGS[@]}" \
+    setpriv --pdeathsig KILL "$NODE" "${NS_ARGS[@]}" \
     >"$out" 2>"$out.err") &
 upid=$!
 _track "$upid"
