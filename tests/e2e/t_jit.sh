@@ -104,14 +104,15 @@ kill "$TARGET_PID"
 say "--- node as PID 1 of a PID namespace, private /tmp"
 _nstarted=$((_nstarted + 1))
 out=$TEST_DIR/target.$_nstarted.jit-ns.out
-# --kill-child: unshare (our child) takes node down with it.  The script
-# is copied to the test directory and run by a relative path from there,
-# entered before the tmpfs hides /tmp: that works wherever the checkout is,
-# under /tmp too.
-cp "$JS" "$TEST_DIR/jit.js"
+# --kill-child: unshare (our child) takes node down with it.  The tmpfs
+# hides everything under /tmp, the checkout too when it is there: node runs
+# a copy of the script from a directory outside /tmp.
+NSDIR=$(mktemp -d /var/tmp/profd-jit.XXXXXX) || fail "mktemp in /var/tmp failed"
+at_exit "rm -rf '$NSDIR'"
+cp "$JS" "$NSDIR/jit.js"
 NS_ARGS=("${NODE_ARGS[@]}")
-NS_ARGS[${#NS_ARGS[@]} - 2]=./jit.js
-(cd "$TEST_DIR" && exec unshare --pid --fork --kill-child --mount-proc \
+NS_ARGS[${#NS_ARGS[@]} - 2]=$NSDIR/jit.js
+(cd "$NSDIR" && exec unshare --pid --fork --kill-child --mount-proc \
     --propagation private \
     sh -c 'mount -t tmpfs -o mode=1777 profd-test /tmp && exec "$@"' sh \
     setpriv --pdeathsig KILL "$NODE" "${NS_ARGS[@]}" \
