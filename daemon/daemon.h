@@ -247,6 +247,19 @@ void target_stats(struct target *t, struct target_stats *out);
 
 int64_t wall_now_ns(void);
 
+/* ---- text answers (textbuf.c) ------------------------------------------- */
+
+/* A growing text buffer, zero-initialized; after an allocation failure it
+ * stays failed (oom) and the caller reports it once. s is malloc'd. */
+struct textbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+void textbuf_printf(struct textbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* ---- symbolizing while sampling (warmer.c) ------------------------------ */
 
 struct warmer;

@@ -485,59 +485,13 @@ nomem:
 	return NULL;
 }
 
-/* Growing text buffer; on allocation failure it keeps failing and the
- * caller reports it once. */
-struct tbuf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void tb_printf(struct tbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-tb_printf(struct tbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		if (b->oom)
-			return;
-		va_start(ap, fmt);
-		n = vsnprintf(b->s ? b->s + b->len : NULL,
-			      b->s ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = true;
-			return;
-		}
-		if (b->s && (size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		{
-			size_t nc = (b->cap ? b->cap * 2 : 4096) + (size_t)n;
-			char *ns = realloc(b->s, nc);
-
-			if (!ns) {
-				b->oom = true;
-				return;
-			}
-			b->s = ns;
-			b->cap = nc;
-		}
-	}
-}
-
 /* One frame line per (inline) function at pc: the caller formats it. */
-typedef void (*frame_fn)(struct tbuf *b, uint64_t pc, const char *name,
+typedef void (*frame_fn)(struct textbuf *b, uint64_t pc, const char *name,
 			 bool inlined, uint64_t off, bool have_off,
 			 const char *file, int line);
 
 static void
-each_frame(struct exporter *x, uint64_t pc, struct tbuf *b, frame_fn fn)
+each_frame(struct exporter *x, uint64_t pc, struct textbuf *b, frame_fn fn)
 {
 	const struct modsnap_ent *e;
 	struct sym_info si;
@@ -576,37 +530,37 @@ each_frame(struct exporter *x, uint64_t pc, struct tbuf *b, frame_fn fn)
 
 /* debug=1: "#\t0xPC\tFUNC+0xOFF\tFILE:LINE", as Go's printCountProfile */
 static void
-frame_debug1(struct tbuf *b, uint64_t pc, const char *name, bool inlined,
+frame_debug1(struct textbuf *b, uint64_t pc, const char *name, bool inlined,
 	     uint64_t off, bool have_off, const char *file, int line)
 {
 	(void)inlined;
 	(void)have_off;
 	if (pc == 0)
 		return;
-	tb_printf(b, "#\t%#" PRIx64 "\t%s+0x%" PRIx64 "\t", pc, name, off);
+	textbuf_printf(b, "#\t%#" PRIx64 "\t%s+0x%" PRIx64 "\t", pc, name, off);
 	if (file[0] && line > 0)
-		tb_printf(b, "%s:%d\n", file, line);
+		textbuf_printf(b, "%s:%d\n", file, line);
 	else
-		tb_printf(b, "?\n");
+		textbuf_printf(b, "?\n");
 }
 
 /* debug=2: "\t0xPC NAME[ (inline)] FILE:LINE" */
 static void
-frame_debug2(struct tbuf *b, uint64_t pc, const char *name, bool inlined,
+frame_debug2(struct textbuf *b, uint64_t pc, const char *name, bool inlined,
 	     uint64_t off, bool have_off, const char *file, int line)
 {
 	(void)off;
 	(void)have_off;
 	if (pc == 0) {
-		tb_printf(b, "\t%s\n", name);
+		textbuf_printf(b, "\t%s\n", name);
 		return;
 	}
-	tb_printf(b, "\t%#" PRIx64 " %s%s ", pc, name,
-		  inlined ? " (inline)" : "");
+	textbuf_printf(b, "\t%#" PRIx64 " %s%s ", pc, name,
+		       inlined ? " (inline)" : "");
 	if (file[0] && line > 0)
-		tb_printf(b, "%s:%d\n", file, line);
+		textbuf_printf(b, "%s:%d\n", file, line);
 	else
-		tb_printf(b, "?\n");
+		textbuf_printf(b, "?\n");
 }
 
 static int
@@ -626,7 +580,7 @@ export_threads_text(const struct dump_info *di, const struct modsnap *ms,
 		    size_t errlen)
 {
 	struct exporter x;
-	struct tbuf b = { 0 };
+	struct textbuf b = { 0 };
 	struct agg *a = NULL;
 	struct agg_entry **order = NULL;
 	size_t i, j;
@@ -647,32 +601,32 @@ export_threads_text(const struct dump_info *di, const struct modsnap *ms,
 		}
 		memcpy(order, a->list, a->nlist * sizeof(*order));
 		qsort(order, a->nlist, sizeof(*order), cmp_count_desc);
-		tb_printf(&b, "%s profile: total %zu\n",
-			  di->goroutine ? "goroutine" : "threads", di->n);
+		textbuf_printf(&b, "%s profile: total %zu\n",
+			       di->goroutine ? "goroutine" : "threads", di->n);
 		for (i = 0; i < a->nlist; i++) {
 			const struct agg_entry *e = order[i];
 
 			/* return addresses, as Go prints them: pprof takes 1
 			 * off every address it reads here */
-			tb_printf(&b, "%" PRId64 " @", e->count);
+			textbuf_printf(&b, "%" PRId64 " @", e->count);
 			for (j = 0; j < e->n; j++)
 				if (e->pcs[j])
-					tb_printf(&b, " %#" PRIx64,
-						  e->pcs[j] + 1);
-			tb_printf(&b, "\n");
+					textbuf_printf(&b, " %#" PRIx64,
+						       e->pcs[j] + 1);
+			textbuf_printf(&b, "\n");
 			for (j = 0; j < e->n; j++)
 				each_frame(&x, e->pcs[j], &b, frame_debug1);
-			tb_printf(&b, "\n");
+			textbuf_printf(&b, "\n");
 		}
-		tb_printf(&b, "--- Memory map: ---\n");
+		textbuf_printf(&b, "--- Memory map: ---\n");
 		for (i = 0; i < ms->n; i++) {
 			const struct modsnap_ent *e = &ms->v[i];
 
-			tb_printf(&b,
-				  "%" PRIx64 "-%" PRIx64 " r-xp %08" PRIx64
-				  " 00:00 0 %s\n",
-				  e->start, e->end, e->offset,
-				  e->path[0] ? e->path : "");
+			textbuf_printf(&b,
+				       "%" PRIx64 "-%" PRIx64 " r-xp %08" PRIx64
+				       " 00:00 0 %s\n",
+				       e->start, e->end, e->offset,
+				       e->path[0] ? e->path : "");
 		}
 		goto out;
 	}
@@ -680,21 +634,21 @@ export_threads_text(const struct dump_info *di, const struct modsnap *ms,
 		const struct dump_thread *d = &di->threads[i];
 		const char *sys = proc_syscall_name(d->syscall_nr);
 
-		tb_printf(&b, "thread %d \"%s\" [%s", (int)d->tid, d->comm,
-			  proc_state_word(d->state));
+		textbuf_printf(&b, "thread %d \"%s\" [%s", (int)d->tid, d->comm,
+			       proc_state_word(d->state));
 		if (d->state != 'R' && d->syscall_nr >= 0) {
 			if (sys)
-				tb_printf(&b, ", syscall %s(", sys);
+				textbuf_printf(&b, ", syscall %s(", sys);
 			else
-				tb_printf(&b, ", syscall %ld(", d->syscall_nr);
-			tb_printf(&b, "%" PRIu64 ", ...)", d->syscall_arg0);
+				textbuf_printf(&b, ", syscall %ld(", d->syscall_nr);
+			textbuf_printf(&b, "%" PRIu64 ", ...)", d->syscall_arg0);
 		}
 		if (d->state != 'R' && d->idle_s >= 0)
-			tb_printf(&b, ", %.1fs", d->idle_s);
-		tb_printf(&b, "]:\n");
+			textbuf_printf(&b, ", %.1fs", d->idle_s);
+		textbuf_printf(&b, "]:\n");
 		for (j = 0; j < d->n; j++)
 			each_frame(&x, d->pcs[j], &b, frame_debug2);
-		tb_printf(&b, "\n");
+		textbuf_printf(&b, "\n");
 	}
 out:
 	free(order);

@@ -15,82 +15,38 @@
 
 #include "daemon/daemon.h"
 
-struct mbuf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void mb_printf(struct mbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
 static void
-mb_printf(struct mbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		if (b->oom)
-			return;
-		va_start(ap, fmt);
-		n = vsnprintf(b->s ? b->s + b->len : NULL,
-			      b->s ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = true;
-			return;
-		}
-		if (b->s && (size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		{
-			size_t nc = (b->cap ? b->cap * 2 : 8192) + (size_t)n;
-			char *ns = realloc(b->s, nc);
-
-			if (!ns) {
-				b->oom = true;
-				return;
-			}
-			b->s = ns;
-			b->cap = nc;
-		}
-	}
-}
-
-static void
-counter(struct mbuf *b, const char *name, const char *help, pid_t pid,
+counter(struct textbuf *b, const char *name, const char *help, pid_t pid,
 	uint64_t v)
 {
-	mb_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s{pid=\"%d\"} %" PRIu64
-		     "\n",
-		  name, help, name, name, (int)pid, v);
+	textbuf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s{pid=\"%d\"} %" PRIu64
+		       "\n",
+		       name, help, name, name, (int)pid, v);
 }
 
 static void
-histogram(struct mbuf *b, const char *name, const char *help, pid_t pid,
+histogram(struct textbuf *b, const char *name, const char *help, pid_t pid,
 	  const uint64_t *buckets, uint64_t sum_ns, uint64_t n,
 	  uint64_t max_ns)
 {
 	uint64_t cum = 0;
 	size_t i;
 
-	mb_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	textbuf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
 	for (i = 0; i < HIST_BUCKETS; i++) {
 		cum += buckets[i];
-		mb_printf(b, "%s_bucket{pid=\"%d\",le=\"%g\"} %" PRIu64 "\n",
-			  name, (int)pid, hist_bounds_us[i] / 1e6, cum);
+		textbuf_printf(b, "%s_bucket{pid=\"%d\",le=\"%g\"} %" PRIu64 "\n",
+			       name, (int)pid, hist_bounds_us[i] / 1e6, cum);
 	}
 	cum += buckets[HIST_BUCKETS];
-	mb_printf(b, "%s_bucket{pid=\"%d\",le=\"+Inf\"} %" PRIu64 "\n", name,
-		  (int)pid, cum);
-	mb_printf(b, "%s_sum{pid=\"%d\"} %.9f\n", name, (int)pid,
-		  (double)sum_ns / 1e9);
-	mb_printf(b, "%s_count{pid=\"%d\"} %" PRIu64 "\n", name, (int)pid, n);
-	mb_printf(b, "# HELP %s_max Longest so far, in seconds.\n"
-		     "# TYPE %s_max gauge\n%s_max{pid=\"%d\"} %.9f\n",
-		  name, name, name, (int)pid, (double)max_ns / 1e9);
+	textbuf_printf(b, "%s_bucket{pid=\"%d\",le=\"+Inf\"} %" PRIu64 "\n", name,
+		       (int)pid, cum);
+	textbuf_printf(b, "%s_sum{pid=\"%d\"} %.9f\n", name, (int)pid,
+		       (double)sum_ns / 1e9);
+	textbuf_printf(b, "%s_count{pid=\"%d\"} %" PRIu64 "\n", name, (int)pid, n);
+	textbuf_printf(b, "# HELP %s_max Longest so far, in seconds.\n"
+		       "# TYPE %s_max gauge\n%s_max{pid=\"%d\"} %.9f\n",
+		       name, name, name, (int)pid, (double)max_ns / 1e9);
 }
 
 /* resident and peak resident set size from /proc/self/status, bytes */
@@ -114,45 +70,45 @@ int
 metrics_text(struct target **targets, size_t n, char **out, size_t *len)
 {
 	struct target_stats st;
-	struct mbuf b = { 0 };
+	struct textbuf b = { 0 };
 	struct rusage ru;
 	uint64_t rss, hwm, hits, misses;
 	size_t i;
 
 	getrusage(RUSAGE_SELF, &ru);
 	memory(&rss, &hwm);
-	mb_printf(&b,
-		  "# HELP profd_cpu_seconds_total CPU time profd used, all "
-		  "threads.\n# TYPE profd_cpu_seconds_total counter\n"
-		  "profd_cpu_seconds_total %.6f\n",
-		  (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-			  (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
-	mb_printf(&b,
-		  "# HELP profd_resident_memory_bytes Resident set size.\n"
-		  "# TYPE profd_resident_memory_bytes gauge\n"
-		  "profd_resident_memory_bytes %" PRIu64 "\n"
-		  "# HELP profd_peak_resident_memory_bytes Largest resident set "
-		  "size so far.\n"
-		  "# TYPE profd_peak_resident_memory_bytes gauge\n"
-		  "profd_peak_resident_memory_bytes %" PRIu64 "\n",
-		  rss, hwm);
-	mb_printf(&b, "# HELP profd_targets Processes profd serves.\n"
-		      "# TYPE profd_targets gauge\nprofd_targets %zu\n",
-		  n);
+	textbuf_printf(&b,
+		       "# HELP profd_cpu_seconds_total CPU time profd used, all "
+		       "threads.\n# TYPE profd_cpu_seconds_total counter\n"
+		       "profd_cpu_seconds_total %.6f\n",
+		       (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+		       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+	textbuf_printf(&b,
+		       "# HELP profd_resident_memory_bytes Resident set size.\n"
+		       "# TYPE profd_resident_memory_bytes gauge\n"
+		       "profd_resident_memory_bytes %" PRIu64 "\n"
+		       "# HELP profd_peak_resident_memory_bytes Largest resident set "
+		       "size so far.\n"
+		       "# TYPE profd_peak_resident_memory_bytes gauge\n"
+		       "profd_peak_resident_memory_bytes %" PRIu64 "\n",
+		       rss, hwm);
+	textbuf_printf(&b, "# HELP profd_targets Processes profd serves.\n"
+		       "# TYPE profd_targets gauge\nprofd_targets %zu\n",
+		       n);
 	for (i = 0; i < n; i++) {
 		pid_t pid = target_pid(targets[i]);
 
 		target_stats(targets[i], &st);
-		mb_printf(&b,
-			  "# HELP profd_target_up 1 while the process runs.\n"
-			  "# TYPE profd_target_up gauge\n"
-			  "profd_target_up{pid=\"%d\"} %d\n",
-			  (int)pid, target_alive(targets[i]) ? 1 : 0);
-		mb_printf(&b,
-			  "# HELP profd_windows_active Profile windows open.\n"
-			  "# TYPE profd_windows_active gauge\n"
-			  "profd_windows_active{pid=\"%d\"} %u\n",
-			  (int)pid, st.windows_active);
+		textbuf_printf(&b,
+			       "# HELP profd_target_up 1 while the process runs.\n"
+			       "# TYPE profd_target_up gauge\n"
+			       "profd_target_up{pid=\"%d\"} %d\n",
+			       (int)pid, target_alive(targets[i]) ? 1 : 0);
+		textbuf_printf(&b,
+			       "# HELP profd_windows_active Profile windows open.\n"
+			       "# TYPE profd_windows_active gauge\n"
+			       "profd_windows_active{pid=\"%d\"} %u\n",
+			       (int)pid, st.windows_active);
 		counter(&b, "profd_samples_total",
 			"Stack samples added to windows.", pid, st.samples);
 		counter(&b, "profd_stops_total",
@@ -170,20 +126,20 @@ metrics_text(struct target **targets, size_t n, char **out, size_t *len)
 			  st.interrupt_n, st.interrupt_max_ns);
 		counter(&b, "profd_ticks_total", "Sampling ticks.", pid,
 			st.ticks);
-		mb_printf(&b,
-			  "# HELP profd_tick_seconds_sum Sampler wall time "
-			  "spent in ticks.\n"
-			  "# TYPE profd_tick_seconds_sum counter\n"
-			  "profd_tick_seconds_sum{pid=\"%d\"} %.9f\n"
-			  "profd_tick_seconds_count{pid=\"%d\"} %" PRIu64 "\n",
-			  (int)pid, (double)st.tick_ns / 1e9, (int)pid,
-			  st.ticks);
-		mb_printf(&b,
-			  "# HELP profd_tick_cpu_seconds_total Sampler CPU time "
-			  "spent in ticks.\n"
-			  "# TYPE profd_tick_cpu_seconds_total counter\n"
-			  "profd_tick_cpu_seconds_total{pid=\"%d\"} %.9f\n",
-			  (int)pid, (double)st.tick_cpu_ns / 1e9);
+		textbuf_printf(&b,
+			       "# HELP profd_tick_seconds_sum Sampler wall time "
+			       "spent in ticks.\n"
+			       "# TYPE profd_tick_seconds_sum counter\n"
+			       "profd_tick_seconds_sum{pid=\"%d\"} %.9f\n"
+			       "profd_tick_seconds_count{pid=\"%d\"} %" PRIu64 "\n",
+			       (int)pid, (double)st.tick_ns / 1e9, (int)pid,
+			       st.ticks);
+		textbuf_printf(&b,
+			       "# HELP profd_tick_cpu_seconds_total Sampler CPU time "
+			       "spent in ticks.\n"
+			       "# TYPE profd_tick_cpu_seconds_total counter\n"
+			       "profd_tick_cpu_seconds_total{pid=\"%d\"} %.9f\n",
+			       (int)pid, (double)st.tick_cpu_ns / 1e9);
 		counter(&b, "profd_truncated_stacks_total",
 			"Stacks whose unwinding stopped early.", pid,
 			st.truncated);
@@ -218,16 +174,16 @@ metrics_text(struct target **targets, size_t n, char **out, size_t *len)
 			st.threads_scanned);
 	}
 	symbolize_metrics(&hits, &misses);
-	mb_printf(&b,
-		  "# HELP profd_symbolize_cache_hits_total Addresses answered "
-		  "from the symbol cache.\n"
-		  "# TYPE profd_symbolize_cache_hits_total counter\n"
-		  "profd_symbolize_cache_hits_total %" PRIu64 "\n"
-		  "# HELP profd_symbolize_cache_misses_total Addresses "
-		  "resolved with libdw.\n"
-		  "# TYPE profd_symbolize_cache_misses_total counter\n"
-		  "profd_symbolize_cache_misses_total %" PRIu64 "\n",
-		  hits, misses);
+	textbuf_printf(&b,
+		       "# HELP profd_symbolize_cache_hits_total Addresses answered "
+		       "from the symbol cache.\n"
+		       "# TYPE profd_symbolize_cache_hits_total counter\n"
+		       "profd_symbolize_cache_hits_total %" PRIu64 "\n"
+		       "# HELP profd_symbolize_cache_misses_total Addresses "
+		       "resolved with libdw.\n"
+		       "# TYPE profd_symbolize_cache_misses_total counter\n"
+		       "profd_symbolize_cache_misses_total %" PRIu64 "\n",
+		       hits, misses);
 	if (b.oom) {
 		free(b.s);
 		return -ENOMEM;
@@ -240,22 +196,22 @@ metrics_text(struct target **targets, size_t n, char **out, size_t *len)
 /* ---- /targets ---------------------------------------------------------- */
 
 static void
-json_str(struct mbuf *b, const char *s, size_t n)
+json_str(struct textbuf *b, const char *s, size_t n)
 {
 	size_t i;
 
-	mb_printf(b, "\"");
+	textbuf_printf(b, "\"");
 	for (i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
 		if (ch == '"' || ch == '\\')
-			mb_printf(b, "\\%c", ch);
+			textbuf_printf(b, "\\%c", ch);
 		else if (ch < 0x20 || ch == 0x7f)
-			mb_printf(b, "\\u%04x", ch);
+			textbuf_printf(b, "\\u%04x", ch);
 		else
-			mb_printf(b, "%c", ch);
+			textbuf_printf(b, "%c", ch);
 	}
-	mb_printf(b, "\"");
+	textbuf_printf(b, "\"");
 }
 
 int
@@ -263,10 +219,10 @@ targets_json(struct target **ts, const struct registry_info *info, size_t n,
 	     char **out, size_t *len)
 {
 	static const char *const origin[] = { "pid", "match", "on-demand" };
-	struct mbuf b = { 0 };
+	struct textbuf b = { 0 };
 	size_t i;
 
-	mb_printf(&b, "[");
+	textbuf_printf(&b, "[");
 	for (i = 0; i < n; i++) {
 		pid_t pid = target_pid(ts[i]);
 		char path[64], exe[4096], comm[64], bid[128], since[64];
@@ -292,26 +248,26 @@ targets_json(struct target **ts, const struct registry_info *info, size_t n,
 		gmtime_r(&sec, &tm);
 		strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-		mb_printf(&b, "%s\n  {\"pid\": %d, \"comm\": ", i ? "," : "",
-			  (int)pid);
+		textbuf_printf(&b, "%s\n  {\"pid\": %d, \"comm\": ", i ? "," : "",
+			       (int)pid);
 		json_str(&b, comm, strlen(comm));
-		mb_printf(&b, ", \"cmdline\": ");
+		textbuf_printf(&b, ", \"cmdline\": ");
 		json_str(&b, cmd ? cmd : "", cmd ? cl : 0);
-		mb_printf(&b, ", \"exe\": ");
+		textbuf_printf(&b, ", \"exe\": ");
 		json_str(&b, exe, strlen(exe));
-		mb_printf(&b, ", \"build_id\": ");
+		textbuf_printf(&b, ", \"build_id\": ");
 		json_str(&b, bid, strlen(bid));
-		mb_printf(&b, ", \"origin\": \"%s\", \"match\": ",
-			  origin[info[i].origin]);
+		textbuf_printf(&b, ", \"origin\": \"%s\", \"match\": ",
+			       origin[info[i].origin]);
 		if (info[i].rule)
 			json_str(&b, info[i].rule, strlen(info[i].rule));
 		else
-			mb_printf(&b, "null");
-		mb_printf(&b, ", \"since\": \"%s\", \"alive\": %s}", since,
-			  target_alive(ts[i]) ? "true" : "false");
+			textbuf_printf(&b, "null");
+		textbuf_printf(&b, ", \"since\": \"%s\", \"alive\": %s}", since,
+			       target_alive(ts[i]) ? "true" : "false");
 		free(cmd);
 	}
-	mb_printf(&b, "%s]\n", n ? "\n" : "");
+	textbuf_printf(&b, "%s]\n", n ? "\n" : "");
 	if (b.oom) {
 		free(b.s);
 		return -ENOMEM;
