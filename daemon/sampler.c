@@ -734,6 +734,31 @@ service_events(struct target *t)
 	}
 }
 
+/* Handle stops and exits as waitpid reports them while *left > 0 (a
+ * counter handle_event decrements, directly or through pending), until the
+ * deadline: the timer's signal interrupts the blocking wait. */
+static void
+collect_stops(struct target *t, uint64_t deadline, const unsigned *left,
+	      unsigned *pending)
+{
+	struct pt_event ev;
+
+	arm_timer(t, deadline);
+	while (*left > 0) {
+		int w = pt_wait(&ev, true);
+
+		if (w == -EINTR) {
+			if (mono_ns() >= deadline)
+				break;
+			continue;
+		}
+		if (w < 0)
+			break;
+		handle_event(t, &ev, pending);
+	}
+	disarm_timer(t);
+}
+
 /* Seize and interrupt a batch, then collect its stops until all arrived or
  * the deadline passed. Returns -EPERM (with msg) when the kernel refuses to
  * let profd trace the target. */
@@ -742,8 +767,6 @@ stop_batch(struct target *t, struct thr **sel, size_t nsel, char *msg,
 	   size_t msglen)
 {
 	unsigned pending = 0;
-	uint64_t deadline;
-	struct pt_event ev;
 	size_t i;
 	int r = 0, e;
 
@@ -802,21 +825,7 @@ seized:
 		h->slot = (int)i;
 		pending++;
 	}
-	deadline = mono_ns() + STOP_DEADLINE_NS;
-	arm_timer(t, deadline);
-	while (pending > 0) {
-		int w = pt_wait(&ev, true);
-
-		if (w == -EINTR) {
-			if (mono_ns() >= deadline)
-				break;
-			continue;
-		}
-		if (w < 0)
-			break;
-		handle_event(t, &ev, &pending);
-	}
-	disarm_timer(t);
+	collect_stops(t, mono_ns() + STOP_DEADLINE_NS, &pending, &pending);
 	if (pending > 0) {
 		/* A thread that went into uninterruptible sleep between our
 		 * read of its state and the interrupt stops only when it
@@ -1473,7 +1482,6 @@ release_all(struct target *t)
 {
 	uint64_t deadline = mono_ns() + 200000000ULL;
 	bool window = t->o.attach_window;
-	struct pt_event ev;
 	unsigned none = 0;
 	size_t i;
 
@@ -1481,20 +1489,7 @@ release_all(struct target *t)
 		if (t->thr[i]->traced && t->thr[i]->pt != PT_LATE)
 			pt_interrupt(t->thr[i]->tid);
 	t->o.attach_window = false;	/* from here on, stops detach */
-	arm_timer(t, deadline);
-	while (t->ntraced > 0) {
-		int w = pt_wait(&ev, true);
-
-		if (w == -EINTR) {
-			if (mono_ns() >= deadline)
-				break;
-			continue;
-		}
-		if (w < 0)
-			break;
-		handle_event(t, &ev, &none);
-	}
-	disarm_timer(t);
+	collect_stops(t, deadline, &t->ntraced, &none);
 	t->o.attach_window = window;
 }
 

@@ -228,8 +228,8 @@ session_free(struct session *s)
 	free(s);
 }
 
-/* Post a window and wait for it. Returns the finished session (caller
- * frees) or NULL with r filled. */
+/* Post a window and wait for it. Returns the session, finished with 200
+ * (caller frees), or NULL with r filled (the session's error, if any). */
 static struct session *
 run_session(struct target *t, enum session_kind kind, unsigned seconds,
 	    unsigned hz, struct http_reply *r)
@@ -280,6 +280,12 @@ run_session(struct target *t, enum session_kind kind, unsigned seconds,
 	while (!s->done)
 		pthread_cond_wait(&t->done, &t->mu);
 	pthread_mutex_unlock(&t->mu);
+	if (s->status != 200) {
+		r->status = s->status;
+		snprintf(r->msg, sizeof(r->msg), "%s", s->msg);
+		session_free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -363,12 +369,6 @@ target_profile(struct target *t, const struct http_profile_req *req,
 			req->seconds, req->hz, r);
 	if (!s)
 		return;
-	if (s->status != 200) {
-		r->status = s->status;
-		snprintf(r->msg, sizeof(r->msg), "%s", s->msg);
-		session_free(s);
-		return;
-	}
 	j.t = t;
 	j.s = s;
 	j.r = r;
@@ -481,12 +481,6 @@ target_threads(struct target *t, int debug, bool goroutine,
 	s = run_session(t, SESSION_DUMP, 0, 1, r);
 	if (!s)
 		return;
-	if (s->status != 200) {
-		r->status = s->status;
-		snprintf(r->msg, sizeof(r->msg), "%s", s->msg);
-		session_free(s);
-		return;
-	}
 	j.t = t;
 	j.s = s;
 	j.debug = debug;
