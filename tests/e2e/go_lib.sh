@@ -39,29 +39,6 @@ go_func_lines()
 		start && /^}/ { print start, NR; exit }' "$1"
 }
 
-# frames_in_lines FOLDED_L FUNC FILE_RE LO HI: "GOOD ALL EXAMPLE" for the
-# frames of FUNC in pprof-dump folded -L output: ALL their value, GOOD the
-# part whose file matches FILE_RE and whose line is in LO..HI.
-frames_in_lines()
-{
-	awk -v fn="$2" -v re="$3" -v lo="$4" -v hi="$5" '{
-		v = $NF
-		n = split(substr($0, 1, length($0) - length($NF) - 1), fr, ";")
-		for (i = 1; i <= n; i++) {
-			if (substr(fr[i], 1, length(fn) + 1) != fn "@")
-				continue
-			all += v
-			loc = substr(fr[i], length(fn) + 2)
-			line = loc; sub(/.*:/, "", line)
-			file = loc; sub(/:[^:]*$/, "", file)
-			if (file ~ re && line + 0 >= lo && line + 0 <= hi) {
-				good += v
-				ex = fr[i]
-			}
-		}
-	} END { printf "%.0f %.0f %s\n", good, all, ex }' "$1"
-}
-
 # perf_works: perf is installed and may record (perf_event_paranoid, a
 # container's seccomp profile).
 perf_works()

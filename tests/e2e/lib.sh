@@ -657,6 +657,29 @@ fold_total()
 	awk '{ t += $NF } END { printf "%.0f\n", t }' "$1"
 }
 
+# frames_in_lines FOLDED_L FUNC FILE_RE LO HI: "GOOD ALL EXAMPLE" for the
+# frames of FUNC in pprof-dump folded -L output: ALL their value, GOOD the
+# part whose file matches FILE_RE and whose line is in LO..HI.
+frames_in_lines()
+{
+	awk -v fn="$2" -v re="$3" -v lo="$4" -v hi="$5" '{
+		v = $NF
+		n = split(substr($0, 1, length($0) - length($NF) - 1), fr, ";")
+		for (i = 1; i <= n; i++) {
+			if (substr(fr[i], 1, length(fn) + 1) != fn "@")
+				continue
+			all += v
+			loc = substr(fr[i], length(fn) + 2)
+			line = loc; sub(/.*:/, "", line)
+			file = loc; sub(/:[^:]*$/, "", file)
+			if (file ~ re && line + 0 >= lo && line + 0 <= hi) {
+				good += v
+				ex = fr[i]
+			}
+		}
+	} END { printf "%.0f %.0f %s\n", good, all, ex }' "$1"
+}
+
 # func_lines SRC NAME: "FIRST LAST" source lines of a function written in
 # kernel style ("NAME(" at the start of a line ... "}" at the start of one).
 func_lines()

@@ -77,20 +77,7 @@ check_line()
 {
 	local name=$1 first=$2 lo hi good all
 	read -r lo hi <<<"$(func_lines "$SRC" "$first")"
-	read -r good all <<<"$(awk -v fn="$name" -v lo="$lo" -v hi="$hi" '{
-		v = $NF
-		n = split(substr($0, 1, length($0) - length($NF) - 1), fr, ";")
-		for (i = 1; i <= n; i++) {
-			if (substr(fr[i], 1, length(fn) + 1) != fn "@")
-				continue
-			all += v
-			loc = substr(fr[i], length(fn) + 2)
-			line = loc; sub(/.*:/, "", line)
-			file = loc; sub(/:[^:]*$/, "", file)
-			if (file ~ /(^|\/)cxx\.cpp$/ && line + 0 >= lo && line + 0 <= hi)
-				good += v
-		}
-	} END { printf "%.0f %.0f\n", good, all }' "$FL")"
+	read -r good all _ <<<"$(frames_in_lines "$FL" "$name" '(^|/)cxx\.cpp$' "$lo" "$hi")"
 	[ "$all" -gt 0 ] || fail "$name: not in pprof-dump folded -L"
 	expect_range "$name at cxx.cpp:$lo-$hi (% of its CPU)" "$(pct "$good" "$all")" 95 100
 }

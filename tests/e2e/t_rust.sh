@@ -106,20 +106,7 @@ check_variant()
 check_lines()
 {
 	local good all
-	read -r good all <<<"$(awk -v fn="$2" -v lo="$3" -v hi="$4" '{
-		v = $NF
-		n = split(substr($0, 1, length($0) - length($NF) - 1), fr, ";")
-		for (i = 1; i <= n; i++) {
-			if (substr(fr[i], 1, length(fn) + 1) != fn "@")
-				continue
-			all += v
-			loc = substr(fr[i], length(fn) + 2)
-			line = loc; sub(/.*:/, "", line)
-			file = loc; sub(/:[^:]*$/, "", file)
-			if (file ~ /(^|\/)hot\.rs$/ && line + 0 >= lo && line + 0 <= hi)
-				good += v
-		}
-	} END { printf "%.0f %.0f\n", good, all }' "$1")"
+	read -r good all _ <<<"$(frames_in_lines "$1" "$2" '(^|/)hot\.rs$' "$3" "$4")"
 	[ "$all" -gt 0 ] || fail "$2: not in pprof-dump folded -L"
 	expect_range "$2 at hot.rs:$3-$4 (% of its CPU)" "$(pct "$good" "$all")" 95 100
 }

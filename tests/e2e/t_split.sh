@@ -109,22 +109,7 @@ FL=$TEST_DIR/folded-lines
 pdump folded -L "$P" >"$FL" || fail "pprof-dump folded -L failed"
 for fn in hot_a hot_b hot_c chain_a1 chain_b1 chain_b2 chain_b3 do_round worker; do
 	read -r lo hi <<<"$(func_lines "$SRC" "$fn")"
-	read -r good all example <<<"$(awk -v fn="$fn" -v lo="$lo" -v hi="$hi" '{
-		v = $NF
-		n = split(substr($0, 1, length($0) - length($NF) - 1), fr, ";")
-		for (i = 1; i <= n; i++) {
-			if (substr(fr[i], 1, length(fn) + 1) != fn "@")
-				continue
-			all += v
-			loc = substr(fr[i], length(fn) + 2)
-			line = loc; sub(/.*:/, "", line)
-			file = loc; sub(/:[^:]*$/, "", file)
-			if (file ~ /(^|\/)split\.c$/ && line + 0 >= lo && line + 0 <= hi) {
-				good += v
-				ex = fr[i]
-			}
-		}
-	} END { printf "%.0f %.0f %s\n", good, all, ex }' "$FL")"
+	read -r good all example <<<"$(frames_in_lines "$FL" "$fn" '(^|/)split\.c$' "$lo" "$hi")"
 	[ "$all" -gt 0 ] || fail "$fn: no frames in pprof-dump folded -L"
 	expect_range "$fn frames at split.c:$lo-$hi (% of its CPU; e.g. $example)" \
 	    "$(pct "$good" "$all")" 95 100

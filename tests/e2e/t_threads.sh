@@ -19,6 +19,7 @@
 # and none of it wakes the blocked threads often: the EINTR counters rise
 # by 5 at most over all the dumps.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/blocker_lib.sh"
 t_begin threads
 need_pprof_dump
 need_go
@@ -42,35 +43,6 @@ t_launch=$(now)
 start_target blocker "$CNT" 120
 t_ready=$(now)
 start_profd
-
-# counters: the four return counters of blocker.c (reader epoller sleeper
-# waiter), read from the shared file without touching the target.
-counters()
-{
-	od -An -v -t u8 -N 32 "$CNT" | awk '
-		{ for (i = 1; i <= NF; i++) s = s (s == "" ? "" : " ") $i }
-		END { print s }'
-}
-
-counters_rise()
-{
-	awk -v a="$1" -v b="$2" 'BEGIN {
-		n = split(a, x, " "); split(b, y, " ")
-		for (i = 1; i <= n; i++) s += y[i] - x[i]
-		print s
-	}'
-}
-
-# sched_snapshot: "NAME TIMESLICES" per thread, sorted by name.
-sched_snapshot()
-{
-	local t name n
-	for t in /proc/"$TARGET_PID"/task/*; do
-		read -r name <"$t/comm"
-		read -r _ _ n <"$t/schedstat"
-		printf '%s %s\n' "$name" "$n"
-	done | LC_ALL=C sort
-}
 
 # kernel_syscalls: "TID NR ARG0" per thread from /proc/PID/task/TID/syscall
 # (ARG0 in decimal; "TID running" for a thread on a CPU).  Reading it does

@@ -17,6 +17,7 @@
 #      so rarely that the EINTR counters rise by 5 at most (not ~500).
 #   3. /debug/fgprof and /pid/PID/debug/pprof/wall give the same profile.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/blocker_lib.sh"
 t_begin wall
 need_pprof_dump
 need_go
@@ -32,37 +33,6 @@ STATES='running|sleeping|disk|stopped|traced|zombie|idle|other'
 start_target blocker "$CNT" 120
 start_profd
 assert_target_ok
-
-# counters: the four return counters of blocker.c (reader epoller sleeper
-# waiter), read from the shared file without touching the target.
-counters()
-{
-	od -An -v -t u8 -N 32 "$CNT" | awk '
-		{ for (i = 1; i <= NF; i++) s = s (s == "" ? "" : " ") $i }
-		END { print s }'
-}
-
-# counters_rise BEFORE AFTER: sum of the four differences.
-counters_rise()
-{
-	awk -v a="$1" -v b="$2" 'BEGIN {
-		n = split(a, x, " "); split(b, y, " ")
-		for (i = 1; i <= n; i++) s += y[i] - x[i]
-		print s
-	}'
-}
-
-# sched_snapshot: "NAME TIMESLICES" per thread (schedstat field 3: how many
-# times it got a CPU), sorted by name.
-sched_snapshot()
-{
-	local t name n
-	for t in /proc/"$TARGET_PID"/task/*; do
-		read -r name <"$t/comm"
-		read -r _ _ n <"$t/schedstat"
-		printf '%s %s\n' "$name" "$n"
-	done | LC_ALL=C sort
-}
 
 # wakeups BEFORE AFTER: "NAME DELTA" for every thread but the spinner.
 wakeups()
