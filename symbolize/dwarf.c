@@ -606,7 +606,8 @@ load_syms(struct symcache *c)
 		f->rank = sym_rank(name, &sym);
 		k++;
 	}
-	qsort(c->syms, k, sizeof(*c->syms), cmp_fsym);
+	if (k)
+		qsort(c->syms, k, sizeof(*c->syms), cmp_fsym);
 	for (i = 0, j = 0; (size_t)i < k; i++)
 		if (j == 0 || c->syms[i].start != c->syms[j - 1].start)
 			c->syms[j++] = c->syms[i];
@@ -869,7 +870,8 @@ cu_index(struct symcache *c, Dwarf_Die *cu)
 		c->capcus = nc;
 	}
 	collect_fns(cu, &fv, 0);
-	qsort(fv.v, fv.n, sizeof(*fv.v), cmp_cufn);
+	if (fv.n)	/* a CU without functions: fv.v is NULL */
+		qsort(fv.v, fv.n, sizeof(*fv.v), cmp_cufn);
 	memmove(&c->cus[lo + 1], &c->cus[lo],
 		(c->ncus - lo) * sizeof(*c->cus));
 	c->ncus++;
