@@ -129,10 +129,11 @@ tests: $(UNIT_BINS) $(TOOL_BINS)
 deps:
 	@scripts/deps.sh
 
-# The ASan/UBSan daemon the end-to-end tests also run against.
+# The ASan/UBSan daemon the end-to-end tests also run against, and the unit
+# tests and tools built the same way (build-asan/tests, build-asan/tools).
 asan:
 	$(Q)$(MAKE) --no-print-directory SANITIZE=address,undefined BUILD=build-asan \
-		build-asan/profd
+		build-asan/profd tests
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all tests targets
