@@ -47,6 +47,17 @@ ok() { printf 'ok: %s\n' "$*"; }
 fail() { printf 'FAIL: %s\n' "$*"; exit 1; }
 skip() { printf 'SKIP: %s\n' "$*"; exit 77; }
 
+# ---- pipelines ----------------------------------------------------------------
+
+# first_line, first_lines N: the first line (N lines) of standard input.
+# Unlike head, grep -q or awk's exit they read all of it: under
+# set -o pipefail a producer killed by SIGPIPE (exit 141) because its reader
+# stopped early fails the pipeline, and with it the test.  Every consumer in
+# a pipeline here reads to the end; to test for a match, use
+# `grep RE >/dev/null`, not `grep -q RE`.
+first_line() { sed -n 1p; }
+first_lines() { sed -n "1,${1}p"; }
+
 # ---- lifecycle ----------------------------------------------------------------
 
 # t_begin NAME: make the test directory and arm the cleanup trap.
@@ -252,7 +263,7 @@ start_target_cmd()
 	2) fail "target $name exited before it was ready: $(cat "$out.err")" ;;
 	*) fail "target $name: no 'ready PID' line within 10 s" ;;
 	esac
-	TARGET_PID=$(sed -n 's/^ready \([0-9][0-9]*\)$/\1/p' "$out" | head -n 1)
+	TARGET_PID=$(sed -n 's/^ready \([0-9][0-9]*\)$/\1/p' "$out" | first_line)
 	[ "$TARGET_PID" = "$pid" ] ||
 	    fail "target $name: ready line names pid $TARGET_PID, started $pid"
 	# shellcheck disable=SC2034  # used by the t_*.sh scripts
@@ -428,7 +439,7 @@ start_profd_re()
 		;;
 	*) fail "profd $*: no '$re' line within 10 s" ;;
 	esac
-	PROFD_PORT=$(grep -Eo "$re" "$PROFD_LOG" | head -n 1 | sed 's/.*://')
+	PROFD_PORT=$(grep -Eo "$re" "$PROFD_LOG" | first_line | sed 's/.*://')
 	[ "$PROFD_PORT" -gt 0 ] || fail "profd announced port $PROFD_PORT"
 	BASE=http://127.0.0.1:$PROFD_PORT
 	say "profd ready: pid $PROFD_PID, $BASE ($*)"
@@ -565,6 +576,94 @@ pprof()
 summary_get()
 {
 	awk -v k="$2" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' "$1"
+}
+
+# leaf_frames_vs_addr2line PROFILE EXE: inline frames checked address by
+# address, against binutils' addr2line -i (a DWARF reader other than the
+# libdw profd uses). For every sample whose leaf PC lies in EXE, the lines
+# of profd's frames for that PC (innermost first) must be the lines
+# addr2line gives for it. Which PCs the samples land on depends on the CPU
+# model; that each PC is named right does not. Prints "GOOD ALL EXAMPLE":
+# the samples whose frames match, all samples in EXE (last sample type),
+# and the first mismatch ("-" if none).
+leaf_frames_vs_addr2line()
+{
+	local P=$1 exe L
+	exe=$(realpath "$2")
+	L=$TEST_DIR/leaves.$(basename "$exe")
+	if ! pdump leaves -L "$P" >"$L"; then
+		echo "0 0 pprof-dump-leaves-failed"
+		return
+	fi
+	# file offset -> ELF address, through the program headers
+	LC_ALL=C readelf -lW "$exe" | awk '$1 == "LOAD" { print $2, $3, $5 }' >"$L.load"
+	awk -v exe="$exe" "$_AWK_HEX"'
+		NR == FNR { off[NR] = hex($1); va[NR] = hex($2); sz[NR] = hex($3)
+			n = NR; next }
+		$3 == exe {
+			o = hex($2)
+			for (i = 1; i <= n; i++)
+				if (o >= off[i] && o < off[i] + sz[i]) {
+					printf "%s 0x%x\n", $1, o - off[i] + va[i]
+					break
+				}
+		}' "$L.load" "$L" | sort -u >"$L.va"
+	awk '{ print $2 }' "$L.va" | sort -u >"$L.vas"
+	# -a: each address's frames (file:line, innermost first) follow it
+	if [ ! -s "$L.vas" ] || ! addr2line -a -i -e "$exe" <"$L.vas" >"$L.a2l"; then
+		echo "0 0 no-PC-in-$exe-or-addr2line-failed"
+		return
+	fi
+	awk -v exe="$exe" "$_AWK_HEX"'
+		FILENAME == ARGV[1] {
+			if ($0 ~ /^0x[0-9a-f]+$/) { cur = hex($0); want[cur] = ""; next }
+			sub(/ \(discriminator [0-9]+\)$/, "")
+			n = split($0, f, ":")
+			want[cur] = want[cur] (want[cur] == "" ? "" : ";") f[n]
+			next
+		}
+		FILENAME == ARGV[2] { va[$1] = hex($2); next }
+		$3 == exe {
+			all += $4
+			got = ""
+			frames = $0	# names may have spaces: all after field 4
+			sub(/^[^ ]+ [^ ]+ [^ ]+ [^ ]+ /, "", frames)
+			n = split(frames, fr, ";")
+			for (i = 1; i <= n; i++) {
+				k = split(fr[i], fl, ":")
+				got = got (i > 1 ? ";" : "") fl[k]
+			}
+			w = want[va[$1]]
+			if (got == w)
+				good += $4
+			else if (bad == "")
+				bad = $1 ":profd=" got "/addr2line=" w
+		}
+		END { printf "%d %d %s\n", good, all, (bad == "" ? "-" : bad) }
+	' "$L.a2l" "$L.va" "$L"
+}
+
+# An awk function hex("0x1f" or "1f") -> 31, for awks without strtonum
+# (Debian's default awk is mawk); exact up to 2^53.
+# shellcheck disable=SC2016
+_AWK_HEX='function hex(s,    i, c, v) {
+	sub(/^0[xX]/, "", s); v = 0
+	for (i = 1; i <= length(s); i++) {
+		c = index("0123456789abcdef", tolower(substr(s, i, 1)))
+		if (!c) break
+		v = v * 16 + c - 1
+	}
+	return v
+}'
+
+# comment_count SUMMARY WHAT: the number before " WHAT" in profd's comment
+# on the profile ("...: 412 samples, 99 ticks, 0 lost"): WHAT is samples,
+# ticks or lost.  The sampler's own count of what it did in the window is
+# the same-run reference for checks on how many samples there are.
+comment_count()
+{
+	sed -n "s/^comment profd .*[:,] \([0-9][0-9]*\) $2\(,.*\)\{0,1\}\$/\1/p" "$1" |
+	    sed -n '$p'
 }
 
 # pprof_table FILE [PPROF FLAGS...]: `go tool pprof -top` as tab-separated
@@ -816,6 +915,6 @@ metric_get()
 {
 	local pid=${2:-$TARGET_PID}
 	curl -sS --max-time 10 "$BASE/metrics" 2>/dev/null | awk -v n="$1" \
-	    -v l="$1{pid=\"$pid\"}" '$1 == l || $1 == n { print $2; exit }'
+	    -v l="$1{pid=\"$pid\"}" '($1 == l || $1 == n) && !done { print $2; done = 1 }'
 }
 

@@ -27,7 +27,7 @@ SPIN=$TARGET_DIR/spin
 OTHER=$TARGET_DIR/syscalls	# any other program
 CHAIN="main;spin_root;spin_mid;spin_leaf"
 read -r LO HI <<<"$(func_lines "$TARGET_SRC/spin.c" spin_leaf)"
-bid_of() { readelf -n "$1" | awk '/Build ID:/ { print $3; exit }'; }
+bid_of() { readelf -n "$1" | awk '/Build ID:/ && !done { print $3; done = 1 }'; }
 SPIN_BID=$(bid_of "$SPIN")
 [ "$SPIN_BID" != "$(bid_of "$OTHER")" ] || fail "spin and syscalls have one build-id"
 # shellcheck disable=SC2054  # the commas belong to setpriv's arguments
@@ -51,7 +51,7 @@ check_spin()
 			fail "$name: profd still has CAP_SYS_ADMIN (CapEff $capeff)"
 		fi
 		m=$(find "/proc/$TARGET_PID/map_files" -mindepth 1 -maxdepth 1 \
-		    -printf '%f\n' | head -n 1)
+		    -printf '%f\n' | first_line)
 		if "${NOCAP[@]}" head -c 1 "/proc/$TARGET_PID/map_files/$m" >/dev/null 2>&1; then
 			fail "$name: map_files is readable without CAP_SYS_ADMIN: the other paths are not tested"
 		fi
@@ -59,7 +59,7 @@ check_spin()
 	P=$TEST_DIR/${name//[^a-z]/_}.pb.gz
 	fetch_profile "$BASE/debug/pprof/profile?seconds=2" "$P"
 	S=$P.summary
-	mline=$(grep -F " $mapfile build_id=" "$S" | head -n 1 || true)
+	mline=$(grep -F " $mapfile build_id=" "$S" | first_line || true)
 	case $mline in
 	*"build_id=$SPIN_BID has_functions=1 has_filenames=1 has_line_numbers=1"*)
 		ok "$name: mapping $mapfile: spin's build-id, functions, lines" ;;

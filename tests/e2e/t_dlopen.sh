@@ -51,8 +51,8 @@ expect_status "GET /debug/pprof/profile?seconds=$SECS" "$code" 200
 pdump summary "$P" >"$P.summary" || fail "pprof-dump cannot decode the profile"
 ok "profile: $(summary_get "$P.summary" 'total[0]') samples"
 
-bid=$(readelf -n "$LIB" | awk '/Build ID:/ { print $3; exit }')
-mline=$(grep -F " $LIB build_id=" "$P.summary" | head -n 1 || true)
+bid=$(readelf -n "$LIB" | awk '/Build ID:/ && !done { print $3; done = 1 }')
+mline=$(grep -F " $LIB build_id=" "$P.summary" | first_line || true)
 case $mline in
 *"build_id=$bid has_functions=1 has_filenames=1 has_line_numbers=1"*) ok "mapping: $mline" ;;
 *) fail "mapping for libhot.so: '$mline', want build_id=$bid, symbolized: $(grep '^mapping' "$P.summary")" ;;
@@ -61,14 +61,14 @@ esac
 F=$TEST_DIR/folded
 pdump folded "$P" >"$F" || fail "pprof-dump folded failed"
 say "stacks (pprof-dump folded):"
-sed 's/^/  /' "$F" | head -n 4
+sed 's/^/  /' "$F" | first_lines 4
 T=$(fold_total "$F")
 expect_range "CPU in main;call_lib;lib_outer;lib_hot as the leaf (%)" \
     "$(pct "$(fold_sum_leaf "$F" "main;call_lib;lib_outer;lib_hot")" "$T")" 40 99
 expect_range "CPU in main;wait_loop, before the load (%)" \
     "$(pct "$(fold_sum_leaf "$F" "main;wait_loop")" "$T")" 1 60
 unknown=$(grep -cE '\[unknown\]|\[anon\+' "$F" || true)
-[ "$unknown" = 0 ] || fail "stacks with [unknown] frames: $(grep -E '\[unknown\]' "$F" | head -n 2)"
+[ "$unknown" = 0 ] || fail "stacks with [unknown] frames: $(grep -E '\[unknown\]' "$F" | first_lines 2)"
 
 FL=$TEST_DIR/folded-lines
 pdump folded -L "$P" >"$FL" || fail "pprof-dump folded -L failed"

@@ -50,7 +50,7 @@ pprof -symbolize=none -top "$BASE/debug/pprof/profile?seconds=0" \
 [ "$prc" != 0 ] || fail "go tool pprof accepted seconds=0"
 grep -qF "$msg" "$TEST_DIR/pprof-err.err" ||
     fail "go tool pprof does not show profd's error line '$msg': $(cat "$TEST_DIR/pprof-err.err")"
-ok "go tool pprof on seconds=0 exits $prc: $(grep -F "$msg" "$TEST_DIR/pprof-err.err" | head -n 1)"
+ok "go tool pprof on seconds=0 exits $prc: $(grep -F "$msg" "$TEST_DIR/pprof-err.err" | first_line)"
 
 # ---- unknown and unavailable paths: 404 ---------------------------------------
 for path in /debug/pprof/nonexistent /nothing /debug/pprof/profile/x \
@@ -85,7 +85,7 @@ addr_of()
 leaf=$(addr_of spin_leaf)
 mid=$(addr_of spin_mid)
 if [ -z "$leaf" ] || [ -z "$mid" ]; then
-	fail "no spin_leaf/spin_mid locations in go tool pprof -raw: $(sed -n '/^Locations/,$p' "$TEST_DIR/raw" | head)"
+	fail "no spin_leaf/spin_mid locations in go tool pprof -raw: $(sed -n '/^Locations/,$p' "$TEST_DIR/raw" | first_lines 10)"
 fi
 say "PCs from the profile: spin_leaf $leaf, spin_mid $mid"
 

@@ -44,8 +44,8 @@ check_profile()
 	fetch_profile "$BASE/debug/pprof/profile?seconds=3" "$P"
 	S=$P.summary
 
-	jline=$(grep -E '^mapping [0-9]+ [^ ]+ [^ ]+ \[jit\] ' "$S" | head -n 1)
-	[ -n "$jline" ] || fail "$name: no [jit] mapping: $(grep '^mapping' "$S" | head -n 5)"
+	jline=$(grep -E '^mapping [0-9]+ [^ ]+ [^ ]+ \[jit\] ' "$S" | first_line)
+	[ -n "$jline" ] || fail "$name: no [jit] mapping: $(grep '^mapping' "$S" | first_lines 5)"
 	case $jline in
 	*has_functions=1*) ok "$name: $jline" ;;
 	*) fail "$name: [jit] mapping without has_functions: $jline" ;;
@@ -55,7 +55,7 @@ check_profile()
 	pdump folded "$P" >"$F" || fail "pprof-dump folded failed"
 	say "top stacks (pprof-dump folded, last 3 frames):"
 	awk '{ print $NF "\t" $0 }' "$F" | sort -t "$(printf '\t')" -k 1,1nr |
-	    head -n 3 | cut -f 2- |
+	    first_lines 3 | cut -f 2- |
 	    awk '{ n = split($0, f, ";"); print "  ..." f[n - 2] ";" f[n - 1] ";" f[n] }'
 	T=$(fold_total "$F")
 	# The leaf's name ends in "hotLoop PATH:LINE[:COL]" whatever prefix
@@ -122,7 +122,7 @@ _track "$upid"
 rc=0
 wait_for_line "$out" '^ready [0-9]+$' 10 "$upid" || rc=$?
 [ "$rc" = 0 ] || fail "node in a PID namespace did not start: $(cat "$out.err")"
-nspid=$(sed -n 's/^ready \([0-9][0-9]*\)$/\1/p' "$out" | head -n 1)
+nspid=$(sed -n 's/^ready \([0-9][0-9]*\)$/\1/p' "$out" | first_line)
 TARGET_PID=$(awk '{ print $1 }' "/proc/$upid/task/$upid/children" 2>/dev/null || true)
 [ -n "$TARGET_PID" ] || fail "cannot find node's PID: unshare $upid has no child"
 grep -q "^NSpid:.*[[:space:]]$nspid\$" "/proc/$TARGET_PID/status" ||

@@ -45,7 +45,7 @@ profd_must_fail()
 	timeout -k 2 10 "$PROFD" --pid "$P" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 || rc=$?
 	[ "$rc" = 1 ] || fail "$what: profd exit status $rc, want 1: $(cat "$log")"
 	! grep -q 'listening on' "$log" || fail "$what: profd listened: $(cat "$log")"
-	line=$(grep -E 'error: ' "$log" | head -n 1)
+	line=$(grep -E 'error: ' "$log" | first_line)
 	[ "$(grep -c 'error: ' "$log")" = 1 ] || fail "$what: want one error line: $(cat "$log")"
 	grep -Eq -- "$want" <<<"$line" || fail "$what: error line '$line' does not match /$want/"
 	ok "$what: exit 1: ${line#*profd: }"
@@ -77,7 +77,7 @@ profd_must_fail "15-character token" "auth-token-file .*/short.*16 to" \
 cp "$TOKF" "$TEST_DIR/token644"
 chmod 0644 "$TEST_DIR/token644"
 start_profd --auth-token-file "$TEST_DIR/token644"
-w=$(grep -E 'warning: .*token644' "$PROFD_LOG" | head -n 1) ||
+w=$(grep -E 'warning: .*token644' "$PROFD_LOG" | first_line) ||
     fail "no warning about the world-readable token file: $(cat "$PROFD_LOG")"
 ok "token file of mode 0644: ${w#*profd: }"
 stop_profd
@@ -175,7 +175,7 @@ pprof -symbolize=none -top "$BASE/debug/pprof/profile?seconds=1" \
 [ "$prc" != 0 ] || fail "go tool pprof without the token succeeded"
 grep -q '401.*authentication required' "$TEST_DIR/pprof-no.err" ||
     fail "go tool pprof without the token does not show profd's line: $(cat "$TEST_DIR/pprof-no.err")"
-ok "go tool pprof without the token: exit $prc, $(grep -o '401.*' "$TEST_DIR/pprof-no.err" | head -n 1)"
+ok "go tool pprof without the token: exit $prc, $(grep -o '401.*' "$TEST_DIR/pprof-no.err" | first_line)"
 ! grep -qF "$TOKEN" "$PROFD_LOG" || fail "the token appears in profd's log"
 ok "the token does not appear in profd's log ($(wc -l <"$PROFD_LOG") lines)"
 no_listen_warning
@@ -236,7 +236,7 @@ prc=0
 pprof -tls_ca="$CERT" -symbolize=none -top \
     "https://x:$TOKEN@127.0.0.1:$PROFD_PORT/debug/pprof/cmdline" \
     >/dev/null 2>"$TEST_DIR/pprof-ca.err" || prc=$?
-say "note: go tool pprof -tls_ca: exit $prc: $(grep -v '^Fetching' "$TEST_DIR/pprof-ca.err" | head -n 1 | sed "s/$TOKEN/TOKEN/g")"
+say "note: go tool pprof -tls_ca: exit $prc: $(grep -v '^Fetching' "$TEST_DIR/pprof-ca.err" | first_line | sed "s/$TOKEN/TOKEN/g")"
 
 # Plain http to the TLS port: refused at once, and profd keeps serving.
 for _ in 1 2 3; do
@@ -264,13 +264,13 @@ TMPDIR=$PEMDIR2 profd_must_fail "--tls-key of another certificate" "" \
 log=$TEST_DIR/profd-fail.$_nstarted.log
 grep -qi 'key values mismatch' "$log" ||
     fail "without -v, the log does not say the key does not match the certificate: $(cat "$log")"
-ok "mismatched key, without -v: $(grep -i 'mismatch' "$log" | head -n 1 | sed 's/.*profd: //')"
+ok "mismatched key, without -v: $(grep -i 'mismatch' "$log" | first_line | sed 's/.*profd: //')"
 # civetweb names the combined PEM it could not use: it was in $TMPDIR,
 # and is gone.
 grep -q "$PEMDIR2/profd-tls-" "$log" || fail "the combined PEM was not in TMPDIR: $(cat "$log")"
 left=$(find "$PEMDIR2" -mindepth 1 | wc -l)
 [ "$left" = 0 ] || fail "profd left the combined PEM behind after failing: $(ls -l "$PEMDIR2")"
-ok "the combined PEM ($(grep -o "$PEMDIR2/profd-tls-[A-Za-z0-9]*" "$log" | head -n 1 | sed "s|$TEST_DIR/||")) is removed after the failure"
+ok "the combined PEM ($(grep -o "$PEMDIR2/profd-tls-[A-Za-z0-9]*" "$log" | first_line | sed "s|$TEST_DIR/||")) is removed after the failure"
 profd_must_fail "missing --tls-key" "cannot read .*/nokey.pem.*No such file" \
     --tls-cert "$CERT" --tls-key "$TEST_DIR/nokey.pem"
 rc=0
@@ -281,7 +281,7 @@ ok "--tls-cert alone: exit 64: $(head -n 1 "$TEST_DIR/half.out")"
 # ==== beyond loopback ==============================================================
 for listen in 0.0.0.0:0 :0; do
 	start_profd_on 'listening on 0\.0\.0\.0:[0-9]+' --listen "$listen"
-	w=$(grep -E 'warning: .*beyond loopback without authentication' "$PROFD_LOG" | head -n 1) ||
+	w=$(grep -E 'warning: .*beyond loopback without authentication' "$PROFD_LOG" | first_line) ||
 	    fail "--listen $listen without a token: no warning: $(cat "$PROFD_LOG")"
 	ok "--listen $listen without a token: ${w#*profd: }"
 	code=$(fetch "http://127.0.0.1:$PROFD_PORT/debug/pprof/cmdline" "$TEST_DIR/any")

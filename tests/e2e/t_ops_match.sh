@@ -60,7 +60,7 @@ check_targets()
 	for pid in "$@"; do
 		local exe bid
 		exe=$(readlink "/proc/$pid/exe") || fail "pid $pid is gone"
-		bid=$(readelf -n "$exe" | sed -n 's/.*Build ID: *//p' | head -n 1)
+		bid=$(readelf -n "$exe" | sed -n 's/.*Build ID: *//p' | first_line)
 		printf '%s\t%s\t%s\t%s\n' "$pid" "$(tr '\0' ' ' <"/proc/$pid/cmdline" | sed 's/ $//')" \
 		    "$exe" "$bid"
 	done >"$file.want"
@@ -111,7 +111,7 @@ profile_of()
 	bad=$(awk -v re="(^|;)($others)(;| )" '$0 ~ re' "$f.folded" | wc -l)
 	map=$(awk '$1 == "mapping" && $2 == 1 { print $5 }' "$f.summary")
 	expect_range "pid $pid: CPU in $funcs (%)" "$share" 80 100
-	[ "$bad" -eq 0 ] || fail "pid $pid: $bad stacks with $others: $(grep -E "$others" "$f.folded" | head -n 3)"
+	[ "$bad" -eq 0 ] || fail "pid $pid: $bad stacks with $others: $(grep -E "$others" "$f.folded" | first_lines 3)"
 	[ "$map" = "$exe" ] || fail "pid $pid: main mapping '$map', want $exe"
 	ok "pid $pid: no $others frames; main mapping $map"
 }

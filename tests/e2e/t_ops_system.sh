@@ -282,7 +282,7 @@ systemd-analyze verify "${vargs[@]}" "$TEST_DIR/unit/profd.service" >"$TEST_DIR/
 ok "systemd-analyze verify $UNIT (ExecStart=$PROFD${vargs[*]:+, ${vargs[*]}}): exit 0, no output"
 # The unit as shipped: nothing but the binary it cannot find installed.
 systemd-analyze verify --man=no "$UNIT" >"$TEST_DIR/verify0.out" 2>&1 || true
-if grep -v '/usr/local/sbin/profd' "$TEST_DIR/verify0.out" | grep -q .; then
+if grep -v '/usr/local/sbin/profd' "$TEST_DIR/verify0.out" | grep . >/dev/null; then
 	fail "systemd-analyze verify $UNIT: $(cat "$TEST_DIR/verify0.out")"
 fi
 ok "systemd-analyze verify $UNIT as shipped: $(wc -l <"$TEST_DIR/verify0.out") line(s), all about /usr/local/sbin/profd$([ -x /usr/local/sbin/profd ] && echo ' (installed)' || echo ' (not installed)')"
@@ -299,7 +299,7 @@ for i in "${!xargs[@]}"; do
 	esac
 done
 start_profd_bare "${xargs[@]}"
-rule=$(printf '%s\n' "${xargs[@]}" | sed -n '/^--match$/{n;p}; s/^--match=//p' | head -n 1)
+rule=$(printf '%s\n' "${xargs[@]}" | sed -n '/^--match$/{n;p}; s/^--match=//p' | first_line)
 [ -n "$rule" ] || fail "$UNIT: ExecStart has no --match"
 grep -qF "watching for processes matching '$rule'" "$PROFD_LOG" ||
     fail "profd with the unit's arguments does not watch for '$rule': $(cat "$PROFD_LOG")"
@@ -557,7 +557,7 @@ for f in parca alloy; do
 		ct=$(header "$out.headers" Content-Type)
 		[ "$ct" = application/octet-stream ] || fail "$f: $name: Content-Type '$ct' (Alloy wants application/octet-stream)"
 		pdump summary "$out" >"$out.summary" || fail "$f: $name: the profile from $path does not decode"
-		ok "$f: enabled $name: GET ${url#"$BASE"} -> 200 $ct, $(summary_get "$out.summary" sample_type | head -n 1), $(summary_get "$out.summary" 'total[0]') samples"
+		ok "$f: enabled $name: GET ${url#"$BASE"} -> 200 $ct, $(summary_get "$out.summary" sample_type | first_line), $(summary_get "$out.summary" 'total[0]') samples"
 		n_on=$((n_on + 1))
 	done <"$TEST_DIR/$f.types"
 	[ "$n_on" -ge 1 ] || fail "$f: no profile type enabled"

@@ -57,7 +57,7 @@ check_go_error()
 	IFS= read -r -d '' content <"$body" || true
 	nls=${content//[!$'\n']/}
 	if [ "${#nls}" -ne 1 ] || [[ $content != *$'\n' ]] || [ "${#content}" -lt 5 ]; then
-		fail "$what: the body should be one line, got: $(head -c 300 "$body" | od -c | head -n 5)"
+		fail "$what: the body should be one line, got: $(head -c 300 "$body" | od -c | first_lines 5)"
 	fi
 }
 
@@ -488,7 +488,7 @@ while fd1=$(nfds "$PROFD_PID") && [ "$fd1" -gt $((fd0 + 2)) ] && [ "$n" -gt 0 ];
 	sleep 0.1
 	n=$((n - 1))
 done
-[ "$fd1" -le $((fd0 + 2)) ] || fail "profd has $fd1 fds after the barrage, $fd0 before: $(find "/proc/$PROFD_PID/fd" -mindepth 1 -printf '%l\n' | sort | uniq -c | sort -rn | head -5)"
+[ "$fd1" -le $((fd0 + 2)) ] || fail "profd has $fd1 fds after the barrage, $fd0 before: $(find "/proc/$PROFD_PID/fd" -mindepth 1 -printf '%l\n' | sort | uniq -c | sort -rn | first_lines 5)"
 ok "profd fds: $fd0 before, $fd1 after"
 assert_target_ok
 stop_profd
@@ -505,7 +505,7 @@ code=$(fetch "$BASE/healthz" "$TEST_DIR/health2")
 expect_status "GET /healthz with 20 slow clients connected" "$code" 200
 kill -USR1 "$spid"
 wait_for_line "$TEST_DIR/slow.out" '^open [0-9]+$' 10 "$spid" || fail "slow.py did not report"
-held=$(sed -n 's/^open //p' "$TEST_DIR/slow.out" | head -n 1)
+held=$(sed -n 's/^open //p' "$TEST_DIR/slow.out" | first_line)
 [ "$held" = 20 ] || fail "only $held of 20 slow clients were still held when /healthz was answered"
 ok "/healthz -> 200 while 20 clients hold half-sent requests (all $held still open)"
 

@@ -19,7 +19,7 @@ S=$P.summary
 
 # The mapping: libhot.so by its real path, symbolized by profd, right build-id.
 bid=$(readelf -n "$lib" | awk '/Build ID:/ { print $3 }')
-mline=$(grep -F " $lib build_id=" "$S" | head -n 1)
+mline=$(grep -F " $lib build_id=" "$S" | first_line)
 [ -n "$mline" ] || fail "no mapping for $lib: $(grep '^mapping' "$S")"
 case $mline in
 *"build_id=$bid "*"has_functions=1"*) ok "mapping: $mline" ;;
@@ -32,7 +32,7 @@ F=$TEST_DIR/folded
 pdump folded "$P" >"$F" || fail "pprof-dump folded failed"
 say "top stacks (pprof-dump folded):"
 awk '{ print $NF "\t" $0 }' "$F" | sort -t "$(printf '\t')" -k 1,1nr |
-    head -n 4 | cut -f 2- | sed 's/^/  /'
+    first_lines 4 | cut -f 2- | sed 's/^/  /'
 T=$(fold_total "$F")
 expect_range "CPU in main;run_work;lib_outer;lib_hot as the leaf (%)" \
     "$(pct "$(fold_sum_leaf "$F" "main;run_work;lib_outer;lib_hot")" "$T")" 90 100

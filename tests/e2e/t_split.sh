@@ -52,7 +52,7 @@ expect_range "time_nanos (after 2020)" "$(summary_get "$S" time_nanos)" 1.577e18
 
 exe=$(realpath "$TARGET_DIR/split")
 bid=$(readelf -n "$exe" | awk '/Build ID:/ { print $3 }')
-mline=$(grep -F " $exe build_id=" "$S" | head -n 1)
+mline=$(grep -F " $exe build_id=" "$S" | first_line)
 [ -n "$mline" ] || fail "no mapping for $exe in the profile"
 case $mline in
 *"build_id=$bid "*) ok "mapping $exe has build_id $bid" ;;
@@ -81,7 +81,7 @@ F=$TEST_DIR/folded
 pdump folded "$P" >"$F" || fail "pprof-dump folded failed"
 say "top stacks (pprof-dump folded):"
 awk '{ print $NF "\t" $0 }' "$F" | sort -t "$(printf '\t')" -k 1,1nr |
-    head -n 6 | cut -f 2- | sed 's/^/  /'
+    first_lines 6 | cut -f 2- | sed 's/^/  /'
 A=$(fold_sum "$F" hot_a)
 B=$(fold_sum "$F" hot_b)
 C=$(fold_sum "$F" hot_c)
@@ -138,7 +138,7 @@ LB=$TEST_DIR/labels
 pdump labels "$P" >"$LB" || fail "pprof-dump labels failed"
 [ -s "$LB" ] || fail "pprof-dump labels printed nothing"
 bad=$(awk '!/(^| )thread=[^ ]/ || !/(^| )tid=[0-9]/' "$LB" | wc -l)
-[ "$bad" = 0 ] || fail "$bad samples lack a thread or tid label, e.g.: $(awk '!/(^| )thread=[^ ]/ || !/(^| )tid=[0-9]/' "$LB" | head -n 3)"
+[ "$bad" = 0 ] || fail "$bad samples lack a thread or tid label, e.g.: $(awk '!/(^| )thread=[^ ]/ || !/(^| )tid=[0-9]/' "$LB" | first_lines 3)"
 ntid=0
 while read -r th tid; do
 	[ -d "/proc/$TARGET_PID/task/$tid" ] || fail "label tid=$tid is not a thread of $TARGET_PID"

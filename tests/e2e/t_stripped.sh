@@ -28,7 +28,7 @@ LIB=$TARGET_DIR/libhot.so
 CHAIN="main;run_work;lib_outer;lib_hot"
 read -r LO HI <<<"$(func_lines "$TARGET_SRC/libhot.c" lib_hot)"
 
-bid_of() { readelf -n "$1" | awk '/Build ID:/ { print $3; exit }'; }
+bid_of() { readelf -n "$1" | awk '/Build ID:/ && !done { print $3; done = 1 }'; }
 
 # sym_file_range FILE SYMBOL: "START END" file offsets of SYMBOL's bytes in
 # FILE (from its .symtab, through the PT_LOAD that contains it), decimal.
@@ -108,8 +108,8 @@ check_named()
 	S=$P.summary
 	for m in "shlib $EXE_BID" "libhot.so $LIB_BID"; do
 		read -r f bid <<<"$m"
-		line=$(grep -F " $dir/$f build_id=" "$S" | head -n 1 || true)
-		[ -n "$line" ] || fail "$name: no mapping for $dir/$f: $(grep '^mapping' "$S" | head -n 4)"
+		line=$(grep -F " $dir/$f build_id=" "$S" | first_line || true)
+		[ -n "$line" ] || fail "$name: no mapping for $dir/$f: $(grep '^mapping' "$S" | first_lines 4)"
 		case $line in
 		*"build_id=$bid has_functions=1 has_filenames=1 has_line_numbers=1"*) ;;
 		*) fail "$name: mapping for $f: $line" ;;

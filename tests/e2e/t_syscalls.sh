@@ -24,7 +24,7 @@ T=$(fold_total "$F")
 [ "$T" -gt 0 ] || fail "empty profile"
 say "top stacks (pprof-dump folded):"
 awk '{ print $NF "\t" $0 }' "$F" | sort -t "$(printf '\t')" -k 1,1nr |
-    head -n 4 | cut -f 2- | sed 's/^/  /'
+    first_lines 4 | cut -f 2- | sed 's/^/  /'
 expect_range "CPU in worker;crunch as the leaf (%)" \
     "$(pct "$(fold_sum_leaf "$F" "worker;crunch")" "$T")" 90 100
 sys=$(awk '{

@@ -276,7 +276,7 @@ check_count_text()
 }
 D1=$TEST_DIR/threads1.txt
 fetch_text "$BASE/debug/pprof/threads?debug=1" "$D1"
-sed 's/^/  /' "$D1" | head -n 60
+sed 's/^/  /' "$D1" | first_lines 60
 check_count_text "$D1" threads
 for fn in spin_loop read_blocked epoll_blocked sleep_blocked cond_blocked main; do
 	grep -Eq "^#[[:space:]]+0x[0-9a-f]+[[:space:]]+$fn\\+0x[0-9a-f]+[[:space:]]+[^[:space:]]*blocker\\.c:[0-9]+\$" "$D1" ||
@@ -284,7 +284,7 @@ for fn in spin_loop read_blocked epoll_blocked sleep_blocked cond_blocked main; 
 done
 ok "debug=1: a # line with FUNC+0xOFF and blocker.c:LINE for each thread's function"
 exe=$(realpath "$TARGET_DIR/blocker")
-sed -n '/^--- Memory map: ---$/,$p' "$D1" | grep -Eq "^[0-9a-f]+-[0-9a-f]+ r-xp [0-9a-f]+ [0-9a-f]+:[0-9a-f]+ [0-9]+ +$exe\$" ||
+sed -n '/^--- Memory map: ---$/,$p' "$D1" | grep -E "^[0-9a-f]+-[0-9a-f]+ r-xp [0-9a-f]+ [0-9a-f]+:[0-9a-f]+ [0-9]+ +$exe\$" >/dev/null ||
     fail "debug=1: the memory map has no r-xp line for $exe"
 ok "debug=1: memory map has the executable mapping of $exe"
 
@@ -295,7 +295,7 @@ grep -q '^PeriodType: threads count' "$D1.raw" ||
     fail "go tool pprof -raw: no 'PeriodType: threads count' line: $(head -n 5 "$D1.raw")"
 pprof -top -nodecount=200 "$D1" >"$D1.top" 2>"$D1.top.err" ||
     fail "go tool pprof -top on the debug=1 text failed: $(cat "$D1.top.err")"
-sed 's/^/  /' "$D1.top" | head -n 20
+sed 's/^/  /' "$D1.top" | first_lines 20
 for fn in spin_loop read_blocked epoll_blocked sleep_blocked cond_blocked main; do
 	cum=$(awk -v f="$fn" 'NF == 6 && $6 == f { c = $5; sub(/%$/, "", c); print c; exit }' "$D1.top")
 	expect_range "go tool pprof -top on debug=1: $fn cum (%, one thread of $NTHREADS: 16.67)" "${cum:-0}" 16 17.5
@@ -322,7 +322,7 @@ check_count_profile()
 	[ "$(summary_get "$s" samples)" = "$(wc -l <"$fl")" ] ||
 	    fail "$f: $(summary_get "$s" samples) samples for $(wc -l <"$fl") distinct stacks"
 	pdump labels "$f" >"$f.labels" || fail "pprof-dump labels $f failed"
-	! grep -qv '^value=[0-9]*$' "$f.labels" || fail "$f: samples with labels: $(grep -v '^value=' "$f.labels" | head -n 2)"
+	! grep -qv '^value=[0-9]*$' "$f.labels" || fail "$f: samples with labels: $(grep -v '^value=' "$f.labels" | first_lines 2)"
 	ok "$f: $type/count, period 1, $NTHREADS threads in $(wc -l <"$fl") distinct stacks, each function in 1, no labels"
 }
 D0=$TEST_DIR/threads0.pb.gz
