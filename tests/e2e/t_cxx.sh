@@ -48,7 +48,7 @@ start_profd
 P=$TEST_DIR/cxx.pb.gz
 fetch_profile "$BASE/debug/pprof/profile?seconds=4" "$P"
 S=$P.summary
-mline=$(grep -F " $(realpath "$exe") build_id=" "$S" | head -n 1)
+mline=$(grep -F " $(realpath "$exe") build_id=" "$S" | first_line)
 [ -n "$mline" ] || fail "no mapping for $exe: $(grep '^mapping' "$S")"
 for f in has_functions=1 has_filenames=1 has_line_numbers=1 has_inline_frames=1; do
 	case $mline in *"$f"*) ;; *) fail "mapping for cxx lacks $f: $mline" ;; esac
@@ -60,13 +60,13 @@ F=$TEST_DIR/folded
 pdump folded "$P" >"$F" || fail "pprof-dump folded failed"
 say "top stacks (pprof-dump folded):"
 awk '{ print $NF "\t" $0 }' "$F" | sort -t "$(printf '\t')" -k 1,1nr |
-    head -n 4 | cut -f 2- | sed 's/^/  /'
+    first_lines 4 | cut -f 2- | sed 's/^/  /'
 T=$(fold_total "$F")
 chain="main;$DRIVE;$RUN;$KERNEL"
 expect_range "CPU in main;drive;run;kernel (inline) as the leaf (%)" \
     "$(pct "$(fold_sum_leaf "$F" "$chain")" "$T")" 80 100
 if grep -Eq '(^|;)_Z[A-Za-z0-9_]+' "$F"; then
-	fail "mangled names in the profile: $(grep -Eo '(^|;)_Z[A-Za-z0-9_]+' "$F" | sort -u | head -n 3)"
+	fail "mangled names in the profile: $(grep -Eo '(^|;)_Z[A-Za-z0-9_]+' "$F" | sort -u | first_lines 3)"
 fi
 ok "no mangled names in the profile"
 
@@ -92,6 +92,12 @@ say "go tool pprof -top:"
 head -n 6 "$TB" | sed 's/^/  /'
 expect_range "go tool pprof: flat% of '$KERNEL (inline)'" \
     "$(table_get "$TB" "$KERNEL (inline)" 1)" 80 100
+# kernel's loop is all of run's work, so the share above holds on any CPU;
+# each PC's inline frames are also checked against addr2line -i.
+read -r good all ex <<<"$(leaf_frames_vs_addr2line "$P" "$exe")"
+[ "$all" -gt 0 ] || fail "no sample with a leaf PC in $exe to check ($ex)"
+expect_range "samples whose leaf frames match addr2line -i at their PC (%; first mismatch: $ex)" \
+    "$(pct "$good" "$all")" 100 100
 expect_range "go tool pprof: cum% of '$RUN'" "$(table_get "$TB" "$RUN" 2)" 80 100
 expect_range "go tool pprof: cum% of '$DRIVE'" "$(table_get "$TB" "$DRIVE" 2)" 80 100
 

@@ -3,6 +3,7 @@
  *   pprof-dump summary FILE
  *   pprof-dump folded [-i INDEX] [-L] [-t] FILE
  *   pprof-dump labels FILE
+ *   pprof-dump leaves [-L] FILE
  *
  * FILE may be gzip'd or raw protobuf; "-" reads standard input. The profile
  * is read with pprof_decode(), so anything pprof or Parca would refuse
@@ -30,7 +31,8 @@ usage(void)
 	fprintf(stderr,
 		"usage: pprof-dump summary FILE\n"
 		"       pprof-dump folded [-i INDEX] [-L] [-t] FILE\n"
-		"       pprof-dump labels FILE\n");
+		"       pprof-dump labels FILE\n"
+		"       pprof-dump leaves [-L] FILE\n");
 	exit(EXIT_USAGE);
 }
 
@@ -124,6 +126,8 @@ summary(const struct pprof *p)
 	printf("samples %zu\n", p->n_samples);
 	printf("locations %zu\n", p->n_locations);
 	printf("functions %zu\n", p->n_functions);
+	for (i = 0; i < p->n_comments; i++)
+		printf("comment %s\n", str(p, p->comments[i]));
 	for (i = 0; i < p->n_mappings; i++) {
 		const struct pprof_mapping *m = &p->mappings[i];
 		const char *file = str(p, m->filename);
@@ -303,6 +307,50 @@ labels(const struct pprof *p)
 	}
 }
 
+/* ---- leaves ----------------------------------------------------------- */
+
+/* One line per sample: the leaf location's address, the file offset it
+ * maps to (address - mapping start + mapping offset) and the mapping's
+ * file ("-" and "-" without a mapping), the sample's last value, and the
+ * leaf location's frames, innermost first, joined by ';' (with -L, each
+ * as NAME@FILE:LINE). Lets a test compare what profd says of an exact PC
+ * with what another reader of the same binary says of it. */
+static void
+leaves(const struct pprof *p, bool with_lines)
+{
+	const struct pprof_location *l;
+	const struct pprof_mapping *m;
+	const struct pprof_sample *s;
+	const char *file;
+	size_t i, j;
+
+	for (i = 0; i < p->n_samples; i++) {
+		s = &p->samples[i];
+		if (!s->n_locations)
+			continue;
+		l = &p->locations[s->location_ids[0] - 1];
+		printf("0x%" PRIx64, l->address);
+		if (l->mapping_id) {
+			m = &p->mappings[l->mapping_id - 1];
+			file = str(p, m->filename);
+			printf(" 0x%" PRIx64 " %s",
+			       l->address - m->start + m->offset,
+			       *file ? file : "-");
+		} else {
+			printf(" - -");
+		}
+		printf(" %" PRId64 " ", s->values[s->n_values - 1]);
+		if (!l->n_lines)
+			putchar('-');
+		for (j = 0; j < l->n_lines; j++) {
+			if (j)
+				putchar(';');
+			print_frame(stdout, p, l, &l->lines[j], with_lines);
+		}
+		putchar('\n');
+	}
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 int
@@ -320,6 +368,8 @@ main(int argc, char **argv)
 	cmd = argv[1];
 	if (strcmp(cmd, "folded") == 0)
 		optstring = "+i:Lt";
+	else if (strcmp(cmd, "leaves") == 0)
+		optstring = "+L";
 	else if (strcmp(cmd, "summary") == 0 || strcmp(cmd, "labels") == 0)
 		optstring = "+";
 	else
@@ -355,6 +405,8 @@ main(int argc, char **argv)
 		summary(p);
 	} else if (strcmp(cmd, "labels") == 0) {
 		labels(p);
+	} else if (strcmp(cmd, "leaves") == 0) {
+		leaves(p, with_lines);
 	} else {
 		if (index < 0)
 			index = (long)p->n_sample_types - 1;
