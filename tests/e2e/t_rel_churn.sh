@@ -52,7 +52,9 @@ sleep 1
 read -r c1 _ f1 _ <<<"$(counters)"
 base_rate=$((c1 - c0))
 [ "$f1" = 0 ] || fail "churn: $f1 pthread_create failures before profd"
-[ "$base_rate" -ge 100 ] || fail "churn creates only $base_rate threads/s without profd"
+# How fast a machine creates threads is its own business (CPU model,
+# load); the rate without profd is the reference for the rates below.
+[ "$base_rate" -ge 20 ] || fail "churn creates only $base_rate threads/s without profd"
 ok "without profd: $base_rate threads created in 1 s"
 
 start_profd
@@ -93,7 +95,11 @@ read -r w1 j1 f2 late1 <<<"$(counters)"
 k1=$(proc_cpu_ticks)
 expect_profile "CPU window" "$TEST_DIR/cpu" "$BG_CODE"
 cpu_n=$PROFILE_SAMPLES
-expect_range "CPU samples in 10 s at 99 Hz" "$cpu_n" 200 6000
+cpu_ticks=$(comment_count "$TEST_DIR/cpu.summary" ticks)
+[ -n "$cpu_ticks" ] || fail "no tick count in profd's comment on the CPU profile"
+# the steady thread runs all the time: a sample at most ticks, at least at
+# a fifth of them however loaded the machine; each churn thread adds a few
+expect_range "CPU samples in 10 s at 99 Hz ($cpu_ticks ticks)" "$cpu_n" $((cpu_ticks / 5)) 6000
 pdump folded "$TEST_DIR/cpu" >"$TEST_DIR/cpu.folded" || fail "pprof-dump folded failed"
 T=$(fold_total "$TEST_DIR/cpu.folded")
 steady=$(fold_sum "$TEST_DIR/cpu.folded" "steady_main;steady_work")
@@ -106,7 +112,8 @@ expect_range "CPU time in the profile, % of what the process used in the window 
 
 during=$((w1 - w0))
 [ "$f2" = 0 ] || fail "$f2 pthread_create failures during profiling"
-expect_range "threads created during the 10 s CPU window (~1000/s asked, $base_rate/s without profd)" "$during" 2000 20000
+expect_range "threads created during the 10 s CPU window (~1000/s asked, $base_rate/s without profd: at least a fifth of that rate)" \
+    "$during" $((base_rate * 10 / 5)) 20000
 d=$((w1 - j1))
 if [ "$d" -lt 0 ] || [ "$d" -gt 8 ]; then
 	fail "created $w1, joined $j1: $d threads neither joined nor running"
@@ -116,11 +123,12 @@ ok "created $w1, joined $j1, failed $f2, late batches $late1"
 wait_untraced 5 || fail "target still traced 5 s after the windows ended"
 watch_ok 1
 read -r c2 _ <<<"$(counters)"
-sleep 0.5	# an observation: does it still create threads?
+sleep 1	# an observation: does it still create threads?
 read -r c3 _ f3 _ <<<"$(counters)"
-[ $((c3 - c2)) -ge 50 ] || fail "only $((c3 - c2)) threads created in 0.5 s after profiling"
+[ $((c3 - c2)) -ge $((base_rate / 5)) ] ||
+    fail "only $((c3 - c2)) threads created in 1 s after profiling ($base_rate/s before)"
 [ "$f3" = 0 ] || fail "$f3 pthread_create failures"
-ok "after the windows: 10 checks over 1 s found no thread stopped or traced; $((c3 - c2)) threads created in 0.5 s"
+ok "after the windows: 10 checks over 1 s found no thread stopped or traced; $((c3 - c2)) threads created in 1 s"
 say "profd: $(metric_get profd_samples_total) samples, $(metric_get profd_stops_total) stops, $(metric_get profd_late_stops_total) late stops, $(metric_get profd_unwind_failures_total) unwind failures, $(metric_get profd_threads_scanned_total) threads scanned"
 stop_profd
 problem=$(target_problem) || fail "after profd exited: $problem"

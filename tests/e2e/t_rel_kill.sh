@@ -8,7 +8,7 @@
 # seized for the whole window); every window asks for hz=1000, the most time
 # in stops, and the kill comes 0-299 ms (fixed seed) after the target was
 # its window started (profd's log).  After each kill: the same 3 threads alive, none in
-# T or t, TracerPid 0 everywhere, both busy workers using CPU, and the
+# T or t, TracerPid 0 everywhere, both busy workers using CPU again, and the
 # request of the killed window did not answer 200.
 . "$(dirname "$0")/lib.sh"
 t_begin rel_kill
@@ -76,7 +76,10 @@ for ((i = 1; i <= ROUNDS; i++)); do
 	[ "$rc" = 137 ] || fail "round $i: profd exit status $rc after SIGKILL, want 137"
 
 	# The target, at once and 0.2 s later: all threads there, none
-	# stopped or traced, both workers used CPU in between.
+	# stopped or traced; then both workers must use CPU again. How much
+	# CPU they get in a given time depends on the machine's load, so the
+	# check is that each one's schedstat moves at all (a thread left
+	# stopped never does), polled for up to 10 s.
 	problem=$(target_problem) || fail "round $i ($mode), right after the kill: $problem"
 	n=$(find "/proc/$TARGET_PID/task" -mindepth 1 -maxdepth 1 | wc -l)
 	[ "$n" = "$nthreads" ] || fail "round $i: the target has $n threads, had $nthreads"
@@ -86,17 +89,21 @@ for ((i = 1; i <= ROUNDS; i++)); do
 		problem=$(target_problem) ||
 		    fail "round $i ($mode), $((k + 1))00 ms after the kill: $problem"
 	done
-	cpu_by_thread >"$TEST_DIR/cpu1"
-	deltas=$(LC_ALL=C join "$TEST_DIR/cpu0" "$TEST_DIR/cpu1" |
-	    awk '{ d = ($3 - $2) / 1e6; if (d > 20) n++; printf "%.0f ", d }
-		END { print "busy=" n + 0 }')
-	busy=${deltas##*busy=}
-	[ "$busy" -ge 2 ] ||
-	    fail "round $i ($mode): $busy thread(s) used > 20 ms CPU in 0.2 s after the kill, want both workers (ms per thread: ${deltas% busy=*})"
+	for ((k = 0; ; k++)); do
+		cpu_by_thread >"$TEST_DIR/cpu1"
+		deltas=$(LC_ALL=C join "$TEST_DIR/cpu0" "$TEST_DIR/cpu1" |
+		    awk '{ d = ($3 - $2) / 1e6; if ($3 > $2) n++; printf "%.1f ", d }
+			END { print "busy=" n + 0 }')
+		busy=${deltas##*busy=}
+		[ "$busy" -lt 2 ] || break
+		[ "$k" -lt 100 ] ||
+		    fail "round $i ($mode): $busy thread(s) used CPU in 10 s after the kill, want both workers (ms per thread: ${deltas% busy=*})"
+		sleep 0.1
+	done
 	wait "$curl_pid" 2>/dev/null || true
 	code=$(cat "$out.code" 2>/dev/null || echo none)
 	[ "$code" != 200 ] || fail "round $i: the killed window answered 200"
-	say "round $((i)) $mode: window open after $traced_ms ms, SIGKILL $delay ms later; target: states $(thread_states)TracerPid 0, CPU ms per thread in 0.2 s: ${deltas% busy=*}; request: $code"
+	say "round $((i)) $mode: window open after $traced_ms ms, SIGKILL $delay ms later; target: states $(thread_states)TracerPid 0, CPU ms per thread since the kill: ${deltas% busy=*}; request: $code"
 	((traced_ms < tmin)) && tmin=$traced_ms
 	((traced_ms > tmax)) && tmax=$traced_ms
 	nok=$((nok + 1))
@@ -108,7 +115,15 @@ need_pprof_dump
 start_profd
 fetch_profile "$BASE/debug/pprof/profile?seconds=1" "$TEST_DIR/after.pb.gz"
 n=$(summary_get "$TEST_DIR/after.pb.gz.summary" 'total[0]')
-expect_range "samples in 1 s at 99 Hz, 2 busy threads, after $ROUNDS kills" "$n" 100 250
+# At most one sample per tick and thread (99 Hz, 2 workers and the main
+# thread, a little over 1 s); at least a tenth of the workers' ticks, which
+# holds however loaded the machine is, since they are the busiest threads.
+expect_range "samples in 1 s at 99 Hz, 2 busy threads, after $ROUNDS kills" "$n" 20 400
+pdump folded "$TEST_DIR/after.pb.gz" >"$TEST_DIR/after.folded" ||
+    fail "pprof-dump folded failed"
+T=$(fold_total "$TEST_DIR/after.folded")
+expect_range "after $ROUNDS kills: CPU in hot_a, hot_b, hot_c (%)" \
+    "$(pct "$(($(fold_sum "$TEST_DIR/after.folded" hot_a) + $(fold_sum "$TEST_DIR/after.folded" hot_b) + $(fold_sum "$TEST_DIR/after.folded" hot_c)))" "$T")" 90 100
 stop_profd
 wait_untraced 5 || fail "target still traced after the last profd exited"
 assert_target_ok

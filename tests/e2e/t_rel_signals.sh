@@ -48,7 +48,7 @@ start_under_waitchild()
 	_track "$WC_PID"
 	wait_for_line "$out" '^ready [0-9]+$' 10 "$WC_PID" || rc=$?
 	[ "$rc" = 0 ] || fail "$1: sigcount under waitchild not ready (rc $rc): $(cat "$out.err")"
-	TARGET_PID=$(sed -n 's/^ready \([0-9][0-9]*\)$/\1/p' "$out" | head -n 1)
+	TARGET_PID=$(sed -n 's/^ready \([0-9][0-9]*\)$/\1/p' "$out" | first_line)
 	ppid=$(awk '$1 == "PPid:" { print $2 }' "/proc/$TARGET_PID/status")
 	[ "$ppid" = "$WC_PID" ] ||
 	    fail "$1: sigcount $TARGET_PID has parent $ppid, want waitchild $WC_PID"
@@ -109,8 +109,12 @@ sigusr1_round()
 	ok "(a) $mode: 1000 SIGUSR1 sent during the window (ms per 100: ${sent_ms% }): counted exactly $total (busy thread $busy, main thread $other)"
 	reinj=$(metric_get profd_signals_reinjected_total)
 	reinj=$((${reinj:-0} - ${reinj0:-0}))
-	if [ "$mode" = window ]; then
+	if [ "$mode" = window ] && alive "$WIN_PID"; then
 		expect_range "(a) $mode: signals profd re-injected (about every one detours through it)" "$reinj" 900 1100
+	elif [ "$mode" = window ]; then
+		# On a loaded machine the sending can outlast the window;
+		# signals sent after it were never seized.
+		expect_range "(a) $mode: signals profd re-injected (the window ended before the last was sent)" "$reinj" 1 1100
 	else
 		say "(a) $mode: profd re-injected $reinj signals that arrived during its stops"
 	fi
