@@ -63,9 +63,16 @@ check_variant()
 	awk '{ print $NF "\t" $0 }' "$F" | sort -t "$(printf '\t')" -k 1,1nr |
 	    first_lines 3 | cut -f 2- | sed 's/^.*;hot::main;/  ...;hot::main;/'
 	T=$(fold_total "$F")
-	chain="hot::main;$drive;$STEP;$MIX"
-	expect_range "$name: CPU in $chain as the leaf (%)" \
-	    "$(pct "$(fold_sum_leaf "$F" "$chain")" "$T")" 80 100
+	# All the CPU is in step's loop; how it splits between the inlined
+	# mix (and wrapping_mul inlined in it) and the loop control (Range's
+	# next, inlined in step) is the CPU model's business: 78 to 86 % in
+	# mix have been seen. Each PC's frames are checked further down.
+	chain="hot::main;$drive;$STEP"
+	expect_range "$name: CPU under $chain (%)" \
+	    "$(pct "$(fold_sum "$F" "$chain")" "$T")" 90 100
+	chain="$chain;$MIX"
+	expect_range "$name: CPU in $chain (%, some)" \
+	    "$(pct "$(fold_sum "$F" "$chain")" "$T")" 1 100
 
 	# Nothing mangled, no legacy hash, no v0 crate disambiguator.
 	bad=$(tr ';' '\n' <"$F" | sed 's/ [0-9]*$//' |
