@@ -7,6 +7,7 @@
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make lint            mandoc -Tlint, cppcheck
 #   make bench           overhead and accuracy against perf (bench/RESULTS.md)
+#   make fuzz            libFuzzer harnesses, FUZZ_SECONDS (60) each
 #   V=1                  show full commands
 
 PREFIX  ?= /usr/local
@@ -138,11 +139,72 @@ asan:
 check: deps
 	$(Q)$(MAKE) --no-print-directory all tests targets
 	$(Q)$(MAKE) --no-print-directory asan
+	$(Q)$(MAKE) --no-print-directory fuzz-build
 	$(Q)tests/run.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all targets
 	$(Q)scripts/demo.sh
+
+# ---- fuzzing ----------------------------------------------------------
+#
+# libFuzzer harnesses tests/fuzz/fuzz_NAME.c for the parsers of what a
+# target, a container or a client controls, built with clang, libFuzzer,
+# ASan and UBSan into build-fuzz/ (its own archives of the modules they
+# need; the gcc-only warnings are left out, the others stay, with
+# -Werror). `make fuzz` runs each for FUZZ_SECONDS with its corpus (new
+# inputs kept in build-fuzz/corpus/NAME, crashes in build-fuzz/crashes/,
+# and then the target fails); `make check` runs each for
+# FUZZ_CHECK_SECONDS through tests/run.sh (fuzz/NAME). tests/fuzz/run.sh
+# says more.
+FUZZ_CC      ?= clang
+FUZZ_BUILD    = build-fuzz
+FUZZ_SANITIZE = fuzzer-no-link,address,undefined
+FUZZ_SECONDS ?= 60
+FUZZ_CHECK_SECONDS ?= 5
+FUZZ_NAMES    = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS     = $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
+# what the harnesses link: the parsers' modules and proc.c alone (the rest
+# of daemon/ is neither needed nor built with clang)
+FUZZ_OBJS     = $(BUILD)/obj/daemon/proc.o $(BUILD)/libsymbolize.a \
+                $(BUILD)/libhttp.a
+
+fuzz-build:
+	$(Q)$(MAKE) --no-print-directory CC=$(FUZZ_CC) WARN_GCC= \
+		SANITIZE=$(FUZZ_SANITIZE) BUILD=$(FUZZ_BUILD) fuzz-bins
+
+fuzz: fuzz-build
+	$(Q)tests/fuzz/run.sh -t $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+# Only in the sub-make of fuzz-build (BUILD=build-fuzz, CC=clang).
+fuzz-bins: $(FUZZ_BINS) $(BUILD)/seeds/.done
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h tests/fuzz/goelf.h \
+		$(FUZZ_OBJS) $(BUILD)/.cflags
+	@mkdir -p $(@D)
+	$(call msg,LD,$@)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) \
+		$(if $(filter fuzz_%,$*),-fsanitize=fuzzer) -o $@ $< \
+		$(FUZZ_OBJS) $(LIBS)
+
+# Seeds made at build time, not committed: mkseeds' profiles and Go
+# tables, and tests/fuzz/seed_prog.c compiled a few ways, mostly with gcc:
+# clang 14 writes no .debug_aranges, without which libdw 0.188 finds no
+# DWARF for an address, so a clang-built seed covers only symbol tables.
+FUZZ_SEED_CC ?= gcc
+$(BUILD)/seeds/.done: $(BUILD)/fuzz/mkseeds tests/fuzz/seed_prog.c
+	@rm -rf $(@D) && mkdir -p $(@D)/elf
+	$(call msg,GEN,$(@D))$(BUILD)/fuzz/mkseeds $(@D)
+	$(Q)$(FUZZ_SEED_CC) -g -O2 -o $(@D)/elf/prog.dwarf5 \
+		tests/fuzz/seed_prog.c
+	$(Q)$(FUZZ_SEED_CC) -gdwarf-4 -O1 -no-pie -o $(@D)/elf/prog.dwarf4 \
+		tests/fuzz/seed_prog.c
+	$(Q)$(FUZZ_SEED_CC) -g -gz=zlib -O2 -o $(@D)/elf/prog.gz \
+		tests/fuzz/seed_prog.c
+	$(Q)$(FUZZ_SEED_CC) -g -O2 -c -o $(@D)/elf/prog.o tests/fuzz/seed_prog.c
+	$(Q)$(CC) -g -O2 -o $(@D)/elf/prog.clang tests/fuzz/seed_prog.c
+	$(Q)strip --strip-debug -o $(@D)/elf/prog.symtab $(@D)/elf/prog.dwarf5
+	$(Q)strip -o $(@D)/elf/prog.stripped $(@D)/elf/prog.dwarf5
+	@touch $@
 
 lint:
 	mandoc -Tlint -W warning man/profd.8
@@ -162,7 +224,8 @@ clean:
 
 FORCE:
 .PHONY: all tests deps asan check demo lint install uninstall clean targets \
-	bench bench-deps bench-targets bench-clean FORCE
+	bench bench-deps bench-targets bench-clean fuzz fuzz-build fuzz-bins \
+	FORCE
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -8,6 +8,8 @@ set -eu
 PKGS="
 build-essential
 pkg-config
+clang
+libclang-rt-14-dev
 libunwind-dev
 libdw-dev
 libelf-dev

@@ -5,11 +5,14 @@
 #
 # Runs every unit test binary build/tests/test_* ("unit/test_NAME"), the
 # same unit tests built with ASan+UBSan, build-asan/tests/test_*
-# ("unit-asan/test_NAME"), then every end-to-end script tests/e2e/t_*.sh
-# twice: against build/profd ("e2e/t_NAME") and against the ASan+UBSan build
-# build-asan/profd ("e2e-asan/t_NAME").  `make asan` builds build-asan/; what
-# it lacks is skipped with the reason.  FILTER, an extended regular
-# expression, keeps only the tests whose name matches.
+# ("unit-asan/test_NAME"), each libFuzzer harness build-fuzz/fuzz/fuzz_*
+# over its whole corpus and on for FUZZ_CHECK_SECONDS (default 5) in all
+# ("fuzz/NAME", tests/fuzz/run.sh -c), then every end-to-end script
+# tests/e2e/t_*.sh twice: against build/profd ("e2e/t_NAME") and against
+# the ASan+UBSan build build-asan/profd ("e2e-asan/t_NAME").  `make asan`
+# builds build-asan/, `make fuzz-build` build-fuzz/; what they lack is
+# skipped with the reason.  FILTER, an extended regular expression, keeps
+# only the tests whose name matches.
 #
 #   --repeat N  run the selected tests N times over (the whole selection,
 #               then again); every run counts in the totals and has its own
@@ -77,6 +80,7 @@ done
 
 cd "$(dirname "$0")/.." || exit 1
 TEST_TIMEOUT=${TEST_TIMEOUT:-120}
+FUZZ_CHECK_SECONDS=${FUZZ_CHECK_SECONDS:-5}
 LOGDIR=tests/tmp/logs
 mkdir -p "$LOGDIR" || exit 1
 
@@ -241,6 +245,19 @@ run_suite()
 			run_one "unit-asan/$name" env ASAN_OPTIONS="$UNIT_ASAN_OPTIONS" "$t"
 		else
 			skip_one "unit-asan/$name" "$t not built (make asan)"
+		fi
+	done
+
+	for s in tests/fuzz/fuzz_*.c; do
+		[ -f "$s" ] || continue
+		name=$(basename "$s" .c)
+		name=${name#fuzz_}
+		t=build-fuzz/fuzz/fuzz_$name
+		if [ -x "$t" ]; then
+			run_one "fuzz/$name" tests/fuzz/run.sh -c \
+				-t "$FUZZ_CHECK_SECONDS" "$name"
+		else
+			skip_one "fuzz/$name" "$t not built (make fuzz-build)"
 		fi
 	done
 
