@@ -3,8 +3,9 @@
  * Each image gets one Dwfl, created on first use, holding that one file
  * reported at bias 0, so Dwfl addresses are ELF virtual addresses and the
  * Dwfl is shared by every process that maps the file. Separate debug
- * files come through dwfl_standard_find_debuginfo (build-id directory,
- * then .gnu_debuglink), looking inside the target's root first.
+ * files are found by find_debuginfo() (build-id directory, then
+ * .gnu_debuglink, then debuginfod), inside the target's root, never by
+ * libdwfl's own search.
  *
  * For an address: a per-CU index of function definitions (built on the
  * CU's first lookup) gives the function, and its inlined_subroutine DIEs
@@ -37,10 +38,11 @@
 #include <unistd.h>
 
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
+#include <zlib.h>
 
 #define ARENA_CHUNK	(64 * 1024)
-#define DEFAULT_DEBUGINFO_PATH ":.debug:/usr/lib/debug"
 
 /* Symbols that may enclose an address although a later one starts
  * closer to it (a sized symbol inside a bigger one); how far back to
@@ -102,7 +104,15 @@ struct symcache {
 	Dwarf_Addr bias;	/* Dwfl address - ELF vaddr; 0 in practice */
 	int err;		/* cached failure to set up the Dwfl */
 	Dwfl_Callbacks cb;
-	char *debuginfo_path;	/* cb.debuginfo_path points here */
+	char *debuginfo_path;	/* cb.debuginfo_path points here (NULL:
+				   libdwfl's own search is never called) */
+	char *debug_path;	/* separate debug file found, as the target
+				   names it ("debuginfod": downloaded) */
+	bool main_dwarf;	/* the file itself has DWARF */
+	bool has_altlink;	/* its DWARF has a .gnu_debugaltlink */
+	bool alt_found;		/* ... which find_debuginfo() found */
+	bool no_dwarf;		/* not found: DWARF unused (see above) */
+	char alt_bid[SYM_BUILDID_MAX * 2 + 1];
 	struct fsym *syms;
 	size_t nsyms;
 	bool syms_loaded;
@@ -294,6 +304,10 @@ drop_libdw(struct symcache *c)
 	c->err = 0;
 	free(c->debuginfo_path);
 	c->debuginfo_path = NULL;
+	free(c->debug_path);
+	c->debug_path = NULL;
+	c->main_dwarf = c->has_altlink = c->alt_found = c->no_dwarf = false;
+	c->alt_bid[0] = '\0';
 }
 
 void
@@ -335,110 +349,301 @@ find_elf(Dwfl_Module *mod, void **userdata, const char *modname,
 	return -1;
 }
 
+/* ---- separate debug files --------------------------------------------- */
+
+/* Separate debug files are searched by profd, never by libdwfl: its
+ * standard search opens paths under /proc/PID/root with open(2), which
+ * follows a container's symlink out to the host and blocks forever on a
+ * FIFO. Every candidate is opened with sym_open_file() (inside the
+ * target's root; the host's own /usr/lib/debug by build-id) and must
+ * prove it belongs: the same GNU build-id, or the .gnu_debuglink CRC. The
+ * dwz alternate file (.gnu_debugaltlink) comes through the same callback
+ * (libdwfl asks for it once the debug file is loaded); when it cannot be
+ * found that way, the module's DWARF is not used at all, because libdw
+ * would then go looking for it itself, with open(2). */
+
+#define DEBUG_DIR "/usr/lib/debug"
+
+/* Lowercase hex of n bytes at b into out (2n+1 bytes). */
+static void
+hex_of(const unsigned char *b, size_t n, char *out)
+{
+	static const char x[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = x[b[i] >> 4];
+		out[2 * i + 1] = x[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* Whether fd's ELF file has GNU build-id want (lowercase hex). */
+static bool
+fd_has_build_id(int fd, const char *want)
+{
+	char hex[SYM_BUILDID_MAX * 2 + 1];
+	const void *bid;
+	ssize_t n;
+	Elf *elf;
+	bool ok = false;
+
+	/* ELF_C_READ: pread on demand, never a mapping that a truncation
+	 * turns into SIGBUS */
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf)
+		return false;
+	n = dwelf_elf_gnu_build_id(elf, &bid);
+	if (n > 0 && n <= SYM_BUILDID_MAX) {
+		hex_of(bid, (size_t)n, hex);
+		ok = strcmp(hex, want) == 0;
+	}
+	elf_end(elf);
+	return ok;
+}
+
+/* CRC-32 of fd's whole contents (as .gnu_debuglink has it). */
+static bool
+fd_crc32(int fd, uint32_t *crc)
+{
+	static unsigned char buf[65536];	/* under sym_lock */
+	uLong c = crc32(0L, Z_NULL, 0);
+	off_t off = 0;
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		c = crc32(c, buf, (uInt)n);
+		off += n;
+	}
+	*crc = (uint32_t)c;
+	return n == 0;
+}
+
+/* Open path (inside pid's root, or the host's with pid 0) as a debug file
+ * for img: build-id matches (want_bid non-empty) or the CRC does (crc,
+ * when want_bid is NULL or empty). Returns an fd or -1. */
+static int
+try_debug(pid_t pid, const char *path, const char *want_bid, bool check_crc,
+	  uint32_t crc)
+{
+	uint32_t got;
+	int fd;
+
+	fd = sym_open_file(pid, path, pid > 0 ? 0 : SYM_OPEN_HOST,
+			   SYM_FILE_MAX_BYTES, NULL);
+	if (fd < 0)
+		return -1;
+	if (want_bid && *want_bid ? fd_has_build_id(fd, want_bid)
+				  : check_crc && fd_crc32(fd, &got) &&
+					    got == crc)
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/* /usr/lib/debug/.build-id/xx/rest.debug for hex build-id bid. */
+static bool
+build_id_path(const char *bid, char *out, size_t len)
+{
+	size_t n = strlen(bid);
+
+	if (n < 4)
+		return false;
+	return (size_t)snprintf(out, len, DEBUG_DIR "/.build-id/%.2s/%s.debug",
+				bid, bid + 2) < len;
+}
+
+/* The debug file with build-id bid (hex): in the target's root, then in
+ * the host's debug directory. The path found, as the target would name
+ * it, goes to *where. */
+static int
+find_by_build_id(pid_t pid, const char *bid, char **where)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (!build_id_path(bid, path, sizeof(path)))
+		return -1;
+	fd = pid > 0 ? try_debug(pid, path, bid, false, 0) : -1;
+	if (fd < 0)
+		fd = try_debug(0, path, bid, false, 0);
+	if (fd >= 0)
+		*where = strdup(path);
+	return fd;
+}
+
+/* The debug file named link by .gnu_debuglink with CRC crc of a file at
+ * path `main` (as the target names it): next to it, in its .debug/, and
+ * under /usr/lib/debug with its directory, all inside the target's root. */
+static int
+find_by_debuglink(pid_t pid, const char *main, const char *link,
+		  uint32_t crc, char **where)
+{
+	static const char *const sub[] = { "", "/.debug" };
+	char dir[PATH_MAX], path[PATH_MAX];
+	const char *slash;
+	size_t i;
+	int fd, n;
+
+	if (!main || main[0] != '/' || strchr(link, '/'))
+		return -1;
+	slash = strrchr(main, '/');
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - main), main);
+	/* DIR/LINK, DIR/.debug/LINK, /usr/lib/debug/DIR/LINK */
+	for (i = 0; i < 3; i++) {
+		if (i < 2)
+			n = snprintf(path, sizeof(path), "%s%s/%s", dir,
+				     sub[i], link);
+		else
+			n = snprintf(path, sizeof(path), DEBUG_DIR "%s/%s",
+				     dir, link);
+		if (n < 0 || (size_t)n >= sizeof(path))
+			continue;
+		if (strcmp(path, main) == 0)
+			continue;	/* the file itself */
+		fd = try_debug(pid, path, NULL, true, crc);
+		if (fd >= 0) {
+			*where = strdup(path);
+			return fd;
+		}
+	}
+	return -1;
+}
+
+/* The dwz file named by the debug file's .gnu_debugaltlink: by its
+ * build-id, then by its name, relative to the debug file's directory
+ * when it is not absolute. Returns an fd or -1. */
+static int
+find_altlink(pid_t pid, const struct symcache *c, const char *from,
+	     const char *name, char **where)
+{
+	char path[PATH_MAX];
+	const char *slash;
+	int fd;
+
+	if (!c->alt_bid[0])
+		return -1;
+	fd = find_by_build_id(pid, c->alt_bid, where);
+	if (fd >= 0)
+		return fd;
+	if (name[0] == '/') {
+		snprintf(path, sizeof(path), "%s", name);
+	} else if (from && from[0] == '/' && (slash = strrchr(from, '/'))) {
+		if ((size_t)snprintf(path, sizeof(path), "%.*s/%s",
+				     (int)(slash - from), from, name) >=
+		    sizeof(path))
+			return -1;
+	} else {
+		return -1;
+	}
+	fd = pid > 0 ? try_debug(pid, path, c->alt_bid, false, 0) : -1;
+	if (fd < 0)
+		fd = try_debug(0, path, c->alt_bid, false, 0);
+	if (fd >= 0)
+		*where = strdup(path);
+	return fd;
+}
+
+/* Remember the .gnu_debugaltlink build-id of the file in fd, so that the
+ * alternate file can be checked when libdwfl asks for it. Returns whether
+ * the file has DWARF. */
+static bool
+note_altlink(struct symcache *c, int fd)
+{
+	const void *bid;
+	const char *name;
+	ssize_t n = 0;
+	Elf *elf;
+	Dwarf *dw;
+
+	c->alt_bid[0] = '\0';
+	c->has_altlink = false;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf)
+		return false;
+	dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+	if (dw) {
+		n = dwelf_dwarf_gnu_debugaltlink(dw, &name, &bid);
+		dwarf_end(dw);
+	}
+	/* else no DWARF at all: nothing can need an alternate file */
+	elf_end(elf);
+	if (n != 0)
+		c->has_altlink = true;
+	if (n > 0 && n <= SYM_BUILDID_MAX)
+		hex_of(bid, (size_t)n, c->alt_bid);
+	return dw != NULL;
+}
+
 static int
 find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
 	       Dwarf_Addr base, const char *file_name,
 	       const char *debuglink_file, GElf_Word debuglink_crc,
 	       char **debuginfo_file_name)
 {
-	/* libdwfl gives up on the debuglink search when the build-id search
-	 * leaves errno set (find-debuginfo.c: "fails other than just by
-	 * finding nothing"); do not let a stale errno count as that. */
-	errno = 0;
-	return dwfl_standard_find_debuginfo(mod, userdata, modname, base,
-					    file_name, debuglink_file,
-					    debuglink_crc,
-					    debuginfo_file_name);
-}
+	struct elfimg *img = *userdata;
+	struct symcache *c = img ? img->cache : NULL;
+	pid_t pid = img ? img->pid : 0;
+	char *where = NULL, buf[PATH_MAX];
+	int fd = -1;
 
-/* Whether process pid sees another file system than profd does: another
- * root (a chroot, a container) or another mount namespace (unshare -m,
- * where the root may be the same directory with other files mounted
- * over paths). Paths from its maps and debug links then name files only
- * under /proc/PID/root (proc(5)), whose path is put into root. */
-static bool
-foreign_root(pid_t pid, char *root, size_t len)
-{
-	char ns[64];
-	struct stat a, b;
-
-	if (pid <= 0)
-		return false;
-	snprintf(root, len, "/proc/%d/root", (int)pid);
-	if (stat(root, &a) < 0 || stat("/", &b) < 0)
-		return false;
-	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino)
-		return true;
-	snprintf(ns, sizeof(ns), "/proc/%d/ns/mnt", (int)pid);
-	if (stat(ns, &a) < 0 || stat("/proc/self/ns/mnt", &b) < 0)
-		return false;
-	return a.st_dev != b.st_dev || a.st_ino != b.st_ino;
-}
-
-/* Debug file search path: the target's /usr/lib/debug (containers ship
- * their own -dbgsym packages) before ours; NULL for libdw's default when
- * the target shares our file system or its root cannot be reached. An
- * inaccessible element would end the whole search (any error other than
- * ENOENT/ENOTDIR does, in find_debuginfo_in_path). */
-static char *
-debuginfo_path_for(pid_t pid)
-{
-	char root[64], *path;
-
-	if (!foreign_root(pid, root, sizeof(root)))
-		return NULL;
-	if (asprintf(&path, "%s/usr/lib/debug:%s", root,
-		     DEFAULT_DEBUGINFO_PATH) < 0)
-		return NULL;
-	return path;
-}
-
-static bool
-is_img_file(const struct elfimg *img, const char *path)
-{
-	struct stat st;
-
-	return img->has_fid && stat(path, &st) == 0 && st.st_dev == img->dev &&
-	       st.st_ino == img->ino;
-}
-
-/* A path that names img's file, for the .gnu_debuglink lookups that are
- * relative to its directory: the maps path under the target's root, or
- * the maps path as it is (a chroot's files show in maps with paths from
- * our root), whichever is the file. When neither is (deleted, replaced),
- * the maps path as the target would see it. Caller frees; NULL when out
- * of memory. */
-static char *
-file_path_for(const struct elfimg *img)
-{
-	char root[64], *p = NULL;
-
-	if (img->pid > 0 &&
-	    asprintf(&p, "/proc/%d/root%s", (int)img->pid, img->path) >= 0) {
-		if (is_img_file(img, p))
-			return p;
-		free(p);
-		p = NULL;
+	(void)mod;
+	(void)modname;
+	(void)base;
+	(void)file_name;
+	if (!c)
+		return -1;
+	if (c->debug_path || c->main_dwarf) {
+		/* the DWARF is in: this is its .gnu_debugaltlink */
+		if (debuglink_file)
+			fd = find_altlink(pid, c,
+					  c->debug_path
+						  ? c->debug_path
+						  : sym_path_in_root(
+							    pid, img->path,
+							    buf, sizeof(buf)),
+					  debuglink_file, &where);
+		if (fd < 0)
+			return -1;
+		c->alt_found = true;
+		*debuginfo_file_name = where;
+		return fd;
 	}
-	if (is_img_file(img, img->path))
-		return strdup(img->path);
-	if (foreign_root(img->pid, root, sizeof(root)) &&
-	    asprintf(&p, "%s%s", root, img->path) >= 0)
-		return p;
-	return strdup(img->path);
+	if (img->build_id[0])
+		fd = find_by_build_id(pid, img->build_id, &where);
+	if (fd < 0 && debuglink_file) {
+		fd = find_by_debuglink(pid,
+				       sym_path_in_root(pid, img->path, buf,
+							sizeof(buf)),
+				       debuglink_file, debuglink_crc, &where);
+	}
+	if (fd < 0 && img->build_id[0]) {
+		fd = sym_debuginfod_find(c->dwfl, img->build_id);
+		if (fd >= 0)
+			where = strdup("debuginfod");
+	}
+	if (fd < 0) {
+		errno = 0;	/* nothing found is not an error */
+		return -1;
+	}
+	(void)note_altlink(c, fd);
+	c->debug_path = where;
+	*debuginfo_file_name = where ? strdup(where) : NULL;
+	return fd;
 }
 
 static int
 dw_open(struct elfimg *img, struct symcache *c)
 {
 	Dwfl_Module *mod = NULL;
+	Dwarf_Addr b;
+	void **ud;
 	int fd;
 
 	if (c->dwfl)
 		return 0;
 	if (c->err)
 		return c->err;
-	c->debuginfo_path = debuginfo_path_for(img->pid);
 	c->cb.find_elf = find_elf;
 	c->cb.find_debuginfo = find_debuginfo;
 	c->cb.section_address = dwfl_offline_section_address;
@@ -452,31 +657,25 @@ dw_open(struct elfimg *img, struct symcache *c)
 
 	dwfl_report_begin(c->dwfl);
 	if (img->fd >= 0) {
-		/* The file name is what .gnu_debuglink lookups are relative
-		 * to (its directory, its .debug/, the same path under each
-		 * debug directory): a path to the file as the target sees
-		 * it. The bytes come from our fd, which dwfl_report_elf
-		 * consumes on success. add_p_vaddr places even a prelinked
-		 * DSO at its own p_vaddr, so the bias is 0 for every file
-		 * type. */
-		char *fname = file_path_for(img);
-
+		/* The bytes come from our fd, which dwfl_report_elf consumes
+		 * on success; the name is the path as the target sees it,
+		 * which find_debuginfo() resolves .gnu_debuglink against.
+		 * add_p_vaddr places even a prelinked DSO at its own p_vaddr,
+		 * so the bias is 0 for every file type. */
+		c->main_dwarf = note_altlink(c, img->fd);
 		fd = fcntl(img->fd, F_DUPFD_CLOEXEC, 0);
 		if (fd >= 0) {
-			mod = dwfl_report_elf(c->dwfl, img->path,
-					      fname ? fname : img->path, fd, 0,
-					      true);
+			mod = dwfl_report_elf(c->dwfl, img->path, img->path,
+					      fd, 0, true);
 			if (!mod)
 				close(fd);
 		}
-		free(fname);
 	} else if (img->nloads) {
 		/* libdwfl's bias is low - (first p_vaddr & -p_align)
 		 * (dwfl_module_getdwarf.c, __libdwfl_getelf). */
 		const struct elfseg *s0 = &img->loads[0];
 		uint64_t low = s0->vaddr, high = 0;
 		size_t i;
-		void **ud;
 
 		if (s0->align > 1)
 			low &= ~(s0->align - 1);
@@ -485,11 +684,12 @@ dw_open(struct elfimg *img, struct symcache *c)
 				high = img->loads[i].vaddr +
 				       img->loads[i].memsz;
 		mod = dwfl_report_module(c->dwfl, img->path, low, high);
-		if (mod) {
-			dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL,
-					 NULL, NULL);
-			*ud = img;
-		}
+	}
+	if (mod) {
+		/* find_debuginfo() needs the image for every module */
+		dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL, NULL,
+				 NULL);
+		*ud = img;
 	}
 	dwfl_report_end(c->dwfl, NULL, NULL);
 	if (mod && !dwfl_module_getelf(mod, &c->bias))
@@ -501,6 +701,11 @@ dw_open(struct elfimg *img, struct symcache *c)
 		return c->err;
 	}
 	c->mod = mod;
+	/* Find the DWARF now (debug file, dwz file), and use none when its
+	 * alternate file could not be found safely: libdw would look for it
+	 * itself at the first DIE that refers to it. */
+	if (dwfl_module_getdwarf(mod, &b) && c->has_altlink && !c->alt_found)
+		c->no_dwarf = true;
 	return 0;
 }
 
@@ -1054,7 +1259,7 @@ resolve(struct elfimg *img, struct symcache *c, uint64_t vaddr,
 
 	/* The first call per image loads DWARF: the debug file search and,
 	 * for the first address, a pass over every CU's ranges. */
-	cu = dwfl_module_addrdie(c->mod, addr, &cubias);
+	cu = c->no_dwarf ? NULL : dwfl_module_addrdie(c->mod, addr, &cubias);
 	if (cu) {
 		ln = dwfl_module_getsrc(c->mod, addr);
 		if (ln)

@@ -110,6 +110,7 @@ img_destroy(struct elfimg *img)
 	symcache_free(img->cache);
 	gopcln_free(img->go);
 	free(img->loads);
+	free(img->pin);
 	if (img->data) {
 		if (img->mapped)
 			munmap(img->data, img->len);
@@ -181,6 +182,52 @@ img_parse(struct elfimg *img, Elf *elf, char *err, size_t errlen)
 		img->build_id[2 * i] = '\0';
 	}
 	return 0;
+}
+
+/*
+ * The unwinder reads .eh_frame_hdr and .eh_frame inside libunwind, which
+ * runs our accessors with every signal blocked: there a page of the
+ * mapping that the target truncated away would kill profd with SIGBUS, as
+ * the handler in daemon/faults.c cannot run (and a truncation takes even
+ * a private mapping's copied pages). So the part of the segment that holds
+ * them, from .eh_frame_hdr to the segment's end, is copied into profd's
+ * own memory when the image is opened (at most PIN_MAX_BYTES; a few
+ * hundred KiB typically), and elfimg_at() serves reads from the copy. A
+ * truncation before the copy faults here, where the handler runs and the
+ * pages read as zeros.
+ */
+#define PIN_MAX_BYTES (64UL << 20)
+
+static void
+pin_unwind_tables(struct elfimg *img)
+{
+	uint64_t lo = 0, hi = 0;
+	size_t i;
+
+	if (!img->has_eh_frame_hdr || !img->data)
+		return;
+	for (i = 0; i < img->nloads; i++) {
+		const struct elfseg *s = &img->loads[i];
+
+		if (img->eh_frame_hdr_vaddr >= s->vaddr &&
+		    img->eh_frame_hdr_vaddr < s->vaddr + s->filesz) {
+			lo = s->offset + (img->eh_frame_hdr_vaddr - s->vaddr);
+			hi = s->offset + s->filesz;
+			break;
+		}
+	}
+	if (hi > img->len)
+		hi = img->len;
+	if (hi <= lo)
+		return;
+	if (hi - lo > PIN_MAX_BYTES)
+		hi = lo + PIN_MAX_BYTES;
+	img->pin = malloc(hi - lo);
+	if (!img->pin)
+		return;		/* the mapping will do */
+	memcpy(img->pin, img->data + lo, hi - lo);
+	img->pin_off = lo;
+	img->pin_len = hi - lo;
 }
 
 static bool
@@ -259,6 +306,12 @@ img_from_fd(int fd, const struct stat *st, const char *path, pid_t pid,
 		return img;
 	}
 
+	if ((uint64_t)st->st_size > SYM_FILE_MAX_BYTES) {
+		sym_err(err, errlen, "%s: %s", path, sym_open_strerror(-EFBIG));
+		close(fd);
+		errno = EFBIG;
+		return NULL;
+	}
 	if (st->st_size < (off_t)sizeof(Elf32_Ehdr) ||
 	    pread(fd, magic, SELFMAG, 0) != SELFMAG ||
 	    memcmp(magic, ELFMAG, SELFMAG) != 0) {
@@ -301,6 +354,7 @@ img_from_fd(int fd, const struct stat *st, const char *path, pid_t pid,
 	elf_end(elf);
 	if (rc < 0)
 		goto fail;
+	pin_unwind_tables(img);
 	return img_register(img);
 fail:
 	img_destroy(img);
@@ -315,29 +369,23 @@ same_inode(const struct stat *st, const struct pmap *m)
 	       st->st_dev == makedev(m->dev_major, m->dev_minor);
 }
 
-/* Open path if it is m's mapped file; -1 + errno (ESTALE: another file
- * is there now) otherwise. */
+/* Open m's file at path (inside pid's root, or in ours with pid 0) if it
+ * is m's mapped file; -errno (-ESTALE: another file is there now)
+ * otherwise. sym_open_file() never follows a link out of the root and
+ * opens nothing but a regular file. */
 static int
-open_checked(const char *path, const struct pmap *m)
+open_checked(pid_t pid, const char *path, const struct pmap *m)
 {
 	struct stat st;
 	int fd;
 
-	/* stat() first: never open a FIFO or a device the target put where
-	 * its file used to be. */
-	if (stat(path, &st) < 0)
-		return -1;
-	if (!same_inode(&st, m)) {
-		errno = ESTALE;
-		return -1;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = sym_open_file(pid, path, pid > 0 ? 0 : SYM_OPEN_HOST,
+			   SYM_FILE_MAX_BYTES, &st);
 	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0 || !same_inode(&st, m)) {
+		return fd;
+	if (!same_inode(&st, m)) {
 		close(fd);
-		errno = ESTALE;
-		return -1;
+		return -ESTALE;
 	}
 	return fd;
 }
@@ -346,37 +394,30 @@ open_checked(const char *path, const struct pmap *m)
  * path may have been replaced since it was mapped (upgrades rename a new
  * file over the old one). The kernel prints maps paths relative to the
  * reader's root where it can (fs/d_path.c): a process in another mount
- * namespace shows paths of its own, reached under /proc/PID/root, but a
+ * namespace shows paths of its own, reached inside /proc/PID/root, but a
  * chroot'ed process in ours shows paths from our root. Both are tried.
  * Returns an fd or -1 + errno. */
 static int
 open_root(pid_t pid, const struct pmap *m, char *err, size_t errlen)
 {
-	char path[PATH_MAX + 32];
-	int n, fd, e;
+	int fd, e;
 
-	n = snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid,
-		     m->path);
-	if (n < 0 || (size_t)n >= sizeof(path)) {
-		sym_err(err, errlen, "%s: path too long", m->path);
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	fd = open_checked(path, m);
+	fd = open_checked(pid, m->path, m);
 	if (fd >= 0)
 		return fd;
-	e = errno;
-	fd = open_checked(m->path, m);
+	e = fd;
+	fd = open_checked(0, m->path, m);
 	if (fd >= 0)
 		return fd;
-	if (e == ESTALE)
+	if (e == -ESTALE)
 		sym_err(err, errlen,
-			"%s: %s is not the mapped file (device/inode differ)",
-			m->path, path);
+			"%s: the file at that path in /proc/%d/root is not "
+			"the mapped file (device/inode differ)",
+			m->path, (int)pid);
 	else
-		sym_err(err, errlen, "%s: open %s: %s", m->path, path,
-			strerror(e));
-	errno = e;
+		sym_err(err, errlen, "%s: open in /proc/%d/root: %s", m->path,
+			(int)pid, sym_open_strerror(e));
+	errno = -e;
 	return -1;
 }
 
@@ -569,6 +610,18 @@ const char *
 elfimg_path(const struct elfimg *img)
 {
 	return img->path;
+}
+
+const unsigned char *
+elfimg_at(const struct elfimg *img, uint64_t off, size_t len)
+{
+	if (off > img->len || img->len - off < len)
+		return NULL;
+	if (img->pin && off >= img->pin_off &&
+	    off - img->pin_off <= img->pin_len &&
+	    img->pin_len - (off - img->pin_off) >= len)
+		return img->pin + (off - img->pin_off);
+	return img->data + off;
 }
 
 const unsigned char *

@@ -27,6 +27,7 @@
  * which are atomic, so it never waits for a read.
  */
 #include "symbolize/symbolize.h"
+#include "symbolize/symbolize_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -99,6 +100,7 @@ perfmap_new(pid_t pid)
 	}
 	pm->refs = 1;
 	pm->pid = pid;
+	pm->sorted = true;	/* no entries: read_more() must not qsort(NULL) */
 	return pm;
 }
 
@@ -191,8 +193,9 @@ read_ids(struct perfmap *pm)
 		return -EINVAL;
 	pm->ruid = (uid_t)v[0];
 	pm->euid = (uid_t)v[1];
-	snprintf(pm->path, sizeof(pm->path), "/proc/%d/root/tmp/perf-%d.map",
-		 (int)pm->pid, (int)pm->nspid);
+	/* inside the target's root: sym_open_file() resolves it there */
+	snprintf(pm->path, sizeof(pm->path), "/tmp/perf-%d.map",
+		 (int)pm->nspid);
 	pm->have_ids = true;
 	return 0;
 }
@@ -364,22 +367,20 @@ refresh(struct perfmap *pm)
 		if (rc < 0)
 			return rc;
 	}
-	/* O_NOFOLLOW: a symlink in the target's /tmp is not its JIT's file;
-	 * O_NONBLOCK: nor is a FIFO, which would block the open. */
-	fd = open(pm->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
-				    O_NOCTTY);
+	/* Resolved inside the target's root; a symlink as the file itself is
+	 * not its JIT's file (SYM_OPEN_NOFOLLOW), nor is a FIFO or anything
+	 * but a regular file, nor one over the cap. */
+	fd = sym_open_file(pm->pid, pm->path, SYM_OPEN_NOFOLLOW,
+			   PERFMAP_MAX_BYTES, &st);
 	if (fd < 0) {
-		rc = -errno;
-		if (rc == -ELOOP)
+		rc = fd;
+		if (rc == -ELOOP || rc == -EFTYPE_PROFD)
 			rc = -EPERM;
+		else if (rc == -EFBIG)
+			rc = -E2BIG;
 		return rc;
 	}
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) ||
-	    (st.st_uid != pm->ruid && st.st_uid != pm->euid)) {
+	if (st.st_uid != pm->ruid && st.st_uid != pm->euid) {
 		rc = -EPERM;
 		goto out;
 	}

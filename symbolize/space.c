@@ -470,7 +470,7 @@ space_read(const struct space *sp, uint64_t addr, void *buf, size_t len)
 			n = (size_t)(pm->end - a);
 		if (n > img->len - off)
 			n = (size_t)(img->len - off);
-		memcpy(dst + done, img->data + off, n);
+		memcpy(dst + done, elfimg_at(img, off, n), n);
 		done += n;
 	}
 	return done;

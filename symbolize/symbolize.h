@@ -103,6 +103,14 @@ const char *elfimg_path(const struct elfimg *img);
 /* The whole file, mapped read-only. Borrowed. */
 const unsigned char *elfimg_bytes(const struct elfimg *img, size_t *len);
 
+/* len bytes at file offset off, or NULL past the end of the file: from
+ * profd's own copy of the unwind tables where it covers them (a read of
+ * the mapping there could fault with SIGBUS inside libunwind, which runs
+ * our accessors with signals blocked, if the target truncated the file),
+ * else from the mapping. Borrowed; thread-safe. */
+const unsigned char *elfimg_at(const struct elfimg *img, uint64_t off,
+			       size_t len);
+
 /* Load bias of a mapping of this image: runtime address = ELF virtual
  * address + *bias, for the mapping that starts at map_start and maps file
  * offset map_offset. -ENOENT when no PT_LOAD covers map_offset. */

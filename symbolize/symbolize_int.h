@@ -9,6 +9,7 @@
 #ifndef PROFD_SYMBOLIZE_INT_H
 #define PROFD_SYMBOLIZE_INT_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +56,11 @@ struct elfimg {
 	size_t nloads;
 	bool has_eh_frame_hdr;
 	uint64_t eh_frame_hdr_vaddr, eh_frame_hdr_size;
+	/* a copy of the file's bytes [pin_off, pin_off + pin_len): the
+	 * unwind tables, which no truncation can take away (elfimg.c,
+	 * pin_unwind_tables); NULL when none */
+	unsigned char *pin;
+	uint64_t pin_off, pin_len;
 
 	struct symcache *cache;	/* sym_lock; NULL until symbolize() */
 
@@ -75,12 +81,47 @@ void sym_init(void);
 struct Dwfl;
 void sym_debuginfod_setup(struct Dwfl *dwfl);
 
+/* debuginfod.c: the debug file with GNU build-id build_id_hex from the
+ * debuginfod servers, as an fd, or -1 (off, not found, timed out). Under
+ * sym_lock. */
+int sym_debuginfod_find(struct Dwfl *dwfl, const char *build_id_hex);
+
 /* The page size the kernel maps files with. */
 uint64_t sym_page_size(void);
 
 /* Fill err (may be NULL) like snprintf; errno is preserved. */
 void sym_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* rootfile.c: open a file a target controls (DESIGN.md 7: the one
+ * function that does). path is resolved inside /proc/PID/root, no symlink
+ * leading out of it, no magic link; with SYM_OPEN_HOST it is a path in
+ * profd's own root (pid unused) that still gets every other check;
+ * SYM_OPEN_NOFOLLOW refuses a symlink as the last component. Only a regular
+ * file of at most max bytes (0: any size) is opened, O_RDONLY|O_NONBLOCK,
+ * without side effects on anything else. Returns the fd (and its stat in
+ * *st when st is not NULL) or -errno: -ESRCH when the process is gone,
+ * -EFTYPE_PROFD not a regular file, -EFBIG over max, -ELOOP a refused
+ * link, -EXDEV a path that would need ".." on a kernel without openat2.
+ * Thread-safe; sym_open_strerror(rc) says it in words. */
+#define SYM_OPEN_HOST		1u
+#define SYM_OPEN_NOFOLLOW	2u
+#define EFTYPE_PROFD		EMEDIUMTYPE
+struct stat;
+int sym_open_file(pid_t pid, const char *path, unsigned flags, uint64_t max,
+		  struct stat *st);
+const char *sym_open_strerror(int rc);
+
+/* A maps path as the target itself names it: the kernel prints a chroot'ed
+ * process's files from profd's root where it can (fs/d_path.c), e.g.
+ * /srv/jail/usr/bin/app for the jail's /usr/bin/app; with the target's
+ * root at /srv/jail, that prefix is taken off. Otherwise path itself. buf
+ * (len bytes) is scratch; the result points into path. */
+const char *sym_path_in_root(pid_t pid, const char *path, char *buf,
+			     size_t len);
+
+/* Largest ELF or debug file profd opens. */
+#define SYM_FILE_MAX_BYTES	(8ULL << 30)
 
 /* elfimg_bias() with a hint for segments that share a file page (lld
  * lays out r-- and r-x segments that way): among PT_LOADs covering

@@ -142,9 +142,8 @@ read_enc(const unsigned char *p, uint8_t enc, uint64_t *out)
 static void
 eh_compute(const struct module *mod, struct ehinfo *e)
 {
-	const unsigned char *bytes, *h;
+	const unsigned char *h;
 	uint64_t vaddr, size, off, count;
-	size_t len;
 	int s1, s2;
 
 	e->ok = false;
@@ -152,10 +151,9 @@ eh_compute(const struct module *mod, struct ehinfo *e)
 		return;
 	if (elfimg_vaddr_to_offset(mod->img, vaddr, &off) < 0)
 		return;
-	bytes = elfimg_bytes(mod->img, &len);
-	if (off > len || len - off < size)
+	h = elfimg_at(mod->img, off, size);
+	if (!h)
 		return;
-	h = bytes + off;
 	/* version, eh_frame_ptr_enc, fde_count_enc, table_enc */
 	if (h[0] != 1 || h[3] != (DW_EH_PE_datarel | DW_EH_PE_sdata4))
 		return;
@@ -370,8 +368,13 @@ unwinder_new(struct space *sp)
 		return NULL;
 	}
 	/* Off by default for remote spaces (unw_set_caching_policy(3)).
-	 * The cache is keyed by IP alone, hence one space per process. */
-	unw_set_caching_policy(u->as, UNW_CACHE_GLOBAL);
+	 * The cache is keyed by IP alone, hence one space per process; and
+	 * one thread (the target's sampler) unwinds in it, so the per-thread
+	 * cache does: the global one runs its lookups, our accessors
+	 * included, with every signal blocked, and a read of a mapped file
+	 * that the target truncated would then kill profd with SIGBUS
+	 * instead of reaching the handler in daemon/faults.c. */
+	unw_set_caching_policy(u->as, UNW_CACHE_PER_THREAD);
 	return u;
 }
 
