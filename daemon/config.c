@@ -22,12 +22,18 @@
 	"             [--stop-budget-us N] [--attach sample|window]\n" \
 	"             [--rt-priority N] [--debuginfod URL]\n" \
 	"             [--debuginfod-timeout N] [--debuginfod-max-size N]\n" \
-	"             [--debuginfod-cache DIR]\n"
+	"             [--debuginfod-cache DIR] [--runtime-dir DIR]\n" \
+	"             [--no-guardian]\n"
 
 /* Where downloaded debug files go when --debuginfod-cache is not given:
  * for root, and under other users' XDG cache directory. */
 #define DEBUGINFOD_CACHE_ROOT	"/var/cache/profd/debuginfod"
 #define DEBUGINFOD_CACHE_USER	"profd/debuginfod"
+
+/* Where the guardian records a kill when --runtime-dir is not given and
+ * systemd's RuntimeDirectory= did not set $RUNTIME_DIRECTORY. */
+#define RUNTIME_DIR_ROOT	"/run/profd"
+#define RUNTIME_DIR_USER	"profd"
 
 const char config_synopsis[] = SYNOPSIS;
 
@@ -77,6 +83,15 @@ const char config_usage[] =
 	"                         downloads and failed lookups (root:\n"
 	"                         " DEBUGINFOD_CACHE_ROOT ", others:\n"
 	"                         $XDG_CACHE_HOME/" DEBUGINFOD_CACHE_USER ")\n"
+	"      --runtime-dir DIR  where the guardian records killing a frozen\n"
+	"                         profd, for the next one to report\n"
+	"                         ($RUNTIME_DIRECTORY, else root: "
+	RUNTIME_DIR_ROOT ",\n"
+	"                         others: $XDG_RUNTIME_DIR/"
+	RUNTIME_DIR_USER ")\n"
+	"      --no-guardian      no guardian process (to debug profd: a\n"
+	"                         stopped or traced profd is otherwise killed\n"
+	"                         while a window is open)\n"
 	"  -d, --debug            log debug messages (same as -vv)\n"
 	"  -v, --verbose          log more; repeat for debug messages\n"
 	"  -h, --help             print this help and exit\n"
@@ -101,6 +116,8 @@ enum {
 	OPT_AUTH_TOKEN_FILE,
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
+	OPT_RUNTIME_DIR,
+	OPT_NO_GUARDIAN,
 };
 
 static const struct option longopts[] = {
@@ -127,6 +144,8 @@ static const struct option longopts[] = {
 	{ "debuginfod-max-size", required_argument, NULL,
 	  OPT_DEBUGINFOD_MAX_SIZE },
 	{ "debuginfod-cache", required_argument, NULL, OPT_DEBUGINFOD_CACHE },
+	{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
+	{ "no-guardian", no_argument, NULL, OPT_NO_GUARDIAN },
 	{ "debug", no_argument, NULL, 'd' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -195,6 +214,30 @@ add_debuginfod(struct config *c, const char *arg, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* The runtime directory when --runtime-dir is not given: systemd's
+ * RuntimeDirectory= (the first of a colon-separated list), else one for
+ * root or under the user's XDG runtime directory; "" when there is none
+ * (kills are then not recorded). */
+static void
+default_runtime_dir(struct config *c)
+{
+	const char *sd = getenv("RUNTIME_DIRECTORY");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n = -1;
+
+	if (sd && sd[0] == '/')
+		n = snprintf(c->runtime_dir, sizeof(c->runtime_dir), "%.*s",
+			     (int)strcspn(sd, ":"), sd);
+	else if (geteuid() == 0)
+		n = snprintf(c->runtime_dir, sizeof(c->runtime_dir), "%s",
+			     RUNTIME_DIR_ROOT);
+	else if (xdg && xdg[0] == '/')
+		n = snprintf(c->runtime_dir, sizeof(c->runtime_dir), "%s/%s",
+			     xdg, RUNTIME_DIR_USER);
+	if (n < 0 || (size_t)n >= sizeof(c->runtime_dir))
+		c->runtime_dir[0] = '\0';
 }
 
 /* The cache directory when --debuginfod-cache is not given. */
@@ -444,6 +487,20 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 			}
 			strcpy(c->debuginfod_cache, optarg);
 			break;
+		case OPT_RUNTIME_DIR:
+			if (optarg[0] != '/' ||
+			    strlen(optarg) >= sizeof(c->runtime_dir)) {
+				snprintf(err, errlen,
+					 "invalid --runtime-dir '%s': want an "
+					 "absolute path",
+					 optarg);
+				return -EINVAL;
+			}
+			strcpy(c->runtime_dir, optarg);
+			break;
+		case OPT_NO_GUARDIAN:
+			c->no_guardian = true;
+			break;
 		case OPT_ATTACH:
 			if (strcmp(optarg, "sample") == 0) {
 				c->attach_window = false;
@@ -506,6 +563,8 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 			 c->max_hz);
 		return -EINVAL;
 	}
+	if (!c->runtime_dir[0])
+		default_runtime_dir(c);
 	if (c->debuginfod[0] && !c->debuginfod_cache[0])
 		return default_cache(c, err, errlen);
 	return 0;
