@@ -51,6 +51,8 @@ struct config {
 	unsigned debuginfod_timeout;	/* seconds */
 	uint64_t debuginfod_max_size;	/* bytes; 0: no limit */
 	char debuginfod_cache[512];	/* set when debuginfod is on */
+	char runtime_dir[512];	/* the guardian's record; "" none */
+	bool no_guardian;	/* --no-guardian */
 };
 
 /* Parse argv. Returns 0, or -EINVAL with err set to a one-line message
@@ -96,10 +98,16 @@ bool proc_is_self(pid_t tid);
  * max bytes). -errno. */
 int proc_read(const char *path, size_t max, char **buf, size_t *len);
 
+/* The value of "KEY:" in the NUL-terminated text of a /proc status file,
+ * blanks after the colon skipped, cut to vlen - 1 bytes (pure). -ENOENT
+ * when absent. Exposed for the fuzz harness (tests/fuzz/fuzz_proc.c). */
+int proc_status_value(const char *buf, const char *key, char *val,
+		      size_t vlen);
+
 /* Whether profd may trace pid, without stopping it: the process exists
  * (-ESRCH), nobody else traces it (-EBUSY), and the ptrace access check
- * passes (-EPERM; Yama and capabilities are named in err). On failure
- * err says what to do. */
+ * passes (-EPERM; Yama and capabilities are named in err); -EMFILE when
+ * profd is out of file descriptors. On failure err says what to do. */
 int proc_check_traceable(pid_t pid, char *err, size_t errlen);
 
 /* /proc/PID/task/TID/syscall of a thread that is not running: the system
@@ -136,6 +144,23 @@ int proc_sched_clock_now(int cpu, double *ms);
 
 /* Explain an EPERM from PTRACE_SEIZE on pid into err. */
 void proc_explain_eperm(pid_t pid, char *err, size_t errlen);
+
+/* Say in err that profd is out of file descriptors, with its limit and
+ * what to do (for -EMFILE/-ENFILE anywhere). */
+void proc_explain_nofile(char *err, size_t errlen);
+
+/* ---- faults.c ----------------------------------------------------------- */
+
+/* Install the SIGBUS handler that turns a fault on a truncated mapped file
+ * into a page of zeros (see faults.c). Main thread, before any thread. */
+void faults_install(void);
+
+/* Pages replaced so far. Any thread. */
+uint64_t faults_patched(void);
+
+/* End the process in a short while whatever is still running: called
+ * once, when shutdown starts. */
+void faults_shutdown_deadline(void);
 
 /* ---- aggregation (profile.c) ------------------------------------------- */
 
@@ -236,6 +261,7 @@ struct target_stats {
 	uint64_t truncated, unwind_failures, stacks_reused;
 	uint64_t nonstop_captures, nonstop_failures, threads_scanned;
 	uint64_t deferred;
+	uint64_t unreadable;	/* thread reads without an fd to spare */
 	uint64_t stop_buckets[HIST_BUCKETS + 1];
 	uint64_t stop_sum_ns, stop_n, stop_max_ns;
 	uint64_t interrupt_buckets[HIST_BUCKETS + 1];
@@ -244,6 +270,11 @@ struct target_stats {
 };
 
 void target_stats(struct target *t, struct target_stats *out);
+
+/* Over every target: profile windows open now (posted and not yet over),
+ * and windows cancelled so far because their client closed its
+ * connection. */
+void target_window_counts(uint64_t *open, uint64_t *cancelled);
 
 int64_t wall_now_ns(void);
 
@@ -347,6 +378,8 @@ struct dump_info {
 	size_t n;
 	bool goroutine;		/* /debug/pprof/goroutine names */
 	int64_t time_nanos;
+	size_t unreadable;	/* threads profd had no fd to read: their
+				   state and stack may be stale */
 };
 
 /* The dump as a pprof profile: threads/count (or goroutine/count), one
@@ -398,6 +431,10 @@ void registry_put(struct registry *r, struct target *t);
 /* Up to max listed targets, each with a reference (registry_put each). */
 size_t registry_snapshot(struct registry *r, struct target **out, size_t max,
 			 struct registry_info *info);
+/* Over every registry: --allow-any-pid targets let go to make room for
+ * another under --max-targets (least recently used first), and those let
+ * go because nobody had asked for them in a while. */
+void registry_counts(uint64_t *evicted, uint64_t *idle_released);
 /* Stop the watcher and every sampler (waiting workers wake up). */
 void registry_stop(struct registry *r);
 /* registry_stop(), then free every target. Accepts NULL. */

@@ -630,6 +630,13 @@ export_threads_text(const struct dump_info *di, const struct modsnap *ms,
 		}
 		goto out;
 	}
+	if (di->unreadable)
+		textbuf_printf(&b,
+			       "# incomplete: %zu of %zu threads could not be "
+			       "read (profd is out of file descriptors: raise "
+			       "its limit); their state and stack may be stale "
+			       "or missing\n\n",
+			       di->unreadable, di->n);
 	for (i = 0; i < di->n; i++) {
 		const struct dump_thread *d = &di->threads[i];
 		const char *sys = proc_syscall_name(d->syscall_nr);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/guardian.h"
 #include "daemon/log.h"
 #include "http/http.h"
 #include "symbolize/symbolize.h"
@@ -82,7 +83,8 @@ op_profile(void *ctx, const struct http_profile_req *req, struct http_reply *r)
 		target_profile(t, req, r);
 		session_end(d);
 	}
-	if (r->status != 200)
+	/* 499: the client left, and target.c said so already */
+	if (r->status != 200 && r->status != 499)
 		log_info("pid %d: profile request failed: %d %s",
 			 (int)target_pid(t), r->status, r->msg);
 	registry_put(d->reg, t);
@@ -392,6 +394,21 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_init(d.cfg.verbosity);
+	faults_install();
+	/* The guardian is forked now: before any thread exists (fork copies
+	 * only the calling one) and before the token is read, so that its
+	 * copy of our memory holds nothing it does not need. */
+	{
+		struct guardian_opts go = {
+			.enabled = !d.cfg.no_guardian,
+			.runtime_dir = d.cfg.runtime_dir,
+			.rt_priority = d.cfg.rt_priority,
+			.max_samplers = d.cfg.max_targets + 16,
+		};
+
+		if (guardian_start(&go, err, sizeof(err)) < 0)
+			log_warnx("%s", err);
+	}
 	if (d.cfg.auth_token_file[0])
 		read_token(d.cfg.auth_token_file, d.token, sizeof(d.token));
 	symbolize_init();
@@ -492,7 +509,12 @@ main(int argc, char **argv)
 	notify_systemd("READY=1");
 
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		struct timespec second = { 1, 0 };
+
+		/* once a second: has the guardian died? */
+		sig = sigtimedwait(&set, NULL, &second);
+		guardian_check();
+		if (sig < 0)
 			continue;
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
@@ -500,6 +522,7 @@ main(int argc, char **argv)
 			log_info("SIGHUP ignored (no configuration to reload)");
 	}
 	log_info("%s: detaching and exiting", strsignal(sig));
+	faults_shutdown_deadline();
 	notify_systemd("STOPPING=1");
 	/* Answer open windows first, so the workers the server waits for in
 	 * http_stop() are not asleep on a sampler. */
@@ -507,5 +530,6 @@ main(int argc, char **argv)
 	http_stop(srv);
 	registry_free(d.reg);
 	symbolize_shutdown();
+	guardian_stop();
 	return 0;
 }

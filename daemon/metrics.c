@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/guardian.h"
 
 static void
 counter(struct textbuf *b, const char *name, const char *help, pid_t pid,
@@ -66,13 +67,46 @@ memory(uint64_t *rss, uint64_t *hwm)
 	free(buf);
 }
 
+/* The guardian (guardian.c): whether it watches, what it cost, and the
+ * kills recorded in the runtime directory by this profd's predecessors. */
+static void
+guardian_metrics(struct textbuf *b)
+{
+	struct guardian_status g;
+
+	guardian_status(&g);
+	textbuf_printf(b,
+		       "# HELP profd_guardian_up 1 while the guardian process "
+		       "watches profd (0: --no-guardian, or it died or "
+		       "stopped).\n"
+		       "# TYPE profd_guardian_up gauge\n"
+		       "profd_guardian_up %d\n"
+		       "# HELP profd_guardian_cpu_seconds_total CPU time the "
+		       "guardian process used.\n"
+		       "# TYPE profd_guardian_cpu_seconds_total counter\n"
+		       "profd_guardian_cpu_seconds_total %.6f\n"
+		       "# HELP profd_guardian_kills_total Times a guardian "
+		       "killed a profd that held target threads while "
+		       "stopped, traced or unable to run (recorded in the "
+		       "runtime directory, so counted across restarts).\n"
+		       "# TYPE profd_guardian_kills_total counter\n"
+		       "profd_guardian_kills_total %" PRIu64 "\n"
+		       "# HELP profd_guardian_last_kill_timestamp_seconds When "
+		       "the last of them happened (Unix time), 0 never.\n"
+		       "# TYPE profd_guardian_last_kill_timestamp_seconds "
+		       "gauge\n"
+		       "profd_guardian_last_kill_timestamp_seconds %" PRId64
+		       "\n",
+		       g.up ? 1 : 0, g.cpu_seconds, g.kills, g.last_kill);
+}
+
 int
 metrics_text(struct target **targets, size_t n, char **out, size_t *len)
 {
 	struct target_stats st;
 	struct textbuf b = { 0 };
 	struct rusage ru;
-	uint64_t rss, hwm, hits, misses;
+	uint64_t rss, hwm, hits, misses, wopen, wcancelled, evicted, idle;
 	size_t i;
 
 	getrusage(RUSAGE_SELF, &ru);
@@ -95,6 +129,32 @@ metrics_text(struct target **targets, size_t n, char **out, size_t *len)
 	textbuf_printf(&b, "# HELP profd_targets Processes profd serves.\n"
 		       "# TYPE profd_targets gauge\nprofd_targets %zu\n",
 		       n);
+	guardian_metrics(&b);
+	registry_counts(&evicted, &idle);
+	textbuf_printf(&b,
+		       "# HELP profd_targets_evicted_total On-demand targets let "
+		       "go to make room for another (--max-targets), least "
+		       "recently used first.\n"
+		       "# TYPE profd_targets_evicted_total counter\n"
+		       "profd_targets_evicted_total %" PRIu64 "\n"
+		       "# HELP profd_targets_idle_released_total On-demand "
+		       "targets let go because nobody asked for them in a "
+		       "while.\n"
+		       "# TYPE profd_targets_idle_released_total counter\n"
+		       "profd_targets_idle_released_total %" PRIu64 "\n",
+		       evicted, idle);
+	target_window_counts(&wopen, &wcancelled);
+	textbuf_printf(&b,
+		       "# HELP profd_windows_open Profile windows and thread "
+		       "dumps under way, all targets.\n"
+		       "# TYPE profd_windows_open gauge\n"
+		       "profd_windows_open %" PRIu64 "\n"
+		       "# HELP profd_windows_cancelled_total Profile windows "
+		       "cancelled because their client closed its "
+		       "connection.\n"
+		       "# TYPE profd_windows_cancelled_total counter\n"
+		       "profd_windows_cancelled_total %" PRIu64 "\n",
+		       wopen, wcancelled);
 	for (i = 0; i < n; i++) {
 		pid_t pid = target_pid(targets[i]);
 
@@ -172,7 +232,18 @@ metrics_text(struct target **targets, size_t n, char **out, size_t *len)
 		counter(&b, "profd_threads_scanned_total",
 			"Thread counters read by full scans.", pid,
 			st.threads_scanned);
+		counter(&b, "profd_threads_unreadable_total",
+			"Thread reads that failed for want of a file "
+			"descriptor (raise LimitNOFILE).",
+			pid, st.unreadable);
 	}
+	textbuf_printf(&b,
+		       "# HELP profd_file_pages_truncated_total Pages of "
+		       "mapped target files that were truncated under profd "
+		       "(read as zeros instead of a SIGBUS).\n"
+		       "# TYPE profd_file_pages_truncated_total counter\n"
+		       "profd_file_pages_truncated_total %" PRIu64 "\n",
+		       faults_patched());
 	symbolize_metrics(&hits, &misses);
 	textbuf_printf(&b,
 		       "# HELP profd_symbolize_cache_hits_total Addresses answered "

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -157,18 +158,12 @@ proc_read(const char *path, size_t max, char **bufp, size_t *lenp)
 	return 0;
 }
 
-static int
-status_field(pid_t pid, const char *key, char *val, size_t vlen)
+int
+proc_status_value(const char *buf, const char *key, char *val, size_t vlen)
 {
-	char path[64], *buf, *p, *e;
+	const char *p, *e;
 	size_t len, klen = strlen(key);
-	int r;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	r = proc_read(path, 1 << 16, &buf, &len);
-	if (r < 0)
-		return r == -ENOENT ? -ESRCH : r;
-	r = -ENOENT;
 	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
 		if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
 			p += klen + 1;
@@ -180,10 +175,24 @@ status_field(pid_t pid, const char *key, char *val, size_t vlen)
 				len = vlen - 1;
 			memcpy(val, p, len);
 			val[len] = '\0';
-			r = 0;
-			break;
+			return 0;
 		}
 	}
+	return -ENOENT;
+}
+
+static int
+status_field(pid_t pid, const char *key, char *val, size_t vlen)
+{
+	char path[64], *buf;
+	size_t len;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	r = proc_read(path, 1 << 16, &buf, &len);
+	if (r < 0)
+		return r == -ENOENT ? -ESRCH : r;
+	r = proc_status_value(buf, key, val, vlen);
 	free(buf);
 	return r;
 }
@@ -293,6 +302,20 @@ proc_explain_eperm(pid_t pid, char *err, size_t errlen)
 	}
 }
 
+void
+proc_explain_nofile(char *err, size_t errlen)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		rl.rlim_cur = 0;
+	snprintf(err, errlen,
+		 "profd has run out of file descriptors (its limit is %llu): "
+		 "raise it (LimitNOFILE= in the systemd unit, ulimit -n) or "
+		 "serve fewer processes or threads",
+		 (unsigned long long)rl.rlim_cur);
+}
+
 int
 proc_check_traceable(pid_t pid, char *err, size_t errlen)
 {
@@ -300,6 +323,10 @@ proc_check_traceable(pid_t pid, char *err, size_t errlen)
 	int fd, tracer;
 
 	tracer = proc_tracer(pid);
+	if (tracer == -EMFILE || tracer == -ENFILE) {
+		proc_explain_nofile(err, errlen);
+		return -EMFILE;
+	}
 	if (tracer == -ESRCH || tracer == -ENOENT) {
 		snprintf(err, errlen,
 			 "no such process: %d (check the PID with ps or "
@@ -325,6 +352,10 @@ proc_check_traceable(pid_t pid, char *err, size_t errlen)
 		if (e == ENOENT || e == ESRCH) {
 			snprintf(err, errlen, "no such process: %d", (int)pid);
 			return -ESRCH;
+		}
+		if (e == EMFILE || e == ENFILE) {
+			proc_explain_nofile(err, errlen);
+			return -EMFILE;
 		}
 		proc_explain_eperm(pid, err, errlen);
 		return -EPERM;

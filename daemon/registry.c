@@ -7,6 +7,13 @@
  * within a second, and drops targets whose process has exited. HTTP
  * workers take a reference to a target for the length of a request, so a
  * target is freed only when no request uses it any more.
+ *
+ * Under --allow-any-pid, when --max-targets processes are served, a new
+ * one takes the place of the on-demand target used least recently among
+ * those no request uses (an open window holds a reference, so it is never
+ * one with a window open); and the watcher lets go of on-demand targets
+ * no request has used for IDLE_RELEASE_S. A target let go stops its
+ * sampler and lets go of every thread, as at shutdown.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +29,12 @@
 #include "daemon/log.h"
 
 #define SCAN_NS (500 * 1000000ULL)
+#ifndef IDLE_RELEASE_S
+#define IDLE_RELEASE_S 1800	/* on-demand targets unused this long go */
+#endif
+
+/* Over every registry, for /metrics. */
+static uint64_t evicted_total, idle_released_total;
 
 struct rule {
 	char *src;		/* as given */
@@ -34,6 +47,10 @@ struct entry {
 	enum reg_origin origin;
 	int rule;		/* index of the --match rule, or -1 */
 	int64_t since;		/* wall ns when profd took it on */
+	uint64_t used;		/* CLOCK_MONOTONIC ns when a request last
+				   took or gave back a reference */
+	unsigned peeks;		/* references of registry_snapshot() (for
+				   /metrics, /targets): not a use */
 	bool listed;
 };
 
@@ -60,6 +77,15 @@ now_wall(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+static uint64_t
+now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 static struct entry *
 find(struct registry *r, pid_t pid)
 {
@@ -71,17 +97,52 @@ find(struct registry *r, pid_t pid)
 	return NULL;
 }
 
-/* Add a target for pid, with the lock held. -errno with err filled. */
+static size_t
+nlisted(struct registry *r)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < r->n; i++)
+		n += r->v[i].listed;
+	return n;
+}
+
+/* The target to let go to make room, with the lock held: the on-demand
+ * one used least recently among those no request uses now; -1 when there
+ * is none. */
+static long
+lru_locked(struct registry *r)
+{
+	long best = -1;
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		struct entry *e = &r->v[i];
+
+		if (!e->listed || e->origin != REG_ON_DEMAND || e->refs != 1)
+			continue;
+		if (best < 0 || e->used < r->v[best].used)
+			best = (long)i;
+	}
+	return best;
+}
+
+/* Add a target for pid, with the lock held. -errno with err filled. When
+ * the table is full, an idle on-demand target makes room: it is taken out
+ * and handed back in *evicted, for the caller to free after unlocking
+ * (target_free joins a thread). */
 static int
 add_locked(struct registry *r, pid_t pid, enum reg_origin origin, int rule,
-	   char *err, size_t errlen)
+	   char *err, size_t errlen, struct target **evicted)
 {
 	struct target *t;
 	struct entry *e;
+	long victim = -1;
 
+	*evicted = NULL;
 	if (find(r, pid))
 		return 0;
-	if (r->n >= r->max_targets) {
+	if (nlisted(r) >= r->max_targets) {
 		int tr = proc_tracer(pid);
 
 		/* a PID that does not exist is 404, full or not */
@@ -92,12 +153,16 @@ add_locked(struct registry *r, pid_t pid, enum reg_origin origin, int rule,
 				 (int)pid);
 			return -ESRCH;
 		}
-		snprintf(err, errlen,
-			 "profd already serves %zu processes (the most it "
-			 "will, --max-targets): use a narrower --match or a "
-			 "larger --max-targets",
-			 r->max_targets);
-		return -ENOSPC;
+		victim = lru_locked(r);
+		if (victim < 0) {
+			snprintf(err, errlen,
+				 "profd already serves %zu processes (the "
+				 "most it will, --max-targets), none idle: "
+				 "retry when a window ends, or use a narrower "
+				 "--match or a larger --max-targets",
+				 r->max_targets);
+			return -ENOSPC;
+		}
 	}
 	if (r->n == r->cap) {
 		size_t nc = r->cap ? r->cap * 2 : 8;
@@ -113,6 +178,19 @@ add_locked(struct registry *r, pid_t pid, enum reg_origin origin, int rule,
 	t = target_new(pid, &r->opts, err, errlen);
 	if (!t)
 		return -errno ? -errno : -EPERM;
+	if (victim >= 0) {
+		e = &r->v[victim];
+		log_info("pid %d: no longer served, to make room for pid %d "
+			 "(--max-targets %zu): the least recently used, "
+			 "unused for %.1f s",
+			 (int)target_pid(e->t), (int)pid, r->max_targets,
+			 (double)(now_mono() - e->used) / 1e9);
+		*evicted = e->t;
+		memmove(e, e + 1,
+			(r->n - (size_t)victim - 1) * sizeof(*e));
+		r->n--;
+		__atomic_add_fetch(&evicted_total, 1, __ATOMIC_RELAXED);
+	}
 	e = &r->v[r->n++];
 	memset(e, 0, sizeof(*e));
 	e->t = t;
@@ -120,6 +198,7 @@ add_locked(struct registry *r, pid_t pid, enum reg_origin origin, int rule,
 	e->origin = origin;
 	e->rule = rule;
 	e->since = now_wall();
+	e->used = now_mono();
 	e->listed = true;
 	return 0;
 }
@@ -186,15 +265,17 @@ match(struct registry *r, pid_t pid)
 	return -1;
 }
 
-/* One pass: add matching processes, unlist those that exited. */
+/* One pass: add matching processes, unlist those that exited and
+ * on-demand ones no request has used for IDLE_RELEASE_S. */
 static void
 scan(struct registry *r)
 {
-	struct target *dead[64];
+	struct target *dead[64], *ev;
 	char err[PROFD_ERRLEN];
 	struct dirent *de;
 	size_t i, nd;
 	pid_t self = getpid();
+	uint64_t now = now_mono();
 	DIR *d;
 
 	pthread_mutex_lock(&r->mu);
@@ -206,6 +287,15 @@ scan(struct registry *r)
 				 (int)target_pid(e->t));
 			e->listed = false;
 			e->refs--;
+		} else if (e->listed && e->origin == REG_ON_DEMAND &&
+			   e->refs == 1 &&
+			   now - e->used >= IDLE_RELEASE_S * 1000000000ULL) {
+			log_info("pid %d: no longer served: unused for %d s",
+				 (int)target_pid(e->t), IDLE_RELEASE_S);
+			e->listed = false;
+			e->refs--;
+			__atomic_add_fetch(&idle_released_total, 1,
+					   __ATOMIC_RELAXED);
 		}
 	}
 	nd = reap_locked(r, dead, sizeof(dead) / sizeof(dead[0]));
@@ -237,7 +327,8 @@ scan(struct registry *r)
 		if (rule < 0)
 			continue;
 		pthread_mutex_lock(&r->mu);
-		if (add_locked(r, pid, REG_MATCH, rule, err, sizeof(err)) == 0)
+		if (add_locked(r, pid, REG_MATCH, rule, err, sizeof(err),
+			       &ev) == 0)
 			log_info("pid %d: matches --match '%s', now served",
 				 (int)pid, r->rules[rule].src);
 		else
@@ -245,6 +336,7 @@ scan(struct registry *r)
 				  "profiled: %s",
 				  (int)pid, r->rules[rule].src, err);
 		pthread_mutex_unlock(&r->mu);
+		target_free(ev);
 	}
 	closedir(d);
 }
@@ -328,11 +420,13 @@ registry_add_rule(struct registry *r, const char *re, char *err,
 int
 registry_add_pid(struct registry *r, pid_t pid, char *err, size_t errlen)
 {
+	struct target *ev;
 	int e;
 
 	pthread_mutex_lock(&r->mu);
-	e = add_locked(r, pid, REG_PID, -1, err, errlen);
+	e = add_locked(r, pid, REG_PID, -1, err, errlen, &ev);
 	pthread_mutex_unlock(&r->mu);
+	target_free(ev);
 	return e;
 }
 
@@ -371,7 +465,7 @@ registry_get(struct registry *r, pid_t pid, struct http_reply *reply)
 {
 	char err[PROFD_ERRLEN], list[192];
 	struct entry *e = NULL;
-	struct target *t = NULL;
+	struct target *t = NULL, *ev = NULL;
 	size_t i, n = 0, len = 0;
 
 	pthread_mutex_lock(&r->mu);
@@ -384,6 +478,7 @@ registry_get(struct registry *r, pid_t pid, struct http_reply *reply)
 		}
 		if (n == 1) {
 			e->refs++;
+			e->used = now_mono();
 			t = e->t;
 		} else if (n == 0) {
 			reply->status = 404;
@@ -423,12 +518,18 @@ registry_get(struct registry *r, pid_t pid, struct http_reply *reply)
 	}
 	e = find(r, pid);
 	if (!e && r->any_pid) {
-		if (add_locked(r, pid, REG_ON_DEMAND, -1, err, sizeof(err)) ==
-		    0) {
+		int rc = add_locked(r, pid, REG_ON_DEMAND, -1, err,
+				    sizeof(err), &ev);
+
+		if (rc == 0) {
 			e = find(r, pid);
 			log_info("pid %d: profiled on request", (int)pid);
 		} else {
-			reply->status = strstr(err, "no such process") ? 404
+			/* full of targets in use: a moment's condition */
+			reply->status = rc == -ENOSPC || rc == -ENOMEM ||
+						rc == -EMFILE
+					? 503
+				      : strstr(err, "no such process") ? 404
 									: 403;
 			snprintf(reply->msg, sizeof(reply->msg), "%s", err);
 		}
@@ -441,9 +542,11 @@ registry_get(struct registry *r, pid_t pid, struct http_reply *reply)
 	}
 	if (e) {
 		e->refs++;
+		e->used = now_mono();
 		t = e->t;
 	}
 	pthread_mutex_unlock(&r->mu);
+	target_free(ev);
 	return t;
 }
 
@@ -457,6 +560,12 @@ registry_put(struct registry *r, struct target *t)
 	for (i = 0; i < r->n; i++) {
 		if (r->v[i].t == t) {
 			r->v[i].refs--;
+			/* which reference this is does not matter, only
+			 * that as many puts as peeks leave used alone */
+			if (r->v[i].peeks > 0)
+				r->v[i].peeks--;
+			else
+				r->v[i].used = now_mono();
 			break;
 		}
 	}
@@ -479,6 +588,7 @@ registry_snapshot(struct registry *r, struct target **out, size_t max,
 		if (!e->listed)
 			continue;
 		e->refs++;
+		e->peeks++;
 		out[n] = e->t;
 		if (info) {
 			info[n].origin = e->origin;
@@ -490,6 +600,14 @@ registry_snapshot(struct registry *r, struct target **out, size_t max,
 	}
 	pthread_mutex_unlock(&r->mu);
 	return n;
+}
+
+void
+registry_counts(uint64_t *evicted, uint64_t *idle_released)
+{
+	*evicted = __atomic_load_n(&evicted_total, __ATOMIC_RELAXED);
+	*idle_released = __atomic_load_n(&idle_released_total,
+					 __ATOMIC_RELAXED);
 }
 
 void

@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -172,13 +173,83 @@ thr_find(struct target *t, pid_t tid)
 	return NULL;
 }
 
+/*
+ * File descriptors. Every thread's stat and schedstat are read often, so
+ * they stay open, two fds a thread, while that fits: all targets together
+ * keep at most half of RLIMIT_NOFILE (the rest is for connections, ELF
+ * files, /proc reads). Past that a new thread gets none, a thread that
+ * turns cold gives its back, and their files are opened for each read. A
+ * read that cannot get an fd at all says -EMFILE, never "gone".
+ */
+static long kept_fds;		/* over all targets, atomic */
+static long fd_budget;		/* set once, first use */
+
+static bool
+fds_to_spare(void)
+{
+	long b = __atomic_load_n(&fd_budget, __ATOMIC_RELAXED);
+	struct rlimit rl;
+
+	if (b == 0) {
+		b = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+				    rl.rlim_cur != RLIM_INFINITY
+			    ? (long)(rl.rlim_cur / 2)
+			    : 1L << 20;
+		if (b < 64)
+			b = 64;
+		__atomic_store_n(&fd_budget, b, __ATOMIC_RELAXED);
+	}
+	return __atomic_load_n(&kept_fds, __ATOMIC_RELAXED) + 2 <= b;
+}
+
+static void
+thr_close_fds(struct thr *h)
+{
+	long n = 0;
+
+	if (h->stat_fd >= 0) {
+		close(h->stat_fd);
+		n++;
+	}
+	if (h->sched_fd >= 0) {
+		close(h->sched_fd);
+		n++;
+	}
+	h->stat_fd = h->sched_fd = -1;
+	__atomic_sub_fetch(&kept_fds, n, __ATOMIC_RELAXED);
+}
+
+/* pread of the thread's file NAME ("stat", "schedstat") through *fd, or
+ * through a file opened for this read when the thread keeps none. Bytes
+ * read, -ESRCH when the thread is gone, -EMFILE when out of fds. */
+static ssize_t
+thr_pread(const struct target *t, const struct thr *h, int fd,
+	  const char *name, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int e;
+
+	if (fd < 0) {
+		snprintf(path, sizeof(path), "%d/%s", (int)h->tid, name);
+		fd = openat(t->task_fd, path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return errno == EMFILE || errno == ENFILE ? -EMFILE
+								  : -ESRCH;
+		n = pread(fd, buf, len, 0);
+		e = errno;
+		close(fd);
+		errno = e;
+	} else {
+		n = pread(fd, buf, len, 0);
+	}
+	return n > 0 ? n : -ESRCH;
+}
+
 static void
 thr_free(struct thr *h)
 {
-	if (h->stat_fd >= 0)
-		close(h->stat_fd);
-	if (h->sched_fd >= 0)
-		close(h->sched_fd);
+	thr_close_fds(h);
 	free(h->cache.pcs);
 	free(h);
 }
@@ -195,14 +266,25 @@ thr_add(struct target *t, pid_t tid)
 		return NULL;
 	h->tid = tid;
 	h->hot = true;		/* until proven idle */
-	snprintf(path, sizeof(path), "%d/stat", (int)tid);
-	h->stat_fd = openat(t->task_fd, path, O_RDONLY | O_CLOEXEC);
-	snprintf(path, sizeof(path), "%d/schedstat", (int)tid);
-	h->sched_fd = openat(t->task_fd, path, O_RDONLY | O_CLOEXEC);
-	if (h->stat_fd < 0 || h->sched_fd < 0) {
-		/* gone already, or out of fds: try again next scan */
-		thr_free(h);
-		return NULL;
+	h->stat_fd = h->sched_fd = -1;
+	if (fds_to_spare()) {
+		snprintf(path, sizeof(path), "%d/stat", (int)tid);
+		h->stat_fd = openat(t->task_fd, path, O_RDONLY | O_CLOEXEC);
+		snprintf(path, sizeof(path), "%d/schedstat", (int)tid);
+		h->sched_fd = openat(t->task_fd, path, O_RDONLY | O_CLOEXEC);
+		__atomic_add_fetch(&kept_fds,
+				   (h->stat_fd >= 0) + (h->sched_fd >= 0),
+				   __ATOMIC_RELAXED);
+		if (h->stat_fd < 0 || h->sched_fd < 0) {
+			bool gone = errno != EMFILE && errno != ENFILE;
+
+			thr_close_fds(h);
+			if (gone) {
+				thr_free(h);
+				return NULL;
+			}
+			/* out of fds: read it through passing ones */
+		}
 	}
 	if (t->nthr == t->capthr) {
 		size_t nc = t->capthr ? t->capthr * 2 : 64;
@@ -232,15 +314,16 @@ thr_add(struct target *t, pid_t tid)
 
 /* CPU time and number of times scheduled in, from schedstat. */
 static int
-thr_sched(const struct thr *h, uint64_t *cpu, uint64_t *slices)
+thr_sched(const struct target *t, const struct thr *h, uint64_t *cpu,
+	  uint64_t *slices)
 {
 	char buf[128];
 	uint64_t wait;
 	ssize_t n;
 
-	n = pread(h->sched_fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return -ESRCH;
+	n = thr_pread(t, h, h->sched_fd, "schedstat", buf, sizeof(buf) - 1);
+	if (n < 0)
+		return (int)n;
 	return proc_parse_schedstat(buf, (size_t)n, cpu, &wait, slices) < 0
 		       ? -ESRCH
 		       : 0;
@@ -255,13 +338,14 @@ thr_read(struct target *t, struct thr *h)
 	uint64_t cpu, slices;
 	ssize_t n;
 
-	n = pread(h->stat_fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return -ESRCH;
+	n = thr_pread(t, h, h->stat_fd, "stat", buf, sizeof(buf) - 1);
+	if (n < 0)
+		return (int)n;
 	if (proc_parse_stat(buf, (size_t)n, &st) < 0)
 		return -ESRCH;
-	if (thr_sched(h, &cpu, &slices) < 0)
-		return -ESRCH;
+	n = thr_sched(t, h, &cpu, &slices);
+	if (n < 0)
+		return (int)n;
 	if (h->starttime && h->starttime != st.starttime) {
 		/* a new thread with a recycled tid: start over */
 		memset(h->attributed, 0, sizeof(h->attributed));
@@ -279,6 +363,20 @@ thr_read(struct target *t, struct thr *h)
 	h->slices = slices;
 	h->read_gen = t->tick_gen;
 	return 0;
+}
+
+/* What a read of a thread's files says of it: -ESRCH, it is gone; -EMFILE,
+ * profd could not read it (out of fds): still there, but unknown this
+ * time, and counted. Returns r. */
+static int
+thr_check(struct target *t, struct thr *h, int r)
+{
+	h->unreadable = r == -EMFILE;
+	if (r == -ESRCH)
+		h->gone = true;
+	else if (r == -EMFILE)
+		STAT_ADD(t, unreadable, 1);
+	return r;
 }
 
 #define DENTS_SIZE 32768
@@ -411,17 +509,14 @@ scan_threads(struct target *t, enum scan_mode mode, int64_t *unexplained)
 
 				if (mode != SCAN_WALL)
 					continue;
-				if (thr_sched(h, &cpu, &sl) < 0) {
-					h->gone = true;
+				if (thr_check(t, h,
+					      thr_sched(t, h, &cpu, &sl)) < 0)
 					continue;
-				}
 				if (cpu == before && sl == before_sl)
 					continue;	/* has not run */
 			}
-			if (thr_read(t, h) < 0) {
-				h->gone = true;
+			if (thr_check(t, h, thr_read(t, h)) < 0)
 				continue;
-			}
 			if (h->state == 'R')
 				running++;
 		}
@@ -460,8 +555,8 @@ scan_threads(struct target *t, enum scan_mode mode, int64_t *unexplained)
 	for (i = 0; i < t->nthr; i++) {
 		struct thr *h = t->thr[i];
 
-		if (!h->gone && thr_read(t, h) < 0)
-			h->gone = true;
+		if (!h->gone)
+			(void)thr_check(t, h, thr_read(t, h));
 		h->cpu_scan = h->cpu_ns;
 	}
 	STAT_ADD(t, threads_scanned, t->nthr);
@@ -474,8 +569,12 @@ cool:
 		struct thr *h = t->thr[i];
 
 		if (h->hot && h->state != 'R' &&
-		    now - h->changed_ns > HOT_TICKS * 10000000ULL)
+		    now - h->changed_ns > HOT_TICKS * 10000000ULL) {
 			h->hot = false;
+			/* short of fds: the hot ones keep theirs */
+			if (h->stat_fd >= 0 && !fds_to_spare())
+				thr_close_fds(h);
+		}
 	}
 	return 0;
 }
@@ -620,6 +719,19 @@ untraced(struct target *t, struct thr *h)
 	}
 }
 
+/* Tell the guardian (guardian.c) what this sampler holds: every thread it
+ * has seized (interrupted and not released yet, or, under --attach=window,
+ * seized for the window), plus `extra` about to be; whether a window is
+ * open; and due, until when it may legitimately not run: the deadline of
+ * the wait it is about to enter, or now. */
+static void
+guard(struct target *t, unsigned extra, uint64_t due)
+{
+	unsigned held = t->ntraced + extra;
+
+	guardian_publish(t->guard, held, held > 0 || t->guard_active, due);
+}
+
 /* Let a stopped thread go, delivering sig if it was stopped for one:
  * detach it, or under --attach=window continue it, still seized. */
 static void
@@ -674,7 +786,7 @@ handle_event(struct target *t, const struct pt_event *ev, unsigned *pending)
 			 * thread was on a CPU when interrupted (see
 			 * sample_is_biased()), and its counters exactly at
 			 * the stop, for the CPU weight and the cache. */
-			if (s->valid && thr_sched(h, &cpu, &slices) == 0) {
+			if (s->valid && thr_sched(t, h, &cpu, &slices) == 0) {
 				s->preempted = slices != h->slices;
 				h->cpu_ns = cpu;
 				h->slices = slices;
@@ -743,6 +855,7 @@ collect_stops(struct target *t, uint64_t deadline, const unsigned *left,
 {
 	struct pt_event ev;
 
+	guard(t, 0, deadline);
 	arm_timer(t, deadline);
 	while (*left > 0) {
 		int w = pt_wait(&ev, true);
@@ -755,8 +868,10 @@ collect_stops(struct target *t, uint64_t deadline, const unsigned *left,
 		if (w < 0)
 			break;
 		handle_event(t, &ev, pending);
+		guard(t, 0, deadline);
 	}
 	disarm_timer(t);
+	guard(t, 0, mono_ns());
 }
 
 /* Seize and interrupt a batch, then collect its stops until all arrived or
@@ -770,6 +885,8 @@ stop_batch(struct target *t, struct thr **sel, size_t nsel, char *msg,
 	size_t i;
 	int r = 0, e;
 
+	/* before the first INTERRUPT: the guardian must never miss a hold */
+	guard(t, (unsigned)nsel, mono_ns() + STOP_DEADLINE_NS);
 	for (i = 0; i < nsel; i++) {
 		struct thr *h = sel[i];
 		struct slot *s = &t->slots[i];
@@ -784,10 +901,8 @@ stop_batch(struct target *t, struct thr **sel, size_t nsel, char *msg,
 				 * (remoteprocess#111): only a thread that is
 				 * still there is a refusal. */
 				r = 0;
-				if (thr_read(t, h) < 0) {
-					h->gone = true;
+				if (thr_check(t, h, thr_read(t, h)) < 0)
 					continue;
-				}
 				/* Already ours: a thread that exec'd while
 				 * seized comes back as the leader, still
 				 * seized, its stop never reported under this
@@ -800,7 +915,7 @@ stop_batch(struct target *t, struct thr **sel, size_t nsel, char *msg,
 				 * check behind PTRACE_SEIZE, on /proc/PID/mem)
 				 * is a refusal; otherwise skip it this tick. */
 				e = proc_check_traceable(t->pid, msg, msglen);
-				if (e == 0 || e == -ESRCH)
+				if (e == 0 || e == -ESRCH || e == -EMFILE)
 					continue;
 				r = -EPERM;
 				break;
@@ -889,7 +1004,7 @@ capture_sleeper(struct target *t, struct thr *h, struct snapshot *s,
 	if (fd < 0)
 		return -ESRCH;
 	r = -EAGAIN;
-	if (thr_sched(h, &cpu0, &sl0) < 0)
+	if (thr_sched(t, h, &cpu0, &sl0) < 0)
 		goto out;
 	na = pread(fd, a, sizeof(a) - 1, 0);
 	if (na <= 0 || proc_parse_syscall(a, (size_t)na, sc) < 0)
@@ -904,7 +1019,7 @@ capture_sleeper(struct target *t, struct thr *h, struct snapshot *s,
 	nb = pread(fd, b, sizeof(b) - 1, 0);
 	if (nb != na || memcmp(a, b, (size_t)na) != 0)
 		goto out;
-	if (thr_sched(h, &cpu1, &sl1) < 0 || cpu1 != cpu0 || sl1 != sl0)
+	if (thr_sched(t, h, &cpu1, &sl1) < 0 || cpu1 != cpu0 || sl1 != sl0)
 		goto out;
 	h->cpu_ns = cpu1;
 	h->slices = sl1;
@@ -959,7 +1074,8 @@ start_session(struct target *t, struct session *s)
 	s->start_wall = wall_now_ns();
 	r = proc_check_traceable(t->pid, msg, sizeof(msg));
 	if (r < 0) {
-		finish_session(t, s, r == -ESRCH ? 404 : 403, msg);
+		finish_session(t, s, r == -ESRCH ? 404 : r == -EMFILE ? 503 : 403,
+			       msg);
 		return;
 	}
 	pthread_mutex_lock(&t->space_mu);
@@ -1272,6 +1388,7 @@ stop_and_sample(struct target *t, struct session **due, size_t ndue,
 			bool partial = false;
 			int k;
 
+			guardian_beat(t->guard);
 			if (!s->valid) {
 				for (k = 0; k < (int)ndue; k++)
 					due[k]->lost++;
@@ -1333,8 +1450,12 @@ tick(struct target *t, struct session **due, size_t ndue)
 						  &h->exec_start_ms) < 0)
 				h->exec_start_ms = -1;
 		}
-		for (k = 0; k < ndue; k++)
+		for (k = 0; k < ndue; k++) {
 			due[k]->dump_mono = mono_ns();
+			for (i = 0; i < t->nthr; i++)
+				if (!t->thr[i]->gone && t->thr[i]->unreadable)
+					due[k]->dump_unreadable++;
+		}
 	}
 	run = malloc(t->nthr * sizeof(*run));
 	later = malloc(t->nthr * sizeof(*later));
@@ -1368,6 +1489,8 @@ tick(struct target *t, struct session **due, size_t ndue)
 		struct snapshot *snap;
 		bool partial = false;
 		int n;
+
+		guardian_beat(t->guard);
 
 		if (h->gone || h->sampled_gen == t->tick_gen ||
 		    h->state == 'Z' || h->state == 'X' ||
@@ -1520,19 +1643,33 @@ idle_until(struct target *t, uint64_t until)
 	struct timespec ts;
 
 	if (t->ntraced > 0) {
+		uint64_t wake = 0, now;
+
 		pthread_mutex_unlock(&t->mu);
-		arm_timer(t, until);
-		while (mono_ns() < until && t->ntraced > 0) {
+		while ((now = mono_ns()) < until && t->ntraced > 0) {
 			struct pt_event ev;
 			unsigned none = 0;
-			int w = pt_wait(&ev, true);
+			int w;
 
+			/* Wake at least every GUARDIAN_WAKE_MS: the guardian
+			 * takes a sampler that misses its deadline by
+			 * GUARDIAN_BOUND_MS while a thread waits for it for
+			 * one that cannot run, so the deadline stays near. */
+			if (now >= wake) {
+				wake = now + GUARDIAN_WAKE_MS * 1000000ULL;
+				if (wake > until)
+					wake = until;
+				arm_timer(t, wake);
+			}
+			guard(t, 0, wake);
+			w = pt_wait(&ev, true);
 			if (w == 1)
 				handle_event(t, &ev, &none);
 			else if (w != -EINTR)
 				break;
 		}
 		disarm_timer(t);
+		guard(t, 0, mono_ns());
 		pthread_mutex_lock(&t->mu);
 		return;
 	}
@@ -1569,6 +1706,7 @@ sampler_main(void *arg)
 	sigaddset(&set, SIGWAKE);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	start_timer(t);
+	t->guard = guardian_claim(t->pid);
 
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
@@ -1596,6 +1734,8 @@ sampler_main(void *arg)
 			if (s->end_ns < next)
 				next = s->end_ns;
 		}
+		t->guard_active = any;
+		guard(t, 0, mono_ns());
 		if (!any && t->o.attach_window && t->ntraced > 0) {
 			/* last window of --attach=window closed */
 			pthread_mutex_unlock(&t->mu);
@@ -1622,12 +1762,18 @@ sampler_main(void *arg)
 		for (i = 0; i < PROFD_MAX_SESSIONS; i++) {
 			struct session *s = t->active[i];
 
-			if (s && s->next_due <= now && s->next_due < s->end_ns)
+			/* end_ns: a worker whose client left moves it
+			 * (target.c, cancel_locked()) */
+			if (s && s->next_due <= now &&
+			    s->next_due < __atomic_load_n(&s->end_ns,
+							  __ATOMIC_RELAXED))
 				due[ndue++] = s;
 		}
 		if (ndue > 0) {
-			if (t->o.attach_window)
+			if (t->o.attach_window) {
 				seize_all(t);
+				guard(t, 0, mono_ns());
+			}
 			tick(t, due, ndue);
 			now = mono_ns();
 			for (i = 0; i < ndue; i++) {
@@ -1648,7 +1794,8 @@ sampler_main(void *arg)
 		for (i = 0; i < PROFD_MAX_SESSIONS; i++) {
 			struct session *s = t->active[i];
 
-			if (s && s->end_ns <= now)
+			if (s && __atomic_load_n(&s->end_ns,
+						 __ATOMIC_RELAXED) <= now)
 				finish_session(t, s, 200, NULL);
 		}
 		pthread_mutex_lock(&t->mu);
@@ -1673,9 +1820,14 @@ sampler_main(void *arg)
 			struct timespec d = { 0, 1000000 };
 
 			service_events(t);
+			guard(t, 0, mono_ns() + 1000000);
 			nanosleep(&d, NULL);
 		}
 	}
+	t->guard_active = false;
+	guard(t, 0, mono_ns());
+	guardian_unclaim(t->guard);
+	t->guard = NULL;
 	if (t->timer_ok)
 		timer_delete(t->timer);
 	return NULL;

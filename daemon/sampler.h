@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "daemon/daemon.h"
+#include "daemon/guardian.h"
 #include "unwind/unwind.h"
 
 #define MAX_BATCH_LIMIT	   256		/* --max-batch upper bound */
@@ -61,6 +62,7 @@ struct thr {
 	uint64_t read_gen;	/* tick whose counters we hold */
 	uint64_t sampled_gen;	/* tick in which it was stopped */
 	bool gone;
+	bool unreadable;	/* last read failed: out of fds (thr_check) */
 	bool hot;		/* used CPU recently: read every tick */
 	int processor;		/* CPU it last ran on (stat) */
 	double exec_start_ms;	/* se.exec_start before a dump's stops */
@@ -83,6 +85,7 @@ struct session {
 	struct dump_thread *dump;
 	size_t ndump;
 	uint64_t dump_mono;	/* CLOCK_MONOTONIC of the dump */
+	size_t dump_unreadable;	/* threads whose files could not be read */
 
 	/* result, valid once done */
 	bool done;
@@ -112,6 +115,7 @@ struct sampler_stats {
 	uint64_t preempted_dropped, truncated, unwind_failures;
 	uint64_t stacks_reused, nonstop_captures, nonstop_failures;
 	uint64_t threads_scanned, deferred;
+	uint64_t unreadable;	/* thread reads that found no fd */
 	struct hist stop, interrupt;
 };
 
@@ -166,6 +170,8 @@ struct target {
 	unsigned clock_ticks;		/* ticks since it was read */
 	uint64_t last_full_scan;	/* CLOCK_MONOTONIC ns */
 	int nthreads_prev;
+	struct guard_slot *guard;	/* what the guardian sees of us */
+	bool guard_active;		/* a window was open at last look */
 };
 
 /* Counters the sampler bumps and /metrics reads. */

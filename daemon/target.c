@@ -22,6 +22,14 @@
 void sampler_free_threads(struct target *t);
 static uint64_t process_starttime(pid_t pid);
 
+/* How often a worker waiting for a window looks whether its client is
+ * still there. */
+#define CLIENT_POLL_NS (200 * 1000000ULL)
+
+/* Over every target, for /metrics: windows posted and not yet over, and
+ * windows cancelled because their client went away. */
+static uint64_t windows_open, windows_cancelled;
+
 static void
 install_wake_handler(void)
 {
@@ -65,7 +73,13 @@ target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	t->task_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (t->task_fd < 0) {
-		snprintf(err, errlen, "no such process: %d", (int)pid);
+		if (errno == EMFILE || errno == ENFILE) {
+			proc_explain_nofile(err, errlen);
+			errno = EMFILE;
+		} else {
+			snprintf(err, errlen, "no such process: %d", (int)pid);
+			errno = ESRCH;
+		}
 		goto fail;
 	}
 	t->starttime = process_starttime(pid);
@@ -80,13 +94,18 @@ target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 	t->space = space_new(pid);
 	if (!t->dents || !t->space) {
 		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
 		goto fail;
 	}
 	/* Read the maps now (no attach needed) so that /symbol works and
 	 * the first window starts warm. */
 	r = space_refresh(t->space, err, errlen);
-	if (r < 0)
+	if (r == -EMFILE || r == -ENFILE)
+		proc_explain_nofile(err, errlen);
+	if (r < 0) {
+		errno = r == -ENFILE ? EMFILE : -r;
 		goto fail;
+	}
 	t->warm = warmer_new();
 	if (!t->warm)
 		log_warn("pid %d: no symbolizing thread; profiles will be "
@@ -105,7 +124,9 @@ target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 	t->thread_started = true;
 	return t;
 fail:
+	r = errno;
 	target_free(t);
+	errno = r;
 	return NULL;
 }
 
@@ -228,13 +249,77 @@ session_free(struct session *s)
 	free(s);
 }
 
+/*
+ * End a window whose client has gone, with t->mu held. A pending one is
+ * taken off the list at once; an active one gets its end moved to its
+ * start, and the sampler, woken, finishes it at its next pass (within a
+ * tick: 10 ms at 99 Hz) and frees its slot. One the sampler is starting
+ * right now is in neither place: the caller asks again at its next poll.
+ * The sampler reads end_ns outside t->mu too, hence the atomic store.
+ */
+static void
+cancel_locked(struct target *t, struct session *s)
+{
+	struct session **pp;
+
+	for (pp = &t->pending; *pp; pp = &(*pp)->next) {
+		if (*pp != s)
+			continue;
+		*pp = s->next;
+		t->used_slots &= ~(1U << s->slot);
+		s->done = true;
+		return;
+	}
+	if (t->active[s->slot] == s && s->end_ns != s->start_ns) {
+		__atomic_store_n(&s->end_ns, s->start_ns, __ATOMIC_RELAXED);
+		pthread_cond_broadcast(&t->wake);
+	}
+}
+
+/* Wait for s, with t->mu held. With a client to watch, look every
+ * CLIENT_POLL_NS whether it has gone, and cancel s if so. Returns whether
+ * s was cancelled. */
+static bool
+wait_session(struct target *t, struct session *s,
+	     const struct http_client *client)
+{
+	bool gone = false;
+
+	while (!s->done) {
+		struct timespec ts;
+		uint64_t at;
+
+		if (!client) {
+			pthread_cond_wait(&t->done, &t->mu);
+			continue;
+		}
+		at = mono_ns() + CLIENT_POLL_NS;
+		ts.tv_sec = (time_t)(at / 1000000000ULL);
+		ts.tv_nsec = (long)(at % 1000000000ULL);
+		pthread_cond_timedwait(&t->done, &t->mu, &ts);
+		if (s->done)
+			break;
+		if (!gone) {
+			pthread_mutex_unlock(&t->mu);
+			gone = http_client_gone(client);
+			pthread_mutex_lock(&t->mu);
+		}
+		if (gone && !s->done)
+			cancel_locked(t, s);
+	}
+	return gone;
+}
+
 /* Post a window and wait for it. Returns the session, finished with 200
- * (caller frees), or NULL with r filled (the session's error, if any). */
+ * (caller frees), or NULL with r filled (the session's error, if any; 499
+ * when its client went away and it was cancelled). */
 static struct session *
 run_session(struct target *t, enum session_kind kind, unsigned seconds,
-	    unsigned hz, struct http_reply *r)
+	    unsigned hz, const struct http_client *client,
+	    struct http_reply *r)
 {
 	struct session *s;
+	bool cancelled;
 	int slot;
 
 	s = calloc(1, sizeof(*s));
@@ -277,9 +362,23 @@ run_session(struct target *t, enum session_kind kind, unsigned seconds,
 	s->next = t->pending;
 	t->pending = s;
 	pthread_cond_signal(&t->wake);
-	while (!s->done)
-		pthread_cond_wait(&t->done, &t->mu);
+	__atomic_add_fetch(&windows_open, 1, __ATOMIC_RELAXED);
+	cancelled = wait_session(t, s, client);
 	pthread_mutex_unlock(&t->mu);
+	__atomic_sub_fetch(&windows_open, 1, __ATOMIC_RELAXED);
+	if (cancelled) {
+		__atomic_add_fetch(&windows_cancelled, 1, __ATOMIC_RELAXED);
+		log_info("pid %d: %s window cancelled after %.1f s of %u: "
+			 "its client closed the connection",
+			 (int)t->pid, kind == SESSION_WALL ? "wall" : "cpu",
+			 s->start_ns ? (double)s->duration_ns / 1e9 : 0.0,
+			 seconds);
+		r->status = 499;
+		snprintf(r->msg, sizeof(r->msg),
+			 "window cancelled: the client closed its connection");
+		session_free(s);
+		return NULL;
+	}
 	if (s->status != 200) {
 		r->status = s->status;
 		snprintf(r->msg, sizeof(r->msg), "%s", s->msg);
@@ -366,7 +465,7 @@ target_profile(struct target *t, const struct http_profile_req *req,
 	s = run_session(t,
 			req->kind == HTTP_PROFILE_WALL ? SESSION_WALL
 						       : SESSION_CPU,
-			req->seconds, req->hz, r);
+			req->seconds, req->hz, req->client, r);
 	if (!s)
 		return;
 	j.t = t;
@@ -452,6 +551,11 @@ dump_main(void *arg)
 	di.n = s->ndump;
 	di.goroutine = j->goroutine;
 	di.time_nanos = s->start_wall;
+	di.unreadable = s->dump_unreadable;
+	if (di.unreadable)
+		log_warnx("pid %d: thread dump: %zu of %zu threads could not "
+			  "be read: profd is out of file descriptors",
+			  (int)j->t->pid, di.unreadable, di.n);
 	if (j->debug == 0) {
 		j->r->profile = export_threads_pprof(&di, &s->ms, err,
 						     sizeof(err));
@@ -478,7 +582,7 @@ target_threads(struct target *t, int debug, bool goroutine,
 	struct session *s;
 	int e;
 
-	s = run_session(t, SESSION_DUMP, 0, 1, r);
+	s = run_session(t, SESSION_DUMP, 0, 1, NULL, r);
 	if (!s)
 		return;
 	j.t = t;
@@ -520,6 +624,7 @@ target_stats(struct target *t, struct target_stats *o)
 	o->nonstop_failures = LD(nonstop_failures);
 	o->threads_scanned = LD(threads_scanned);
 	o->deferred = LD(deferred);
+	o->unreadable = LD(unreadable);
 	for (i = 0; i <= HIST_BUCKETS; i++) {
 		o->stop_buckets[i] = LD(stop.count[i]);
 		o->interrupt_buckets[i] = LD(interrupt.count[i]);
@@ -534,6 +639,13 @@ target_stats(struct target *t, struct target_stats *o)
 	pthread_mutex_lock(&t->mu);
 	o->windows_active = t->nactive;
 	pthread_mutex_unlock(&t->mu);
+}
+
+void
+target_window_counts(uint64_t *open, uint64_t *cancelled)
+{
+	*open = __atomic_load_n(&windows_open, __ATOMIC_RELAXED);
+	*cancelled = __atomic_load_n(&windows_cancelled, __ATOMIC_RELAXED);
 }
 
 struct symbol_job {

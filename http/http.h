@@ -182,12 +182,23 @@ enum http_profile_kind {
 	HTTP_PROFILE_WALL,	/* /debug/pprof/wall, /debug/fgprof */
 };
 
+/* The client connection of a request, to notice while its window runs
+ * that the client has gone. Opaque; see http_client_gone(). */
+struct http_client;
+
 struct http_profile_req {
 	enum http_profile_kind kind;
 	pid_t pid;		/* 0: the default target */
 	unsigned seconds;	/* already checked against the limits */
 	unsigned hz;
+	const struct http_client *client;	/* NULL: cannot tell */
 };
+
+/* Whether the client of a request has closed its connection (or shut down
+ * its sending side, which a client waiting for its answer does not do):
+ * the answer can no longer be delivered. Never blocks; valid only while
+ * the request's handler runs; false for NULL or when it cannot tell. */
+bool http_client_gone(const struct http_client *c);
 
 struct http_target_info {
 	pid_t pid;
@@ -196,7 +207,9 @@ struct http_target_info {
 };
 
 struct http_ops {
-	/* Block for the window and fill r. Called on a civetweb worker. */
+	/* Block for the window and fill r. Called on a civetweb worker.
+	 * Status 499 when req->client went away and the window was
+	 * cancelled: the server then sends nothing and closes. */
 	void (*profile)(void *ctx, const struct http_profile_req *req,
 			struct http_reply *r);
 	/* The target's command line, NUL-separated (as Go serves it). */
@@ -277,5 +290,17 @@ bool http_auth_ok(const char *header, const char *token);
  * Returns how many were stored in addrs (at most max), -EINVAL on garbage. */
 int http_parse_symbol_addrs(const char *s, size_t len, uint64_t *addrs,
 			    size_t max);
+
+/* The value of query parameter `name` in query string q (may be NULL),
+ * percent-decoded into buf (len bytes), the first one when it repeats; a
+ * bare "name" gives "". Returns its length, -1 when absent, -2 when the
+ * value holds a NUL (%00) or does not fit in buf. Exposed for the fuzz
+ * harness (tests/fuzz/fuzz_http.c). */
+int http_query_var(const char *q, const char *name, char *buf, size_t len);
+
+/* Percent-decode request path src into dst (len bytes). -1 on %00, on a
+ * '%' without two hex digits, or when it does not fit. Exposed for the
+ * fuzz harness. */
+int http_decode_path(const char *src, char *dst, size_t len);
 
 #endif /* PROFD_HTTP_H */

@@ -19,9 +19,12 @@
 #include <strings.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -323,11 +326,10 @@ redirect(struct mg_connection *c, const char *to)
 
 /* ---- routes -------------------------------------------------------------- */
 
-static int
-get_var(const struct mg_request_info *ri, const char *name, char *buf,
-	size_t len)
+int
+http_query_var(const char *q, const char *name, char *buf, size_t len)
 {
-	const char *q = ri->query_string, *p;
+	const char *p;
 	size_t nl = strlen(name);
 	int n;
 
@@ -352,10 +354,132 @@ get_var(const struct mg_request_info *ri, const char *name, char *buf,
 }
 
 static int
+get_var(const struct mg_request_info *ri, const char *name, char *buf,
+	size_t len)
+{
+	return http_query_var(ri->query_string, name, buf, len);
+}
+
+/* ---- the client of a window ---------------------------------------------
+ *
+ * civetweb blocks a handler for the whole window and tells it nothing when
+ * the client goes, nor does its API give the connection's socket. The
+ * socket is found once per window among profd's own descriptors, as the
+ * one connected socket whose peer is the request's remote address and port
+ * and whose local port is the request's server port (a TCP connection is
+ * unique by those); while the handler runs, civetweb neither closes nor
+ * reuses it. Then a poll() for POLLRDHUP, which never reads, tells whether
+ * the client has closed its side.
+ */
+
+struct http_client {
+	int fd;
+};
+
+/* An IPv4 or IPv6 address as 16 bytes (IPv4 as ::ffff:a.b.c.d) and its
+ * port. */
+static bool
+sock_addr16(const struct sockaddr_storage *ss, unsigned char out[16],
+	    int *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &a->sin_addr, 4);
+		*port = ntohs(a->sin_port);
+		return true;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+
+		memcpy(out, &a->sin6_addr, 16);
+		*port = ntohs(a->sin6_port);
+		return true;
+	}
+	return false;
+}
+
+static bool
+str_addr16(const char *s, unsigned char out[16])
+{
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, s, &a4) == 1) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &a4, 4);
+		return true;
+	}
+	return inet_pton(AF_INET6, s, out) == 1;
+}
+
+/* The socket of the request's connection, or -1 when not exactly one
+ * matches. */
+static int
+client_fd(const struct mg_request_info *ri)
+{
+	unsigned char want[16], got[16];
+	struct dirent *de;
+	int found = -1, n = 0, port;
+	DIR *d;
+
+	if (!str_addr16(ri->remote_addr, want) || ri->remote_port <= 0 ||
+	    ri->server_port <= 0)
+		return -1;
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		struct sockaddr_storage ss;
+		struct stat st;
+		socklen_t sl;
+		int fd;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		fd = atoi(de->d_name);
+		if (fd == dirfd(d) || fstat(fd, &st) < 0 ||
+		    !S_ISSOCK(st.st_mode))
+			continue;
+		sl = sizeof(ss);
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+		    !sock_addr16(&ss, got, &port) || port != ri->server_port)
+			continue;
+		sl = sizeof(ss);
+		if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+		    !sock_addr16(&ss, got, &port) || port != ri->remote_port ||
+		    memcmp(got, want, 16) != 0)
+			continue;
+		found = fd;
+		n++;
+	}
+	closedir(d);
+	return n == 1 ? found : -1;
+}
+
+bool
+http_client_gone(const struct http_client *c)
+{
+	struct pollfd p;
+
+	if (!c || c->fd < 0)
+		return false;
+	p.fd = c->fd;
+	p.events = POLLRDHUP;
+	p.revents = 0;
+	if (poll(&p, 1, 0) <= 0)
+		return false;
+	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+static int
 route_profile(struct http_server *s, struct mg_connection *c, pid_t pid,
 	      enum http_profile_kind kind)
 {
 	const struct mg_request_info *ri = mg_get_request_info(c);
+	struct http_client client;
 	struct http_profile_req req;
 	struct http_reply r;
 	char v[64];
@@ -382,8 +506,19 @@ route_profile(struct http_server *s, struct mg_connection *c, pid_t pid,
 				  "invalid hz=%.32s: want samples per second "
 				  "from 1 to %u (profd --max-hz)",
 				  n >= 0 ? v : "...", s->cfg.max_hz);
+	client.fd = client_fd(ri);
+	if (client.fd >= 0)
+		req.client = &client;
 	memset(&r, 0, sizeof(r));
 	s->ops->profile(s->opsctx, &req, &r);
+	if (r.status == 499) {
+		/* the client has gone (its window was cancelled): nothing
+		 * would read an answer, so none is sent, as nginx does */
+		pprof_free(r.profile);
+		free(r.text);
+		mg_disable_connection_keep_alive(c);
+		return 499;
+	}
 	return send_reply(c, &r, kind == HTTP_PROFILE_WALL ? "wall" : "profile");
 }
 
@@ -684,8 +819,8 @@ hex_val(char ch)
  * decoder cuts the path at a %00, so that /debug/pprof/%00 was the index
  * and /debug/pprof/profile%00x a profile, and lets a malformed escape
  * through as text; Go's net/http answers both with 400. */
-static int
-decode_path(const char *src, char *dst, size_t len)
+int
+http_decode_path(const char *src, char *dst, size_t len)
 {
 	size_t o = 0;
 	int hi, lo;
@@ -727,8 +862,8 @@ handler(struct mg_connection *c, void *cbdata)
 				  "method %.16s not allowed: use GET (or POST "
 				  "for /debug/pprof/symbol)",
 				  m);
-	if (decode_path(ri->local_uri ? ri->local_uri : "/", upath,
-			sizeof(upath)) < 0)
+	if (http_decode_path(ri->local_uri ? ri->local_uri : "/", upath,
+			     sizeof(upath)) < 0)
 		return send_error(c, 400,
 				  "invalid path: bad percent-encoding (%%00 "
 				  "or %% without two hex digits)");

@@ -231,11 +231,16 @@ expect_error "$BASE/pid/$A/debug/pprof/cmdline" 404	# exited long ago
 profile_of "$C" spin_leaf 'hot_a|hot_b|hot_c' "$TARGET_DIR/spin"
 fetch "$BASE/targets" "$TEST_DIR/t4" >/dev/null
 check_targets "$TEST_DIR/t4" on-demand null "$C"
-expect_error "$BASE/pid/$B/debug/pprof/cmdline" 403	# --max-targets 1
+# C, with a window open, keeps the one place (an idle C would be let go)
+bg_fetch cwin "$BASE/pid/$C/debug/pprof/profile?seconds=60"
+cwin=$BG_PID
+wait_window_open 2 10 || fail "the window on pid $C never started (profd log)"
+expect_error "$BASE/pid/$B/debug/pprof/cmdline" 503	# --max-targets 1
 expect_error "$BASE/pid/$A/debug/pprof/cmdline" 404	# full, but A is no process
 kill -TERM "$C"
 wait_gone "$C" 5 || fail "spin $C survived SIGTERM"
 wait "$C" 2>/dev/null || true
+bg_wait "$cwin" cwin	# the samples taken until C exited
 wait_targets "" 8
 ok "on-demand pid $C killed: gone from /targets after $POLLS polls (0.1 s apart)"
 code=$(fetch "$BASE/pid/$B/debug/pprof/cmdline" "$TEST_DIR/cmdB2")

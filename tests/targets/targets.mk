@@ -10,7 +10,8 @@ TGT_SRC   = tests/targets
 TGT_WARN  = -Wall -Wextra -Werror
 TGT_DEPS  = $(TGT_SRC)/target.h $(TGT_SRC)/targets.mk
 TGT_BINS  = $(addprefix $(TARGET_DIR)/,spin split cxx libhot.so shlib demo \
-	    syscalls blocker lateload sigcount waitchild churn exiter)
+	    syscalls blocker lateload sigcount waitchild churn exiter \
+	    truncator tracer)
 
 # Rust (tests/e2e/t_rust.sh): built when rustc is on PATH; scripts/deps.sh
 # installs Debian's rustc when it is not, so CI always has it.
@@ -62,6 +63,15 @@ $(TARGET_DIR)/lateload: $(TGT_SRC)/lateload.c $(TARGET_DIR)/libhot.so \
 	$(call msg,CC,$@)$(CC) -O1 -g $(TGT_WARN) -o $@ $< -ldl \
 		-Wl,-rpath,'$$ORIGIN'
 
+# dlopen()s whatever library it is given (t_hostile_files.sh).
+$(TARGET_DIR)/truncator: $(TGT_SRC)/truncator.c $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)$(CC) -O1 -g $(TGT_WARN) -o $@ $< -ldl
+
+$(TARGET_DIR)/many: $(TGT_SRC)/many.c $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)$(CC) -O1 -g -pthread $(TGT_WARN) -o $@ $<
+
 $(TARGET_DIR)/demo: $(TGT_SRC)/demo.c $(TGT_DEPS)
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)$(CC) -O2 -g -pthread $(TGT_WARN) -o $@ $<
@@ -95,6 +105,12 @@ $(TARGET_DIR)/churn: $(TGT_SRC)/churn.c $(TGT_DEPS)
 $(TARGET_DIR)/exiter: $(TGT_SRC)/exiter.c $(TGT_DEPS)
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)$(CC) -O1 -g -pthread $(TGT_WARN) -o $@ $<
+
+# Not a target: a tracer that stops every thread of a process and answers
+# nothing, as a debugger left attached does (t_rel_freeze.sh).
+$(TARGET_DIR)/tracer: $(TGT_SRC)/tracer.c $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)$(CC) -O1 -g $(TGT_WARN) -o $@ $<
 
 # The same program with both Rust symbol manglings: legacy (the default,
 # "_ZN...17h<hash>E") and v0 ("_R...").
