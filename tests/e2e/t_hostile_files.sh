@@ -13,6 +13,8 @@
 #             climbing out. Its function names must not appear. A control
 #             round with the same file as a regular file inside the root must
 #             name them (so the check can fail).
+#   mutants   debug files with some bytes of their DWARF changed or cut
+#             short, taken by profd (their CRC matches) and parsed by libdw
 #   fifo      the debug file is a FIFO: the target's profile answers, and a
 #             second target served by the same profd answers meanwhile.
 # Every profd ends with SIGTERM, status 0, no sanitizer report; the targets
@@ -113,6 +115,52 @@ cp "$HOST/secret.debug" "$ROOT/secret.debug"
 debug_round inside
 expect_range "control, the debug file inside the root: CPU named spin_leaf (%)" "$NAMED" 90 100
 rm "$ROOT/secret.debug"
+
+# ---- mutated debug files ---------------------------------------------------------------
+# Each round: a debug file with a few bytes of its DWARF changed (or cut
+# short), whose CRC the executable's .gnu_debuglink names, so that profd
+# takes it and libdw parses it; a new chroot'ed target and a new profd.
+# profd must answer 200, stay up, and exit clean (the ASan/UBSan build
+# included: a qsort(NULL, 0) on such a file once ended it).
+MUTANTS=${MUTANTS:-12}
+dw_lo=$(LC_ALL=C readelf -SW "$HOST/secret.debug" | awk '$2 == ".debug_info" { print $5 }')
+[ -n "$dw_lo" ] || fail "no .debug_info in the debug file"
+size=$(stat -c %s "$HOST/secret.debug")
+named=0
+for ((k = 1; k <= MUTANTS; k++)); do
+	python3 - "$HOST/secret.debug" "$ROOT/m$k.debug" "$((16#$dw_lo))" "$size" "$k" <<'PY'
+import random, sys
+src, dst, lo, size, k = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+data = bytearray(open(src, "rb").read())
+rnd = random.Random(20261203 + k)
+if k % 4 == 0:
+    data = data[:rnd.randrange(lo, size)]          # cut short
+else:
+    for _ in range(rnd.randrange(1, 9)):           # a few bytes changed
+        i = rnd.randrange(lo, len(data))
+        data[i] = rnd.choice([0, 0xff, rnd.randrange(256), data[i] ^ (1 << rnd.randrange(8))])
+open(dst, "wb").write(data)
+PY
+	objcopy --strip-all --add-gnu-debuglink="$ROOT/m$k.debug" "$SPIN" \
+	    "$ROOT/app$k" || fail "objcopy for mutant $k failed"
+	# shellcheck disable=SC2016  # $1..$3 are sh -c's
+	start_target_cmd "mutant$k" unshare -m --propagation private sh -c \
+	    'mount --bind /usr "$1/usr" && exec chroot "$1" "$2" 120' sh \
+	    "$ROOT" "/app$k"
+	start_profd
+	P=$TEST_DIR/mutant$k.pb.gz
+	fetch_profile "$BASE/debug/pprof/profile?seconds=1" "$P"
+	alive "$PROFD_PID" || fail "mutant $k: profd died"
+	pdump folded "$P" >"$P.folded" || fail "mutant $k: pprof-dump folded failed"
+	[ "$(fold_sum "$P.folded" spin_leaf)" -eq 0 ] || named=$((named + 1))
+	stop_profd
+	assert_target_ok
+	kill "$TARGET_PID"
+done
+# the files were used: some still name the functions
+expect_range "mutated debug files whose DWARF still named spin_leaf (of $MUTANTS)" "$named" 1 "$MUTANTS"
+ok "$MUTANTS mutated debug files: every profile 200, profd up and clean"
+TARGET_PID=$CHROOT_PID
 
 # ---- a FIFO as the debug file, beside a well-behaved target -------------------------
 mkfifo "$ROOT/secret.debug"
