@@ -11,7 +11,7 @@ TGT_WARN  = -Wall -Wextra -Werror
 TGT_DEPS  = $(TGT_SRC)/target.h $(TGT_SRC)/targets.mk
 TGT_BINS  = $(addprefix $(TARGET_DIR)/,spin split cxx libhot.so shlib demo \
 	    syscalls blocker lateload sigcount waitchild churn exiter \
-	    truncator tracer)
+	    truncator tracer many)
 
 # Rust (tests/e2e/t_rust.sh): built when rustc is on PATH; scripts/deps.sh
 # installs Debian's rustc when it is not, so CI always has it.
