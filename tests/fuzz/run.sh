@@ -125,7 +125,7 @@ summary()
 		printf 'FAIL fuzz/%s (exit %s): %s runs; see %s\n' "$1" "$3" \
 			"${runs:-?}" "$2"
 		grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)|artifact_prefix|Test unit written' \
-			"$2" | head -n 8 | sed 's/^/    /'
+			"$2" | sed -n '1,8s/^/    /p'
 	fi
 }
 
