@@ -61,11 +61,12 @@ ALL_CFLAGS += -DPROFD_VERSION='"$(VERSION)"'
 
 # One static archive per module; unit tests link the archives they need and
 # never main.o.
-MODULES   = daemon unwind symbolize http
+MODULES   = daemon unwind symbolize http common
 daemon_SRCS    = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 unwind_SRCS    = $(wildcard unwind/*.c)
 symbolize_SRCS = $(wildcard symbolize/*.c)
 http_SRCS      = $(wildcard http/*.c)
+common_SRCS    = $(wildcard common/*.c)
 ARCHIVES  = $(foreach m,$(MODULES),$(BUILD)/lib$(m).a)
 
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
@@ -167,7 +168,7 @@ FUZZ_BINS     = $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
 # what the harnesses link: the parsers' modules and proc.c alone (the rest
 # of daemon/ is neither needed nor built with clang)
 FUZZ_OBJS     = $(BUILD)/obj/daemon/proc.o $(BUILD)/libsymbolize.a \
-                $(BUILD)/libhttp.a
+                $(BUILD)/libhttp.a $(BUILD)/libcommon.a
 
 fuzz-build:
 	$(Q)$(MAKE) --no-print-directory CC=$(FUZZ_CC) WARN_GCC= \

@@ -146,6 +146,9 @@ run_one()
 		124 | 137) echo "FAIL $what (timed out after ${TEST_TIMEOUT}s)" ;;
 		*) echo "FAIL $what (exit $rc)" ;;
 		esac
+		# The reason first: a long tail may be cut by whoever shows it.
+		grep -E '^(FAIL|ERROR|==[0-9]+==ERROR|.*runtime error):? ' "$log" |
+		    sed -n '1,5s/^/    reason: /p'
 		tail -n 40 "$log" | sed 's/^/    /'
 		echo "    (full log: $log)"
 		nfail=$((nfail + 1))
