@@ -8,7 +8,8 @@
 # tool pprof:
 #   - the hot functions under their Go names, each with its whole caller
 #     chain up to runtime.goexit (the frameless leaves' callers included);
-#   - the split within +-5 points of 50/30/20;
+#   - the split: within +-5 points of 50/30/20 where perf cannot record,
+#     else as perf on the same run says (below);
 #   - file:line of every frame of ours inside its function in the .go
 #     source, the inlined main.mixC as an inline frame under main.hotC
 #     exactly where Go's own line table says so (go_inline_check);
@@ -187,9 +188,18 @@ go_check()
 	C=$(fold_sum "$F" main.hotC)
 	H=$(awk -v a="$A" -v b="$B" -v c="$C" 'BEGIN { printf "%.0f", a + b + c }')
 	expect_range "hot functions' share of all CPU (%)" "$(pct "$H" "$T")" 90 100
-	expect_range "main.hotA share of the three (%)" "$(pct "$A" "$H")" 45 55
-	expect_range "hash/fnv.(*sum64a).Write share of the three (%)" "$(pct "$B" "$H")" 25 35
-	expect_range "main.hotC share of the three (%)" "$(pct "$C" "$H")" 15 25
+	# The split: gohot makes it 50/30/20 by construction ("gohot calib"
+	# measures it), but how close a run comes depends on the CPU and on
+	# what else the machine runs. Where perf can record, the reference is
+	# perf on the same run (the flat shares below); without it, the
+	# nominal split.
+	if [ -n "$perf_pid" ]; then
+		say "split of the three: main.hotA $(pct "$A" "$H") %, hash/fnv.(*sum64a).Write $(pct "$B" "$H") %, main.hotC $(pct "$C" "$H") % (compared with perf on the same run below)"
+	else
+		expect_range "main.hotA share of the three (%)" "$(pct "$A" "$H")" 45 55
+		expect_range "hash/fnv.(*sum64a).Write share of the three (%)" "$(pct "$B" "$H")" 25 35
+		expect_range "main.hotC share of the three (%)" "$(pct "$C" "$H")" 15 25
+	fi
 	expect_range "[truncated] stacks (% of CPU)" \
 	    "$(pct "$(fold_sum "$F" '[truncated]')" "$T")" 0 5
 
