@@ -3,7 +3,7 @@
  * The daemon fills a struct pprof through the pprof_add_*() calls when a
  * profile window closes; server.c then calls pprof_encode() and sends the
  * gzip'd bytes. Strings, functions and locations are deduplicated through
- * open-addressing hash tables kept in struct pprof_priv, so building a
+ * hash tables (common/hash.h) kept in struct pprof_priv, so building a
  * profile costs O(1) per call however big it gets.
  *
  * The protobuf writer is hand-rolled, as Go's own is
@@ -20,6 +20,8 @@
 
 #define ZLIB_CONST		/* makes z_stream.next_in const */
 #include <zlib.h>
+
+#include "common/hash.h"
 
 /* Largest encoding we produce. It keeps every length below 2^35, so a
  * 5-byte varint always has room for it (see msg_end), and keeps zlib's
@@ -87,25 +89,11 @@ enum {
 	FUNCTION_START_LINE = 5,
 };
 
-/* One hash table entry. id is a string index or a function/location id,
- * never 0 for a used slot, so 0 marks an empty one. The hash is kept so
- * that growing the table does not need to look at the keys again. */
-struct slot {
-	uint64_t hash;
-	size_t id;
-};
-
-/* Open addressing with linear probing; cap is a power of two. */
-struct table {
-	struct slot *slots;
-	size_t cap;
-	size_t n;
-};
-
 struct pprof_priv {
-	struct table strings;
-	struct table functions;
-	struct table locations;
+	struct htab strings;	/* id: index in strings[] (never 0: "" is not
+				   in the table) */
+	struct htab functions;	/* id: function id */
+	struct htab locations;	/* id: location id */
 	size_t cap_strings, cap_sample_types, cap_samples, cap_mappings;
 	size_t cap_locations, cap_functions, cap_comments;
 };
@@ -126,102 +114,25 @@ struct wbuf {
 	int err;
 };
 
-/* ---- hashing ---------------------------------------------------------- */
-
-/* Final mix of MurmurHash3's 64-bit variant: spreads every input bit over
- * the low bits that pick the slot. */
-static uint64_t
-mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
-static uint64_t
-hash_add(uint64_t h, uint64_t v)
-{
-	return mix(h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2)));
-}
-
-/* FNV-1a over the bytes, then mixed. */
-static uint64_t
-hash_str(const char *s)
-{
-	const unsigned char *c = (const unsigned char *)s;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (*c) {
-		h ^= *c++;
-		h *= 0x100000001b3ULL;
-	}
-	return mix(h);
-}
-
-/* Make room for one more entry, keeping the table at most half full so
- * that probe sequences stay short. */
-static int
-table_reserve(struct table *t)
-{
-	struct slot *ns;
-	size_t ncap, i, j;
-
-	if ((t->n + 1) * 2 <= t->cap)
-		return 0;
-	ncap = t->cap ? t->cap * 2 : 64;
-	ns = calloc(ncap, sizeof(*ns));
-	if (!ns)
-		return -ENOMEM;
-	for (i = 0; i < t->cap; i++) {
-		if (!t->slots[i].id)
-			continue;
-		j = t->slots[i].hash & (ncap - 1);
-		while (ns[j].id)
-			j = (j + 1) & (ncap - 1);
-		ns[j] = t->slots[i];
-	}
-	free(t->slots);
-	t->slots = ns;
-	t->cap = ncap;
-	return 0;
-}
-
-typedef bool (*key_eq)(const struct pprof *p, size_t id, const void *key);
-
-/* The slot holding key, or the empty slot where it belongs. The table must
- * have been reserved (cap > 0). */
-static struct slot *
-table_find(struct table *t, uint64_t hash, key_eq eq, const struct pprof *p,
-	   const void *key)
-{
-	size_t i = hash & (t->cap - 1);
-
-	while (t->slots[i].id) {
-		if (t->slots[i].hash == hash && eq(p, t->slots[i].id, key))
-			break;
-		i = (i + 1) & (t->cap - 1);
-	}
-	return &t->slots[i];
-}
-
-static void
-table_free(struct table *t)
-{
-	free(t->slots);
-}
+/* ---- index keys --------------------------------------------------------
+ *
+ * The tables of common/hash.h keep only (hash, id); the keys are the
+ * profile's own arrays, compared through these callbacks. Ids are handed
+ * out in call order, never by the hash, so the encoding does not depend on
+ * the hash functions. */
 
 static bool
-string_eq(const struct pprof *p, size_t id, const void *key)
+string_eq(const void *ctx, uint64_t id, const void *key)
 {
+	const struct pprof *p = ctx;
+
 	return strcmp(p->strings[id], key) == 0;
 }
 
 static bool
-function_eq(const struct pprof *p, size_t id, const void *key)
+function_eq(const void *ctx, uint64_t id, const void *key)
 {
+	const struct pprof *p = ctx;
 	const struct pprof_function *f = &p->functions[id - 1];
 	const struct func_key *k = key;
 
@@ -230,12 +141,28 @@ function_eq(const struct pprof *p, size_t id, const void *key)
 }
 
 static bool
-location_eq(const struct pprof *p, size_t id, const void *key)
+location_eq(const void *ctx, uint64_t id, const void *key)
 {
+	const struct pprof *p = ctx;
 	const struct pprof_location *l = &p->locations[id - 1];
 	const struct loc_key *k = key;
 
 	return l->mapping_id == k->mapping_id && l->address == k->address;
+}
+
+static uint64_t
+function_hash(const struct func_key *k)
+{
+	return hash_add(hash_add(hash_add(hash_u64((uint64_t)k->name),
+					  (uint64_t)k->system_name),
+				 (uint64_t)k->filename),
+			(uint64_t)k->start_line);
+}
+
+static uint64_t
+location_hash(const struct loc_key *k)
+{
+	return hash_add(hash_u64(k->mapping_id), k->address);
 }
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -416,9 +343,9 @@ pprof_free(struct pprof *p)
 	free(p->functions);
 	free(p->comments);
 	if (p->priv) {
-		table_free(&p->priv->strings);
-		table_free(&p->priv->functions);
-		table_free(&p->priv->locations);
+		htab_free(&p->priv->strings);
+		htab_free(&p->priv->functions);
+		htab_free(&p->priv->locations);
 		free(p->priv);
 	}
 	free(p);
@@ -430,10 +357,9 @@ pprof_string(struct pprof *p, const char *s)
 	struct pprof_priv *pv = p->priv;
 	char *clean, *copy;
 	char **strs;
-	struct slot *sl;
 	bool fail = false;
 	int64_t idx = -1;
-	uint64_t h;
+	uint64_t h, id;
 
 	if (!s || !*s)
 		return 0;
@@ -444,12 +370,10 @@ pprof_string(struct pprof *p, const char *s)
 		return -1;
 	if (clean)
 		s = clean;
-	if (table_reserve(&pv->strings) < 0)
-		goto out;
-	h = hash_str(s);
-	sl = table_find(&pv->strings, h, string_eq, p, s);
-	if (sl->id) {
-		idx = (int64_t)sl->id;
+	h = hash_bytes(s, strlen(s));
+	id = htab_find(&pv->strings, h, string_eq, p, s);
+	if (id) {
+		idx = (int64_t)id;
 		goto out;
 	}
 	strs = grow(p->strings, &pv->cap_strings, p->n_strings + 1,
@@ -460,11 +384,13 @@ pprof_string(struct pprof *p, const char *s)
 	copy = clean ? clean : strdup(s);
 	if (!copy)
 		goto out;
+	if (htab_add(&pv->strings, h, p->n_strings) < 0) {
+		if (copy != clean)
+			free(copy);
+		goto out;
+	}
 	clean = NULL;		/* now owned by the table */
 	strs[p->n_strings] = copy;
-	sl->hash = h;
-	sl->id = p->n_strings;
-	pv->strings.n++;
 	idx = (int64_t)p->n_strings++;
 out:
 	free(clean);
@@ -575,8 +501,7 @@ pprof_add_function(struct pprof *p, const char *name,
 {
 	struct pprof_function *f;
 	struct func_key k;
-	struct slot *sl;
-	uint64_t h;
+	uint64_t h, id;
 
 	if (!p->priv)
 		return 0;
@@ -586,29 +511,23 @@ pprof_add_function(struct pprof *p, const char *name,
 	k.start_line = start_line;
 	if (k.name < 0 || k.system_name < 0 || k.filename < 0)
 		return 0;
-	if (table_reserve(&p->priv->functions) < 0)
-		return 0;
-	h = hash_add(hash_add(hash_add(mix((uint64_t)k.name),
-				       (uint64_t)k.system_name),
-			      (uint64_t)k.filename),
-		     (uint64_t)k.start_line);
-	sl = table_find(&p->priv->functions, h, function_eq, p, &k);
-	if (sl->id)
-		return sl->id;
+	h = function_hash(&k);
+	id = htab_find(&p->priv->functions, h, function_eq, p, &k);
+	if (id)
+		return id;
 	f = grow(p->functions, &p->priv->cap_functions, p->n_functions + 1,
 		 sizeof(*f));
 	if (!f)
 		return 0;
 	p->functions = f;
+	if (htab_add(&p->priv->functions, h, p->n_functions + 1) < 0)
+		return 0;
 	f += p->n_functions;
 	f->id = ++p->n_functions;
 	f->name = k.name;
 	f->system_name = k.system_name;
 	f->filename = k.filename;
 	f->start_line = k.start_line;
-	sl->hash = h;
-	sl->id = f->id;
-	p->priv->functions.n++;
 	return f->id;
 }
 
@@ -619,18 +538,15 @@ pprof_add_location(struct pprof *p, uint64_t mapping_id, uint64_t address,
 	struct pprof_location *l;
 	struct pprof_line *copy;
 	struct loc_key k = { mapping_id, address };
-	struct slot *sl;
 	bool fail = false;
-	uint64_t h;
+	uint64_t h, id;
 
 	if (!p->priv)
 		return 0;
-	if (table_reserve(&p->priv->locations) < 0)
-		return 0;
-	h = hash_add(mix(mapping_id), address);
-	sl = table_find(&p->priv->locations, h, location_eq, p, &k);
-	if (sl->id)
-		return sl->id;
+	h = location_hash(&k);
+	id = htab_find(&p->priv->locations, h, location_eq, p, &k);
+	if (id)
+		return id;
 	l = grow(p->locations, &p->priv->cap_locations, p->n_locations + 1,
 		 sizeof(*l));
 	if (!l)
@@ -639,15 +555,16 @@ pprof_add_location(struct pprof *p, uint64_t mapping_id, uint64_t address,
 	copy = dup_array(lines, n_lines, sizeof(*lines), &fail);
 	if (fail)
 		return 0;
+	if (htab_add(&p->priv->locations, h, p->n_locations + 1) < 0) {
+		free(copy);
+		return 0;
+	}
 	l += p->n_locations;
 	l->id = ++p->n_locations;
 	l->mapping_id = mapping_id;
 	l->address = address;
 	l->lines = copy;
 	l->n_lines = n_lines;
-	sl->hash = h;
-	sl->id = l->id;
-	p->priv->locations.n++;
 	return l->id;
 }
 
