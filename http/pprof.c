@@ -813,27 +813,47 @@ put_packed_uint(struct wbuf *b, unsigned field, const uint64_t *v, size_t n)
 	msg_end(b, start);
 }
 
+/* int64 is written as its two's complement varint, not zigzag'd; reading
+ * an int64_t through a uint64_t pointer is allowed (C11 6.5p7). */
 static void
 put_packed_int(struct wbuf *b, unsigned field, const int64_t *v, size_t n)
 {
-	size_t start, i;
+	put_packed_uint(b, field, (const uint64_t *)v, n);
+}
 
-	if (!n)
-		return;
-	start = msg_begin(b, field);
-	for (i = 0; i < n; i++)
-		put_varint(b, (uint64_t)v[i]);
+/* Scalar fields 1..n-1 of the message being written, from v[] indexed by
+ * field number (v[0] unused): every scalar of profile.proto is a varint,
+ * and zeros are left out. */
+static void
+put_fields(struct wbuf *b, const uint64_t *v, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		put_uint(b, (unsigned)i, v[i]);
+}
+
+/* A message made of scalar fields only (see put_fields). */
+static void
+put_scalar_msg(struct wbuf *b, unsigned field, const uint64_t *v, size_t n)
+{
+	size_t start = msg_begin(b, field);
+
+	put_fields(b, v, n);
 	msg_end(b, start);
 }
+
+#define NFIELDS(v) (sizeof(v) / sizeof((v)[0]))
 
 static void
 put_value_type(struct wbuf *b, unsigned field, const struct pprof_vt *vt)
 {
-	size_t start = msg_begin(b, field);
+	const uint64_t v[] = {
+		[VALUE_TYPE_TYPE] = (uint64_t)vt->type,
+		[VALUE_TYPE_UNIT] = (uint64_t)vt->unit,
+	};
 
-	put_int(b, VALUE_TYPE_TYPE, vt->type);
-	put_int(b, VALUE_TYPE_UNIT, vt->unit);
-	msg_end(b, start);
+	put_scalar_msg(b, field, v, NFIELDS(v));
 }
 
 static void
@@ -846,16 +866,15 @@ put_sample(struct wbuf *b, const struct pprof_sample *s)
 	put_packed_int(b, SAMPLE_VALUE, s->values, s->n_values);
 	for (i = 0; i < s->n_labels; i++) {
 		const struct pprof_label *l = &s->labels[i];
-		size_t ls = msg_begin(b, SAMPLE_LABEL);
+		/* a string label carries no number, whatever num holds */
+		const uint64_t v[] = {
+			[LABEL_KEY] = (uint64_t)l->key,
+			[LABEL_STR] = (uint64_t)l->str,
+			[LABEL_NUM] = l->str ? 0 : (uint64_t)l->num,
+			[LABEL_NUM_UNIT] = l->str ? 0 : (uint64_t)l->num_unit,
+		};
 
-		put_int(b, LABEL_KEY, l->key);
-		if (l->str) {
-			put_int(b, LABEL_STR, l->str);
-		} else {
-			put_int(b, LABEL_NUM, l->num);
-			put_int(b, LABEL_NUM_UNIT, l->num_unit);
-		}
-		msg_end(b, ls);
+		put_scalar_msg(b, SAMPLE_LABEL, v, NFIELDS(v));
 	}
 	msg_end(b, start);
 }
@@ -863,35 +882,40 @@ put_sample(struct wbuf *b, const struct pprof_sample *s)
 static void
 put_mapping(struct wbuf *b, const struct pprof_mapping *m)
 {
-	size_t start = msg_begin(b, PROFILE_MAPPING);
+	const uint64_t v[] = {
+		[MAPPING_ID] = m->id,
+		[MAPPING_START] = m->start,
+		[MAPPING_LIMIT] = m->limit,
+		[MAPPING_OFFSET] = m->offset,
+		[MAPPING_FILENAME] = (uint64_t)m->filename,
+		[MAPPING_BUILD_ID] = (uint64_t)m->build_id,
+		[MAPPING_HAS_FUNCTIONS] = m->has_functions,
+		[MAPPING_HAS_FILENAMES] = m->has_filenames,
+		[MAPPING_HAS_LINE_NUMBERS] = m->has_line_numbers,
+		[MAPPING_HAS_INLINE_FRAMES] = m->has_inline_frames,
+	};
 
-	put_uint(b, MAPPING_ID, m->id);
-	put_uint(b, MAPPING_START, m->start);
-	put_uint(b, MAPPING_LIMIT, m->limit);
-	put_uint(b, MAPPING_OFFSET, m->offset);
-	put_int(b, MAPPING_FILENAME, m->filename);
-	put_int(b, MAPPING_BUILD_ID, m->build_id);
-	put_uint(b, MAPPING_HAS_FUNCTIONS, m->has_functions);
-	put_uint(b, MAPPING_HAS_FILENAMES, m->has_filenames);
-	put_uint(b, MAPPING_HAS_LINE_NUMBERS, m->has_line_numbers);
-	put_uint(b, MAPPING_HAS_INLINE_FRAMES, m->has_inline_frames);
-	msg_end(b, start);
+	put_scalar_msg(b, PROFILE_MAPPING, v, NFIELDS(v));
 }
 
 static void
 put_location(struct wbuf *b, const struct pprof_location *l)
 {
+	const uint64_t v[] = {
+		[LOCATION_ID] = l->id,
+		[LOCATION_MAPPING_ID] = l->mapping_id,
+		[LOCATION_ADDRESS] = l->address,
+	};
 	size_t start = msg_begin(b, PROFILE_LOCATION), i;
 
-	put_uint(b, LOCATION_ID, l->id);
-	put_uint(b, LOCATION_MAPPING_ID, l->mapping_id);
-	put_uint(b, LOCATION_ADDRESS, l->address);
+	put_fields(b, v, NFIELDS(v));
 	for (i = 0; i < l->n_lines; i++) {
-		size_t ls = msg_begin(b, LOCATION_LINE);
+		const uint64_t lv[] = {
+			[LINE_FUNCTION_ID] = l->lines[i].function_id,
+			[LINE_LINE] = (uint64_t)l->lines[i].line,
+		};
 
-		put_uint(b, LINE_FUNCTION_ID, l->lines[i].function_id);
-		put_int(b, LINE_LINE, l->lines[i].line);
-		msg_end(b, ls);
+		put_scalar_msg(b, LOCATION_LINE, lv, NFIELDS(lv));
 	}
 	msg_end(b, start);
 }
@@ -899,14 +923,15 @@ put_location(struct wbuf *b, const struct pprof_location *l)
 static void
 put_function(struct wbuf *b, const struct pprof_function *f)
 {
-	size_t start = msg_begin(b, PROFILE_FUNCTION);
+	const uint64_t v[] = {
+		[FUNCTION_ID] = f->id,
+		[FUNCTION_NAME] = (uint64_t)f->name,
+		[FUNCTION_SYSTEM_NAME] = (uint64_t)f->system_name,
+		[FUNCTION_FILENAME] = (uint64_t)f->filename,
+		[FUNCTION_START_LINE] = (uint64_t)f->start_line,
+	};
 
-	put_uint(b, FUNCTION_ID, f->id);
-	put_int(b, FUNCTION_NAME, f->name);
-	put_int(b, FUNCTION_SYSTEM_NAME, f->system_name);
-	put_int(b, FUNCTION_FILENAME, f->filename);
-	put_int(b, FUNCTION_START_LINE, f->start_line);
-	msg_end(b, start);
+	put_scalar_msg(b, PROFILE_FUNCTION, v, NFIELDS(v));
 }
 
 static void
