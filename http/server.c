@@ -1124,16 +1124,24 @@ start_checks(const struct http_config *cfg, char *pem, size_t pemlen,
 
 /* civetweb's options, and the strings they point to. */
 struct civet_opts {
-	const char *v[24];
+	const char *v[24];	/* name, value, ..., NULL */
+	int n;
 	char threads[16], max_req[16], listen[160];
 };
+
+static void
+civet_opt(struct civet_opts *o, const char *name, const char *value)
+{
+	o->v[o->n++] = name;
+	o->v[o->n++] = value;
+	o->v[o->n] = NULL;
+}
 
 static void
 civet_options(struct civet_opts *o, const struct http_config *cfg,
 	      const char *pem)
 {
-	int n = 0;
-
+	o->n = 0;
 	/* civetweb serves each connection on a worker of its own, idle
 	 * keep-alive and slow clients included: never fewer than
 	 * MIN_THREADS, or with --max-sessions 1 (17 workers) 17 silent
@@ -1144,42 +1152,31 @@ civet_options(struct civet_opts *o, const struct http_config *cfg,
 	snprintf(o->listen, sizeof(o->listen), "%s%s", cfg->listen,
 		 pem[0] ? "s" : "");
 
-	o->v[n++] = "listening_ports";
-	o->v[n++] = o->listen;
-	o->v[n++] = "num_threads";
-	o->v[n++] = o->threads;
+	civet_opt(o, "listening_ports", o->listen);
+	civet_opt(o, "num_threads", o->threads);
 	/* No document_root: civetweb serves no files at all. */
-	o->v[n++] = "enable_directory_listing";
-	o->v[n++] = "no";
+	civet_opt(o, "enable_directory_listing", "no");
 	/* One thread per connection: a client that connects and sends its
 	 * request slowly, or not at all, holds a worker until this timeout
 	 * (for the request line and headers; for a body or an answer, the
 	 * most time without progress). 60 s let a few such clients starve
 	 * every other request for a minute. */
-	o->v[n++] = "request_timeout_ms";
-	o->v[n++] = "10000";
+	civet_opt(o, "request_timeout_ms", "10000");
 	/* the handler decodes the path itself (decode_path) */
-	o->v[n++] = "decode_url";
-	o->v[n++] = "no";
-	o->v[n++] = "enable_keep_alive";
-	o->v[n++] = "yes";
+	civet_opt(o, "decode_url", "no");
+	civet_opt(o, "enable_keep_alive", "yes");
 	/* headers and body are two writes: with Nagle, every answer on a
 	 * reused connection waited 40 ms for the client's delayed ACK */
-	o->v[n++] = "tcp_nodelay";
-	o->v[n++] = "1";
-	o->v[n++] = "keep_alive_timeout_ms";
-	o->v[n++] = "5000";
+	civet_opt(o, "tcp_nodelay", "1");
+	civet_opt(o, "keep_alive_timeout_ms", "5000");
 	/* request line and headers together; beyond it civetweb (1.15)
 	 * answers 400 "Malformed message" without calling us */
-	o->v[n++] = "max_request_size";
-	o->v[n++] = o->max_req;
+	civet_opt(o, "max_request_size", o->max_req);
 	if (pem[0]) {
-		o->v[n++] = "ssl_certificate";
-		o->v[n++] = pem;
-		o->v[n++] = "ssl_protocol_version";
-		o->v[n++] = "4";	/* TLS 1.2 and newer */
+		civet_opt(o, "ssl_certificate", pem);
+		/* TLS 1.2 and newer */
+		civet_opt(o, "ssl_protocol_version", "4");
 	}
-	o->v[n] = NULL;
 }
 
 /* s->bound: the host of --listen (0.0.0.0 when it names only a port) and
