@@ -7,6 +7,17 @@
  * Errors go out as Go's net/http/pprof does: non-2xx, text/plain,
  * X-Go-Pprof: 1, one line that says what to do.
  *
+ * Errors: most functions return 0 (or a count) or -errno; those that
+ * return an id return 0 and those that return a pointer NULL on failure;
+ * where they take one, `err` (errlen bytes, HTTP_ERRLEN will do) is filled
+ * with a message for a person. Each prototype says which it follows.
+ *
+ * Threads: a struct pprof belongs to one thread at a time (the caller
+ * serialises; no locks inside). http_start, http_stop and
+ * http_tls_preload are for the daemon's main thread. The http_ops
+ * callbacks run on civetweb's worker threads, several at once. The pure
+ * helpers at the end hold no state and are safe from any thread.
+ *
  * This module never logs and never exits; civetweb's own messages are
  * handed to http_ops.log.
  */
@@ -95,43 +106,59 @@ struct pprof {
 	struct pprof_priv *priv;	/* builder indexes; NULL when decoded */
 };
 
-/* A new, empty profile whose string table holds "". NULL on ENOMEM. */
+/* The builder calls below (pprof_string, pprof_add_*, pprof_set_*) copy
+ * every string and array they are given: the caller keeps its own. They
+ * work only on a profile from pprof_new(): on one from pprof_decode() they
+ * fail (-EINVAL, -1 or 0 as each says). A failed call adds no element
+ * (it may have interned some of its strings): the profile stays valid to
+ * encode or free. */
+
+/* A new, empty profile whose string table holds "". The caller owns it
+ * and frees it with pprof_free(). NULL with errno ENOMEM. */
 struct pprof *pprof_new(void);
 
-/* Accepts NULL. */
+/* Free P and everything it holds (built or decoded). Accepts NULL. */
 void pprof_free(struct pprof *p);
 
 /* Intern a string (UTF-8 sanitised: invalid bytes become U+FFFD) and
- * return its index; NULL and "" give 0. -1 on ENOMEM. */
+ * return its index; NULL and "" give 0. The profile keeps its own copy.
+ * -1 on ENOMEM or on a decoded profile. */
 int64_t pprof_string(struct pprof *p, const char *s);
 
-/* Append a sample type, e.g. ("cpu", "nanoseconds"). -errno on failure. */
+/* Append a sample type, e.g. ("cpu", "nanoseconds"). 0, or -EINVAL on a
+ * decoded profile, -ENOMEM. */
 int pprof_add_sample_type(struct pprof *p, const char *type,
 			  const char *unit);
 
+/* Set the period type (its strings interned) and the period. 0, or
+ * -EINVAL on a decoded profile, -ENOMEM. */
 int pprof_set_period(struct pprof *p, const char *type, const char *unit,
 		     int64_t period);
 
+/* Set the profile's start time and length, in nanoseconds. Cannot fail. */
 void pprof_set_time(struct pprof *p, int64_t time_nanos,
 		    int64_t duration_nanos);
 
+/* Append a comment (interned). 0, or -EINVAL on a decoded profile,
+ * -ENOMEM. */
 int pprof_add_comment(struct pprof *p, const char *comment);
 
-/* Append a mapping; returns its id (1..N) or 0 on ENOMEM. Flags can be
- * changed later through p->mappings[id - 1]. */
+/* Append a mapping; returns its id (1..N), or 0 on ENOMEM or on a decoded
+ * profile. Flags can be changed later through p->mappings[id - 1]. */
 uint64_t pprof_add_mapping(struct pprof *p, uint64_t start, uint64_t limit,
 			   uint64_t offset, const char *filename,
 			   const char *build_id);
 
 /* A function, deduplicated on (name, system_name, filename, start_line);
- * returns its id or 0 on ENOMEM. */
+ * returns its id, or 0 on ENOMEM or on a decoded profile. */
 uint64_t pprof_add_function(struct pprof *p, const char *name,
 			    const char *system_name, const char *filename,
 			    int64_t start_line);
 
 /* A location, deduplicated on (mapping_id, address): a second call with the
  * same pair returns the first id and ignores `lines`. lines[] (innermost
- * first) is copied. Returns its id or 0 on ENOMEM. */
+ * first) is copied. Returns its id, or 0 on ENOMEM or on a decoded
+ * profile. */
 uint64_t pprof_add_location(struct pprof *p, uint64_t mapping_id,
 			    uint64_t address, const struct pprof_line *lines,
 			    size_t n_lines);
@@ -145,30 +172,39 @@ struct pprof_label_in {
 	const char *num_unit;
 };
 
-/* Append a sample; location_ids leaf first; n_values must equal the number
- * of sample types (-EINVAL otherwise). Arrays are copied. */
+/* Append a sample; location_ids leaf first. Arrays and label strings are
+ * copied. 0, or -EINVAL (a decoded profile, n_values not the number of
+ * sample types, a label without a key), -ENOMEM. */
 int pprof_add_sample(struct pprof *p, const uint64_t *location_ids,
 		     size_t n_locations, const int64_t *values,
 		     size_t n_values, const struct pprof_label_in *labels,
 		     size_t n_labels);
 
-/* Serialise to profile.proto, gzip-compressed when gzip is true.
- * *out is malloc'd; caller frees. -errno on failure. */
+/* Serialise to profile.proto, gzip-compressed when gzip is true. P is
+ * only read (a decoded profile encodes too). On success *out is malloc'd,
+ * *out_len bytes, and the caller frees it; on failure *out is untouched.
+ * 0, or -EINVAL (P would not decode: a dangling id or string index, ids
+ * out of order), -E2BIG (2 GiB or more), -ENOMEM, -EIO (zlib). */
 int pprof_encode(const struct pprof *p, bool gzip, unsigned char **out,
 		 size_t *out_len);
 
 /* Parse a profile (gzip or raw protobuf) and check it as pprof and Parca
  * would: ids dense and in order, references valid, strings[0] == "", value
- * counts matching sample types. -EINVAL with err filled when it is not
- * valid. Caller frees *out with pprof_free(). */
+ * counts matching sample types. BUF is only read. On success *out is a new
+ * profile the caller frees with pprof_free(); it cannot be added to (no
+ * builder indexes). On failure *out is NULL and err says why: -EINVAL
+ * (not a valid profile), -E2BIG (over 256 MiB, compressed or not),
+ * -ENOMEM. Any thread. */
 int pprof_decode(const void *buf, size_t len, struct pprof **out, char *err,
 		 size_t errlen);
 
 /* ---- server ---------------------------------------------------------- */
 
-/* What a data callback hands back. On success status is 200 and exactly
- * one of profile / text is set; the server owns and frees it. On failure
- * status is 4xx/5xx and msg says what to do (one line, no newline). */
+/* What a data callback hands back. The server zeroes it before the call.
+ * On success status is 200 and exactly one of profile / text is set
+ * (malloc'd; the server owns it from then and frees it). On failure
+ * status is 4xx/5xx and msg says what to do (one line, no newline);
+ * anything set in profile / text is freed too. */
 struct http_reply {
 	int status;
 	struct pprof *profile;		/* encoded as gzip pprof */
@@ -197,7 +233,8 @@ struct http_profile_req {
 /* Whether the client of a request has closed its connection (or shut down
  * its sending side, which a client waiting for its answer does not do):
  * the answer can no longer be delivered. Never blocks; valid only while
- * the request's handler runs; false for NULL or when it cannot tell. */
+ * the request's handler runs (until its ops->profile call returns), from
+ * any thread; false for NULL or when it cannot tell. C is borrowed. */
 bool http_client_gone(const struct http_client *c);
 
 struct http_target_info {
@@ -206,8 +243,13 @@ struct http_target_info {
 	bool alive;
 };
 
+/* The daemon's side of every route. Each callback runs on a civetweb
+ * worker thread, several at once (the daemon locks what they share), gets
+ * back the ctx given to http_start, and answers through R, which the
+ * server zeroed (see struct http_reply for who frees what). Arguments are
+ * borrowed for the call. None may be NULL except log. */
 struct http_ops {
-	/* Block for the window and fill r. Called on a civetweb worker.
+	/* Block for the window and fill r.
 	 * Status 499 when req->client went away and the window was
 	 * cancelled: the server then sends nothing and closes. */
 	void (*profile)(void *ctx, const struct http_profile_req *req,
@@ -215,7 +257,8 @@ struct http_ops {
 	/* The target's command line, NUL-separated (as Go serves it). */
 	void (*cmdline)(void *ctx, pid_t pid, struct http_reply *r);
 	/* Names for runtime addresses of the target (Go's /symbol protocol):
-	 * names[i] is malloc'd or NULL when unknown. The server frees them. */
+	 * names[i] is malloc'd or NULL when unknown. The server frees them.
+	 * On success r carries only its status 200. */
 	void (*symbol)(void *ctx, pid_t pid, const uint64_t *addrs, size_t n,
 		       char **names, struct http_reply *r);
 	/* Stacks of every thread now (/debug/pprof/threads, goroutine):
@@ -231,7 +274,8 @@ struct http_ops {
 	/* Check pid names a target this server may serve (0 = default).
 	 * Fills r (404, 409, 403...) and returns false when it does not. */
 	bool (*check_target)(void *ctx, pid_t pid, struct http_reply *r);
-	/* civetweb's log lines. May be NULL. */
+	/* civetweb's log lines (LINE borrowed, no newline needed), from any
+	 * civetweb thread. May be NULL. */
 	void (*log)(void *ctx, const char *line);
 };
 
@@ -250,34 +294,43 @@ struct http_config {
 
 struct http_server;
 
-/* Start listening. NULL with err filled when civetweb cannot start (e.g.
- * the port is taken). */
+/* Start listening, with civetweb's threads. CFG is copied, but its
+ * auth_token string, OPS and CTX are borrowed and must stay valid until
+ * http_stop(). The caller owns the result and ends it with http_stop().
+ * NULL with err filled when the configuration asks for what this civetweb
+ * lacks (IPv6, TLS), when a TLS file cannot be read, or when civetweb
+ * cannot start (e.g. the port is taken). Main thread. */
 struct http_server *http_start(const struct http_config *cfg,
 			       const struct http_ops *ops, void *ctx,
 			       char *err, size_t errlen);
 
 /* The address and port actually bound (port 0 resolved), as "HOST:PORT".
- * Borrowed. */
+ * Borrowed: valid until http_stop(S). Cannot fail; any thread. */
 const char *http_bound(const struct http_server *s);
 
 /* Load the OpenSSL compatibility libraries civetweb needs for TLS (see
- * http/tls/libssl-compat.c). http_start() calls it when TLS is asked for.
- * -1 with err filled. */
+ * http/tls/libssl-compat.c); they stay loaded for the life of the
+ * process, and a call after a success does nothing. http_start() calls it
+ * when TLS is asked for. 0, or -1 with err filled. Main thread (no lock
+ * inside). */
 int http_tls_preload(char *err, size_t errlen);
 
-/* Stop accepting, wait for running handlers, free. Accepts NULL. */
+/* Stop accepting, wait for running handlers, free S. Accepts NULL. Main
+ * thread; never from an http_ops callback (it would wait for itself). */
 void http_stop(struct http_server *s);
 
-/* Pure helpers, exposed for unit tests. */
+/* Pure helpers, exposed for unit tests: no state, no allocation, any
+ * thread; inputs are only read. */
 
-/* Parse "seconds"-style positive integers: 0 and -EINVAL / -ERANGE on
- * garbage or out of [min, max]. */
+/* Parse "seconds"-style positive integers into *out: 0, or -EINVAL on
+ * garbage and -ERANGE out of [min, max] (*out untouched then). */
 int http_parse_uint(const char *s, unsigned min, unsigned max,
 		    unsigned *out);
 
 /* Split "/pid/1234/debug/pprof/profile" into pid 1234 and the rest
- * "/debug/pprof/profile"; a path without the prefix gives pid 0 and
- * itself. -EINVAL on a malformed prefix. */
+ * "/debug/pprof/profile" (*rest points into URI, or is a static "/" for
+ * "/pid/1234"); a path without the prefix gives pid 0 and itself. 0, or
+ * -EINVAL on a malformed prefix. */
 int http_split_pid(const char *uri, pid_t *pid, const char **rest);
 
 /* Whether an Authorization header value carries token: "Bearer TOKEN",
@@ -286,8 +339,9 @@ int http_split_pid(const char *uri, pid_t *pid, const char **rest);
  * token's length. */
 bool http_auth_ok(const char *header, const char *token);
 
-/* Parse Go's /symbol request body or query: addresses joined by '+'.
- * Returns how many were stored in addrs (at most max), -EINVAL on garbage. */
+/* Parse Go's /symbol request body or query (S, len bytes, need not end
+ * in NUL): hex addresses joined by '+'. Returns how many were stored in
+ * addrs (at most max; more are parsed and dropped), -EINVAL on garbage. */
 int http_parse_symbol_addrs(const char *s, size_t len, uint64_t *addrs,
 			    size_t max);
 

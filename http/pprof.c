@@ -3,7 +3,7 @@
  * The daemon fills a struct pprof through the pprof_add_*() calls when a
  * profile window closes; server.c then calls pprof_encode() and sends the
  * gzip'd bytes. Strings, functions and locations are deduplicated through
- * open-addressing hash tables kept in struct pprof_priv, so building a
+ * hash tables (common/hash.h) kept in struct pprof_priv, so building a
  * profile costs O(1) per call however big it gets.
  *
  * The protobuf writer is hand-rolled, as Go's own is
@@ -20,6 +20,8 @@
 
 #define ZLIB_CONST		/* makes z_stream.next_in const */
 #include <zlib.h>
+
+#include "common/hash.h"
 
 /* Largest encoding we produce. It keeps every length below 2^35, so a
  * 5-byte varint always has room for it (see msg_end), and keeps zlib's
@@ -87,25 +89,11 @@ enum {
 	FUNCTION_START_LINE = 5,
 };
 
-/* One hash table entry. id is a string index or a function/location id,
- * never 0 for a used slot, so 0 marks an empty one. The hash is kept so
- * that growing the table does not need to look at the keys again. */
-struct slot {
-	uint64_t hash;
-	size_t id;
-};
-
-/* Open addressing with linear probing; cap is a power of two. */
-struct table {
-	struct slot *slots;
-	size_t cap;
-	size_t n;
-};
-
 struct pprof_priv {
-	struct table strings;
-	struct table functions;
-	struct table locations;
+	struct htab strings;	/* id: index in strings[] (never 0: "" is not
+				   in the table) */
+	struct htab functions;	/* id: function id */
+	struct htab locations;	/* id: location id */
 	size_t cap_strings, cap_sample_types, cap_samples, cap_mappings;
 	size_t cap_locations, cap_functions, cap_comments;
 };
@@ -126,102 +114,25 @@ struct wbuf {
 	int err;
 };
 
-/* ---- hashing ---------------------------------------------------------- */
-
-/* Final mix of MurmurHash3's 64-bit variant: spreads every input bit over
- * the low bits that pick the slot. */
-static uint64_t
-mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
-static uint64_t
-hash_add(uint64_t h, uint64_t v)
-{
-	return mix(h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2)));
-}
-
-/* FNV-1a over the bytes, then mixed. */
-static uint64_t
-hash_str(const char *s)
-{
-	const unsigned char *c = (const unsigned char *)s;
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (*c) {
-		h ^= *c++;
-		h *= 0x100000001b3ULL;
-	}
-	return mix(h);
-}
-
-/* Make room for one more entry, keeping the table at most half full so
- * that probe sequences stay short. */
-static int
-table_reserve(struct table *t)
-{
-	struct slot *ns;
-	size_t ncap, i, j;
-
-	if ((t->n + 1) * 2 <= t->cap)
-		return 0;
-	ncap = t->cap ? t->cap * 2 : 64;
-	ns = calloc(ncap, sizeof(*ns));
-	if (!ns)
-		return -ENOMEM;
-	for (i = 0; i < t->cap; i++) {
-		if (!t->slots[i].id)
-			continue;
-		j = t->slots[i].hash & (ncap - 1);
-		while (ns[j].id)
-			j = (j + 1) & (ncap - 1);
-		ns[j] = t->slots[i];
-	}
-	free(t->slots);
-	t->slots = ns;
-	t->cap = ncap;
-	return 0;
-}
-
-typedef bool (*key_eq)(const struct pprof *p, size_t id, const void *key);
-
-/* The slot holding key, or the empty slot where it belongs. The table must
- * have been reserved (cap > 0). */
-static struct slot *
-table_find(struct table *t, uint64_t hash, key_eq eq, const struct pprof *p,
-	   const void *key)
-{
-	size_t i = hash & (t->cap - 1);
-
-	while (t->slots[i].id) {
-		if (t->slots[i].hash == hash && eq(p, t->slots[i].id, key))
-			break;
-		i = (i + 1) & (t->cap - 1);
-	}
-	return &t->slots[i];
-}
-
-static void
-table_free(struct table *t)
-{
-	free(t->slots);
-}
+/* ---- index keys --------------------------------------------------------
+ *
+ * The tables of common/hash.h keep only (hash, id); the keys are the
+ * profile's own arrays, compared through these callbacks. Ids are handed
+ * out in call order, never by the hash, so the encoding does not depend on
+ * the hash functions. */
 
 static bool
-string_eq(const struct pprof *p, size_t id, const void *key)
+string_eq(const void *ctx, uint64_t id, const void *key)
 {
+	const struct pprof *p = ctx;
+
 	return strcmp(p->strings[id], key) == 0;
 }
 
 static bool
-function_eq(const struct pprof *p, size_t id, const void *key)
+function_eq(const void *ctx, uint64_t id, const void *key)
 {
+	const struct pprof *p = ctx;
 	const struct pprof_function *f = &p->functions[id - 1];
 	const struct func_key *k = key;
 
@@ -230,12 +141,28 @@ function_eq(const struct pprof *p, size_t id, const void *key)
 }
 
 static bool
-location_eq(const struct pprof *p, size_t id, const void *key)
+location_eq(const void *ctx, uint64_t id, const void *key)
 {
+	const struct pprof *p = ctx;
 	const struct pprof_location *l = &p->locations[id - 1];
 	const struct loc_key *k = key;
 
 	return l->mapping_id == k->mapping_id && l->address == k->address;
+}
+
+static uint64_t
+function_hash(const struct func_key *k)
+{
+	return hash_add(hash_add(hash_add(hash_u64((uint64_t)k->name),
+					  (uint64_t)k->system_name),
+				 (uint64_t)k->filename),
+			(uint64_t)k->start_line);
+}
+
+static uint64_t
+location_hash(const struct loc_key *k)
+{
+	return hash_add(hash_u64(k->mapping_id), k->address);
 }
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -416,9 +343,9 @@ pprof_free(struct pprof *p)
 	free(p->functions);
 	free(p->comments);
 	if (p->priv) {
-		table_free(&p->priv->strings);
-		table_free(&p->priv->functions);
-		table_free(&p->priv->locations);
+		htab_free(&p->priv->strings);
+		htab_free(&p->priv->functions);
+		htab_free(&p->priv->locations);
 		free(p->priv);
 	}
 	free(p);
@@ -430,10 +357,9 @@ pprof_string(struct pprof *p, const char *s)
 	struct pprof_priv *pv = p->priv;
 	char *clean, *copy;
 	char **strs;
-	struct slot *sl;
 	bool fail = false;
 	int64_t idx = -1;
-	uint64_t h;
+	uint64_t h, id;
 
 	if (!s || !*s)
 		return 0;
@@ -444,12 +370,10 @@ pprof_string(struct pprof *p, const char *s)
 		return -1;
 	if (clean)
 		s = clean;
-	if (table_reserve(&pv->strings) < 0)
-		goto out;
-	h = hash_str(s);
-	sl = table_find(&pv->strings, h, string_eq, p, s);
-	if (sl->id) {
-		idx = (int64_t)sl->id;
+	h = hash_bytes(s, strlen(s));
+	id = htab_find(&pv->strings, h, string_eq, p, s);
+	if (id) {
+		idx = (int64_t)id;
 		goto out;
 	}
 	strs = grow(p->strings, &pv->cap_strings, p->n_strings + 1,
@@ -460,11 +384,13 @@ pprof_string(struct pprof *p, const char *s)
 	copy = clean ? clean : strdup(s);
 	if (!copy)
 		goto out;
+	if (htab_add(&pv->strings, h, p->n_strings) < 0) {
+		if (copy != clean)
+			free(copy);
+		goto out;
+	}
 	clean = NULL;		/* now owned by the table */
 	strs[p->n_strings] = copy;
-	sl->hash = h;
-	sl->id = p->n_strings;
-	pv->strings.n++;
 	idx = (int64_t)p->n_strings++;
 out:
 	free(clean);
@@ -575,8 +501,7 @@ pprof_add_function(struct pprof *p, const char *name,
 {
 	struct pprof_function *f;
 	struct func_key k;
-	struct slot *sl;
-	uint64_t h;
+	uint64_t h, id;
 
 	if (!p->priv)
 		return 0;
@@ -586,29 +511,23 @@ pprof_add_function(struct pprof *p, const char *name,
 	k.start_line = start_line;
 	if (k.name < 0 || k.system_name < 0 || k.filename < 0)
 		return 0;
-	if (table_reserve(&p->priv->functions) < 0)
-		return 0;
-	h = hash_add(hash_add(hash_add(mix((uint64_t)k.name),
-				       (uint64_t)k.system_name),
-			      (uint64_t)k.filename),
-		     (uint64_t)k.start_line);
-	sl = table_find(&p->priv->functions, h, function_eq, p, &k);
-	if (sl->id)
-		return sl->id;
+	h = function_hash(&k);
+	id = htab_find(&p->priv->functions, h, function_eq, p, &k);
+	if (id)
+		return id;
 	f = grow(p->functions, &p->priv->cap_functions, p->n_functions + 1,
 		 sizeof(*f));
 	if (!f)
 		return 0;
 	p->functions = f;
+	if (htab_add(&p->priv->functions, h, p->n_functions + 1) < 0)
+		return 0;
 	f += p->n_functions;
 	f->id = ++p->n_functions;
 	f->name = k.name;
 	f->system_name = k.system_name;
 	f->filename = k.filename;
 	f->start_line = k.start_line;
-	sl->hash = h;
-	sl->id = f->id;
-	p->priv->functions.n++;
 	return f->id;
 }
 
@@ -619,18 +538,15 @@ pprof_add_location(struct pprof *p, uint64_t mapping_id, uint64_t address,
 	struct pprof_location *l;
 	struct pprof_line *copy;
 	struct loc_key k = { mapping_id, address };
-	struct slot *sl;
 	bool fail = false;
-	uint64_t h;
+	uint64_t h, id;
 
 	if (!p->priv)
 		return 0;
-	if (table_reserve(&p->priv->locations) < 0)
-		return 0;
-	h = hash_add(mix(mapping_id), address);
-	sl = table_find(&p->priv->locations, h, location_eq, p, &k);
-	if (sl->id)
-		return sl->id;
+	h = location_hash(&k);
+	id = htab_find(&p->priv->locations, h, location_eq, p, &k);
+	if (id)
+		return id;
 	l = grow(p->locations, &p->priv->cap_locations, p->n_locations + 1,
 		 sizeof(*l));
 	if (!l)
@@ -639,15 +555,16 @@ pprof_add_location(struct pprof *p, uint64_t mapping_id, uint64_t address,
 	copy = dup_array(lines, n_lines, sizeof(*lines), &fail);
 	if (fail)
 		return 0;
+	if (htab_add(&p->priv->locations, h, p->n_locations + 1) < 0) {
+		free(copy);
+		return 0;
+	}
 	l += p->n_locations;
 	l->id = ++p->n_locations;
 	l->mapping_id = mapping_id;
 	l->address = address;
 	l->lines = copy;
 	l->n_lines = n_lines;
-	sl->hash = h;
-	sl->id = l->id;
-	p->priv->locations.n++;
 	return l->id;
 }
 
@@ -896,27 +813,47 @@ put_packed_uint(struct wbuf *b, unsigned field, const uint64_t *v, size_t n)
 	msg_end(b, start);
 }
 
+/* int64 is written as its two's complement varint, not zigzag'd; reading
+ * an int64_t through a uint64_t pointer is allowed (C11 6.5p7). */
 static void
 put_packed_int(struct wbuf *b, unsigned field, const int64_t *v, size_t n)
 {
-	size_t start, i;
+	put_packed_uint(b, field, (const uint64_t *)v, n);
+}
 
-	if (!n)
-		return;
-	start = msg_begin(b, field);
-	for (i = 0; i < n; i++)
-		put_varint(b, (uint64_t)v[i]);
+/* Scalar fields 1..n-1 of the message being written, from v[] indexed by
+ * field number (v[0] unused): every scalar of profile.proto is a varint,
+ * and zeros are left out. */
+static void
+put_fields(struct wbuf *b, const uint64_t *v, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		put_uint(b, (unsigned)i, v[i]);
+}
+
+/* A message made of scalar fields only (see put_fields). */
+static void
+put_scalar_msg(struct wbuf *b, unsigned field, const uint64_t *v, size_t n)
+{
+	size_t start = msg_begin(b, field);
+
+	put_fields(b, v, n);
 	msg_end(b, start);
 }
+
+#define NFIELDS(v) (sizeof(v) / sizeof((v)[0]))
 
 static void
 put_value_type(struct wbuf *b, unsigned field, const struct pprof_vt *vt)
 {
-	size_t start = msg_begin(b, field);
+	const uint64_t v[] = {
+		[VALUE_TYPE_TYPE] = (uint64_t)vt->type,
+		[VALUE_TYPE_UNIT] = (uint64_t)vt->unit,
+	};
 
-	put_int(b, VALUE_TYPE_TYPE, vt->type);
-	put_int(b, VALUE_TYPE_UNIT, vt->unit);
-	msg_end(b, start);
+	put_scalar_msg(b, field, v, NFIELDS(v));
 }
 
 static void
@@ -929,16 +866,15 @@ put_sample(struct wbuf *b, const struct pprof_sample *s)
 	put_packed_int(b, SAMPLE_VALUE, s->values, s->n_values);
 	for (i = 0; i < s->n_labels; i++) {
 		const struct pprof_label *l = &s->labels[i];
-		size_t ls = msg_begin(b, SAMPLE_LABEL);
+		/* a string label carries no number, whatever num holds */
+		const uint64_t v[] = {
+			[LABEL_KEY] = (uint64_t)l->key,
+			[LABEL_STR] = (uint64_t)l->str,
+			[LABEL_NUM] = l->str ? 0 : (uint64_t)l->num,
+			[LABEL_NUM_UNIT] = l->str ? 0 : (uint64_t)l->num_unit,
+		};
 
-		put_int(b, LABEL_KEY, l->key);
-		if (l->str) {
-			put_int(b, LABEL_STR, l->str);
-		} else {
-			put_int(b, LABEL_NUM, l->num);
-			put_int(b, LABEL_NUM_UNIT, l->num_unit);
-		}
-		msg_end(b, ls);
+		put_scalar_msg(b, SAMPLE_LABEL, v, NFIELDS(v));
 	}
 	msg_end(b, start);
 }
@@ -946,35 +882,40 @@ put_sample(struct wbuf *b, const struct pprof_sample *s)
 static void
 put_mapping(struct wbuf *b, const struct pprof_mapping *m)
 {
-	size_t start = msg_begin(b, PROFILE_MAPPING);
+	const uint64_t v[] = {
+		[MAPPING_ID] = m->id,
+		[MAPPING_START] = m->start,
+		[MAPPING_LIMIT] = m->limit,
+		[MAPPING_OFFSET] = m->offset,
+		[MAPPING_FILENAME] = (uint64_t)m->filename,
+		[MAPPING_BUILD_ID] = (uint64_t)m->build_id,
+		[MAPPING_HAS_FUNCTIONS] = m->has_functions,
+		[MAPPING_HAS_FILENAMES] = m->has_filenames,
+		[MAPPING_HAS_LINE_NUMBERS] = m->has_line_numbers,
+		[MAPPING_HAS_INLINE_FRAMES] = m->has_inline_frames,
+	};
 
-	put_uint(b, MAPPING_ID, m->id);
-	put_uint(b, MAPPING_START, m->start);
-	put_uint(b, MAPPING_LIMIT, m->limit);
-	put_uint(b, MAPPING_OFFSET, m->offset);
-	put_int(b, MAPPING_FILENAME, m->filename);
-	put_int(b, MAPPING_BUILD_ID, m->build_id);
-	put_uint(b, MAPPING_HAS_FUNCTIONS, m->has_functions);
-	put_uint(b, MAPPING_HAS_FILENAMES, m->has_filenames);
-	put_uint(b, MAPPING_HAS_LINE_NUMBERS, m->has_line_numbers);
-	put_uint(b, MAPPING_HAS_INLINE_FRAMES, m->has_inline_frames);
-	msg_end(b, start);
+	put_scalar_msg(b, PROFILE_MAPPING, v, NFIELDS(v));
 }
 
 static void
 put_location(struct wbuf *b, const struct pprof_location *l)
 {
+	const uint64_t v[] = {
+		[LOCATION_ID] = l->id,
+		[LOCATION_MAPPING_ID] = l->mapping_id,
+		[LOCATION_ADDRESS] = l->address,
+	};
 	size_t start = msg_begin(b, PROFILE_LOCATION), i;
 
-	put_uint(b, LOCATION_ID, l->id);
-	put_uint(b, LOCATION_MAPPING_ID, l->mapping_id);
-	put_uint(b, LOCATION_ADDRESS, l->address);
+	put_fields(b, v, NFIELDS(v));
 	for (i = 0; i < l->n_lines; i++) {
-		size_t ls = msg_begin(b, LOCATION_LINE);
+		const uint64_t lv[] = {
+			[LINE_FUNCTION_ID] = l->lines[i].function_id,
+			[LINE_LINE] = (uint64_t)l->lines[i].line,
+		};
 
-		put_uint(b, LINE_FUNCTION_ID, l->lines[i].function_id);
-		put_int(b, LINE_LINE, l->lines[i].line);
-		msg_end(b, ls);
+		put_scalar_msg(b, LOCATION_LINE, lv, NFIELDS(lv));
 	}
 	msg_end(b, start);
 }
@@ -982,14 +923,15 @@ put_location(struct wbuf *b, const struct pprof_location *l)
 static void
 put_function(struct wbuf *b, const struct pprof_function *f)
 {
-	size_t start = msg_begin(b, PROFILE_FUNCTION);
+	const uint64_t v[] = {
+		[FUNCTION_ID] = f->id,
+		[FUNCTION_NAME] = (uint64_t)f->name,
+		[FUNCTION_SYSTEM_NAME] = (uint64_t)f->system_name,
+		[FUNCTION_FILENAME] = (uint64_t)f->filename,
+		[FUNCTION_START_LINE] = (uint64_t)f->start_line,
+	};
 
-	put_uint(b, FUNCTION_ID, f->id);
-	put_int(b, FUNCTION_NAME, f->name);
-	put_int(b, FUNCTION_SYSTEM_NAME, f->system_name);
-	put_int(b, FUNCTION_FILENAME, f->filename);
-	put_int(b, FUNCTION_START_LINE, f->start_line);
-	msg_end(b, start);
+	put_scalar_msg(b, PROFILE_FUNCTION, v, NFIELDS(v));
 }
 
 static void

@@ -20,6 +20,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -106,6 +107,18 @@ http_split_pid(const char *uri, pid_t *pid, const char **rest)
 	*pid = (pid_t)v;
 	*rest = *p ? p : "/";
 	return 0;
+}
+
+static int
+hex_val(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
 }
 
 static bool
@@ -199,15 +212,9 @@ http_parse_symbol_addrs(const char *s, size_t len, uint64_t *addrs,
 		for (; p < end && *p != '+' && *p != ' ' && *p != '\n' &&
 		       *p != '\r';
 		     p++) {
-			int d;
+			int d = hex_val(*p);
 
-			if (*p >= '0' && *p <= '9')
-				d = *p - '0';
-			else if (*p >= 'a' && *p <= 'f')
-				d = *p - 'a' + 10;
-			else if (*p >= 'A' && *p <= 'F')
-				d = *p - 'A' + 10;
-			else
+			if (d < 0)
 				return -EINVAL;
 			if (v >> 60)
 				return -EINVAL;
@@ -376,6 +383,15 @@ struct http_client {
 	int fd;
 };
 
+/* IPv4 address A4 (4 bytes, network order) as ::ffff:a.b.c.d. */
+static void
+v4_mapped(unsigned char out[16], const void *a4)
+{
+	memset(out, 0, 10);
+	out[10] = out[11] = 0xff;
+	memcpy(out + 12, a4, 4);
+}
+
 /* An IPv4 or IPv6 address as 16 bytes (IPv4 as ::ffff:a.b.c.d) and its
  * port. */
 static bool
@@ -385,9 +401,7 @@ sock_addr16(const struct sockaddr_storage *ss, unsigned char out[16],
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
 
-		memset(out, 0, 10);
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, &a->sin_addr, 4);
+		v4_mapped(out, &a->sin_addr);
 		*port = ntohs(a->sin_port);
 		return true;
 	}
@@ -407,9 +421,7 @@ str_addr16(const char *s, unsigned char out[16])
 	struct in_addr a4;
 
 	if (inet_pton(AF_INET, s, &a4) == 1) {
-		memset(out, 0, 10);
-		out[10] = out[11] = 0xff;
-		memcpy(out + 12, &a4, 4);
+		v4_mapped(out, &a4);
 		return true;
 	}
 	return inet_pton(AF_INET6, s, out) == 1;
@@ -573,31 +585,34 @@ route_cmdline(struct http_server *s, struct mg_connection *c, pid_t pid)
 	return send_reply(c, &r, "cmdline");
 }
 
+/* The addresses of a /symbol request as text: the POST body (at most
+ * MAX_SYMBOL_BODY bytes) or the query string. *body is malloc'd, or NULL
+ * with *len 0 when the request has neither. Returns 0, or the status of
+ * the error answer already sent. */
 static int
-route_symbol(struct http_server *s, struct mg_connection *c, pid_t pid)
+symbol_request(struct mg_connection *c, char **body, size_t *len)
 {
 	const struct mg_request_info *ri = mg_get_request_info(c);
-	uint64_t *addrs = NULL;
-	char **names = NULL, *body = NULL, *out = NULL;
-	struct http_reply r;
-	size_t len = 0, i, outlen = 0, cap = 0;
-	int n, status;
+	char *b;
+	size_t n = 0;
 
+	*body = NULL;
+	*len = 0;
 	if (strcmp(ri->request_method, "POST") == 0) {
 		if (ri->content_length > MAX_SYMBOL_BODY)
 			return send_error(c, 413,
 					  "symbol request too large: send at "
 					  "most %d bytes of addresses",
 					  MAX_SYMBOL_BODY);
-		body = malloc(MAX_SYMBOL_BODY + 1);
-		if (!body)
+		b = malloc(MAX_SYMBOL_BODY + 1);
+		if (!b)
 			return send_error(c, 503, "profd is out of memory");
 		for (;;) {
-			int got = mg_read(c, body + len, MAX_SYMBOL_BODY - len);
+			int got = mg_read(c, b + n, MAX_SYMBOL_BODY - n);
 
 			if (got < 0) {
 				/* a broken chunked body is not the probe */
-				free(body);
+				free(b);
 				return send_error(c, 400,
 						  "cannot read the request "
 						  "body: send the addresses "
@@ -606,53 +621,34 @@ route_symbol(struct http_server *s, struct mg_connection *c, pid_t pid)
 			}
 			if (got == 0)
 				break;
-			len += (size_t)got;
-			if (len == MAX_SYMBOL_BODY)
+			n += (size_t)got;
+			if (n == MAX_SYMBOL_BODY)
 				break;
 		}
 	} else if (ri->query_string) {
-		body = strdup(ri->query_string);
-		if (!body)
+		b = strdup(ri->query_string);
+		if (!b)
 			return send_error(c, 503, "profd is out of memory");
-		len = strlen(body);
+		n = strlen(b);
+	} else {
+		return 0;
 	}
-	if (len == 0) {
-		/* the probe pprof-style clients send: "we do symbols" */
-		free(body);
-		send_body(c, 200, "text/plain; charset=utf-8",
-			  "num_symbols: 1\n", 15, NULL, false);
-		return 200;
-	}
-	addrs = malloc(MAX_SYMBOL_ADDRS * sizeof(*addrs));
-	if (!addrs) {
-		free(body);
-		return send_error(c, 503, "profd is out of memory");
-	}
-	n = http_parse_symbol_addrs(body, len, addrs, MAX_SYMBOL_ADDRS);
-	free(body);
-	if (n < 0) {
-		free(addrs);
-		return send_error(c, 400,
-				  "invalid symbol request: want hex "
-				  "addresses joined by '+', e.g. "
-				  "0x401000+0x401234");
-	}
-	names = calloc((size_t)n + 1, sizeof(*names));
-	if (!names) {
-		free(addrs);
-		return send_error(c, 503, "profd is out of memory");
-	}
-	memset(&r, 0, sizeof(r));
-	s->ops->symbol(s->opsctx, pid, addrs, (size_t)n, names, &r);
-	if (r.status != 200) {
-		for (i = 0; i < (size_t)n; i++)
-			free(names[i]);
-		free(names);
-		free(addrs);
-		return send_reply(c, &r, "symbol");
-	}
-	status = 200;
-	for (i = 0; i <= (size_t)n; i++) {
+	*body = b;
+	*len = n;
+	return 0;
+}
+
+/* Go's /symbol answer: "num_symbols: 1", then "0xADDR NAME" for each of
+ * the n addresses that has a name. Malloc'd, *outlen bytes, not
+ * NUL-terminated; NULL on ENOMEM. */
+static char *
+symbol_answer(const uint64_t *addrs, char *const *names, size_t n,
+	      size_t *outlen)
+{
+	char *out = NULL;
+	size_t len = 0, cap = 0, i;
+
+	for (i = 0; i <= n; i++) {
 		char line[64];
 		const char *name = "";
 		size_t need;
@@ -668,37 +664,93 @@ route_symbol(struct http_server *s, struct mg_connection *c, pid_t pid)
 				     addrs[i - 1]);
 		}
 		need = (size_t)k + strlen(name) + 2;
-		if (outlen + need > cap) {
+		if (len + need > cap) {
 			char *no;
 
-			cap = (outlen + need) * 2;
+			cap = (len + need) * 2;
 			no = realloc(out, cap);
 			if (!no) {
-				status = 503;
-				break;
+				free(out);
+				return NULL;
 			}
 			out = no;
 		}
-		memcpy(out + outlen, line, (size_t)k);
-		outlen += (size_t)k;
+		memcpy(out + len, line, (size_t)k);
+		len += (size_t)k;
 		if (i > 0) {
-			memcpy(out + outlen, name, strlen(name));
-			outlen += strlen(name);
-			out[outlen++] = '\n';
+			memcpy(out + len, name, strlen(name));
+			len += strlen(name);
+			out[len++] = '\n';
 		}
 	}
-	for (i = 0; i < (size_t)n; i++)
+	*outlen = len;
+	return out;
+}
+
+/* Go's /symbol protocol: GET without addresses is the probe ("we do
+ * symbols"); GET with a query or POST with a body asks for names. */
+static int
+route_symbol(struct http_server *s, struct mg_connection *c, pid_t pid)
+{
+	uint64_t *addrs = NULL;
+	char **names = NULL, *body, *text;
+	struct http_reply r;
+	size_t len, i, textlen;
+	int n = 0, status;
+
+	status = symbol_request(c, &body, &len);
+	if (status)
+		return status;
+	if (len == 0) {
+		/* the probe pprof-style clients send: "we do symbols" */
+		send_body(c, 200, "text/plain; charset=utf-8",
+			  "num_symbols: 1\n", 15, NULL, false);
+		status = 200;
+		goto out;
+	}
+	addrs = malloc(MAX_SYMBOL_ADDRS * sizeof(*addrs));
+	if (!addrs) {
+		status = send_error(c, 503, "profd is out of memory");
+		goto out;
+	}
+	n = http_parse_symbol_addrs(body, len, addrs, MAX_SYMBOL_ADDRS);
+	free(body);
+	body = NULL;
+	if (n < 0) {
+		n = 0;
+		status = send_error(c, 400,
+				    "invalid symbol request: want hex "
+				    "addresses joined by '+', e.g. "
+				    "0x401000+0x401234");
+		goto out;
+	}
+	names = calloc((size_t)n + 1, sizeof(*names));
+	if (!names) {
+		status = send_error(c, 503, "profd is out of memory");
+		goto out;
+	}
+	memset(&r, 0, sizeof(r));
+	s->ops->symbol(s->opsctx, pid, addrs, (size_t)n, names, &r);
+	if (r.status != 200) {
+		status = send_reply(c, &r, "symbol");
+		goto out;
+	}
+	text = symbol_answer(addrs, names, (size_t)n, &textlen);
+	if (!text) {
+		status = send_error(c, 503, "profd is out of memory");
+		goto out;
+	}
+	send_body(c, 200, "text/plain; charset=utf-8", text, textlen, NULL,
+		  false);
+	free(text);
+	status = 200;
+out:
+	for (i = 0; names && i < (size_t)n; i++)
 		free(names[i]);
 	free(names);
 	free(addrs);
-	if (status != 200) {
-		free(out);
-		return send_error(c, 503, "profd is out of memory");
-	}
-	send_body(c, 200, "text/plain; charset=utf-8", out, outlen, NULL,
-		  false);
-	free(out);
-	return 200;
+	free(body);
+	return status;
 }
 
 static int
@@ -803,18 +855,6 @@ route_index(struct http_server *s, struct mg_connection *c, pid_t pid)
 	return 200;
 }
 
-static int
-hex_val(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode a path (civetweb is told not to: decode_url=no). Its own
  * decoder cuts the path at a %00, so that /debug/pprof/%00 was the index
  * and /debug/pprof/profile%00x a profile, and lets a malformed escape
@@ -844,6 +884,67 @@ http_decode_path(const char *src, char *dst, size_t len)
 	return 0;
 }
 
+/* PATH (what follows /debug/pprof/) for target PID, 0 for the default
+ * one; the target is already checked. */
+static int
+route_pprof(struct http_server *s, struct mg_connection *c, pid_t pid,
+	    const char *path)
+{
+	size_t i;
+
+	if (*path == '\0')
+		return route_index(s, c, pid);
+	if (strcmp(path, "profile") == 0)
+		return route_profile(s, c, pid, HTTP_PROFILE_CPU);
+	if (strcmp(path, "wall") == 0)
+		return route_profile(s, c, pid, HTTP_PROFILE_WALL);
+	if (strcmp(path, "threads") == 0)
+		return route_threads(s, c, pid, false);
+	if (strcmp(path, "goroutine") == 0)
+		return route_threads(s, c, pid, true);
+	if (strcmp(path, "cmdline") == 0)
+		return route_cmdline(s, c, pid);
+	if (strcmp(path, "symbol") == 0)
+		return route_symbol(s, c, pid);
+	for (i = 0; i < sizeof(unavailable) / sizeof(unavailable[0]); i++)
+		if (strcmp(path, unavailable[i].name) == 0)
+			return send_error(c, 404,
+					  "%s profile not available: %s; profd "
+					  "serves /debug/pprof/profile (CPU)",
+					  unavailable[i].name,
+					  unavailable[i].why);
+	return send_error(c, 404,
+			  "unknown profile %.64s; see /debug/pprof/ for the "
+			  "list",
+			  path);
+}
+
+/* 401 with both schemes go tool pprof and browsers can answer. */
+static int
+send_unauthorized(struct mg_connection *c)
+{
+	static const char no[] =
+		"authentication required: send 'Authorization: "
+		"Bearer TOKEN', or use http://x:TOKEN@host:port/...\n";
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	char cl[16];
+
+	snprintf(cl, sizeof(cl), "%zu", sizeof(no) - 1);
+	mg_response_header_start(c, 401);
+	mg_response_header_add(c, "Content-Type", "text/plain; charset=utf-8",
+			       -1);
+	mg_response_header_add(c, "X-Go-Pprof", "1", -1);
+	mg_response_header_add(c, "WWW-Authenticate", "Bearer realm=\"profd\"",
+			       -1);
+	mg_response_header_add(c, "WWW-Authenticate", "Basic realm=\"profd\"",
+			       -1);
+	mg_response_header_add(c, "Content-Length", cl, -1);
+	mg_response_header_send(c);
+	if (strcmp(ri->request_method, "HEAD") != 0)
+		mg_write(c, no, sizeof(no) - 1);
+	return 401;
+}
+
 static int
 handler(struct mg_connection *c, void *cbdata)
 {
@@ -854,7 +955,6 @@ handler(struct mg_connection *c, void *cbdata)
 	struct http_reply r;
 	char loc[128], upath[MAX_REQUEST_SIZE];
 	pid_t pid;
-	size_t i;
 
 	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 &&
 	    strcmp(m, "POST") != 0)
@@ -876,27 +976,8 @@ handler(struct mg_connection *c, void *cbdata)
 	}
 	if (s->cfg.auth_token &&
 	    !http_auth_ok(mg_get_header(c, "Authorization"),
-			  s->cfg.auth_token)) {
-		static const char no[] =
-			"authentication required: send 'Authorization: "
-			"Bearer TOKEN', or use http://x:TOKEN@host:port/...\n";
-		char cl[16];
-
-		snprintf(cl, sizeof(cl), "%zu", sizeof(no) - 1);
-		mg_response_header_start(c, 401);
-		mg_response_header_add(c, "Content-Type",
-				       "text/plain; charset=utf-8", -1);
-		mg_response_header_add(c, "X-Go-Pprof", "1", -1);
-		mg_response_header_add(c, "WWW-Authenticate",
-				       "Bearer realm=\"profd\"", -1);
-		mg_response_header_add(c, "WWW-Authenticate",
-				       "Basic realm=\"profd\"", -1);
-		mg_response_header_add(c, "Content-Length", cl, -1);
-		mg_response_header_send(c);
-		if (strcmp(m, "HEAD") != 0)
-			mg_write(c, no, sizeof(no) - 1);
-		return 401;
-	}
+			  s->cfg.auth_token))
+		return send_unauthorized(c);
 	if (http_split_pid(uri, &pid, &path) < 0)
 		return send_error(c, 404,
 				  "bad target prefix: want /pid/<PID>/debug/"
@@ -928,33 +1009,9 @@ handler(struct mg_connection *c, void *cbdata)
 				  "unknown path; profiles are under "
 				  "/debug/pprof/ (see /debug/pprof/ for the "
 				  "list)");
-	path += 13;
-	if (*path == '\0')
-		return route_index(s, c, pid);
-	if (strcmp(path, "profile") == 0)
-		return route_profile(s, c, pid, HTTP_PROFILE_CPU);
-	if (strcmp(path, "wall") == 0)
-		return route_profile(s, c, pid, HTTP_PROFILE_WALL);
-	if (strcmp(path, "threads") == 0)
-		return route_threads(s, c, pid, false);
-	if (strcmp(path, "goroutine") == 0)
-		return route_threads(s, c, pid, true);
-	if (strcmp(path, "cmdline") == 0)
-		return route_cmdline(s, c, pid);
-	if (strcmp(path, "symbol") == 0)
-		return route_symbol(s, c, pid);
-	for (i = 0; i < sizeof(unavailable) / sizeof(unavailable[0]); i++)
-		if (strcmp(path, unavailable[i].name) == 0)
-			return send_error(c, 404,
-					  "%s profile not available: %s; profd "
-					  "serves /debug/pprof/profile (CPU)",
-					  unavailable[i].name,
-					  unavailable[i].why);
-	return send_error(c, 404,
-			  "unknown profile %.64s; see /debug/pprof/ for the "
-			  "list",
-			  path);
+	return route_pprof(s, c, pid, path + 13);
 }
+
 
 /* civetweb's own error answers (malformed requests, over 16 KiB): it
  * writes the request's HTTP version into the status line, and after a
@@ -1039,39 +1096,120 @@ fail:
 	return -1;
 }
 
-struct http_server *
-http_start(const struct http_config *cfg, const struct http_ops *ops,
-	   void *ctx, char *err, size_t errlen)
+/* What the configuration asks of this civetweb build, and the PEM file
+ * for TLS (path in pem, "" without TLS; the caller unlinks it). -1 with
+ * err filled. */
+static int
+start_checks(const struct http_config *cfg, char *pem, size_t pemlen,
+	     char *err, size_t errlen)
 {
-	struct mg_callbacks cb;
-	struct mg_server_port ports[4];
-	struct http_server *s;
-	struct mg_init_data init;
-	struct mg_error_data ed;
-	char threads[16], max_req[16], ebuf[256], listen[160], pem[512];
-	const char *opts[24];
-	int n = 0, np;
-
+	pem[0] = '\0';
 	if (cfg->listen[0] == '[' && !mg_check_feature(8)) {
 		snprintf(err, errlen,
 			 "cannot listen on %s: this civetweb was built without "
 			 "IPv6; give an IPv4 address",
 			 cfg->listen);
+		return -1;
+	}
+	if (!cfg->tls_cert)
+		return 0;
+	if (!mg_check_feature(2)) {
+		snprintf(err, errlen, "this civetweb was built without TLS");
+		return -1;
+	}
+	if (http_tls_preload(err, errlen) < 0)
+		return -1;
+	return tls_pem(cfg->tls_cert, cfg->tls_key, pem, pemlen, err, errlen);
+}
+
+/* civetweb's options, and the strings they point to. */
+struct civet_opts {
+	const char *v[24];	/* name, value, ..., NULL */
+	int n;
+	char threads[16], max_req[16], listen[160];
+};
+
+static void
+civet_opt(struct civet_opts *o, const char *name, const char *value)
+{
+	o->v[o->n++] = name;
+	o->v[o->n++] = value;
+	o->v[o->n] = NULL;
+}
+
+static void
+civet_options(struct civet_opts *o, const struct http_config *cfg,
+	      const char *pem)
+{
+	o->n = 0;
+	/* civetweb serves each connection on a worker of its own, idle
+	 * keep-alive and slow clients included: never fewer than
+	 * MIN_THREADS, or with --max-sessions 1 (17 workers) 17 silent
+	 * connections were enough to block every request */
+	snprintf(o->threads, sizeof(o->threads), "%u",
+		 cfg->threads > MIN_THREADS ? cfg->threads : MIN_THREADS);
+	snprintf(o->max_req, sizeof(o->max_req), "%d", MAX_REQUEST_SIZE);
+	snprintf(o->listen, sizeof(o->listen), "%s%s", cfg->listen,
+		 pem[0] ? "s" : "");
+
+	civet_opt(o, "listening_ports", o->listen);
+	civet_opt(o, "num_threads", o->threads);
+	/* No document_root: civetweb serves no files at all. */
+	civet_opt(o, "enable_directory_listing", "no");
+	/* One thread per connection: a client that connects and sends its
+	 * request slowly, or not at all, holds a worker until this timeout
+	 * (for the request line and headers; for a body or an answer, the
+	 * most time without progress). 60 s let a few such clients starve
+	 * every other request for a minute. */
+	civet_opt(o, "request_timeout_ms", "10000");
+	/* the handler decodes the path itself (decode_path) */
+	civet_opt(o, "decode_url", "no");
+	civet_opt(o, "enable_keep_alive", "yes");
+	/* headers and body are two writes: with Nagle, every answer on a
+	 * reused connection waited 40 ms for the client's delayed ACK */
+	civet_opt(o, "tcp_nodelay", "1");
+	civet_opt(o, "keep_alive_timeout_ms", "5000");
+	/* request line and headers together; beyond it civetweb (1.15)
+	 * answers 400 "Malformed message" without calling us */
+	civet_opt(o, "max_request_size", o->max_req);
+	if (pem[0]) {
+		civet_opt(o, "ssl_certificate", pem);
+		/* TLS 1.2 and newer */
+		civet_opt(o, "ssl_protocol_version", "4");
+	}
+}
+
+/* s->bound: the host of --listen (0.0.0.0 when it names only a port) and
+ * the port civetweb actually bound. */
+static void
+set_bound(struct http_server *s)
+{
+	struct mg_server_port ports[4];
+	const char *host = s->cfg.listen, *colon = strrchr(host, ':');
+	int hlen = colon ? (int)(colon - host) : 0, np;
+
+	if (!colon) {
+		host = "0.0.0.0";
+		hlen = 7;
+	}
+	np = mg_get_server_ports(s->ctx, 4, ports);
+	snprintf(s->bound, sizeof(s->bound), "%.*s:%d", hlen, host,
+		 np > 0 ? ports[0].port : 0);
+}
+
+struct http_server *
+http_start(const struct http_config *cfg, const struct http_ops *ops,
+	   void *ctx, char *err, size_t errlen)
+{
+	struct mg_callbacks cb;
+	struct http_server *s;
+	struct mg_init_data init;
+	struct mg_error_data ed;
+	struct civet_opts opts;
+	char ebuf[256], pem[512];
+
+	if (start_checks(cfg, pem, sizeof(pem), err, errlen) < 0)
 		return NULL;
-	}
-	pem[0] = '\0';
-	if (cfg->tls_cert) {
-		if (!mg_check_feature(2)) {
-			snprintf(err, errlen,
-				 "this civetweb was built without TLS");
-			return NULL;
-		}
-		if (http_tls_preload(err, errlen) < 0)
-			return NULL;
-		if (tls_pem(cfg->tls_cert, cfg->tls_key, pem, sizeof(pem), err,
-			    errlen) < 0)
-			return NULL;
-	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
@@ -1080,51 +1218,7 @@ http_start(const struct http_config *cfg, const struct http_ops *ops,
 	s->cfg = *cfg;
 	s->ops = ops;
 	s->opsctx = ctx;
-	/* civetweb serves each connection on a worker of its own, idle
-	 * keep-alive and slow clients included: never fewer than
-	 * MIN_THREADS, or with --max-sessions 1 (17 workers) 17 silent
-	 * connections were enough to block every request */
-	snprintf(threads, sizeof(threads), "%u",
-		 cfg->threads > MIN_THREADS ? cfg->threads : MIN_THREADS);
-	snprintf(max_req, sizeof(max_req), "%d", MAX_REQUEST_SIZE);
-	snprintf(listen, sizeof(listen), "%s%s", cfg->listen, pem[0] ? "s" : "");
-
-	opts[n++] = "listening_ports";
-	opts[n++] = listen;
-	opts[n++] = "num_threads";
-	opts[n++] = threads;
-	/* No document_root: civetweb serves no files at all. */
-	opts[n++] = "enable_directory_listing";
-	opts[n++] = "no";
-	/* One thread per connection: a client that connects and sends its
-	 * request slowly, or not at all, holds a worker until this timeout
-	 * (for the request line and headers; for a body or an answer, the
-	 * most time without progress). 60 s let a few such clients starve
-	 * every other request for a minute. */
-	opts[n++] = "request_timeout_ms";
-	opts[n++] = "10000";
-	/* the handler decodes the path itself (decode_path) */
-	opts[n++] = "decode_url";
-	opts[n++] = "no";
-	opts[n++] = "enable_keep_alive";
-	opts[n++] = "yes";
-	/* headers and body are two writes: with Nagle, every answer on a
-	 * reused connection waited 40 ms for the client's delayed ACK */
-	opts[n++] = "tcp_nodelay";
-	opts[n++] = "1";
-	opts[n++] = "keep_alive_timeout_ms";
-	opts[n++] = "5000";
-	/* request line and headers together; beyond it civetweb (1.15)
-	 * answers 400 "Malformed message" without calling us */
-	opts[n++] = "max_request_size";
-	opts[n++] = max_req;
-	if (pem[0]) {
-		opts[n++] = "ssl_certificate";
-		opts[n++] = pem;
-		opts[n++] = "ssl_protocol_version";
-		opts[n++] = "4";	/* TLS 1.2 and newer */
-	}
-	opts[n] = NULL;
+	civet_options(&opts, cfg, pem);
 
 	memset(&cb, 0, sizeof(cb));
 	cb.log_message = log_message;
@@ -1132,7 +1226,7 @@ http_start(const struct http_config *cfg, const struct http_ops *ops,
 	memset(&init, 0, sizeof(init));
 	init.callbacks = &cb;
 	init.user_data = s;
-	init.configuration_options = opts;
+	init.configuration_options = opts.v;
 	memset(&ed, 0, sizeof(ed));
 	ebuf[0] = '\0';
 	ed.text = ebuf;
@@ -1149,19 +1243,7 @@ http_start(const struct http_config *cfg, const struct http_ops *ops,
 		goto out;
 	}
 	mg_set_request_handler(s->ctx, "/", handler, s);
-
-	np = mg_get_server_ports(s->ctx, 4, ports);
-	{
-		const char *host = cfg->listen, *colon = strrchr(cfg->listen, ':');
-		int hlen = colon ? (int)(colon - host) : 0;
-
-		if (!colon) {
-			host = "0.0.0.0";
-			hlen = 7;
-		}
-		snprintf(s->bound, sizeof(s->bound), "%.*s:%d", hlen, host,
-			 np > 0 ? ports[0].port : 0);
-	}
+	set_bound(s);
 out:
 	if (pem[0])
 		unlink(pem);
@@ -1175,8 +1257,7 @@ http_bound(const struct http_server *s)
 }
 
 struct poke {
-	int port;
-	bool v6;
+	struct addrinfo *ai;	/* loopback, the listening port */
 	volatile int done;
 };
 
@@ -1189,30 +1270,12 @@ poke_main(void *arg)
 	struct poke *p = arg;
 
 	while (!__atomic_load_n(&p->done, __ATOMIC_ACQUIRE)) {
-		struct sockaddr_storage ss;
-		socklen_t len;
 		struct timespec d = { 0, 20 * 1000000L };
 		int fd;
 
-		memset(&ss, 0, sizeof(ss));
-		if (p->v6) {
-			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-			a->sin6_family = AF_INET6;
-			a->sin6_port = htons((uint16_t)p->port);
-			a->sin6_addr = in6addr_loopback;
-			len = sizeof(*a);
-		} else {
-			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-			a->sin_family = AF_INET;
-			a->sin_port = htons((uint16_t)p->port);
-			a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-			len = sizeof(*a);
-		}
-		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		fd = socket(p->ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd >= 0) {
-			(void)connect(fd, (struct sockaddr *)&ss, len);
+			(void)connect(fd, p->ai->ai_addr, p->ai->ai_addrlen);
 			close(fd);
 		}
 		nanosleep(&d, NULL);
@@ -1220,26 +1283,42 @@ poke_main(void *arg)
 	return NULL;
 }
 
+/* The loopback address of the bound socket's family and its port, for
+ * poke_main; false when there is no port to poke. Numeric: no lookup. */
+static bool
+poke_addr(const struct http_server *s, struct addrinfo **ai)
+{
+	const char *colon = strrchr(s->bound, ':');
+	struct addrinfo hints;
+
+	if (!colon || atoi(colon + 1) <= 0)
+		return false;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	return getaddrinfo(s->bound[0] == '[' ? "::1" : "127.0.0.1",
+			   colon + 1, &hints, ai) == 0;
+}
+
 void
 http_stop(struct http_server *s)
 {
 	struct poke p;
 	pthread_t th;
-	const char *colon;
-	bool poking;
+	bool poking = false;
 
 	if (!s)
 		return;
 	memset(&p, 0, sizeof(p));
-	colon = strrchr(s->bound, ':');
-	p.port = colon ? atoi(colon + 1) : 0;
-	p.v6 = s->bound[0] == '[';
-	poking = p.port > 0 && pthread_create(&th, NULL, poke_main, &p) == 0;
+	if (poke_addr(s, &p.ai))
+		poking = pthread_create(&th, NULL, poke_main, &p) == 0;
 	mg_stop(s->ctx);
 	if (poking) {
 		__atomic_store_n(&p.done, 1, __ATOMIC_RELEASE);
 		pthread_join(th, NULL);
 	}
+	if (p.ai)
+		freeaddrinfo(p.ai);
 	mg_exit_library();
 	free(s);
 }
