@@ -15,7 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/daemon.h"
+#include "daemon/export.h"
+#include "daemon/profile.h"
+#include "daemon/proc.h"
+#include "daemon/textbuf.h"
+#include "http/http.h"
+#include "symbolize/symbolize.h"
 
 int
 modsnap_take(struct modsnap *ms, const struct space *sp)

@@ -28,7 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/faults.h"
+#include "daemon/metrics.h"
+#include "daemon/proc.h"
+#include "daemon/registry.h"
 #include "daemon/guardian.h"
 #include "daemon/log.h"
 #include "http/http.h"
@@ -386,7 +391,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (d.cfg.help) {
-		fputs(config_usage, stdout);
+		config_help(stdout);
 		return 0;
 	}
 	if (d.cfg.version) {

@@ -14,6 +14,11 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/faults.h"
+#include "daemon/metrics.h"
+#include "daemon/proc.h"
+#include "daemon/registry.h"
+#include "daemon/textbuf.h"
 #include "daemon/guardian.h"
 
 static void

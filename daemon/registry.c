@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/proc.h"
+#include "daemon/registry.h"
 #include "daemon/log.h"
 
 #define SCAN_NS (500 * 1000000ULL)
