@@ -242,19 +242,31 @@ struct gstate {
 	unsigned looks;		/* since a window opened */
 };
 
+/* The text of the /proc file open on fd (-1: none), read again from its
+ * start into buf (size bytes) and NUL-terminated; false when unreadable
+ * or empty. */
+static bool
+pread_text(int fd, char *buf, size_t size)
+{
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = pread(fd, buf, size - 1, 0);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
 /* The state letter of a /proc stat file read on fd, 0 when unreadable. */
 static char
 stat_state(int fd)
 {
 	char buf[512], *p;
-	ssize_t n;
 
-	if (fd < 0)
+	if (!pread_text(fd, buf, sizeof(buf)))
 		return 0;
-	n = pread(fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	p = strrchr(buf, ')');	/* the comm may hold spaces and ')' */
 	return p && p[1] == ' ' ? p[2] : 0;
 }
@@ -264,14 +276,9 @@ static pid_t
 status_tracer(int fd)
 {
 	char buf[4096], *p;
-	ssize_t n;
 
-	if (fd < 0)
+	if (!pread_text(fd, buf, sizeof(buf)))
 		return 0;
-	n = pread(fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	p = strstr(buf, "\nTracerPid:");
 	return p ? (pid_t)atoi(p + 11) : 0;
 }

@@ -26,9 +26,10 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/log.h"
 #include "daemon/proc.h"
 #include "daemon/registry.h"
-#include "daemon/log.h"
+#include "http/http.h"
 
 #define SCAN_NS (500 * 1000000ULL)
 #ifndef IDLE_RELEASE_S
