@@ -694,17 +694,17 @@ guardian_main(const struct guardian_opts *o, pid_t profd, int dfd, int ready)
 
 /* ---- profd's side -------------------------------------------------------- */
 
-int
-guardian_start(const struct guardian_opts *o, char *err, size_t errlen)
+/* Open the runtime directory (a negative value when there is none), take
+ * the counts of its record, and log once a kill of the previous profd
+ * that no profd has reported yet. */
+static int
+open_record(const char *runtime_dir)
 {
 	struct record rec;
-	struct pollfd p;
-	int dfd = -1, pfd[2], r;
-	pid_t profd = getpid(), pid;
-	char c, when[32];
-	size_t n;
+	char when[32];
+	int dfd = -1;
 
-	snprintf(rundir, sizeof(rundir), "%s", o->runtime_dir);
+	snprintf(rundir, sizeof(rundir), "%s", runtime_dir);
 	if (!rundir[0]) {
 		log_verbose("no runtime directory (--runtime-dir): guardian "
 			    "kills will only be logged");
@@ -733,6 +733,19 @@ guardian_start(const struct guardian_opts *o, char *err, size_t errlen)
 					 rundir, RECORD_NAME);
 		}
 	}
+	return dfd;
+}
+
+int
+guardian_start(const struct guardian_opts *o, char *err, size_t errlen)
+{
+	struct pollfd p;
+	int dfd, pfd[2], r;
+	pid_t profd = getpid(), pid;
+	char c;
+	size_t n;
+
+	dfd = open_record(o->runtime_dir);
 	if (!o->enabled) {
 		if (dfd >= 0)
 			close(dfd);
