@@ -565,9 +565,15 @@ config_help(FILE *f)
 static int
 bad_option(int ch, struct parse_ctx *x)
 {
+	const struct opt *o = optopt ? opt_by_val(optopt) : NULL;
+
 	if (ch == ':')
 		snprintf(x->err, x->errlen, "option %s needs an argument",
 			 x->argv[optind - 1]);
+	else if (o && strncmp(x->argv[optind - 1], "--", 2) == 0)
+		/* "--no-guardian=1": getopt_long sets optopt to its val */
+		snprintf(x->err, x->errlen, "option --%s takes no argument",
+			 o->name);
 	else if (optopt)
 		snprintf(x->err, x->errlen, "unknown option -%c", optopt);
 	else

@@ -124,6 +124,18 @@ main(void)
 	CHECK(strstr(err, "--bogus") != NULL, "message names it");
 	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "-x", NULL), -EINVAL,
 		     "unknown short option");
+	CHECK_EQ_STR(err, "unknown option -x", "message names it");
+	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "--no-guardian=1", NULL),
+		     -EINVAL, "an argument to a flag");
+	CHECK_EQ_STR(err, "option --no-guardian takes no argument",
+		     "message names the flag");
+	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "--max-batch", "7",
+			   "--rt-priority", "0", "--debuginfod-max-size", "0",
+			   NULL),
+		     0, "numbers into unsigned, int and uint64_t fields");
+	CHECK(c.max_batch == 7 && c.rt_priority == 0 &&
+		      c.debuginfod_max_size == 0,
+	      "each number in its field");
 	CHECK_EQ_INT(parse(&c, err, "--pid", NULL), -EINVAL,
 		     "missing argument");
 	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "extra", NULL), -EINVAL,
