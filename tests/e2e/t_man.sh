@@ -35,11 +35,11 @@ n=$(wc -l <"$TEST_DIR/help.long")
 [ "$n" -ge 20 ] || fail "only $n options found in --help"
 for where in man readme; do
 	missing=$(comm -23 "$TEST_DIR/help.long" "$TEST_DIR/$where.long")
-	[ -z "$missing" ] ||
-	    fail "in profd --help but not in the $where options:" $missing
+	[ -z "$missing" ] || fail "in profd --help but not in the $where" \
+	    "options: ${missing//$'\n'/ }"
 	extra=$(comm -13 "$TEST_DIR/help.long" "$TEST_DIR/$where.long")
-	[ -z "$extra" ] ||
-	    fail "in the $where options but not in profd --help:" $extra
+	[ -z "$extra" ] || fail "in the $where options but not in" \
+	    "profd --help: ${extra//$'\n'/ }"
 done
 ok "the $n options of --help are those of the man page and README"
 # short names: "-p, --pid" in --help is ".It Fl p , Fl \-pid" in the page
@@ -48,6 +48,25 @@ sed 's/^/-/' "$TEST_DIR/man.short" | sort >"$TEST_DIR/man.short.s"
 diff "$TEST_DIR/help.short" "$TEST_DIR/man.short.s" >&2 ||
     fail "short options of --help and the man page differ (above)"
 ok "short options agree"
+# the synopses (--help's first lines, the page's SYNOPSIS) name every option
+sed '/^$/q' "$TEST_DIR/help" >"$TEST_DIR/help.synopsis"
+sed -n '/^\.Sh SYNOPSIS/,/^\.Sh /p' "$MAN" | sed 's/Fl \\-/Fl --/g; s/\\-/-/g' \
+    >"$TEST_DIR/man.synopsis"
+while read -r a b; do
+	if [ -n "$b" ]; then	# "-p --pid": -p, or p in a cluster like -dhvV
+		l=${a#-}
+		grep -qE -- "(^|[[{ ])-[A-Za-z]*$l" "$TEST_DIR/help.synopsis" ||
+		    fail "$a is not in the synopsis of --help"
+		grep -qE "Fl [A-Za-z]*$l" "$TEST_DIR/man.synopsis" ||
+		    fail "$a is not in the man page's SYNOPSIS"
+	else
+		grep -qE -- "$a([^a-z-]|$)" "$TEST_DIR/help.synopsis" ||
+		    fail "$a is not in the synopsis of --help"
+		grep -qE -- "Fl $a( |$)" "$TEST_DIR/man.synopsis" ||
+		    fail "$a is not in the man page's SYNOPSIS"
+	fi
+done < <(sed 's/^\([A-Za-z]\) /-\1 /' "$TEST_DIR/help.opts")
+ok "both synopses name every option"
 
 mandoc -Tascii "$MAN" >"$TEST_DIR/page" || fail "mandoc cannot render the page"
 for section in SYNOPSIS DESCRIPTION "HTTP API" SIGNALS "EXIT STATUS" \
