@@ -2,7 +2,8 @@
 # shellcheck source-path=SCRIPTDIR
 # t_man - man/profd.8 lints clean with mandoc -Tlint, and profd --help, the
 # man page's option list and README's option table name the same options,
-# with the same short names in the page (curl's test 1139, small scale).
+# with the same short names in the page, and both synopses name them all
+# (curl's test 1139, small scale).
 . "$(dirname "$0")/lib.sh"
 t_begin man
 command -v mandoc >/dev/null || fail "mandoc: not installed (scripts/deps.sh installs it)"
