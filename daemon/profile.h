@@ -23,7 +23,8 @@ struct agg_entry {
 	uint32_t n;		/* frames */
 	int64_t count;		/* samples */
 	int64_t value;		/* cpu or wall ns */
-	uint64_t hash;		/* of (tid, state, PCs) */
+	uint64_t hash;		/* of (tid, state, PCs); also orders equal
+				   counts in debug=1 thread dumps */
 	uint64_t *pcs;		/* n PCs, leaf first; 0 = [truncated] */
 };
 
