@@ -1,16 +1,18 @@
-/* config.c - command line. One option table drives getopt_long, --help
- * and the man page check in tests (every long option printed by --help
- * must appear in man/profd.8).
+/* config.c - command line. One option table (options[] below) drives
+ * getopt_long, the parser (one handler per option) and --help; t_man
+ * checks --help against man/profd.8 and README.md both ways.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/config.h"
 #include "daemon/log.h"
 
 #define SYNOPSIS \
@@ -36,122 +38,6 @@
 #define RUNTIME_DIR_USER	"profd"
 
 const char config_synopsis[] = SYNOPSIS;
-
-const char config_usage[] =
-	SYNOPSIS
-	"\n"
-	"Profile the running process PID from outside and serve Go-compatible\n"
-	"pprof profiles over HTTP:\n"
-	"  go tool pprof http://127.0.0.1:8005/debug/pprof/profile?seconds=30\n"
-	"\n"
-	"  -p, --pid PID          process to profile (repeatable)\n"
-	"  -m, --match REGEX      profile every process whose command name or\n"
-	"                         command line matches (extended regex;\n"
-	"                         repeatable); new ones are found within 1 s\n"
-	"      --allow-any-pid    serve any process asked for as /pid/PID/\n"
-	"                         (host mode; the kernel's ptrace rules hold)\n"
-	"      --max-targets N    processes served at once, at most (64)\n"
-	"      --max-sessions N   profile windows open at once, all processes (64)\n"
-	"      --auth-token-file FILE\n"
-	"                         require 'Authorization: Bearer TOKEN' (or the\n"
-	"                         token as a Basic password) for all but /healthz\n"
-	"      --tls-cert FILE, --tls-key FILE\n"
-	"                         serve HTTPS with this PEM certificate and key\n"
-	"  -l, --listen ADDR      [HOST]:PORT to serve on (default 127.0.0.1:8005;\n"
-	"                         :PORT means every interface, PORT 0 any port)\n"
-	"      --hz N             default samples per second per thread (99)\n"
-	"      --max-hz N         largest hz= a request may ask for (1000)\n"
-	"      --max-seconds N    longest seconds= a request may ask for (600)\n"
-	"      --stack-bytes N    stack copied per sample, 4096..1048576 (32768)\n"
-	"      --max-batch N      threads stopped at once, 1..256 (16)\n"
-	"      --stop-budget-us N summed stop time per tick before the rest\n"
-	"                         waits for the next tick (5000)\n"
-	"      --attach MODE      sample: attach for each sample (default);\n"
-	"                         window: stay attached while a window is open\n"
-	"      --rt-priority N    SCHED_FIFO priority of the sampler thread\n"
-	"                         while it holds threads stopped, 0 for none (1)\n"
-	"      --debuginfod URL   ask this debuginfod server (http:// or https://;\n"
-	"                         repeat, or separate with spaces, for several)\n"
-	"                         for debug files not found locally; off unless\n"
-	"                         given (DEBUGINFOD_URLS is ignored)\n"
-	"      --debuginfod-timeout N\n"
-	"                         seconds a debuginfod download may take (10)\n"
-	"      --debuginfod-max-size N\n"
-	"                         largest file to download, in bytes, 0 for no\n"
-	"                         limit (268435456)\n"
-	"      --debuginfod-cache DIR\n"
-	"                         downloads and failed lookups (root:\n"
-	"                         " DEBUGINFOD_CACHE_ROOT ", others:\n"
-	"                         $XDG_CACHE_HOME/" DEBUGINFOD_CACHE_USER ")\n"
-	"      --runtime-dir DIR  where the guardian records killing a frozen\n"
-	"                         profd, for the next one to report\n"
-	"                         ($RUNTIME_DIRECTORY, else root: "
-	RUNTIME_DIR_ROOT ",\n"
-	"                         others: $XDG_RUNTIME_DIR/"
-	RUNTIME_DIR_USER ")\n"
-	"      --no-guardian      no guardian process (to debug profd: a\n"
-	"                         stopped or traced profd is otherwise killed\n"
-	"                         while a window is open)\n"
-	"  -d, --debug            log debug messages (same as -vv)\n"
-	"  -v, --verbose          log more; repeat for debug messages\n"
-	"  -h, --help             print this help and exit\n"
-	"  -V, --version          print the version and exit\n";
-
-enum {
-	OPT_HZ = 256,
-	OPT_MAX_HZ,
-	OPT_MAX_SECONDS,
-	OPT_STACK_BYTES,
-	OPT_MAX_BATCH,
-	OPT_STOP_BUDGET,
-	OPT_ATTACH,
-	OPT_RT_PRIORITY,
-	OPT_DEBUGINFOD,
-	OPT_DEBUGINFOD_TIMEOUT,
-	OPT_DEBUGINFOD_MAX_SIZE,
-	OPT_DEBUGINFOD_CACHE,
-	OPT_ALLOW_ANY_PID,
-	OPT_MAX_TARGETS,
-	OPT_MAX_SESSIONS,
-	OPT_AUTH_TOKEN_FILE,
-	OPT_TLS_CERT,
-	OPT_TLS_KEY,
-	OPT_RUNTIME_DIR,
-	OPT_NO_GUARDIAN,
-};
-
-static const struct option longopts[] = {
-	{ "pid", required_argument, NULL, 'p' },
-	{ "match", required_argument, NULL, 'm' },
-	{ "allow-any-pid", no_argument, NULL, OPT_ALLOW_ANY_PID },
-	{ "max-targets", required_argument, NULL, OPT_MAX_TARGETS },
-	{ "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
-	{ "auth-token-file", required_argument, NULL, OPT_AUTH_TOKEN_FILE },
-	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
-	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
-	{ "listen", required_argument, NULL, 'l' },
-	{ "hz", required_argument, NULL, OPT_HZ },
-	{ "max-hz", required_argument, NULL, OPT_MAX_HZ },
-	{ "max-seconds", required_argument, NULL, OPT_MAX_SECONDS },
-	{ "stack-bytes", required_argument, NULL, OPT_STACK_BYTES },
-	{ "max-batch", required_argument, NULL, OPT_MAX_BATCH },
-	{ "stop-budget-us", required_argument, NULL, OPT_STOP_BUDGET },
-	{ "attach", required_argument, NULL, OPT_ATTACH },
-	{ "rt-priority", required_argument, NULL, OPT_RT_PRIORITY },
-	{ "debuginfod", required_argument, NULL, OPT_DEBUGINFOD },
-	{ "debuginfod-timeout", required_argument, NULL,
-	  OPT_DEBUGINFOD_TIMEOUT },
-	{ "debuginfod-max-size", required_argument, NULL,
-	  OPT_DEBUGINFOD_MAX_SIZE },
-	{ "debuginfod-cache", required_argument, NULL, OPT_DEBUGINFOD_CACHE },
-	{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
-	{ "no-guardian", no_argument, NULL, OPT_NO_GUARDIAN },
-	{ "debug", no_argument, NULL, 'd' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
-};
 
 static int
 parse_num(const char *opt, const char *arg, unsigned long min,
@@ -320,14 +206,416 @@ config_listen(const char *arg, char *out, size_t outlen)
 	return 0;
 }
 
-int
-config_parse(struct config *c, int argc, char **argv, char *err,
-	     size_t errlen)
+/* ---- the option table ---------------------------------------------------- */
+
+/* What a handler works on while argv is parsed. */
+struct parse_ctx {
+	struct config *c;
+	char **argv;
+	char *err;
+	size_t errlen;
+	bool have_hz;		/* --hz given */
+};
+
+struct opt;
+
+/* Take one option (arg NULL when it has none). 0: go on, 1: stop parsing
+ * (--help, --version), -EINVAL with x->err filled. */
+typedef int opt_fn(const struct opt *o, const char *arg, struct parse_ctx *x);
+
+/* One option: its names, the argument and help --help prints, and the
+ * handler with what it stores. */
+struct opt {
+	const char *name;	/* long name, without the dashes */
+	char letter;		/* short name, 0 for none */
+	const char *arg;	/* argument's name in --help, NULL: none */
+	const char *help;	/* --help text; '\n' starts another line */
+	opt_fn *set;
+	size_t off, size;	/* the struct config field set_* write */
+	unsigned long min, max;	/* set_num's range */
+};
+
+#define FIELD(f) .off = offsetof(struct config, f), \
+		 .size = sizeof(((struct config *)0)->f)
+
+static void *
+field(const struct opt *o, struct parse_ctx *x)
+{
+	return (char *)x->c + o->off;
+}
+
+/* An integer in [o->min, o->max], into an unsigned, int or uint64_t
+ * field. */
+static int
+set_num(const struct opt *o, const char *arg, struct parse_ctx *x)
 {
 	unsigned long v;
-	bool have_hz = false;
-	int ch;
+	char name[64];
 
+	snprintf(name, sizeof(name), "--%s", o->name);
+	if (parse_num(name, arg, o->min, o->max, &v, x->err, x->errlen) < 0)
+		return -EINVAL;
+	if (o->size == sizeof(uint64_t)) {
+		uint64_t v64 = v;
+
+		memcpy(field(o, x), &v64, sizeof(v64));
+	} else {
+		unsigned u = (unsigned)v;	/* int fields: max <= INT_MAX */
+
+		memcpy(field(o, x), &u, sizeof(u));
+	}
+	return 0;
+}
+
+static int
+set_hz(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	x->have_hz = true;
+	return set_num(o, arg, x);
+}
+
+static int
+set_flag(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	(void)arg;
+	*(bool *)field(o, x) = true;
+	return 0;
+}
+
+static int
+set_pid(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	unsigned long v;
+
+	(void)o;
+	if (parse_num("--pid", arg, 1, INT_MAX, &v, x->err, x->errlen) < 0)
+		return -EINVAL;
+	if (x->c->npids == PROFD_MAX_PIDS) {
+		snprintf(x->err, x->errlen,
+			 "too many --pid: at most %d; use --match or "
+			 "--allow-any-pid",
+			 PROFD_MAX_PIDS);
+		return -EINVAL;
+	}
+	x->c->pids[x->c->npids++] = (pid_t)v;
+	return 0;
+}
+
+static int
+set_match(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	(void)o;
+	if (x->c->nmatch == PROFD_MAX_MATCH) {
+		snprintf(x->err, x->errlen,
+			 "too many --match: at most %d; join them with |",
+			 PROFD_MAX_MATCH);
+		return -EINVAL;
+	}
+	if (!arg[0]) {
+		snprintf(x->err, x->errlen,
+			 "--match needs a regular expression");
+		return -EINVAL;
+	}
+	x->c->match[x->c->nmatch++] = arg;
+	return 0;
+}
+
+/* A file name, into a char array field. */
+static int
+set_file(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	if (!arg[0] || strlen(arg) >= o->size) {
+		snprintf(x->err, x->errlen, "%s needs a file name",
+			 x->argv[optind - 1]);
+		return -EINVAL;
+	}
+	snprintf(field(o, x), o->size, "%s", arg);
+	return 0;
+}
+
+/* An absolute path, into a char array field. */
+static int
+set_abs_path(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	if (arg[0] != '/' || strlen(arg) >= o->size) {
+		snprintf(x->err, x->errlen,
+			 "invalid --%s '%s': want an absolute path", o->name,
+			 arg);
+		return -EINVAL;
+	}
+	strcpy(field(o, x), arg);
+	return 0;
+}
+
+static int
+set_listen(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	(void)o;
+	if (config_listen(arg, x->c->listen, sizeof(x->c->listen)) < 0) {
+		snprintf(x->err, x->errlen,
+			 "invalid --listen '%s': want [HOST]:PORT, e.g. "
+			 "127.0.0.1:8005, :8005 or [::1]:8005",
+			 arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+set_debuginfod(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	(void)o;
+	return add_debuginfod(x->c, arg, x->err, x->errlen);
+}
+
+static int
+set_attach(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	(void)o;
+	if (strcmp(arg, "sample") == 0) {
+		x->c->attach_window = false;
+	} else if (strcmp(arg, "window") == 0) {
+		x->c->attach_window = true;
+	} else {
+		snprintf(x->err, x->errlen,
+			 "invalid --attach '%s': want sample or window", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+set_debug(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	(void)o;
+	(void)arg;
+	x->c->verbosity = LOG_LVL_DEBUG;
+	return 0;
+}
+
+static int
+set_verbose(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	(void)o;
+	(void)arg;
+	if (x->c->verbosity < LOG_LVL_DEBUG)
+		x->c->verbosity++;
+	return 0;
+}
+
+/* --help and --version: stop at once, as before any other check. */
+static int
+set_stop(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	(void)arg;
+	*(bool *)field(o, x) = true;
+	return 1;
+}
+
+/* Every option, in --help's order. */
+static const struct opt options[] = {
+	{ "pid", 'p', "PID", "process to profile (repeatable)",
+	  .set = set_pid },
+	{ "match", 'm', "REGEX",
+	  "profile every process whose command name or\n"
+	  "command line matches (extended regex;\n"
+	  "repeatable); new ones are found within 1 s",
+	  .set = set_match },
+	{ "allow-any-pid", 0, NULL,
+	  "serve any process asked for as /pid/PID/\n"
+	  "(host mode; the kernel's ptrace rules hold)",
+	  .set = set_flag, FIELD(allow_any_pid) },
+	{ "max-targets", 0, "N", "processes served at once, at most (64)",
+	  .set = set_num, FIELD(max_targets), 1, 4096 },
+	{ "max-sessions", 0, "N",
+	  "profile windows open at once, all processes (64)", .set = set_num,
+	  FIELD(max_sessions), 1, 1024 },
+	{ "auth-token-file", 0, "FILE",
+	  "require 'Authorization: Bearer TOKEN' (or the\n"
+	  "token as a Basic password) for all but /healthz",
+	  .set = set_file, FIELD(auth_token_file) },
+	{ "tls-cert", 0, "FILE",
+	  "serve HTTPS with this PEM certificate (and --tls-key)",
+	  .set = set_file, FIELD(tls_cert) },
+	{ "tls-key", 0, "FILE", "the PEM private key of --tls-cert",
+	  .set = set_file, FIELD(tls_key) },
+	{ "listen", 'l', "ADDR",
+	  "[HOST]:PORT to serve on (default 127.0.0.1:8005;\n"
+	  ":PORT means every interface, PORT 0 any port)",
+	  .set = set_listen },
+	{ "hz", 0, "N", "default samples per second per thread (99)",
+	  .set = set_hz, FIELD(hz), 1, 10000 },
+	{ "max-hz", 0, "N", "largest hz= a request may ask for (1000)",
+	  .set = set_num, FIELD(max_hz), 1, 10000 },
+	{ "max-seconds", 0, "N", "longest seconds= a request may ask for (600)",
+	  .set = set_num, FIELD(max_seconds), 1, 86400 },
+	{ "stack-bytes", 0, "N",
+	  "stack copied per sample, 4096..1048576 (32768)", .set = set_num,
+	  FIELD(stack_bytes), 4096, 1048576 },
+	{ "max-batch", 0, "N", "threads stopped at once, 1..256 (16)",
+	  .set = set_num, FIELD(max_batch), 1, 256 },
+	{ "stop-budget-us", 0, "N",
+	  "summed stop time per tick before the rest\n"
+	  "waits for the next tick (5000)",
+	  .set = set_num, FIELD(stop_budget_us), 1, 10000000 },
+	{ "attach", 0, "MODE",
+	  "sample: attach for each sample (default);\n"
+	  "window: stay attached while a window is open",
+	  .set = set_attach },
+	{ "rt-priority", 0, "N",
+	  "SCHED_FIFO priority of the sampler thread\n"
+	  "while it holds threads stopped, 0 for none (1)",
+	  .set = set_num, FIELD(rt_priority), 0, 99 },
+	{ "debuginfod", 0, "URL",
+	  "ask this debuginfod server (http:// or https://;\n"
+	  "repeat, or separate with spaces, for several)\n"
+	  "for debug files not found locally; off unless\n"
+	  "given (DEBUGINFOD_URLS is ignored)",
+	  .set = set_debuginfod },
+	{ "debuginfod-timeout", 0, "N",
+	  "seconds a debuginfod download may take (10)", .set = set_num,
+	  FIELD(debuginfod_timeout), 1, 3600 },
+	{ "debuginfod-max-size", 0, "N",
+	  "largest file to download, in bytes, 0 for no\n"
+	  "limit (268435456)",
+	  .set = set_num, FIELD(debuginfod_max_size), 0, 1UL << 40 },
+	{ "debuginfod-cache", 0, "DIR",
+	  "downloads and failed lookups (root:\n" DEBUGINFOD_CACHE_ROOT
+	  ", others:\n$XDG_CACHE_HOME/" DEBUGINFOD_CACHE_USER ")",
+	  .set = set_abs_path, FIELD(debuginfod_cache) },
+	{ "runtime-dir", 0, "DIR",
+	  "where the guardian records killing a frozen\n"
+	  "profd, for the next one to report\n"
+	  "($RUNTIME_DIRECTORY, else root: " RUNTIME_DIR_ROOT ",\n"
+	  "others: $XDG_RUNTIME_DIR/" RUNTIME_DIR_USER ")",
+	  .set = set_abs_path, FIELD(runtime_dir) },
+	{ "no-guardian", 0, NULL,
+	  "no guardian process (to debug profd: a\n"
+	  "stopped or traced profd is otherwise killed\n"
+	  "while a window is open)",
+	  .set = set_flag, FIELD(no_guardian) },
+	{ "debug", 'd', NULL, "log debug messages (same as -vv)",
+	  .set = set_debug },
+	{ "verbose", 'v', NULL, "log more; repeat for debug messages",
+	  .set = set_verbose },
+	{ "help", 'h', NULL, "print this help and exit", .set = set_stop,
+	  FIELD(help) },
+	{ "version", 'V', NULL, "print the version and exit", .set = set_stop,
+	  FIELD(version) },
+};
+
+#define NOPTS (sizeof(options) / sizeof(options[0]))
+#define HELP_COLUMN 25		/* where the help text starts */
+
+/* getopt_long's val for options[i]: its letter, else 256 + i. */
+static int
+opt_val(size_t i)
+{
+	return options[i].letter ? options[i].letter : 256 + (int)i;
+}
+
+static const struct opt *
+opt_by_val(int val)
+{
+	size_t i;
+
+	for (i = 0; i < NOPTS; i++)
+		if (opt_val(i) == val)
+			return &options[i];
+	return NULL;
+}
+
+void
+config_help(FILE *f)
+{
+	const char *h, *nl;
+	size_t i;
+	int w;
+
+	fputs(SYNOPSIS "\n"
+	      "Profile the running process PID from outside and serve "
+	      "Go-compatible\n"
+	      "pprof profiles over HTTP:\n"
+	      "  go tool pprof http://127.0.0.1:8005/debug/pprof/profile"
+	      "?seconds=30\n\n",
+	      f);
+	for (i = 0; i < NOPTS; i++) {
+		const struct opt *o = &options[i];
+
+		if (o->letter)
+			w = fprintf(f, "  -%c, --%s", o->letter, o->name);
+		else
+			w = fprintf(f, "      --%s", o->name);
+		if (o->arg)
+			w += fprintf(f, " %s", o->arg);
+		if (w >= HELP_COLUMN) {
+			fputc('\n', f);
+			w = 0;
+		}
+		for (h = o->help; h; h = nl ? nl + 1 : NULL) {
+			nl = strchr(h, '\n');
+			fprintf(f, "%*s%.*s\n", HELP_COLUMN - w, "",
+				nl ? (int)(nl - h) : (int)strlen(h), h);
+			w = 0;
+		}
+	}
+}
+
+/* The usage error of getopt_long's answer ch (':' or '?'). */
+static int
+bad_option(int ch, struct parse_ctx *x)
+{
+	const struct opt *o = optopt ? opt_by_val(optopt) : NULL;
+
+	if (ch == ':')
+		snprintf(x->err, x->errlen, "option %s needs an argument",
+			 x->argv[optind - 1]);
+	else if (o && strncmp(x->argv[optind - 1], "--", 2) == 0)
+		/* "--no-guardian=1": getopt_long sets optopt to its val */
+		snprintf(x->err, x->errlen, "option --%s takes no argument",
+			 o->name);
+	else if (optopt)
+		snprintf(x->err, x->errlen, "unknown option -%c", optopt);
+	else
+		snprintf(x->err, x->errlen, "unknown option %s",
+			 x->argv[optind - 1]);
+	return -EINVAL;
+}
+
+/* What no single option can check: the options together. */
+static int
+check_config(struct parse_ctx *x)
+{
+	struct config *c = x->c;
+
+	if (c->npids == 0 && c->nmatch == 0 && !c->allow_any_pid) {
+		snprintf(x->err, x->errlen,
+			 "say which processes to profile: --pid PID, --match "
+			 "REGEX or --allow-any-pid");
+		return -EINVAL;
+	}
+	if (!c->tls_cert[0] != !c->tls_key[0]) {
+		snprintf(x->err, x->errlen,
+			 "--tls-cert and --tls-key go together: give both");
+		return -EINVAL;
+	}
+	if (!x->have_hz && c->hz > c->max_hz)
+		c->hz = c->max_hz;	/* the default follows a lower cap */
+	if (c->hz > c->max_hz) {
+		snprintf(x->err, x->errlen, "--hz %u is above --max-hz %u",
+			 c->hz, c->max_hz);
+		return -EINVAL;
+	}
+	if (!c->runtime_dir[0])
+		default_runtime_dir(c);
+	if (c->debuginfod[0] && !c->debuginfod_cache[0])
+		return default_cache(c, x->err, x->errlen);
+	return 0;
+}
+
+static void
+set_defaults(struct config *c)
+{
 	memset(c, 0, sizeof(*c));
 	strcpy(c->listen, "127.0.0.1:8005");
 	c->hz = 99;
@@ -342,230 +630,52 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 	c->verbosity = LOG_LVL_INFO;
 	c->debuginfod_timeout = 10;
 	c->debuginfod_max_size = 256UL << 20;
+}
+
+int
+config_parse(struct config *c, int argc, char **argv, char *err,
+	     size_t errlen)
+{
+	struct parse_ctx x = { c, argv, err, errlen, false };
+	struct option longopts[NOPTS + 1];
+	char shortopts[2 * NOPTS + 2], *p = shortopts;
+	const struct opt *o;
+	size_t i;
+	int ch, r;
+
+	set_defaults(c);
+	*p++ = ':';		/* a missing argument returns ':' */
+	for (i = 0; i < NOPTS; i++) {
+		longopts[i] = (struct option){
+			options[i].name,
+			options[i].arg ? required_argument : no_argument, NULL,
+			opt_val(i)
+		};
+		if (options[i].letter) {
+			*p++ = options[i].letter;
+			if (options[i].arg)
+				*p++ = ':';
+		}
+	}
+	*p = '\0';
+	memset(&longopts[NOPTS], 0, sizeof(longopts[NOPTS]));
 
 	optind = 0;		/* full reset, also for repeated unit tests */
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":p:m:l:dvhV", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) !=
 	       -1) {
-		switch (ch) {
-		case 'p':
-			if (parse_num("--pid", optarg, 1, INT_MAX, &v, err,
-				      errlen) < 0)
-				return -EINVAL;
-			if (c->npids == PROFD_MAX_PIDS) {
-				snprintf(err, errlen,
-					 "too many --pid: at most %d; use "
-					 "--match or --allow-any-pid",
-					 PROFD_MAX_PIDS);
-				return -EINVAL;
-			}
-			c->pids[c->npids++] = (pid_t)v;
-			break;
-		case 'm':
-			if (c->nmatch == PROFD_MAX_MATCH) {
-				snprintf(err, errlen,
-					 "too many --match: at most %d; join "
-					 "them with |",
-					 PROFD_MAX_MATCH);
-				return -EINVAL;
-			}
-			if (!optarg[0]) {
-				snprintf(err, errlen,
-					 "--match needs a regular expression");
-				return -EINVAL;
-			}
-			c->match[c->nmatch++] = optarg;
-			break;
-		case OPT_ALLOW_ANY_PID:
-			c->allow_any_pid = true;
-			break;
-		case OPT_MAX_TARGETS:
-			if (parse_num("--max-targets", optarg, 1, 4096, &v, err,
-				      errlen) < 0)
-				return -EINVAL;
-			c->max_targets = (unsigned)v;
-			break;
-		case OPT_MAX_SESSIONS:
-			if (parse_num("--max-sessions", optarg, 1, 1024, &v,
-				      err, errlen) < 0)
-				return -EINVAL;
-			c->max_sessions = (unsigned)v;
-			break;
-		case OPT_AUTH_TOKEN_FILE:
-		case OPT_TLS_CERT:
-		case OPT_TLS_KEY: {
-			char *dst = ch == OPT_AUTH_TOKEN_FILE ? c->auth_token_file
-				    : ch == OPT_TLS_CERT      ? c->tls_cert
-							      : c->tls_key;
-
-			if (!optarg[0] || strlen(optarg) >= 512) {
-				snprintf(err, errlen, "%s needs a file name",
-					 argv[optind - 1]);
-				return -EINVAL;
-			}
-			snprintf(dst, 512, "%s", optarg);
-			break;
-		}
-		case 'l':
-			if (config_listen(optarg, c->listen,
-					  sizeof(c->listen)) < 0) {
-				snprintf(err, errlen,
-					 "invalid --listen '%s': want "
-					 "[HOST]:PORT, e.g. 127.0.0.1:8005, "
-					 ":8005 or [::1]:8005",
-					 optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_HZ:
-			if (parse_num("--hz", optarg, 1, 10000, &v, err,
-				      errlen) < 0)
-				return -EINVAL;
-			c->hz = (unsigned)v;
-			have_hz = true;
-			break;
-		case OPT_MAX_HZ:
-			if (parse_num("--max-hz", optarg, 1, 10000, &v, err,
-				      errlen) < 0)
-				return -EINVAL;
-			c->max_hz = (unsigned)v;
-			break;
-		case OPT_MAX_SECONDS:
-			if (parse_num("--max-seconds", optarg, 1, 86400, &v,
-				      err, errlen) < 0)
-				return -EINVAL;
-			c->max_seconds = (unsigned)v;
-			break;
-		case OPT_STACK_BYTES:
-			if (parse_num("--stack-bytes", optarg, 4096, 1048576,
-				      &v, err, errlen) < 0)
-				return -EINVAL;
-			c->stack_bytes = (unsigned)v;
-			break;
-		case OPT_MAX_BATCH:
-			if (parse_num("--max-batch", optarg, 1, 256, &v, err,
-				      errlen) < 0)
-				return -EINVAL;
-			c->max_batch = (unsigned)v;
-			break;
-		case OPT_STOP_BUDGET:
-			if (parse_num("--stop-budget-us", optarg, 1, 10000000,
-				      &v, err, errlen) < 0)
-				return -EINVAL;
-			c->stop_budget_us = (unsigned)v;
-			break;
-		case OPT_RT_PRIORITY:
-			if (parse_num("--rt-priority", optarg, 0, 99, &v, err,
-				      errlen) < 0)
-				return -EINVAL;
-			c->rt_priority = (int)v;
-			break;
-		case OPT_DEBUGINFOD:
-			if (add_debuginfod(c, optarg, err, errlen) < 0)
-				return -EINVAL;
-			break;
-		case OPT_DEBUGINFOD_TIMEOUT:
-			if (parse_num("--debuginfod-timeout", optarg, 1, 3600,
-				      &v, err, errlen) < 0)
-				return -EINVAL;
-			c->debuginfod_timeout = (unsigned)v;
-			break;
-		case OPT_DEBUGINFOD_MAX_SIZE:
-			if (parse_num("--debuginfod-max-size", optarg, 0,
-				      1UL << 40, &v, err, errlen) < 0)
-				return -EINVAL;
-			c->debuginfod_max_size = v;
-			break;
-		case OPT_DEBUGINFOD_CACHE:
-			if (optarg[0] != '/' ||
-			    strlen(optarg) >= sizeof(c->debuginfod_cache)) {
-				snprintf(err, errlen,
-					 "invalid --debuginfod-cache '%s': "
-					 "want an absolute path",
-					 optarg);
-				return -EINVAL;
-			}
-			strcpy(c->debuginfod_cache, optarg);
-			break;
-		case OPT_RUNTIME_DIR:
-			if (optarg[0] != '/' ||
-			    strlen(optarg) >= sizeof(c->runtime_dir)) {
-				snprintf(err, errlen,
-					 "invalid --runtime-dir '%s': want an "
-					 "absolute path",
-					 optarg);
-				return -EINVAL;
-			}
-			strcpy(c->runtime_dir, optarg);
-			break;
-		case OPT_NO_GUARDIAN:
-			c->no_guardian = true;
-			break;
-		case OPT_ATTACH:
-			if (strcmp(optarg, "sample") == 0) {
-				c->attach_window = false;
-			} else if (strcmp(optarg, "window") == 0) {
-				c->attach_window = true;
-			} else {
-				snprintf(err, errlen,
-					 "invalid --attach '%s': want sample or "
-					 "window",
-					 optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'd':
-			c->verbosity = LOG_LVL_DEBUG;
-			break;
-		case 'v':
-			if (c->verbosity < LOG_LVL_DEBUG)
-				c->verbosity++;
-			break;
-		case 'h':
-			c->help = true;
-			return 0;
-		case 'V':
-			c->version = true;
-			return 0;
-		case ':':
-			snprintf(err, errlen, "option %s needs an argument",
-				 argv[optind - 1]);
+		o = opt_by_val(ch);
+		if (!o)
+			return bad_option(ch, &x);
+		r = o->set(o, optarg, &x);
+		if (r < 0)
 			return -EINVAL;
-		default:
-			if (optopt)
-				snprintf(err, errlen, "unknown option -%c",
-					 optopt);
-			else
-				snprintf(err, errlen, "unknown option %s",
-					 argv[optind - 1]);
-			return -EINVAL;
-		}
+		if (r > 0)
+			return 0;
 	}
 	if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
-	if (c->npids == 0 && c->nmatch == 0 && !c->allow_any_pid) {
-		snprintf(err, errlen,
-			 "say which processes to profile: --pid PID, --match "
-			 "REGEX or --allow-any-pid");
-		return -EINVAL;
-	}
-	if (!c->tls_cert[0] != !c->tls_key[0]) {
-		snprintf(err, errlen,
-			 "--tls-cert and --tls-key go together: give both");
-		return -EINVAL;
-	}
-	if (!have_hz && c->hz > c->max_hz)
-		c->hz = c->max_hz;	/* the default follows a lower cap */
-	if (c->hz > c->max_hz) {
-		snprintf(err, errlen, "--hz %u is above --max-hz %u", c->hz,
-			 c->max_hz);
-		return -EINVAL;
-	}
-	if (!c->runtime_dir[0])
-		default_runtime_dir(c);
-	if (c->debuginfod[0] && !c->debuginfod_cache[0])
-		return default_cache(c, err, errlen);
-	return 0;
+	return check_config(&x);
 }

@@ -15,7 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/daemon.h"
+#include "common/hash.h"
+#include "daemon/export.h"
+#include "daemon/profile.h"
+#include "daemon/proc.h"
+#include "daemon/textbuf.h"
+#include "http/http.h"
+#include "symbolize/symbolize.h"
 
 int
 modsnap_take(struct modsnap *ms, const struct space *sp)
@@ -91,59 +97,6 @@ modsnap_find(const struct modsnap *ms, uint64_t pc, size_t *idx)
 	return NULL;
 }
 
-/* PC -> location id, open addressing. */
-struct pcmap {
-	uint64_t *keys, *vals;
-	size_t cap, n;
-};
-
-static int
-pcmap_grow(struct pcmap *m)
-{
-	size_t nc = m->cap ? m->cap * 2 : 1024, i;
-	uint64_t *k = calloc(nc, sizeof(*k)), *v = calloc(nc, sizeof(*v));
-
-	if (!k || !v) {
-		free(k);
-		free(v);
-		return -ENOMEM;
-	}
-	for (i = 0; i < m->cap; i++) {
-		size_t j;
-
-		if (!m->vals[i])
-			continue;
-		j = (m->keys[i] * 0x9e3779b97f4a7c15ULL >> 20) & (nc - 1);
-		while (v[j])
-			j = (j + 1) & (nc - 1);
-		k[j] = m->keys[i];
-		v[j] = m->vals[i];
-	}
-	free(m->keys);
-	free(m->vals);
-	m->keys = k;
-	m->vals = v;
-	m->cap = nc;
-	return 0;
-}
-
-static uint64_t *
-pcmap_slot(struct pcmap *m, uint64_t pc)
-{
-	size_t j;
-
-	if ((m->n + 1) * 2 > m->cap && pcmap_grow(m) < 0)
-		return NULL;
-	j = (pc * 0x9e3779b97f4a7c15ULL >> 20) & (m->cap - 1);
-	while (m->vals[j] && m->keys[j] != pc)
-		j = (j + 1) & (m->cap - 1);
-	if (!m->vals[j]) {
-		m->keys[j] = pc;
-		m->n++;
-	}
-	return &m->vals[j];
-}
-
 struct mapinfo {
 	uint64_t id;
 	bool named;		/* a location got a name, not [file+0xoff] */
@@ -158,7 +111,7 @@ struct exporter {
 	struct pprof *p;
 	const struct modsnap *ms;
 	struct mapinfo *mi;
-	struct pcmap pcs;
+	struct htab pcs;	/* hash_u64(pc) -> location id */
 	struct pprof_line *lines;
 	size_t caplines;
 };
@@ -277,8 +230,7 @@ static void
 exporter_done(struct exporter *x)
 {
 	free(x->mi);
-	free(x->pcs.keys);
-	free(x->pcs.vals);
+	htab_free(&x->pcs);
 	free(x->lines);
 }
 
@@ -314,15 +266,15 @@ stack_locs(struct exporter *x, const uint64_t *pcs, size_t n, uint64_t **locs,
 		*cap = n;
 	}
 	for (j = 0; j < n; j++) {
-		uint64_t *slot = pcmap_slot(&x->pcs, pcs[j]);
+		uint64_t h = hash_u64(pcs[j]);
+		uint64_t id = htab_find(&x->pcs, h, NULL, NULL, NULL);
 
-		if (!slot)
-			return -ENOMEM;
-		if (!*slot)
-			*slot = make_loc(x, pcs[j]);
-		if (!*slot)
-			return -ENOMEM;
-		(*locs)[j] = *slot;
+		if (!id) {
+			id = make_loc(x, pcs[j]);
+			if (!id || htab_add(&x->pcs, h, id) < 0)
+				return -ENOMEM;
+		}
+		(*locs)[j] = id;
 	}
 	return 0;
 }

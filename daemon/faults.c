@@ -15,7 +15,7 @@
  * a stalled file system), a watchdog ends the process after
  * FAULTS_SHUTDOWN_MS anyway. Exiting releases every traced thread.
  */
-#include "daemon/daemon.h"
+#include "daemon/faults.h"
 #include "daemon/log.h"
 
 #include <errno.h>

@@ -242,19 +242,31 @@ struct gstate {
 	unsigned looks;		/* since a window opened */
 };
 
+/* The text of the /proc file open on fd (-1: none), read again from its
+ * start into buf (size bytes) and NUL-terminated; false when unreadable
+ * or empty. */
+static bool
+pread_text(int fd, char *buf, size_t size)
+{
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = pread(fd, buf, size - 1, 0);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
 /* The state letter of a /proc stat file read on fd, 0 when unreadable. */
 static char
 stat_state(int fd)
 {
 	char buf[512], *p;
-	ssize_t n;
 
-	if (fd < 0)
+	if (!pread_text(fd, buf, sizeof(buf)))
 		return 0;
-	n = pread(fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	p = strrchr(buf, ')');	/* the comm may hold spaces and ')' */
 	return p && p[1] == ' ' ? p[2] : 0;
 }
@@ -264,14 +276,9 @@ static pid_t
 status_tracer(int fd)
 {
 	char buf[4096], *p;
-	ssize_t n;
 
-	if (fd < 0)
+	if (!pread_text(fd, buf, sizeof(buf)))
 		return 0;
-	n = pread(fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	p = strstr(buf, "\nTracerPid:");
 	return p ? (pid_t)atoi(p + 11) : 0;
 }
@@ -687,17 +694,17 @@ guardian_main(const struct guardian_opts *o, pid_t profd, int dfd, int ready)
 
 /* ---- profd's side -------------------------------------------------------- */
 
-int
-guardian_start(const struct guardian_opts *o, char *err, size_t errlen)
+/* Open the runtime directory (a negative value when there is none), take
+ * the counts of its record, and log once a kill of the previous profd
+ * that no profd has reported yet. */
+static int
+open_record(const char *runtime_dir)
 {
 	struct record rec;
-	struct pollfd p;
-	int dfd = -1, pfd[2], r;
-	pid_t profd = getpid(), pid;
-	char c, when[32];
-	size_t n;
+	char when[32];
+	int dfd = -1;
 
-	snprintf(rundir, sizeof(rundir), "%s", o->runtime_dir);
+	snprintf(rundir, sizeof(rundir), "%s", runtime_dir);
 	if (!rundir[0]) {
 		log_verbose("no runtime directory (--runtime-dir): guardian "
 			    "kills will only be logged");
@@ -726,6 +733,19 @@ guardian_start(const struct guardian_opts *o, char *err, size_t errlen)
 					 rundir, RECORD_NAME);
 		}
 	}
+	return dfd;
+}
+
+int
+guardian_start(const struct guardian_opts *o, char *err, size_t errlen)
+{
+	struct pollfd p;
+	int dfd, pfd[2], r;
+	pid_t profd = getpid(), pid;
+	char c;
+	size_t n;
+
+	dfd = open_record(o->runtime_dir);
 	if (!o->enabled) {
 		if (dfd >= 0)
 			close(dfd);

@@ -28,9 +28,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/faults.h"
 #include "daemon/guardian.h"
 #include "daemon/log.h"
+#include "daemon/metrics.h"
+#include "daemon/proc.h"
+#include "daemon/registry.h"
 #include "http/http.h"
 #include "symbolize/symbolize.h"
 
@@ -131,15 +136,15 @@ op_symbol(void *ctx, pid_t pid, const uint64_t *addrs, size_t n, char **names,
 	registry_put(d->reg, t);
 }
 
+/* The status of a text answer built from n targets (rc from the builder:
+ * 0, or -ENOMEM), and the targets' references given back. */
 static void
-op_metrics(void *ctx, struct http_reply *r)
+text_reply(struct profd *d, struct http_reply *r, int rc, struct target **ts,
+	   size_t n)
 {
-	struct profd *d = ctx;
-	struct target *ts[256];
-	size_t n, i;
+	size_t i;
 
-	n = registry_snapshot(d->reg, ts, 256, NULL);
-	if (metrics_text(ts, n, &r->text, &r->text_len) < 0) {
+	if (rc < 0) {
 		r->status = 503;
 		snprintf(r->msg, sizeof(r->msg), "profd is out of memory");
 	} else {
@@ -147,6 +152,17 @@ op_metrics(void *ctx, struct http_reply *r)
 	}
 	for (i = 0; i < n; i++)
 		registry_put(d->reg, ts[i]);
+}
+
+static void
+op_metrics(void *ctx, struct http_reply *r)
+{
+	struct profd *d = ctx;
+	struct target *ts[256];
+	size_t n;
+
+	n = registry_snapshot(d->reg, ts, 256, NULL);
+	text_reply(d, r, metrics_text(ts, n, &r->text, &r->text_len), ts, n);
 }
 
 static void
@@ -162,14 +178,8 @@ op_targets_json(void *ctx, struct http_reply *r)
 	 * looks whether an idle target's process still exists */
 	for (i = 0; i < n; i++)
 		target_poll(ts[i]);
-	if (targets_json(ts, info, n, &r->text, &r->text_len) < 0) {
-		r->status = 503;
-		snprintf(r->msg, sizeof(r->msg), "profd is out of memory");
-	} else {
-		r->status = 200;
-	}
-	for (i = 0; i < n; i++)
-		registry_put(d->reg, ts[i]);
+	text_reply(d, r, targets_json(ts, info, n, &r->text, &r->text_len),
+		   ts, n);
 }
 
 static size_t
@@ -369,158 +379,227 @@ read_token(const char *file, char *tok, size_t len)
 	free(buf);
 }
 
-int
-main(int argc, char **argv)
+/* The command line: -1 to go on, else the exit status (--help,
+ * --version, a usage error). */
+static int
+parse_cmdline(struct config *c, int argc, char **argv)
 {
-	struct target_opts topts;
-	struct http_config hc;
-	struct http_server *srv;
-	static struct profd d;
 	char err[PROFD_ERRLEN];
-	sigset_t set;
-	size_t i;
-	int sig;
 
-	if (config_parse(&d.cfg, argc, argv, err, sizeof(err)) < 0) {
+	if (config_parse(c, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "profd: %s\n%s", err, config_synopsis);
 		return EXIT_USAGE;
 	}
-	if (d.cfg.help) {
-		fputs(config_usage, stdout);
+	if (c->help) {
+		config_help(stdout);
 		return 0;
 	}
-	if (d.cfg.version) {
+	if (c->version) {
 		printf("profd %s\n", PROFD_VERSION);
 		return 0;
 	}
-	log_init(d.cfg.verbosity);
-	faults_install();
-	/* The guardian is forked now: before any thread exists (fork copies
-	 * only the calling one) and before the token is read, so that its
-	 * copy of our memory holds nothing it does not need. */
-	{
-		struct guardian_opts go = {
-			.enabled = !d.cfg.no_guardian,
-			.runtime_dir = d.cfg.runtime_dir,
-			.rt_priority = d.cfg.rt_priority,
-			.max_samplers = d.cfg.max_targets + 16,
-		};
+	return -1;
+}
 
-		if (guardian_start(&go, err, sizeof(err)) < 0)
-			log_warnx("%s", err);
-	}
-	if (d.cfg.auth_token_file[0])
-		read_token(d.cfg.auth_token_file, d.token, sizeof(d.token));
+/* The guardian is forked now: before any thread exists (fork copies only
+ * the calling one) and before the token is read, so that its copy of our
+ * memory holds nothing it does not need. */
+static void
+start_guardian(const struct config *c)
+{
+	struct guardian_opts go = {
+		.enabled = !c->no_guardian,
+		.runtime_dir = c->runtime_dir,
+		.rt_priority = c->rt_priority,
+		.max_samplers = c->max_targets + 16,
+	};
+	char err[PROFD_ERRLEN];
+
+	if (guardian_start(&go, err, sizeof(err)) < 0)
+		log_warnx("%s", err);
+}
+
+/* symbolize/ and --debuginfod. Before any thread starts: this sets
+ * environment variables. */
+static void
+start_symbolize(const struct config *c)
+{
+	char err[PROFD_ERRLEN];
+
 	symbolize_init();
-	/* Before any thread starts: this sets environment variables. */
-	if (d.cfg.debuginfod[0]) {
-		if (symbolize_set_debuginfod(d.cfg.debuginfod,
-					     d.cfg.debuginfod_timeout,
-					     d.cfg.debuginfod_max_size,
-					     d.cfg.debuginfod_cache, err,
-					     sizeof(err)) < 0)
-			fatalx("%s", err);
-		log_info("debuginfod: %s (%u s, %" PRIu64 " bytes at most a "
-			 "file; cache %s)",
-			 d.cfg.debuginfod, d.cfg.debuginfod_timeout,
-			 d.cfg.debuginfod_max_size, d.cfg.debuginfod_cache);
-	}
-	drop_capabilities(&d.cfg);
+	if (!c->debuginfod[0])
+		return;
+	if (symbolize_set_debuginfod(c->debuginfod, c->debuginfod_timeout,
+				     c->debuginfod_max_size,
+				     c->debuginfod_cache, err,
+				     sizeof(err)) < 0)
+		fatalx("%s", err);
+	log_info("debuginfod: %s (%u s, %" PRIu64 " bytes at most a file; "
+		 "cache %s)",
+		 c->debuginfod, c->debuginfod_timeout, c->debuginfod_max_size,
+		 c->debuginfod_cache);
+}
 
-	/* Signals are taken synchronously by this thread only; every thread
-	 * created below inherits the mask. A client that hangs up must not
-	 * kill us with SIGPIPE. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	raise_nofile();
+/* Signals are taken synchronously by the main thread only; every thread
+ * created afterwards inherits the mask. A client that hangs up must not
+ * kill us with SIGPIPE. */
+static void
+block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+/* The registry with its --match rules and --pid targets, watching. false
+ * after a bad --match, said on stderr (a usage error); other failures are
+ * fatal. */
+static bool
+start_registry(struct profd *d)
+{
+	const struct config *c = &d->cfg;
+	struct target_opts topts;
+	char err[PROFD_ERRLEN];
+	size_t i;
 
 	memset(&topts, 0, sizeof(topts));
-	topts.stack_bytes = d.cfg.stack_bytes;
-	topts.max_hz = d.cfg.max_hz;
-	topts.max_batch = d.cfg.max_batch;
-	topts.stop_budget_us = d.cfg.stop_budget_us;
-	topts.attach_window = d.cfg.attach_window;
-	topts.rt_priority = d.cfg.rt_priority;
-	d.reg = registry_new(&topts, d.cfg.allow_any_pid, d.cfg.max_targets);
-	if (!d.reg)
+	topts.stack_bytes = c->stack_bytes;
+	topts.max_hz = c->max_hz;
+	topts.max_batch = c->max_batch;
+	topts.stop_budget_us = c->stop_budget_us;
+	topts.attach_window = c->attach_window;
+	topts.rt_priority = c->rt_priority;
+	d->reg = registry_new(&topts, c->allow_any_pid, c->max_targets);
+	if (!d->reg)
 		fatalx("out of memory");
-	for (i = 0; i < d.cfg.nmatch; i++)
-		if (registry_add_rule(d.reg, d.cfg.match[i], err,
-				      sizeof(err)) < 0) {
-			registry_free(d.reg);
-			fprintf(stderr, "profd: %s\n%s", err, config_synopsis);
-			return EXIT_USAGE;
-		}
-	for (i = 0; i < d.cfg.npids; i++) {
-		if (registry_add_pid(d.reg, d.cfg.pids[i], err, sizeof(err)) <
+	for (i = 0; i < c->nmatch; i++)
+		if (registry_add_rule(d->reg, c->match[i], err, sizeof(err)) <
 		    0) {
-			registry_free(d.reg);
+			registry_free(d->reg);
+			fprintf(stderr, "profd: %s\n%s", err, config_synopsis);
+			return false;
+		}
+	for (i = 0; i < c->npids; i++) {
+		if (registry_add_pid(d->reg, c->pids[i], err, sizeof(err)) <
+		    0) {
+			registry_free(d->reg);
 			fatalx("%s", err);
 		}
 	}
-	if (registry_start(d.reg) < 0) {
-		registry_free(d.reg);
+	if (registry_start(d->reg) < 0) {
+		registry_free(d->reg);
 		fatalx("cannot start the --match watcher");
 	}
+	return true;
+}
+
+/* The HTTP server; fatal when it cannot start. */
+static struct http_server *
+start_http(struct profd *d)
+{
+	const struct config *c = &d->cfg;
+	struct http_config hc;
+	struct http_server *srv;
+	char err[PROFD_ERRLEN];
 
 	memset(&hc, 0, sizeof(hc));
-	hc.listen = d.cfg.listen;
-	hc.max_seconds = d.cfg.max_seconds;
-	hc.default_seconds = d.cfg.max_seconds < 30 ? d.cfg.max_seconds : 30;
-	hc.default_hz = d.cfg.hz;
-	hc.max_hz = d.cfg.max_hz;
+	hc.listen = c->listen;
+	hc.max_seconds = c->max_seconds;
+	hc.default_seconds = c->max_seconds < 30 ? c->max_seconds : 30;
+	hc.default_hz = c->hz;
+	hc.max_hz = c->max_hz;
 	/* every window holds a worker; keep some for quick requests */
-	hc.threads = d.cfg.max_sessions + 16;
-	hc.auth_token = d.token[0] ? d.token : NULL;
-	hc.tls_cert = d.cfg.tls_cert[0] ? d.cfg.tls_cert : NULL;
-	hc.tls_key = d.cfg.tls_key[0] ? d.cfg.tls_key : NULL;
-	srv = http_start(&hc, &ops, &d, err, sizeof(err));
+	hc.threads = c->max_sessions + 16;
+	hc.auth_token = d->token[0] ? d->token : NULL;
+	hc.tls_cert = c->tls_cert[0] ? c->tls_cert : NULL;
+	hc.tls_key = c->tls_key[0] ? c->tls_key : NULL;
+	srv = http_start(&hc, &ops, d, err, sizeof(err));
 	if (!srv) {
-		registry_free(d.reg);
+		registry_free(d->reg);
 		fatalx("%s", err);
 	}
-	__atomic_store_n(&d.serving, true, __ATOMIC_RELEASE);
-	{
-		struct http_target_info ti[8];
-		size_t n = op_targets(&d, ti, 8);
+	__atomic_store_n(&d->serving, true, __ATOMIC_RELEASE);
+	return srv;
+}
 
-		for (i = 0; i < n; i++)
-			log_info("profiling process %d (%s)", (int)ti[i].pid,
-				 ti[i].comm);
-		for (i = 0; i < d.cfg.nmatch; i++)
-			log_info("watching for processes matching '%s'",
-				 d.cfg.match[i]);
-		if (d.cfg.allow_any_pid)
-			log_info("serving any process by /pid/PID/ "
-				 "(--allow-any-pid)");
-	}
+/* What profd serves, where, and a warning when anyone may ask. */
+static void
+log_serving(struct profd *d, struct http_server *srv)
+{
+	const struct config *c = &d->cfg;
+	struct http_target_info ti[8];
+	size_t n = op_targets(d, ti, 8), i;
+
+	for (i = 0; i < n; i++)
+		log_info("profiling process %d (%s)", (int)ti[i].pid,
+			 ti[i].comm);
+	for (i = 0; i < c->nmatch; i++)
+		log_info("watching for processes matching '%s'", c->match[i]);
+	if (c->allow_any_pid)
+		log_info("serving any process by /pid/PID/ "
+			 "(--allow-any-pid)");
 	log_info("listening on %s%s", http_bound(srv),
-		 hc.tls_cert ? " (https)" : "");
-	if (!is_loopback(d.cfg.listen) && !hc.auth_token)
+		 c->tls_cert[0] ? " (https)" : "");
+	if (!is_loopback(c->listen) && !d->token[0])
 		log_warnx("listening on %s beyond loopback without "
 			  "authentication: anyone who can reach it can stop "
 			  "and profile the target processes; add "
 			  "--auth-token-file",
 			  http_bound(srv));
-	notify_systemd("READY=1");
+}
+
+/* Block until SIGTERM or SIGINT and return it; once a second, look
+ * whether the guardian has died. */
+static int
+wait_for_stop(const sigset_t *set)
+{
+	int sig;
 
 	for (;;) {
 		struct timespec second = { 1, 0 };
 
-		/* once a second: has the guardian died? */
-		sig = sigtimedwait(&set, NULL, &second);
+		sig = sigtimedwait(set, NULL, &second);
 		guardian_check();
 		if (sig < 0)
 			continue;
 		if (sig == SIGTERM || sig == SIGINT)
-			break;
+			return sig;
 		if (sig == SIGHUP)
 			log_info("SIGHUP ignored (no configuration to reload)");
 	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct http_server *srv;
+	static struct profd d;
+	sigset_t set;
+	int sig, rc;
+
+	rc = parse_cmdline(&d.cfg, argc, argv);
+	if (rc >= 0)
+		return rc;
+	log_init(d.cfg.verbosity);
+	faults_install();
+	start_guardian(&d.cfg);
+	if (d.cfg.auth_token_file[0])
+		read_token(d.cfg.auth_token_file, d.token, sizeof(d.token));
+	start_symbolize(&d.cfg);
+	drop_capabilities(&d.cfg);
+	block_signals(&set);
+	raise_nofile();
+
+	if (!start_registry(&d))
+		return EXIT_USAGE;
+	srv = start_http(&d);
+	log_serving(&d, srv);
+	notify_systemd("READY=1");
+
+	sig = wait_for_stop(&set);
 	log_info("%s: detaching and exiting", strsignal(sig));
 	faults_shutdown_deadline();
 	notify_systemd("STOPPING=1");

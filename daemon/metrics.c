@@ -14,7 +14,13 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/faults.h"
 #include "daemon/guardian.h"
+#include "daemon/metrics.h"
+#include "daemon/proc.h"
+#include "daemon/registry.h"
+#include "daemon/textbuf.h"
+#include "symbolize/symbolize.h"
 
 static void
 counter(struct textbuf *b, const char *name, const char *help, pid_t pid,
@@ -100,24 +106,22 @@ guardian_metrics(struct textbuf *b)
 		       g.up ? 1 : 0, g.cpu_seconds, g.kills, g.last_kill);
 }
 
-int
-metrics_text(struct target **targets, size_t n, char **out, size_t *len)
+/* What profd itself costs, and how many processes it serves. */
+static void
+process_metrics(struct textbuf *b, size_t ntargets)
 {
-	struct target_stats st;
-	struct textbuf b = { 0 };
+	uint64_t rss, hwm;
 	struct rusage ru;
-	uint64_t rss, hwm, hits, misses, wopen, wcancelled, evicted, idle;
-	size_t i;
 
 	getrusage(RUSAGE_SELF, &ru);
 	memory(&rss, &hwm);
-	textbuf_printf(&b,
+	textbuf_printf(b,
 		       "# HELP profd_cpu_seconds_total CPU time profd used, all "
 		       "threads.\n# TYPE profd_cpu_seconds_total counter\n"
 		       "profd_cpu_seconds_total %.6f\n",
 		       (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 		       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
-	textbuf_printf(&b,
+	textbuf_printf(b,
 		       "# HELP profd_resident_memory_bytes Resident set size.\n"
 		       "# TYPE profd_resident_memory_bytes gauge\n"
 		       "profd_resident_memory_bytes %" PRIu64 "\n"
@@ -126,12 +130,19 @@ metrics_text(struct target **targets, size_t n, char **out, size_t *len)
 		       "# TYPE profd_peak_resident_memory_bytes gauge\n"
 		       "profd_peak_resident_memory_bytes %" PRIu64 "\n",
 		       rss, hwm);
-	textbuf_printf(&b, "# HELP profd_targets Processes profd serves.\n"
+	textbuf_printf(b, "# HELP profd_targets Processes profd serves.\n"
 		       "# TYPE profd_targets gauge\nprofd_targets %zu\n",
-		       n);
-	guardian_metrics(&b);
+		       ntargets);
+}
+
+/* Over every target: targets let go, windows open and cancelled. */
+static void
+registry_metrics(struct textbuf *b)
+{
+	uint64_t wopen, wcancelled, evicted, idle;
+
 	registry_counts(&evicted, &idle);
-	textbuf_printf(&b,
+	textbuf_printf(b,
 		       "# HELP profd_targets_evicted_total On-demand targets let "
 		       "go to make room for another (--max-targets), least "
 		       "recently used first.\n"
@@ -144,7 +155,7 @@ metrics_text(struct target **targets, size_t n, char **out, size_t *len)
 		       "profd_targets_idle_released_total %" PRIu64 "\n",
 		       evicted, idle);
 	target_window_counts(&wopen, &wcancelled);
-	textbuf_printf(&b,
+	textbuf_printf(b,
 		       "# HELP profd_windows_open Profile windows and thread "
 		       "dumps under way, all targets.\n"
 		       "# TYPE profd_windows_open gauge\n"
@@ -155,89 +166,103 @@ metrics_text(struct target **targets, size_t n, char **out, size_t *len)
 		       "# TYPE profd_windows_cancelled_total counter\n"
 		       "profd_windows_cancelled_total %" PRIu64 "\n",
 		       wopen, wcancelled);
-	for (i = 0; i < n; i++) {
-		pid_t pid = target_pid(targets[i]);
+}
 
-		target_stats(targets[i], &st);
-		textbuf_printf(&b,
-			       "# HELP profd_target_up 1 while the process runs.\n"
-			       "# TYPE profd_target_up gauge\n"
-			       "profd_target_up{pid=\"%d\"} %d\n",
-			       (int)pid, target_alive(targets[i]) ? 1 : 0);
-		textbuf_printf(&b,
-			       "# HELP profd_windows_active Profile windows open.\n"
-			       "# TYPE profd_windows_active gauge\n"
-			       "profd_windows_active{pid=\"%d\"} %u\n",
-			       (int)pid, st.windows_active);
-		counter(&b, "profd_samples_total",
-			"Stack samples added to windows.", pid, st.samples);
-		counter(&b, "profd_stops_total",
-			"Threads stopped with ptrace for a sample.", pid,
-			st.stops);
-		histogram(&b, "profd_stop_seconds",
-			  "Time a thread stayed stopped: from its stop being "
-			  "reported to its release.",
-			  pid, st.stop_buckets, st.stop_sum_ns, st.stop_n,
-			  st.stop_max_ns);
-		histogram(&b, "profd_interrupt_seconds",
-			  "From PTRACE_INTERRUPT to the stop being reported "
-			  "(the thread runs meanwhile).",
-			  pid, st.interrupt_buckets, st.interrupt_sum_ns,
-			  st.interrupt_n, st.interrupt_max_ns);
-		counter(&b, "profd_ticks_total", "Sampling ticks.", pid,
-			st.ticks);
-		textbuf_printf(&b,
-			       "# HELP profd_tick_seconds_sum Sampler wall time "
-			       "spent in ticks.\n"
-			       "# TYPE profd_tick_seconds_sum counter\n"
-			       "profd_tick_seconds_sum{pid=\"%d\"} %.9f\n"
-			       "profd_tick_seconds_count{pid=\"%d\"} %" PRIu64 "\n",
-			       (int)pid, (double)st.tick_ns / 1e9, (int)pid,
-			       st.ticks);
-		textbuf_printf(&b,
-			       "# HELP profd_tick_cpu_seconds_total Sampler CPU time "
-			       "spent in ticks.\n"
-			       "# TYPE profd_tick_cpu_seconds_total counter\n"
-			       "profd_tick_cpu_seconds_total{pid=\"%d\"} %.9f\n",
-			       (int)pid, (double)st.tick_cpu_ns / 1e9);
-		counter(&b, "profd_truncated_stacks_total",
-			"Stacks whose unwinding stopped early.", pid,
-			st.truncated);
-		counter(&b, "profd_unwind_failures_total",
-			"Snapshots that could not be unwound at all.", pid,
-			st.unwind_failures);
-		counter(&b, "profd_late_stops_total",
-			"Stops that came after the tick's deadline.", pid,
-			st.late);
-		counter(&b, "profd_preempted_samples_dropped_total",
-			"CPU samples of threads that were waiting for a CPU "
-			"and stopped at a system call exit.",
-			pid, st.preempted_dropped);
-		counter(&b, "profd_signals_reinjected_total",
-			"Signals that arrived during a stop, passed on.", pid,
-			st.signals_reinjected);
-		counter(&b, "profd_group_stops_total",
-			"Job-control stops seen (left stopped).", pid,
-			st.group_stops);
-		counter(&b, "profd_stacks_reused_total",
-			"Stacks of threads that had not run, reused without a "
-			"stop.",
-			pid, st.stacks_reused);
-		counter(&b, "profd_nonstop_captures_total",
-			"Stacks of sleeping threads copied without a stop.",
-			pid, st.nonstop_captures);
-		counter(&b, "profd_threads_deferred_total",
-			"Threads left for the next tick by the stop budget.",
-			pid, st.deferred);
-		counter(&b, "profd_threads_scanned_total",
-			"Thread counters read by full scans.", pid,
-			st.threads_scanned);
-		counter(&b, "profd_threads_unreadable_total",
-			"Thread reads that failed for want of a file "
-			"descriptor (raise LimitNOFILE).",
-			pid, st.unreadable);
-	}
-	textbuf_printf(&b,
+/* Every per-target series, labelled with the target's pid: the one list
+ * of what the sampler counts (struct target_stats). */
+static void
+target_metrics(struct textbuf *b, struct target *t)
+{
+	pid_t pid = target_pid(t);
+	struct target_stats st;
+
+	target_stats(t, &st);
+	textbuf_printf(b,
+		       "# HELP profd_target_up 1 while the process runs.\n"
+		       "# TYPE profd_target_up gauge\n"
+		       "profd_target_up{pid=\"%d\"} %d\n",
+		       (int)pid, target_alive(t) ? 1 : 0);
+	textbuf_printf(b,
+		       "# HELP profd_windows_active Profile windows open.\n"
+		       "# TYPE profd_windows_active gauge\n"
+		       "profd_windows_active{pid=\"%d\"} %u\n",
+		       (int)pid, st.windows_active);
+	counter(b, "profd_samples_total",
+		"Stack samples added to windows.", pid, st.samples);
+	counter(b, "profd_stops_total",
+		"Threads stopped with ptrace for a sample.", pid,
+		st.stops);
+	histogram(b, "profd_stop_seconds",
+		  "Time a thread stayed stopped: from its stop being "
+		  "reported to its release.",
+		  pid, st.stop_buckets, st.stop_sum_ns, st.stop_n,
+		  st.stop_max_ns);
+	histogram(b, "profd_interrupt_seconds",
+		  "From PTRACE_INTERRUPT to the stop being reported "
+		  "(the thread runs meanwhile).",
+		  pid, st.interrupt_buckets, st.interrupt_sum_ns,
+		  st.interrupt_n, st.interrupt_max_ns);
+	counter(b, "profd_ticks_total", "Sampling ticks.", pid,
+		st.ticks);
+	textbuf_printf(b,
+		       "# HELP profd_tick_seconds_sum Sampler wall time "
+		       "spent in ticks.\n"
+		       "# TYPE profd_tick_seconds_sum counter\n"
+		       "profd_tick_seconds_sum{pid=\"%d\"} %.9f\n"
+		       "profd_tick_seconds_count{pid=\"%d\"} %" PRIu64 "\n",
+		       (int)pid, (double)st.tick_ns / 1e9, (int)pid,
+		       st.ticks);
+	textbuf_printf(b,
+		       "# HELP profd_tick_cpu_seconds_total Sampler CPU time "
+		       "spent in ticks.\n"
+		       "# TYPE profd_tick_cpu_seconds_total counter\n"
+		       "profd_tick_cpu_seconds_total{pid=\"%d\"} %.9f\n",
+		       (int)pid, (double)st.tick_cpu_ns / 1e9);
+	counter(b, "profd_truncated_stacks_total",
+		"Stacks whose unwinding stopped early.", pid,
+		st.truncated);
+	counter(b, "profd_unwind_failures_total",
+		"Snapshots that could not be unwound at all.", pid,
+		st.unwind_failures);
+	counter(b, "profd_late_stops_total",
+		"Stops that came after the tick's deadline.", pid,
+		st.late);
+	counter(b, "profd_preempted_samples_dropped_total",
+		"CPU samples of threads that were waiting for a CPU "
+		"and stopped at a system call exit.",
+		pid, st.preempted_dropped);
+	counter(b, "profd_signals_reinjected_total",
+		"Signals that arrived during a stop, passed on.", pid,
+		st.signals_reinjected);
+	counter(b, "profd_group_stops_total",
+		"Job-control stops seen (left stopped).", pid,
+		st.group_stops);
+	counter(b, "profd_stacks_reused_total",
+		"Stacks of threads that had not run, reused without a "
+		"stop.",
+		pid, st.stacks_reused);
+	counter(b, "profd_nonstop_captures_total",
+		"Stacks of sleeping threads copied without a stop.",
+		pid, st.nonstop_captures);
+	counter(b, "profd_threads_deferred_total",
+		"Threads left for the next tick by the stop budget.",
+		pid, st.deferred);
+	counter(b, "profd_threads_scanned_total",
+		"Thread counters read by full scans.", pid,
+		st.threads_scanned);
+	counter(b, "profd_threads_unreadable_total",
+		"Thread reads that failed for want of a file "
+		"descriptor (raise LimitNOFILE).",
+		pid, st.unreadable);
+}
+
+/* File pages read as zeros, and the symbol cache. */
+static void
+file_metrics(struct textbuf *b)
+{
+	uint64_t hits, misses;
+
+	textbuf_printf(b,
 		       "# HELP profd_file_pages_truncated_total Pages of "
 		       "mapped target files that were truncated under profd "
 		       "(read as zeros instead of a SIGBUS).\n"
@@ -245,7 +270,7 @@ metrics_text(struct target **targets, size_t n, char **out, size_t *len)
 		       "profd_file_pages_truncated_total %" PRIu64 "\n",
 		       faults_patched());
 	symbolize_metrics(&hits, &misses);
-	textbuf_printf(&b,
+	textbuf_printf(b,
 		       "# HELP profd_symbolize_cache_hits_total Addresses answered "
 		       "from the symbol cache.\n"
 		       "# TYPE profd_symbolize_cache_hits_total counter\n"
@@ -255,6 +280,20 @@ metrics_text(struct target **targets, size_t n, char **out, size_t *len)
 		       "# TYPE profd_symbolize_cache_misses_total counter\n"
 		       "profd_symbolize_cache_misses_total %" PRIu64 "\n",
 		       hits, misses);
+}
+
+int
+metrics_text(struct target **targets, size_t n, char **out, size_t *len)
+{
+	struct textbuf b = { 0 };
+	size_t i;
+
+	process_metrics(&b, n);
+	guardian_metrics(&b);
+	registry_metrics(&b);
+	for (i = 0; i < n; i++)
+		target_metrics(&b, targets[i]);
+	file_metrics(&b);
 	if (b.oom) {
 		free(b.s);
 		return -ENOMEM;

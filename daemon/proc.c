@@ -13,7 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/proc.h"
 
 static const char *const syscall_names[] = {
 #include "syscall_names.h"	/* generated from <asm/unistd_64.h> */

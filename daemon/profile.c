@@ -6,24 +6,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/daemon.h"
+#include "common/hash.h"
+#include "daemon/profile.h"
 
+/* The hash of a (tid, state, stack) key. */
 static uint64_t
 hash_stack(pid_t tid, char state, const uint64_t *pcs, size_t n)
 {
-	/* FNV-1a over the words, then a final mix */
-	uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uint32_t)tid ^
-		     ((uint64_t)(unsigned char)state << 32);
+	uint64_t h = hash_add(hash_u64((uint64_t)(uint32_t)tid),
+			      (uint64_t)(unsigned char)state |
+				      (uint64_t)n << 8);
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		h ^= pcs[i];
-		h *= 1099511628211ULL;
-		h ^= h >> 29;
-	}
-	h ^= n;
-	h *= 0x9e3779b97f4a7c15ULL;
-	return h ^ (h >> 32);
+	for (i = 0; i < n; i++)
+		h = hash_add(h, pcs[i]);
+	return h;
+}
+
+/* The key agg_add looks up: the new sample's. */
+struct stack_key {
+	pid_t tid;
+	char state;
+	size_t n;
+	const uint64_t *pcs;
+};
+
+/* htab_eq_fn: does entry id (index in a->list + 1) hold the key? */
+static bool
+stack_eq(const void *ctx, uint64_t id, const void *key)
+{
+	const struct agg *a = ctx;
+	const struct stack_key *k = key;
+	const struct agg_entry *e = a->list[id - 1];
+
+	return e->tid == k->tid && e->state == k->state && e->n == k->n &&
+	       memcmp(e->pcs, k->pcs, k->n * sizeof(*k->pcs)) == 0;
 }
 
 struct agg *
@@ -34,9 +51,7 @@ agg_new(size_t max_entries)
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
-	a->nbuckets = 1024;
-	a->buckets = calloc(a->nbuckets, sizeof(*a->buckets));
-	if (!a->buckets) {
+	if (htab_init(&a->index, 1024, 0) < 0) {
 		free(a);
 		return NULL;
 	}
@@ -56,31 +71,9 @@ agg_free(struct agg *a)
 		free(a->list[i]);
 	}
 	free(a->list);
-	free(a->buckets);
+	htab_free(&a->index);
 	free(a->threads);
 	free(a);
-}
-
-static int
-grow(struct agg *a)
-{
-	struct agg_entry **nb, *e, *next;
-	size_t i, nn = a->nbuckets * 2;
-
-	nb = calloc(nn, sizeof(*nb));
-	if (!nb)
-		return -ENOMEM;
-	for (i = 0; i < a->nbuckets; i++) {
-		for (e = a->buckets[i]; e; e = next) {
-			next = e->next;
-			e->next = nb[e->hash & (nn - 1)];
-			nb[e->hash & (nn - 1)] = e;
-		}
-	}
-	free(a->buckets);
-	a->buckets = nb;
-	a->nbuckets = nn;
-	return 0;
 }
 
 static int
@@ -127,20 +120,19 @@ int
 agg_add(struct agg *a, pid_t tid, const char *thread_name, char state,
 	const uint64_t *pcs, size_t n, int64_t count, int64_t value)
 {
-	uint64_t h = hash_stack(tid, state, pcs, n);
+	struct stack_key k = { tid, state, n, pcs };
+	uint64_t h = hash_stack(tid, state, pcs, n), id;
 	struct agg_entry *e;
 
 	a->samples += (uint64_t)count;
-	for (e = a->buckets[h & (a->nbuckets - 1)]; e; e = e->next) {
-		if (e->hash == h && e->tid == tid && e->state == state &&
-		    e->n == n &&
-		    memcmp(e->pcs, pcs, n * sizeof(*pcs)) == 0) {
-			e->count += count;
-			e->value += value;
-			return 0;
-		}
+	id = htab_find(&a->index, h, stack_eq, a, &k);
+	if (id) {
+		e = a->list[id - 1];
+		e->count += count;
+		e->value += value;
+		return 0;
 	}
-	if (a->nentries >= a->max_entries) {
+	if (a->nlist >= a->max_entries) {
 		a->dropped += (uint64_t)count;
 		return 0;
 	}
@@ -159,7 +151,8 @@ agg_add(struct agg *a, pid_t tid, const char *thread_name, char state,
 	if (!e)
 		return -ENOMEM;
 	e->pcs = malloc(n * sizeof(*pcs));
-	if (!e->pcs) {
+	if (!e->pcs || htab_add(&a->index, h, a->nlist + 1) < 0) {
+		free(e->pcs);
 		free(e);
 		return -ENOMEM;
 	}
@@ -170,11 +163,6 @@ agg_add(struct agg *a, pid_t tid, const char *thread_name, char state,
 	e->count = count;
 	e->value = value;
 	e->hash = h;
-	e->next = a->buckets[h & (a->nbuckets - 1)];
-	a->buckets[h & (a->nbuckets - 1)] = e;
 	a->list[a->nlist++] = e;
-	a->nentries++;
-	if (a->nentries > a->nbuckets * 2 && grow(a) < 0)
-		return -ENOMEM;
 	return 0;
 }

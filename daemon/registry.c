@@ -27,6 +27,9 @@
 
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "daemon/proc.h"
+#include "daemon/registry.h"
+#include "http/http.h"
 
 #define SCAN_NS (500 * 1000000ULL)
 #ifndef IDLE_RELEASE_S

@@ -55,6 +55,9 @@
 
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "daemon/proc.h"
+#include "daemon/profile.h"
+#include "daemon/warmer.h"
 #include "daemon/sampler.h"
 
 #define STOP_DEADLINE_NS   (50 * 1000000ULL)

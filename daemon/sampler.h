@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "daemon/daemon.h"
+#include "daemon/export.h"
 #include "daemon/guardian.h"
 #include "unwind/unwind.h"
 

@@ -17,6 +17,9 @@
 
 #include "daemon/daemon.h"
 #include "daemon/log.h"
+#include "daemon/proc.h"
+#include "daemon/profile.h"
+#include "daemon/warmer.h"
 #include "daemon/sampler.h"
 
 void sampler_free_threads(struct target *t);

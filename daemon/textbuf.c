@@ -1,10 +1,10 @@
-/* textbuf.c - see daemon.h: the growing text buffer the text answers
+/* textbuf.c - see textbuf.h: the growing text buffer the text answers
  * (/metrics, /targets, thread dumps) are printed into. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "daemon/daemon.h"
+#include "daemon/textbuf.h"
 
 void
 textbuf_printf(struct textbuf *b, const char *fmt, ...)

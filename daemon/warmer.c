@@ -13,7 +13,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "daemon/daemon.h"
+#include "daemon/warmer.h"
+#include "symbolize/symbolize.h"
 
 #define WARM_QUEUE 65536
 

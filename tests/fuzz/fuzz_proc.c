@@ -4,7 +4,7 @@
  * input. */
 #include "tests/fuzz/fuzz.h"
 
-#include "daemon/daemon.h"
+#include "daemon/proc.h"
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)

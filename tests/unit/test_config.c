@@ -1,12 +1,15 @@
 /* test_config - command line parsing (daemon/config.c). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/daemon.h"
+#include "daemon/config.h"
 #include "daemon/log.h"
 #include "tests/unit/check.h"
+
+#define ERRLEN 256
 
 static int
 parse(struct config *c, char *err, ...)
@@ -29,7 +32,7 @@ parse(struct config *c, char *err, ...)
 	va_end(ap);
 	argv[argc] = NULL;
 	err[0] = '\0';
-	return config_parse(c, argc, argv, err, PROFD_ERRLEN);
+	return config_parse(c, argc, argv, err, ERRLEN);
 }
 
 static void
@@ -50,7 +53,15 @@ int
 main(void)
 {
 	struct config c;
-	char err[PROFD_ERRLEN];
+	char err[ERRLEN], *help = NULL;
+	size_t helplen = 0;
+	FILE *f = open_memstream(&help, &helplen);
+
+	CHECK(f != NULL, "open_memstream");
+	if (!f)
+		return check_report();
+	config_help(f);
+	fclose(f);
 
 	CHECK_EQ_INT(parse(&c, err, "--pid", "1234", NULL), 0, "--pid only");
 	CHECK(c.npids == 1 && c.pids[0] == 1234, "pid parsed");
@@ -113,6 +124,18 @@ main(void)
 	CHECK(strstr(err, "--bogus") != NULL, "message names it");
 	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "-x", NULL), -EINVAL,
 		     "unknown short option");
+	CHECK_EQ_STR(err, "unknown option -x", "message names it");
+	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "--no-guardian=1", NULL),
+		     -EINVAL, "an argument to a flag");
+	CHECK_EQ_STR(err, "option --no-guardian takes no argument",
+		     "message names the flag");
+	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "--max-batch", "7",
+			   "--rt-priority", "0", "--debuginfod-max-size", "0",
+			   NULL),
+		     0, "numbers into unsigned, int and uint64_t fields");
+	CHECK(c.max_batch == 7 && c.rt_priority == 0 &&
+		      c.debuginfod_max_size == 0,
+	      "each number in its field");
 	CHECK_EQ_INT(parse(&c, err, "--pid", NULL), -EINVAL,
 		     "missing argument");
 	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "extra", NULL), -EINVAL,
@@ -167,7 +190,7 @@ main(void)
 	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--debuginfod-cache", "rel",
 			   NULL),
 		     -EINVAL, "relative --debuginfod-cache");
-	CHECK(strstr(config_usage, "--debuginfod-max-size") != NULL,
+	CHECK(strstr(help, "--debuginfod-max-size") != NULL,
 	      "usage lists the debuginfod options");
 
 	check_listen("127.0.0.1:8005", "127.0.0.1:8005");
@@ -180,7 +203,7 @@ main(void)
 	check_listen("127.0.0.1:70000", NULL);
 	check_listen("example.com:80", NULL);
 	check_listen("[::1:80", NULL);
-	CHECK(strstr(config_usage, "--max-seconds") != NULL,
-	      "usage lists options");
+	CHECK(strstr(help, "--max-seconds") != NULL, "usage lists options");
+	free(help);
 	return check_report();
 }

@@ -4,7 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/proc.h"
+#include "daemon/profile.h"
 #include "tests/unit/check.h"
 
 int
@@ -20,7 +21,7 @@ main(void)
 	const char *sched = "123456789 2000 17\n";
 	struct proc_stat st;
 	uint64_t cpu, wait, slices;
-	char buf[512], err[PROFD_ERRLEN];
+	char buf[512], err[256];
 	struct agg *a;
 	uint64_t pcs1[] = { 0x401000, 0x401100, 0x401200 };
 	uint64_t pcs2[] = { 0x401000, 0x401100 };

@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "daemon/daemon.h"
+#include "daemon/proc.h"
 #include "unwind/unwind.h"
 #include "tests/unit/check.h"
 

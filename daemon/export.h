@@ -1,0 +1,101 @@
+/* export.h - a finished window, or a thread dump, as a pprof profile or
+ * as Go's text (export.c).
+ *
+ * Ownership: a modsnap owns copies of the module paths and references to
+ * the images and the JIT map (modsnap_free drops them); what export_*
+ * return belongs to the caller (pprof_free, free). The agg and dump
+ * passed in stay the caller's. Threads: any one thread at a time per
+ * modsnap (an HTTP worker, or a thread with a big stack for libdw); the
+ * symbolize/ calls inside are thread-safe. Errors: -ENOMEM or NULL, with
+ * err filled where taken. Never logs.
+ */
+#ifndef PROFD_EXPORT_H
+#define PROFD_EXPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct agg;
+struct elfimg;
+struct perfmap;
+struct pprof;
+struct space;
+
+/* The executable mappings a window's PCs are resolved against: copies of
+ * the target's modules, holding image references. */
+struct modsnap {
+	struct modsnap_ent {
+		uint64_t start, end, offset, bias;
+		char *path;
+		struct elfimg *img;	/* referenced, may be NULL */
+		bool main, anon, vdso;
+	} *v;
+	size_t n;
+	struct perfmap *jit;	/* names for anonymous code; referenced */
+};
+
+/* Copy sp's modules into ms (overwritten). The caller owns sp's thread
+ * (the sampler). -ENOMEM, ms empty then (nothing to free). */
+int modsnap_take(struct modsnap *ms, const struct space *sp);
+
+/* Drop what ms holds; ms is empty afterwards. */
+void modsnap_free(struct modsnap *ms);
+
+struct export_info {
+	const char *sample_type, *sample_unit;	/* "cpu", "nanoseconds" */
+	int64_t period;
+	int64_t time_nanos, duration_nanos;
+	const char *comment;			/* NULL or a note */
+	bool state_labels;			/* label samples with state */
+};
+
+/* Build the pprof profile of a window: symbolizes every distinct PC once
+ * (symbolize/ caches per build-id). Caller frees with pprof_free(). NULL
+ * with err filled when out of memory. */
+struct pprof *export_pprof(const struct agg *a, const struct modsnap *ms,
+			   const struct export_info *info, char *err,
+			   size_t errlen);
+
+/* One thread of a thread dump. */
+struct dump_thread {
+	pid_t tid;
+	char comm[16];
+	char state;
+	long syscall_nr;	/* -1: not in a system call */
+	uint64_t syscall_arg0;
+	double idle_s;		/* how long it has not run; < 0: unknown */
+	int cpu;		/* CPU it last ran on, -1 unknown */
+	double exec_start_ms;	/* when it last ran (scheduler clock of
+				   that CPU), < 0 unknown */
+	uint64_t *pcs;		/* leaf first, as from the unwinder */
+	size_t n;
+	bool partial;
+};
+
+struct dump_info {
+	pid_t pid;
+	const struct dump_thread *threads;
+	size_t n;
+	bool goroutine;		/* /debug/pprof/goroutine names */
+	int64_t time_nanos;
+	size_t unreadable;	/* threads profd had no fd to read: their
+				   state and stack may be stale */
+};
+
+/* The dump as a pprof profile: threads/count (or goroutine/count), one
+ * sample per distinct stack, value = number of threads. Caller frees with
+ * pprof_free(); NULL with err filled when out of memory. */
+struct pprof *export_threads_pprof(const struct dump_info *di,
+				   const struct modsnap *ms, char *err,
+				   size_t errlen);
+
+/* The dump as Go's text: debug 1 (aggregated, with a memory map section
+ * go tool pprof reads) or 2 (one block per thread). *text is malloc'd for
+ * the caller. -ENOMEM with err filled. */
+int export_threads_text(const struct dump_info *di, const struct modsnap *ms,
+			int debug, char **text, size_t *len, char *err,
+			size_t errlen);
+
+#endif /* PROFD_EXPORT_H */

@@ -1,0 +1,77 @@
+/* registry.h - the processes profd serves: given by --pid, found by
+ * --match, or asked for by /pid/<PID>/ under --allow-any-pid
+ * (registry.c).
+ *
+ * Ownership: the registry owns its targets; registry_get() and
+ * registry_snapshot() lend them with a reference that the caller gives
+ * back with registry_put(), and a target is freed only when no request
+ * holds it. Threads: registry_new, _add_rule, _add_pid, _start, _stop
+ * and _free belong to the main thread; _get, _put, _snapshot, _count and
+ * registry_counts may be called from any thread (HTTP workers); the
+ * watcher thread is the registry's own. Errors: -errno with err filled,
+ * or an HTTP status and message in the reply. Logs targets taken on and
+ * let go (log_info).
+ */
+#ifndef PROFD_REGISTRY_H
+#define PROFD_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct http_reply;
+struct target;
+struct target_opts;
+
+enum reg_origin {
+	REG_PID,	/* --pid */
+	REG_MATCH,	/* --match */
+	REG_ON_DEMAND,	/* /pid/<PID>/ under --allow-any-pid */
+};
+
+struct registry_info {
+	enum reg_origin origin;
+	int64_t since;		/* wall ns when profd took it on */
+	const char *rule;	/* the --match rule (the registry's), or NULL */
+};
+
+struct registry;
+
+/* An empty registry; every target it starts gets a copy of *o. NULL when
+ * out of memory. */
+struct registry *registry_new(const struct target_opts *o, bool any_pid,
+			      size_t max_targets);
+/* A --match rule: POSIX extended regex against a process's command name
+ * and its command line. -EINVAL (or -ENOMEM) with err filled. */
+int registry_add_rule(struct registry *r, const char *re, char *err,
+		      size_t errlen);
+/* A --pid target, checked and started now. -errno with err filled. */
+int registry_add_pid(struct registry *r, pid_t pid, char *err,
+		     size_t errlen);
+/* First scan, then the watcher thread (with --match rules, and with
+ * --allow-any-pid to drop targets that exited). -errno of
+ * pthread_create. */
+int registry_start(struct registry *r);
+/* Targets listed now. */
+size_t registry_count(struct registry *r);
+/* The target for pid (0: the only one), with a reference the caller drops
+ * with registry_put(); NULL with reply's status and msg filled. */
+struct target *registry_get(struct registry *r, pid_t pid,
+			    struct http_reply *reply);
+/* Give back a reference from registry_get() or registry_snapshot(). */
+void registry_put(struct registry *r, struct target *t);
+/* Up to max listed targets, each with a reference (registry_put each);
+ * info (NULL: not wanted) gets max entries' room. */
+size_t registry_snapshot(struct registry *r, struct target **out, size_t max,
+			 struct registry_info *info);
+/* Over every registry: --allow-any-pid targets let go to make room for
+ * another under --max-targets (least recently used first), and those let
+ * go because nobody had asked for them in a while. Any thread. */
+void registry_counts(uint64_t *evicted, uint64_t *idle_released);
+/* Stop the watcher and every sampler (waiting workers wake up). */
+void registry_stop(struct registry *r);
+/* registry_stop(), then free every target. Accepts NULL. */
+void registry_free(struct registry *r);
+
+#endif /* PROFD_REGISTRY_H */
