@@ -104,6 +104,26 @@ perfmap_new(pid_t pid)
 	return pm;
 }
 
+/* space_attach()'s free function for the perf map a space keeps. */
+static void
+put_attached(void *data)
+{
+	perfmap_put(data);
+}
+
+struct perfmap *
+space_perfmap(const struct space *sp)
+{
+	struct perfmap *pm = space_attachment(sp);
+
+	if (!pm) {
+		pm = perfmap_new(space_pid(sp));
+		if (pm)
+			space_attach(sp, pm, put_attached);
+	}
+	return pm;
+}
+
 struct perfmap *
 perfmap_get(struct perfmap *pm)
 {
@@ -193,7 +213,7 @@ read_ids(struct perfmap *pm)
 		return -EINVAL;
 	pm->ruid = (uid_t)v[0];
 	pm->euid = (uid_t)v[1];
-	/* inside the target's root: sym_open_file() resolves it there */
+	/* inside the target's root: rootfile_open() resolves it there */
 	snprintf(pm->path, sizeof(pm->path), "/tmp/perf-%d.map",
 		 (int)pm->nspid);
 	pm->have_ids = true;
@@ -368,9 +388,9 @@ refresh(struct perfmap *pm)
 			return rc;
 	}
 	/* Resolved inside the target's root; a symlink as the file itself is
-	 * not its JIT's file (SYM_OPEN_NOFOLLOW), nor is a FIFO or anything
+	 * not its JIT's file (ROOTFILE_NOFOLLOW), nor is a FIFO or anything
 	 * but a regular file, nor one over the cap. */
-	fd = sym_open_file(pm->pid, pm->path, SYM_OPEN_NOFOLLOW,
+	fd = rootfile_open(pm->pid, pm->path, ROOTFILE_NOFOLLOW,
 			   PERFMAP_MAX_BYTES, &st);
 	if (fd < 0) {
 		rc = fd;
