@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/errmsg.h"
+#include "common/sorted.h"
 
 /* A JVM with a million mappings prints about 100 MiB; beyond 1 GiB
  * something is wrong. */
@@ -338,21 +339,14 @@ pmaps_free(struct pmaps *m)
 const struct pmap *
 pmaps_find(const struct pmaps *m, uint64_t addr)
 {
-	size_t lo = 0, hi;
+	size_t i;
 
-	if (!m || !m->n)
+	if (!m)
 		return NULL;
 	/* The last mapping starting at or below addr. */
-	hi = m->n;
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (m->v[mid].start <= addr)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	if (addr >= m->v[lo].start && addr < m->v[lo].end)
-		return &m->v[lo];
+	i = sorted_last_le(m->v, m->n, sizeof(*m->v),
+			   offsetof(struct pmap, start), addr);
+	if (i < m->n && addr < m->v[i].end)
+		return &m->v[i];
 	return NULL;
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/errmsg.h"
+#include "common/sorted.h"
 
 /* vDSOs are a few pages; refuse to copy anything unreasonable. */
 #define VDSO_MAX_BYTES (16UL << 20)
@@ -73,14 +74,11 @@ static int
 cmp_fileid(const void *a, const void *b)
 {
 	const struct fileid *x = a, *y = b;
+	int r = cmp_u64(x->inode, y->inode);
 
-	if (x->inode != y->inode)
-		return x->inode < y->inode ? -1 : 1;
-	if (x->major != y->major)
-		return x->major < y->major ? -1 : 1;
-	if (x->minor != y->minor)
-		return x->minor < y->minor ? -1 : 1;
-	return 0;
+	if (r == 0)
+		r = cmp_u64(x->major, y->major);
+	return r ? r : cmp_u64(x->minor, y->minor);
 }
 
 static struct fileid *

@@ -43,6 +43,7 @@
 #include <zlib.h>
 
 #include "common/hash.h"
+#include "common/sorted.h"
 
 #define ARENA_CHUNK	(64 * 1024)
 
@@ -724,12 +725,11 @@ static int
 cmp_fsym(const void *a, const void *b)
 {
 	const struct fsym *x = a, *y = b;
+	int r = cmp_u64(x->start, y->start);
 
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	if (x->rank != y->rank)
-		return x->rank < y->rank ? -1 : 1;
-	return strcmp(x->name, y->name);
+	if (r == 0)
+		r = cmp_u64(x->rank, y->rank);
+	return r ? r : strcmp(x->name, y->name);
 }
 
 /* The allocated section shndx of elf: its end, as an ELF vaddr of the
@@ -831,22 +831,15 @@ same_segment(const struct elfimg *img, uint64_t a, uint64_t b)
 static const struct fsym *
 find_sym(struct symcache *c, const struct elfimg *img, uint64_t vaddr)
 {
-	size_t lo = 0, hi, j;
 	const struct fsym *s;
+	size_t lo, j;
 
 	if (!c->syms_loaded)
 		load_syms(c);
-	if (!c->nsyms || vaddr < c->syms[0].start)
+	lo = sorted_last_le(c->syms, c->nsyms, sizeof(*c->syms),
+			    offsetof(struct fsym, start), vaddr);
+	if (lo == c->nsyms)
 		return NULL;
-	hi = c->nsyms;
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (c->syms[mid].start <= vaddr)
-			lo = mid;
-		else
-			hi = mid;
-	}
 	/* The nearest sized symbol that contains vaddr: usually syms[lo];
 	 * an earlier one when a smaller symbol or a label sits inside a
 	 * bigger function. */

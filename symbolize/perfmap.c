@@ -40,6 +40,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/sorted.h"
+
 /* Bounds on what a target can make profd hold: a JVM's map after days of
  * uptime is tens of MiB. */
 #define PERFMAP_MAX_BYTES	(256UL << 20)
@@ -434,18 +436,12 @@ static const struct pment *
 find(const struct perfmap *pm, uint64_t addr)
 {
 	const struct pment *best = NULL;
-	size_t lo = 0, hi = pm->n, j;
+	size_t lo, j;
 
-	if (!pm->n || addr < pm->v[0].start)
+	lo = sorted_last_le(pm->v, pm->n, sizeof(*pm->v),
+			    offsetof(struct pment, start), addr);
+	if (lo == pm->n)
 		return NULL;
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (pm->v[mid].start <= addr)
-			lo = mid;
-		else
-			hi = mid;
-	}
 	for (j = lo + 1; j-- > 0 && lo - j < PERFMAP_LOOKBACK;) {
 		const struct pment *e = &pm->v[j];
 
