@@ -50,10 +50,10 @@
 void buildid_hex(const void *b, size_t n, char *out);
 
 /* One-time library set-up (libelf version, page size). Every entry point
- * of this module calls it; any thread may. */
+ * of this module calls it; any thread may. Cannot fail. */
 void space_lib_init(void);
 
-/* The page size the kernel maps files with. */
+/* The page size the kernel maps files with. Any thread; cannot fail. */
 uint64_t space_page_size(void);
 
 /* ---- /proc/PID/maps ------------------------------------------------- */
@@ -75,18 +75,23 @@ struct pmaps {
 };
 
 /* Parse the text of a maps file. Lines that do not parse make the whole
- * call fail with -EINVAL (err names the line number). On success *out owns
- * new memory; free it with pmaps_free(). */
+ * call fail with -EINVAL (err names the line number), -ENOMEM. On success
+ * *out owns new memory, which the caller frees with pmaps_free(). Pure;
+ * any thread. */
 int pmaps_parse(const char *text, size_t len, struct pmaps *out, char *err,
 		size_t errlen);
 
-/* Read and parse /proc/PID/maps. -ESRCH when the process is gone. */
+/* Read and parse /proc/PID/maps into *out, as pmaps_parse(). -ESRCH when
+ * the process is gone, other -errno from open/read; err filled. Any
+ * thread. */
 int pmaps_read(pid_t pid, struct pmaps *out, char *err, size_t errlen);
 
-/* Free the entries; *m is left empty and may be reused. Accepts empty. */
+/* Free the entries; *m is left empty and may be reused. Accepts empty
+ * and NULL. The thread that owns m. */
 void pmaps_free(struct pmaps *m);
 
-/* The mapping containing addr, or NULL. Binary search. Borrowed. */
+/* The mapping containing addr, or NULL. Binary search. Borrowed from m;
+ * any thread that may read m. */
 const struct pmap *pmaps_find(const struct pmaps *m, uint64_t addr);
 
 /* ---- files inside a target's root ------------------------------------ */
@@ -159,6 +164,9 @@ void elfimg_put(struct elfimg *img);
 /* Call fn for every image alive, under the registry lock: fn must not
  * take or drop image references. Any thread. */
 void elfimg_each(void (*fn)(struct elfimg *img, void *arg), void *arg);
+
+/* Accessors of an image the caller holds a reference to; any thread;
+ * none fails. */
 
 /* Lowercase hex of the NT_GNU_BUILD_ID note, "" when there is none.
  * Borrowed; valid while img is referenced. */
@@ -252,7 +260,9 @@ struct space *space_new(pid_t pid);
 /* (Re)read /proc/PID/maps; open images for new executable file mappings,
  * copy the vDSO the first time it is seen, drop images of mappings that
  * went away. Returns 1 when the executable mappings changed, 0 when they
- * did not, -errno on failure (-ESRCH: process gone). */
+ * did not, -errno on failure (-ESRCH: process gone, -ENOMEM), with err
+ * filled; the space keeps its previous state then. The thread that owns
+ * sp. */
 int space_refresh(struct space *sp, char *err, size_t errlen);
 
 /* As space_refresh(), but when the new maps are another program's (the
@@ -260,6 +270,9 @@ int space_refresh(struct space *sp, char *err, size_t errlen);
  * a new vDSO address) keeps the old ones and returns SPACE_EXECED. */
 #define SPACE_EXECED 2
 int space_refresh_unless_exec(struct space *sp, char *err, size_t errlen);
+
+/* The functions below take a space the calling thread owns; none
+ * fails. */
 
 /* Increases every time space_refresh() sees a change. */
 uint64_t space_generation(const struct space *sp);
@@ -286,6 +299,7 @@ const struct module *space_main_module(const struct space *sp);
 size_t space_read(const struct space *sp, uint64_t addr, void *buf,
 		  size_t len);
 
+/* The process the space describes (as given to space_new()). */
 pid_t space_pid(const struct space *sp);
 
 /* One pointer another module may keep with a space (symbolize/'s JIT

@@ -35,10 +35,10 @@
 
 /* ---- symbolization --------------------------------------------------- */
 
-/* One-time set-up (libelf version, DEBUGINFOD_URLS unset so that libdw
- * never blocks on the network unless asked to). Called by every entry
- * point anyway; call it from main() before starting threads, because it
- * changes the environment. */
+/* One-time set-up (space/'s libelf set-up, DEBUGINFOD_URLS unset so
+ * that libdw never blocks on the network unless asked to). Called by
+ * every entry point anyway; call it from main() before starting threads,
+ * because it changes the environment. Cannot fail. */
 void symbolize_init(void);
 
 /* Opt in to debuginfod (reference/ptrace-sampling.md 7.3): debug files
@@ -79,10 +79,13 @@ struct sym_info {
 /* Frames for ELF virtual address `vaddr` of img (already adjusted: callers
  * pass return address - 1). Strings and frames are owned by img's cache and
  * stay valid while img is referenced. Returns 0 (out->n may be 0 when
- * nothing is known) or -errno on failure to load the image's debug data. */
+ * nothing is known) or -errno on failure to load the image's debug data
+ * (-EINVAL: img NULL). Any thread (one internal lock); may read files and,
+ * with debuginfod on, wait for the network: not for the sampler thread. */
 int symbolize(struct elfimg *img, uint64_t vaddr, struct sym_info *out);
 
-/* Symbol cache hits and misses since start, for /metrics. */
+/* Symbol cache hits and misses since start, for /metrics, into the
+ * caller's variables. Any thread; cannot fail. */
 void symbolize_metrics(uint64_t *hits, uint64_t *misses);
 
 /* ---- JIT perf maps ----------------------------------------------------- */
@@ -97,13 +100,14 @@ void symbolize_metrics(uint64_t *hits, uint64_t *misses);
 struct perfmap;
 
 /* A reader for process pid's perf map; nothing is read yet. NULL + errno.
- * Caller releases with perfmap_put(). */
+ * Caller releases with perfmap_put(). Any thread. */
 struct perfmap *perfmap_new(pid_t pid);
 
-/* Take another reference; returns pm. Accepts NULL. */
+/* Take another reference; returns pm. Accepts NULL. Any thread, without
+ * waiting for a lookup in progress. */
 struct perfmap *perfmap_get(struct perfmap *pm);
 
-/* Drop a reference; the last one frees. Accepts NULL. */
+/* Drop a reference; the last one frees. Accepts NULL. Any thread. */
 void perfmap_put(struct perfmap *pm);
 
 /* The name of the JIT symbol covering runtime address addr, copied into
@@ -111,7 +115,8 @@ void perfmap_put(struct perfmap *pm);
  * NULL). A miss first reads what the JIT appended since the last read.
  * Returns 0; -ENOENT when no line covers addr or there is no perf map;
  * -EPERM when the file is not a regular file owned by the process's
- * user; -ESRCH when the process is gone; other -errno. */
+ * user; -ESRCH when the process is gone; other -errno (-EINVAL: pm or
+ * name NULL). Any thread; reads the file under pm's lock. */
 int perfmap_lookup(struct perfmap *pm, uint64_t addr, char *name,
 		   size_t namelen, uint64_t *start);
 
@@ -122,12 +127,14 @@ int perfmap_lookup(struct perfmap *pm, uint64_t addr, char *name,
 struct perfmap *space_perfmap(const struct space *sp);
 
 /* Demangle a C++ (_Z) or Rust (_R, legacy _ZN..17h<hash>E) name with
- * libiberty; NULL when name is not mangled or cannot be demangled.
- * Caller frees. */
+ * libiberty; NULL when name is not mangled or cannot be demangled (or
+ * out of memory). Caller frees. Any thread. */
 char *sym_demangle(const char *name);
 
-/* Drop every image's symbol caches and libdw state that is not in use.
- * For clean shutdown; all images must have been released. */
+/* Drop the libdw state of every image still alive (results and strings
+ * stay for callers that hold them; released images took everything with
+ * them). For clean shutdown, after the threads that symbolize have
+ * stopped; any thread; cannot fail. */
 void symbolize_shutdown(void);
 
 #endif /* PROFD_SYMBOLIZE_H */
