@@ -30,8 +30,16 @@
  * .noptrdata for the moduledata whose first word points at the pcHeader.
  *
  * An image's table is parsed once, on first use, by whichever thread gets
- * there first (the sampler unwinding, or an HTTP worker symbolizing); it
- * is read-only afterwards, so lookups take no lock. Everything here points
+ * there first (the sampler unwinding, or an HTTP worker symbolizing), and
+ * kept in a slot of the image; it is read-only afterwards, so lookups take
+ * no lock.
+ *
+ * Why the table's structure is here and its names are not: unwinding
+ * needs only go_func_at() (SP deltas and a few flags; the runtime
+ * functions it must recognise are matched by name inside the parse), so
+ * unwind/ never handles a name. symbolize/gosym.c turns the structure
+ * (go_fn_find(), go_pcvalue(), go_fn_inline()) into frames, reading the
+ * strings through go_funcname() and go_filename(). Everything here points
  * into the image's read-only mapping and lives as long as the image.
  */
 #include "space/space.h"

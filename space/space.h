@@ -1,5 +1,6 @@
 /* space - a target's address space as files: what both unwind/ and
- * symbolize/ read, and nothing that names code.
+ * symbolize/ read. Naming code (symbols, DWARF, demangling) is
+ * symbolize/'s job, not this module's.
  *
  * Layers, each usable on its own:
  *   pmaps    /proc/PID/maps parsed into an array (pure parser + reader).
