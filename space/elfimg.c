@@ -175,14 +175,14 @@ img_parse(struct elfimg *img, Elf *elf, char *err, size_t errlen)
 	}
 	if (elf_getphdrnum(elf, &phnum) != 0) {
 		errmsg(err, errlen, "%s: elf_getphdrnum: %s", img->path,
-			elf_errmsg(-1));
+		       elf_errmsg(-1));
 		return -ENOEXEC;
 	}
 	img->e_type = eh.e_type;
 	img->loads = calloc(phnum ? phnum : 1, sizeof(*img->loads));
 	if (!img->loads) {
 		errmsg(err, errlen, "%s: calloc: %s", img->path,
-			strerror(ENOMEM));
+		       strerror(ENOMEM));
 		return -ENOMEM;
 	}
 	for (i = 0; i < phnum; i++) {
@@ -439,12 +439,12 @@ open_root(pid_t pid, const struct pmap *m, char *err, size_t errlen)
 		return fd;
 	if (e == -ESTALE)
 		errmsg(err, errlen,
-			"%s: the file at that path in /proc/%d/root is not "
-			"the mapped file (device/inode differ)",
-			m->path, (int)pid);
+		       "%s: the file at that path in /proc/%d/root is not "
+		       "the mapped file (device/inode differ)",
+		       m->path, (int)pid);
 	else
 		errmsg(err, errlen, "%s: open in /proc/%d/root: %s", m->path,
-			(int)pid, rootfile_strerror(e));
+		       (int)pid, rootfile_strerror(e));
 	errno = -e;
 	return -1;
 }
@@ -481,7 +481,7 @@ elfimg_open(pid_t pid, const struct pmap *m, char *err, size_t errlen)
 	space_lib_init();
 	if (!m || !m->path || m->path[0] != '/') {
 		errmsg(err, errlen, "%s: not a file mapping",
-			m && m->path ? m->path : "(null)");
+		       m && m->path ? m->path : "(null)");
 		errno = EINVAL;
 		return NULL;
 	}
@@ -499,8 +499,8 @@ elfimg_open(pid_t pid, const struct pmap *m, char *err, size_t errlen)
 			fd = open_exe(pid, m);
 			if (fd < 0) {
 				errmsg(err, errlen,
-					"%s (deleted): open %s: %s", m->path,
-					mf, strerror(e));
+				       "%s (deleted): open %s: %s", m->path,
+				       mf, strerror(e));
 				errno = e;
 				return NULL;
 			}

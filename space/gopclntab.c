@@ -702,11 +702,10 @@ go_funcname(const struct gopcln *g, uint32_t nameoff)
 const char *
 go_filename(const struct gopcln *g, uint32_t cu, int32_t fileno)
 {
+	uint64_t at = 4 * ((uint64_t)cu + (uint32_t)fileno);
 	uint32_t foff;
 
-	if (fileno < 0 ||
-	    !tab32(g->cutab, g->cutab_len, 4 * ((uint64_t)cu + (uint32_t)fileno),
-		   &foff) ||
+	if (fileno < 0 || !tab32(g->cutab, g->cutab_len, at, &foff) ||
 	    foff == UINT32_MAX)
 		return NULL;
 	return tabstr(g->filetab, g->filetab_len, foff);

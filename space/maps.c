@@ -222,8 +222,8 @@ pmaps_parse(const char *text, size_t len, struct pmaps *out, char *err,
 		why = parse_line(p, eol, &v[n], strs + strused);
 		if (why) {
 			errmsg(err, errlen, "maps: line %zu: %s: \"%.*s\"",
-				lineno, why, (int)(eol - p > 80 ? 80 : eol - p),
-				p);
+			       lineno, why, (int)(eol - p > 80 ? 80 : eol - p),
+			       p);
 			free(v);
 			return -EINVAL;
 		}
@@ -278,7 +278,7 @@ pmaps_read(pid_t pid, struct pmaps *out, char *err, size_t errlen)
 	if (fd < 0) {
 		rc = errno == ENOENT ? -ESRCH : -errno;
 		errmsg(err, errlen, "pid %d: open %s: %s", (int)pid, path,
-			strerror(-rc));
+		       strerror(-rc));
 		return rc;
 	}
 
@@ -291,8 +291,8 @@ pmaps_read(pid_t pid, struct pmaps *out, char *err, size_t errlen)
 			rc = grow(&buf, &cap);
 			if (rc < 0) {
 				errmsg(err, errlen, "pid %d: read %s: %s",
-					(int)pid, path,
-					rc == -E2BIG ? "larger than 1 GiB" :
+				       (int)pid, path,
+				       rc == -E2BIG ? "larger than 1 GiB" :
 						       strerror(-rc));
 				goto out;
 			}
@@ -303,7 +303,7 @@ pmaps_read(pid_t pid, struct pmaps *out, char *err, size_t errlen)
 		if (r < 0) {
 			rc = errno == ENOENT ? -ESRCH : -errno;
 			errmsg(err, errlen, "pid %d: read %s: %s", (int)pid,
-				path, strerror(-rc));
+			       path, strerror(-rc));
 			goto out;
 		}
 		if (r == 0)
@@ -315,7 +315,7 @@ pmaps_read(pid_t pid, struct pmaps *out, char *err, size_t errlen)
 	 * between open and read) has an empty maps file. */
 	if (len == 0) {
 		errmsg(err, errlen, "pid %d: %s is empty: process exited",
-			(int)pid, path);
+		       (int)pid, path);
 		rc = -ESRCH;
 		goto out;
 	}

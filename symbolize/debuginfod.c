@@ -122,9 +122,9 @@ symbolize_set_debuginfod(const char *urls, unsigned int timeout_s,
 		if (strncmp(p, "http://", 7) != 0 &&
 		    strncmp(p, "https://", 8) != 0) {
 			errmsg(err, errlen,
-				"debuginfod URL '%.*s': want http:// or "
-				"https://",
-				(int)(q - p), p);
+			       "debuginfod URL '%.*s': want http:// or "
+			       "https://",
+			       (int)(q - p), p);
 			return -EINVAL;
 		}
 	}
@@ -133,7 +133,7 @@ symbolize_set_debuginfod(const char *urls, unsigned int timeout_s,
 		rc = -ENOTDIR;
 	if (rc < 0) {
 		errmsg(err, errlen, "debuginfod cache %s: mkdir: %s",
-			cache_dir, strerror(-rc));
+		       cache_dir, strerror(-rc));
 		return rc;
 	}
 	if (null_fd < 0)
@@ -141,7 +141,7 @@ symbolize_set_debuginfod(const char *urls, unsigned int timeout_s,
 	if (null_fd < 0) {
 		rc = -errno;
 		errmsg(err, errlen, "debuginfod: open /dev/null: %s",
-			strerror(-rc));
+		       strerror(-rc));
 		return rc;
 	}
 	snprintf(num, sizeof(num), "%u", timeout_s);

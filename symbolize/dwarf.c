@@ -574,7 +574,7 @@ find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
 	struct elfimg *img = *userdata;
 	struct symcache *c = img ? img_cache(img) : NULL;
 	pid_t pid = img ? elfimg_pid(img) : 0;
-	const char *bid = img ? elfimg_build_id(img) : "";
+	const char *bid = img ? elfimg_build_id(img) : "", *path;
 	char *where = NULL, buf[PATH_MAX];
 	int fd = -1;
 
@@ -586,15 +586,15 @@ find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
 		return -1;
 	if (c->debug_path || c->main_dwarf) {
 		/* the DWARF is in: this is its .gnu_debugaltlink */
-		if (debuglink_file)
-			fd = find_altlink(pid, c,
-					  c->debug_path
-						  ? c->debug_path
-						  : rootfile_path_in_root(
-							    pid,
-							    elfimg_path(img),
-							    buf, sizeof(buf)),
-					  debuglink_file, &where);
+		if (debuglink_file) {
+			path = c->debug_path;
+			if (!path)
+				path = rootfile_path_in_root(
+					pid, elfimg_path(img), buf,
+					sizeof(buf));
+			fd = find_altlink(pid, c, path, debuglink_file,
+					  &where);
+		}
 		if (fd < 0)
 			return -1;
 		c->alt_found = true;
@@ -604,10 +604,10 @@ find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
 	if (bid[0])
 		fd = find_by_build_id(pid, bid, &where);
 	if (fd < 0 && debuglink_file) {
-		fd = find_by_debuglink(pid,
-				       rootfile_path_in_root(pid, elfimg_path(img),
-							     buf, sizeof(buf)),
-				       debuglink_file, debuglink_crc, &where);
+		path = rootfile_path_in_root(pid, elfimg_path(img), buf,
+					     sizeof(buf));
+		fd = find_by_debuglink(pid, path, debuglink_file,
+				       debuglink_crc, &where);
 	}
 	if (fd < 0 && bid[0]) {
 		fd = sym_debuginfod_find(c->dwfl, bid);
