@@ -3,11 +3,13 @@
  *
  * Files and who calls whom (no circle): dwarf.c (symbolize()) calls
  * gosym.c, debuginfod.c and demangle.c; perfmap.c stands alone; all of
- * them use space/. Locks: sym_lock (dwarf.c) guards every image's cache
- * and all libdw use; space/'s registry lock is never held while it is
- * taken (symbolize_shutdown() takes it inside elfimg_each(), which holds
- * the registry lock: so no code under sym_lock may take or drop an image
- * reference).
+ * them use space/, none is called by it.
+ *
+ * Locks: sym_lock (dwarf.c) guards every image's cache and all libdw use.
+ * space/'s registry lock is taken before it: symbolize_shutdown() takes
+ * sym_lock inside elfimg_each(), and the last elfimg_put() frees an
+ * image's cache (taking sym_lock) after dropping the registry lock. So
+ * nothing under sym_lock may open, take or drop an image.
  */
 #ifndef PROFD_SYMBOLIZE_INT_H
 #define PROFD_SYMBOLIZE_INT_H
