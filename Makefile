@@ -59,12 +59,13 @@ endif
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 ALL_CFLAGS += -DPROFD_VERSION='"$(VERSION)"'
 
-# One static archive per module; unit tests link the archives they need and
-# never main.o.
-MODULES   = daemon unwind symbolize http common
+# One static archive per module, in link order (an archive before the ones
+# it uses); unit tests link the archives they need and never main.o.
+MODULES   = daemon unwind symbolize space http common
 daemon_SRCS    = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 unwind_SRCS    = $(wildcard unwind/*.c)
 symbolize_SRCS = $(wildcard symbolize/*.c)
+space_SRCS     = $(wildcard space/*.c)
 http_SRCS      = $(wildcard http/*.c)
 common_SRCS    = $(wildcard common/*.c)
 ARCHIVES  = $(foreach m,$(MODULES),$(BUILD)/lib$(m).a)
@@ -168,7 +169,7 @@ FUZZ_BINS     = $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
 # what the harnesses link: the parsers' modules and proc.c alone (the rest
 # of daemon/ is neither needed nor built with clang)
 FUZZ_OBJS     = $(BUILD)/obj/daemon/proc.o $(BUILD)/libsymbolize.a \
-                $(BUILD)/libhttp.a $(BUILD)/libcommon.a
+                $(BUILD)/libspace.a $(BUILD)/libhttp.a $(BUILD)/libcommon.a
 
 fuzz-build:
 	$(Q)$(MAKE) --no-print-directory CC=$(FUZZ_CC) WARN_GCC= \
@@ -210,7 +211,7 @@ $(BUILD)/seeds/.done: $(BUILD)/fuzz/mkseeds tests/fuzz/seed_prog.c
 lint:
 	mandoc -Tlint -W warning man/profd.8
 	cppcheck --quiet --error-exitcode=1 --std=c11 -I. \
-		--suppress=missingIncludeSystem daemon unwind symbolize http
+		--suppress=missingIncludeSystem daemon unwind symbolize space http
 
 install: $(BUILD)/profd
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8

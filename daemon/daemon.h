@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "http/http.h"
+#include "space/space.h"
 #include "symbolize/symbolize.h"
 
 #define PROFD_ERRLEN	  256

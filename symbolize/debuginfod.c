@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +41,41 @@
 
 #include <elfutils/libdwfl.h>
 
+#include "common/errmsg.h"
+
 /* From elfutils' debuginfod.h (libdebuginfod-dev), which the build does
  * not need otherwise. */
 typedef void (*set_verbose_fd_t)(debuginfod_client *c, int fd);
 
 static int null_fd = -1;	/* set before threads start; -1: off */
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void
+do_init(void)
+{
+	space_lib_init();
+	/* libdw asks debuginfod for missing debug files as soon as
+	 * DEBUGINFOD_URLS is set, and a query can block for minutes
+	 * (elfutils: libdwfl/debuginfod-client.c, debuginfod-client-config.7).
+	 * Lookups stay local until the operator opts in
+	 * (symbolize_set_debuginfod(), which calls this first). This runs
+	 * once, before the first libdw call; unsetenv() is not safe against a
+	 * concurrent getenv() in another thread, so profd should reach it
+	 * early (main() calls symbolize_init()). */
+	unsetenv("DEBUGINFOD_URLS");
+}
+
+void
+sym_init(void)
+{
+	pthread_once(&init_once, do_init);
+}
+
+void
+symbolize_init(void)
+{
+	sym_init();
+}
 
 /* mkdir -p, mode 0700 for what is created. */
 static int
@@ -80,7 +111,7 @@ symbolize_set_debuginfod(const char *urls, unsigned int timeout_s,
 	/* First, so that its unsetenv() cannot undo what follows. */
 	sym_init();
 	if (!urls || !cache_dir || !cache_dir[0] || timeout_s == 0) {
-		sym_err(err, errlen, "debuginfod: no URL, cache or timeout");
+		errmsg(err, errlen, "debuginfod: no URL, cache or timeout");
 		return -EINVAL;
 	}
 	for (p = urls; *p; p = q) {
@@ -90,10 +121,10 @@ symbolize_set_debuginfod(const char *urls, unsigned int timeout_s,
 			break;
 		if (strncmp(p, "http://", 7) != 0 &&
 		    strncmp(p, "https://", 8) != 0) {
-			sym_err(err, errlen,
-				"debuginfod URL '%.*s': want http:// or "
-				"https://",
-				(int)(q - p), p);
+			errmsg(err, errlen,
+			       "debuginfod URL '%.*s': want http:// or "
+			       "https://",
+			       (int)(q - p), p);
 			return -EINVAL;
 		}
 	}
@@ -101,16 +132,16 @@ symbolize_set_debuginfod(const char *urls, unsigned int timeout_s,
 	if (rc == 0 && (stat(cache_dir, &st) < 0 || !S_ISDIR(st.st_mode)))
 		rc = -ENOTDIR;
 	if (rc < 0) {
-		sym_err(err, errlen, "debuginfod cache %s: mkdir: %s",
-			cache_dir, strerror(-rc));
+		errmsg(err, errlen, "debuginfod cache %s: mkdir: %s",
+		       cache_dir, strerror(-rc));
 		return rc;
 	}
 	if (null_fd < 0)
 		null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (null_fd < 0) {
 		rc = -errno;
-		sym_err(err, errlen, "debuginfod: open /dev/null: %s",
-			strerror(-rc));
+		errmsg(err, errlen, "debuginfod: open /dev/null: %s",
+		       strerror(-rc));
 		return rc;
 	}
 	snprintf(num, sizeof(num), "%u", timeout_s);
@@ -131,7 +162,7 @@ symbolize_set_debuginfod(const char *urls, unsigned int timeout_s,
 	unsetenv("DEBUGINFOD_VERBOSE");
 	return 0;
 nomem:
-	sym_err(err, errlen, "debuginfod: setenv: %s", strerror(ENOMEM));
+	errmsg(err, errlen, "debuginfod: setenv: %s", strerror(ENOMEM));
 	return -ENOMEM;
 }
 
@@ -168,7 +199,7 @@ typedef int (*find_debuginfo_t)(debuginfod_client *, const unsigned char *,
 int
 sym_debuginfod_find(struct Dwfl *dwfl, const char *build_id_hex)
 {
-	unsigned char bid[SYM_BUILDID_MAX];
+	unsigned char bid[BUILDID_MAX];
 	find_debuginfo_t find;
 	debuginfod_client *c;
 	size_t n = strlen(build_id_hex), i;

@@ -42,6 +42,9 @@
 #include <elfutils/libdwfl.h>
 #include <zlib.h>
 
+#include "common/hash.h"
+#include "common/sorted.h"
+
 #define ARENA_CHUNK	(64 * 1024)
 
 /* Symbols that may enclose an address although a later one starts
@@ -80,7 +83,6 @@ struct centry {
 	const struct sym_frame *frames;
 	uint32_t n;
 	uint8_t flags;
-	bool used;
 };
 
 /* The functions of one CU by address, built on the CU's first lookup: a
@@ -112,7 +114,7 @@ struct symcache {
 	bool has_altlink;	/* its DWARF has a .gnu_debugaltlink */
 	bool alt_found;		/* ... which find_debuginfo() found */
 	bool no_dwarf;		/* not found: DWARF unused (see above) */
-	char alt_bid[SYM_BUILDID_MAX * 2 + 1];
+	char alt_bid[BUILDID_MAX * 2 + 1];
 	struct fsym *syms;
 	size_t nsyms;
 	bool syms_loaded;
@@ -123,15 +125,37 @@ struct symcache {
 	 * used for weeks keeps every distinct address it was asked about
 	 * (tens of bytes each) until the last process mapping it is
 	 * dropped; bound it per image once profd tracks memory. */
-	struct centry *tab;
-	size_t tabcap, tabn;
-	const char **strs;
-	size_t strcap, strn;
+	struct centry *ents;	/* by id - 1 */
+	size_t nents, capents;
+	struct htab addrs;	/* hash_u64(vaddr) -> ents id */
+	const char **strv;	/* interned strings, by id - 1 */
+	size_t nstrs, capstrs;
+	struct htab strs;	/* hash_bytes(string) -> strv id */
 	struct chunk *arena;
 };
 
 static pthread_mutex_t sym_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t cache_hits, cache_misses;	/* under sym_lock */
+
+/* The image slot that holds each image's struct symcache. */
+static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
+static int cache_slot = -1;
+
+static void symcache_free(void *data);
+
+static void
+slot_init(void)
+{
+	cache_slot = elfimg_slot_new(symcache_free);
+}
+
+/* img's cache, or NULL before its first symbolize(). */
+static struct symcache *
+img_cache(const struct elfimg *img)
+{
+	pthread_once(&slot_once, slot_init);
+	return cache_slot >= 0 ? elfimg_slot(img, cache_slot) : NULL;
+}
 
 /* ---- arena, strings, results ----------------------------------------- */
 
@@ -165,62 +189,64 @@ arena_alloc(struct symcache *c, size_t n)
 	return p;
 }
 
-static uint64_t
-hash_bytes(const char *s, size_t n)
+/* Array v (n elements of sz bytes used, *cap allocated) with room for
+ * one more: v itself, or v moved and doubled (from 256). NULL when out of
+ * memory; v is then unchanged. */
+static void *
+grow(void *v, size_t n, size_t *cap, size_t sz)
 {
-	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
+	size_t nc = *cap ? *cap * 2 : 256;
+	void *nv;
 
-	while (n--) {
-		h ^= (unsigned char)*s++;
-		h *= 1099511628211ULL;
-	}
-	return h;
+	if (n < *cap)
+		return v;
+	nv = realloc(v, nc * sz);
+	if (nv)
+		*cap = nc;
+	return nv;
 }
 
+struct strkey {
+	const char *s;
+	size_t n;
+};
+
+/* htab callback: is interned string id the key's n bytes? */
 static bool
-strs_grow(struct symcache *c)
+str_eq(const void *ctx, uint64_t id, const void *key)
 {
-	size_t cap = c->strcap ? c->strcap * 2 : 256, i, j;
-	const char **t = calloc(cap, sizeof(*t));
+	const struct symcache *c = ctx;
+	const struct strkey *k = key;
+	const char *t = c->strv[id - 1];
 
-	if (!t)
-		return false;
-	for (i = 0; i < c->strcap; i++) {
-		const char *s = c->strs[i];
-
-		if (!s)
-			continue;
-		j = hash_bytes(s, strlen(s)) & (cap - 1);
-		while (t[j])
-			j = (j + 1) & (cap - 1);
-		t[j] = s;
-	}
-	free(c->strs);
-	c->strs = t;
-	c->strcap = cap;
-	return true;
+	return strncmp(t, k->s, k->n) == 0 && t[k->n] == '\0';
 }
 
 /* The image's copy of s[0..n), or NULL when out of memory. */
 static const char *
 intern_n(struct symcache *c, const char *s, size_t n)
 {
-	size_t i;
+	struct strkey k = { s, n };
+	uint64_t h = hash_bytes(s, n), id;
+	const char **v;
 	char *p;
 
-	if ((c->strn + 1) * 4 > c->strcap * 3 && !strs_grow(c))
+	id = htab_find(&c->strs, h, str_eq, c, &k);
+	if (id)
+		return c->strv[id - 1];
+	v = grow(c->strv, c->nstrs, &c->capstrs, sizeof(*v));
+	if (!v)
 		return NULL;
-	i = hash_bytes(s, n) & (c->strcap - 1);
-	for (; c->strs[i]; i = (i + 1) & (c->strcap - 1))
-		if (strncmp(c->strs[i], s, n) == 0 && c->strs[i][n] == '\0')
-			return c->strs[i];
+	c->strv = v;
 	p = arena_alloc(c, n + 1);
 	if (!p)
 		return NULL;
 	memcpy(p, s, n);
 	p[n] = '\0';
-	c->strs[i] = p;
-	c->strn++;
+	c->strv[c->nstrs] = p;
+	if (htab_add(&c->strs, h, c->nstrs + 1) < 0)
+		return NULL;
+	c->nstrs++;
 	return p;
 }
 
@@ -230,56 +256,26 @@ intern(struct symcache *c, const char *s)
 	return intern_n(c, s ? s : "", s ? strlen(s) : 0);
 }
 
-static size_t
-addr_slot(uint64_t vaddr, size_t cap)
-{
-	return (size_t)((vaddr * 0x9e3779b97f4a7c15ULL) >> 32) & (cap - 1);
-}
-
 static struct centry *
 cache_find(struct symcache *c, uint64_t vaddr)
 {
-	size_t i;
+	uint64_t id = htab_find(&c->addrs, hash_u64(vaddr), NULL, NULL, NULL);
 
-	if (!c->tabcap)
-		return NULL;
-	for (i = addr_slot(vaddr, c->tabcap); c->tab[i].used;
-	     i = (i + 1) & (c->tabcap - 1))
-		if (c->tab[i].vaddr == vaddr)
-			return &c->tab[i];
-	return NULL;
+	return id ? &c->ents[id - 1] : NULL;
 }
 
 static struct centry *
 cache_insert(struct symcache *c, const struct centry *e)
 {
-	size_t i;
+	struct centry *v = grow(c->ents, c->nents, &c->capents, sizeof(*v));
 
-	if ((c->tabn + 1) * 4 > c->tabcap * 3) {
-		size_t cap = c->tabcap ? c->tabcap * 2 : 256, k;
-		struct centry *t = calloc(cap, sizeof(*t));
-
-		if (!t)
-			return NULL;
-		for (k = 0; k < c->tabcap; k++) {
-			if (!c->tab[k].used)
-				continue;
-			i = addr_slot(c->tab[k].vaddr, cap);
-			while (t[i].used)
-				i = (i + 1) & (cap - 1);
-			t[i] = c->tab[k];
-		}
-		free(c->tab);
-		c->tab = t;
-		c->tabcap = cap;
-	}
-	i = addr_slot(e->vaddr, c->tabcap);
-	while (c->tab[i].used)
-		i = (i + 1) & (c->tabcap - 1);
-	c->tab[i] = *e;
-	c->tab[i].used = true;
-	c->tabn++;
-	return &c->tab[i];
+	if (!v)
+		return NULL;
+	c->ents = v;
+	c->ents[c->nents] = *e;
+	if (htab_add(&c->addrs, hash_u64(e->vaddr), c->nents + 1) < 0)
+		return NULL;
+	return &c->ents[c->nents++];
 }
 
 /* Release libdw and what points into it; results and strings stay. */
@@ -310,9 +306,11 @@ drop_libdw(struct symcache *c)
 	c->alt_bid[0] = '\0';
 }
 
-void
-symcache_free(struct symcache *c)
+/* An image's cache, freed with the image (its slot's free function). */
+static void
+symcache_free(void *data)
 {
+	struct symcache *c = data;
 	struct chunk *ch, *next;
 
 	if (!c)
@@ -324,8 +322,10 @@ symcache_free(struct symcache *c)
 		next = ch->next;
 		free(ch);
 	}
-	free(c->strs);
-	free(c->tab);
+	htab_free(&c->strs);
+	free(c->strv);
+	htab_free(&c->addrs);
+	free(c->ents);
 	free(c);
 }
 
@@ -339,13 +339,17 @@ find_elf(Dwfl_Module *mod, void **userdata, const char *modname,
 	 Dwarf_Addr base, char **file_name, Elf **elfp)
 {
 	struct elfimg *img = *userdata;
+	const unsigned char *data;
+	size_t len;
 
 	(void)mod;
 	(void)modname;
 	(void)base;
 	(void)file_name;
-	if (img && img->fd < 0)
-		*elfp = elf_memory((char *)img->data, img->len);
+	if (img && elfimg_fd(img) < 0) {
+		data = elfimg_bytes(img, &len);
+		*elfp = elf_memory((char *)(uintptr_t)data, len);
+	}
 	return -1;
 }
 
@@ -354,7 +358,7 @@ find_elf(Dwfl_Module *mod, void **userdata, const char *modname,
 /* Separate debug files are searched by profd, never by libdwfl: its
  * standard search opens paths under /proc/PID/root with open(2), which
  * follows a container's symlink out to the host and blocks forever on a
- * FIFO. Every candidate is opened with sym_open_file() (inside the
+ * FIFO. Every candidate is opened with rootfile_open() (inside the
  * target's root; the host's own /usr/lib/debug by build-id) and must
  * prove it belongs: the same GNU build-id, or the .gnu_debuglink CRC. The
  * dwz alternate file (.gnu_debugaltlink) comes through the same callback
@@ -364,25 +368,11 @@ find_elf(Dwfl_Module *mod, void **userdata, const char *modname,
 
 #define DEBUG_DIR "/usr/lib/debug"
 
-/* Lowercase hex of n bytes at b into out (2n+1 bytes). */
-static void
-hex_of(const unsigned char *b, size_t n, char *out)
-{
-	static const char x[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = x[b[i] >> 4];
-		out[2 * i + 1] = x[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* Whether fd's ELF file has GNU build-id want (lowercase hex). */
 static bool
 fd_has_build_id(int fd, const char *want)
 {
-	char hex[SYM_BUILDID_MAX * 2 + 1];
+	char hex[BUILDID_MAX * 2 + 1];
 	const void *bid;
 	ssize_t n;
 	Elf *elf;
@@ -394,8 +384,8 @@ fd_has_build_id(int fd, const char *want)
 	if (!elf)
 		return false;
 	n = dwelf_elf_gnu_build_id(elf, &bid);
-	if (n > 0 && n <= SYM_BUILDID_MAX) {
-		hex_of(bid, (size_t)n, hex);
+	if (n > 0 && n <= BUILDID_MAX) {
+		buildid_hex(bid, (size_t)n, hex);
 		ok = strcmp(hex, want) == 0;
 	}
 	elf_end(elf);
@@ -429,8 +419,8 @@ try_debug(pid_t pid, const char *path, const char *want_bid, bool check_crc,
 	uint32_t got;
 	int fd;
 
-	fd = sym_open_file(pid, path, pid > 0 ? 0 : SYM_OPEN_HOST,
-			   SYM_FILE_MAX_BYTES, NULL);
+	fd = rootfile_open(pid, path, pid > 0 ? 0 : ROOTFILE_HOST,
+			   SPACE_FILE_MAX_BYTES, NULL);
 	if (fd < 0)
 		return -1;
 	if (want_bid && *want_bid ? fd_has_build_id(fd, want_bid)
@@ -570,8 +560,8 @@ note_altlink(struct symcache *c, int fd)
 	elf_end(elf);
 	if (n != 0)
 		c->has_altlink = true;
-	if (n > 0 && n <= SYM_BUILDID_MAX)
-		hex_of(bid, (size_t)n, c->alt_bid);
+	if (n > 0 && n <= BUILDID_MAX)
+		buildid_hex(bid, (size_t)n, c->alt_bid);
 	return dw != NULL;
 }
 
@@ -582,8 +572,9 @@ find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
 	       char **debuginfo_file_name)
 {
 	struct elfimg *img = *userdata;
-	struct symcache *c = img ? img->cache : NULL;
-	pid_t pid = img ? img->pid : 0;
+	struct symcache *c = img ? img_cache(img) : NULL;
+	pid_t pid = img ? elfimg_pid(img) : 0;
+	const char *bid = img ? elfimg_build_id(img) : "", *path;
 	char *where = NULL, buf[PATH_MAX];
 	int fd = -1;
 
@@ -595,30 +586,31 @@ find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
 		return -1;
 	if (c->debug_path || c->main_dwarf) {
 		/* the DWARF is in: this is its .gnu_debugaltlink */
-		if (debuglink_file)
-			fd = find_altlink(pid, c,
-					  c->debug_path
-						  ? c->debug_path
-						  : sym_path_in_root(
-							    pid, img->path,
-							    buf, sizeof(buf)),
-					  debuglink_file, &where);
+		if (debuglink_file) {
+			path = c->debug_path;
+			if (!path)
+				path = rootfile_path_in_root(
+					pid, elfimg_path(img), buf,
+					sizeof(buf));
+			fd = find_altlink(pid, c, path, debuglink_file,
+					  &where);
+		}
 		if (fd < 0)
 			return -1;
 		c->alt_found = true;
 		*debuginfo_file_name = where;
 		return fd;
 	}
-	if (img->build_id[0])
-		fd = find_by_build_id(pid, img->build_id, &where);
+	if (bid[0])
+		fd = find_by_build_id(pid, bid, &where);
 	if (fd < 0 && debuglink_file) {
-		fd = find_by_debuglink(pid,
-				       sym_path_in_root(pid, img->path, buf,
-							sizeof(buf)),
-				       debuglink_file, debuglink_crc, &where);
+		path = rootfile_path_in_root(pid, elfimg_path(img), buf,
+					     sizeof(buf));
+		fd = find_by_debuglink(pid, path, debuglink_file,
+				       debuglink_crc, &where);
 	}
-	if (fd < 0 && img->build_id[0]) {
-		fd = sym_debuginfod_find(c->dwfl, img->build_id);
+	if (fd < 0 && bid[0]) {
+		fd = sym_debuginfod_find(c->dwfl, bid);
 		if (fd >= 0)
 			where = strdup("debuginfod");
 	}
@@ -636,6 +628,8 @@ static int
 dw_open(struct elfimg *img, struct symcache *c)
 {
 	Dwfl_Module *mod = NULL;
+	const struct elfseg *loads;
+	size_t nloads;
 	Dwarf_Addr b;
 	void **ud;
 	int fd;
@@ -656,34 +650,34 @@ dw_open(struct elfimg *img, struct symcache *c)
 	sym_debuginfod_setup(c->dwfl);
 
 	dwfl_report_begin(c->dwfl);
-	if (img->fd >= 0) {
+	loads = elfimg_loads(img, &nloads);
+	if (elfimg_fd(img) >= 0) {
 		/* The bytes come from our fd, which dwfl_report_elf consumes
 		 * on success; the name is the path as the target sees it,
 		 * which find_debuginfo() resolves .gnu_debuglink against.
 		 * add_p_vaddr places even a prelinked DSO at its own p_vaddr,
 		 * so the bias is 0 for every file type. */
-		c->main_dwarf = note_altlink(c, img->fd);
-		fd = fcntl(img->fd, F_DUPFD_CLOEXEC, 0);
+		c->main_dwarf = note_altlink(c, elfimg_fd(img));
+		fd = fcntl(elfimg_fd(img), F_DUPFD_CLOEXEC, 0);
 		if (fd >= 0) {
-			mod = dwfl_report_elf(c->dwfl, img->path, img->path,
-					      fd, 0, true);
+			mod = dwfl_report_elf(c->dwfl, elfimg_path(img),
+					      elfimg_path(img), fd, 0, true);
 			if (!mod)
 				close(fd);
 		}
-	} else if (img->nloads) {
+	} else if (nloads) {
 		/* libdwfl's bias is low - (first p_vaddr & -p_align)
 		 * (dwfl_module_getdwarf.c, __libdwfl_getelf). */
-		const struct elfseg *s0 = &img->loads[0];
-		uint64_t low = s0->vaddr, high = 0;
+		uint64_t low = loads[0].vaddr, high = 0;
 		size_t i;
 
-		if (s0->align > 1)
-			low &= ~(s0->align - 1);
-		for (i = 0; i < img->nloads; i++)
-			if (img->loads[i].vaddr + img->loads[i].memsz > high)
-				high = img->loads[i].vaddr +
-				       img->loads[i].memsz;
-		mod = dwfl_report_module(c->dwfl, img->path, low, high);
+		if (loads[0].align > 1)
+			low &= ~(loads[0].align - 1);
+		for (i = 0; i < nloads; i++)
+			if (loads[i].vaddr + loads[i].memsz > high)
+				high = loads[i].vaddr + loads[i].memsz;
+		mod = dwfl_report_module(c->dwfl, elfimg_path(img), low,
+					 high);
 	}
 	if (mod) {
 		/* find_debuginfo() needs the image for every module */
@@ -731,12 +725,11 @@ static int
 cmp_fsym(const void *a, const void *b)
 {
 	const struct fsym *x = a, *y = b;
+	int r = cmp_u64(x->start, y->start);
 
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	if (x->rank != y->rank)
-		return x->rank < y->rank ? -1 : 1;
-	return strcmp(x->name, y->name);
+	if (r == 0)
+		r = cmp_u64(x->rank, y->rank);
+	return r ? r : strcmp(x->name, y->name);
 }
 
 /* The allocated section shndx of elf: its end, as an ELF vaddr of the
@@ -822,10 +815,12 @@ load_syms(struct symcache *c)
 static bool
 same_segment(const struct elfimg *img, uint64_t a, uint64_t b)
 {
-	size_t i;
+	const struct elfseg *loads;
+	size_t i, n;
 
-	for (i = 0; i < img->nloads; i++) {
-		const struct elfseg *s = &img->loads[i];
+	loads = elfimg_loads(img, &n);
+	for (i = 0; i < n; i++) {
+		const struct elfseg *s = &loads[i];
 
 		if (a >= s->vaddr && a - s->vaddr < s->memsz)
 			return b >= s->vaddr && b - s->vaddr < s->memsz;
@@ -836,22 +831,15 @@ same_segment(const struct elfimg *img, uint64_t a, uint64_t b)
 static const struct fsym *
 find_sym(struct symcache *c, const struct elfimg *img, uint64_t vaddr)
 {
-	size_t lo = 0, hi, j;
 	const struct fsym *s;
+	size_t lo, j;
 
 	if (!c->syms_loaded)
 		load_syms(c);
-	if (!c->nsyms || vaddr < c->syms[0].start)
+	lo = sorted_last_le(c->syms, c->nsyms, sizeof(*c->syms),
+			    offsetof(struct fsym, start), vaddr);
+	if (lo == c->nsyms)
 		return NULL;
-	hi = c->nsyms;
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (c->syms[mid].start <= vaddr)
-			lo = mid;
-		else
-			hi = mid;
-	}
 	/* The nearest sized symbol that contains vaddr: usually syms[lo];
 	 * an earlier one when a smaller symbol or a label sits inside a
 	 * bigger function. */
@@ -1341,14 +1329,15 @@ symbolize(struct elfimg *img, uint64_t vaddr, struct sym_info *out)
 		return -EINVAL;
 	sym_init();
 	pthread_mutex_lock(&sym_lock);
-	c = img->cache;
-	if (!c) {
+	c = img_cache(img);
+	if (!c && cache_slot >= 0) {
 		c = calloc(1, sizeof(*c));
-		if (!c) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		img->cache = c;
+		if (c)
+			elfimg_slot_set(img, cache_slot, c);
+	}
+	if (!c) {
+		rc = -ENOMEM;
+		goto out;
 	}
 	e = cache_find(c, vaddr);
 	if (e)
@@ -1392,10 +1381,12 @@ symbolize_metrics(uint64_t *hits, uint64_t *misses)
 static void
 shutdown_one(struct elfimg *img, void *arg)
 {
+	struct symcache *c = img_cache(img);
+
 	(void)arg;
 	pthread_mutex_lock(&sym_lock);
-	if (img->cache)
-		drop_libdw(img->cache);
+	if (c)
+		drop_libdw(c);
 	pthread_mutex_unlock(&sym_lock);
 }
 

@@ -40,6 +40,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/sorted.h"
+
 /* Bounds on what a target can make profd hold: a JVM's map after days of
  * uptime is tens of MiB. */
 #define PERFMAP_MAX_BYTES	(256UL << 20)
@@ -101,6 +103,26 @@ perfmap_new(pid_t pid)
 	pm->refs = 1;
 	pm->pid = pid;
 	pm->sorted = true;	/* no entries: read_more() must not qsort(NULL) */
+	return pm;
+}
+
+/* space_attach()'s free function for the perf map a space keeps. */
+static void
+put_attached(void *data)
+{
+	perfmap_put(data);
+}
+
+struct perfmap *
+space_perfmap(const struct space *sp)
+{
+	struct perfmap *pm = space_attachment(sp);
+
+	if (!pm) {
+		pm = perfmap_new(space_pid(sp));
+		if (pm)
+			space_attach(sp, pm, put_attached);
+	}
 	return pm;
 }
 
@@ -193,7 +215,7 @@ read_ids(struct perfmap *pm)
 		return -EINVAL;
 	pm->ruid = (uid_t)v[0];
 	pm->euid = (uid_t)v[1];
-	/* inside the target's root: sym_open_file() resolves it there */
+	/* inside the target's root: rootfile_open() resolves it there */
 	snprintf(pm->path, sizeof(pm->path), "/tmp/perf-%d.map",
 		 (int)pm->nspid);
 	pm->have_ids = true;
@@ -368,9 +390,9 @@ refresh(struct perfmap *pm)
 			return rc;
 	}
 	/* Resolved inside the target's root; a symlink as the file itself is
-	 * not its JIT's file (SYM_OPEN_NOFOLLOW), nor is a FIFO or anything
+	 * not its JIT's file (ROOTFILE_NOFOLLOW), nor is a FIFO or anything
 	 * but a regular file, nor one over the cap. */
-	fd = sym_open_file(pm->pid, pm->path, SYM_OPEN_NOFOLLOW,
+	fd = rootfile_open(pm->pid, pm->path, ROOTFILE_NOFOLLOW,
 			   PERFMAP_MAX_BYTES, &st);
 	if (fd < 0) {
 		rc = fd;
@@ -414,18 +436,12 @@ static const struct pment *
 find(const struct perfmap *pm, uint64_t addr)
 {
 	const struct pment *best = NULL;
-	size_t lo = 0, hi = pm->n, j;
+	size_t lo, j;
 
-	if (!pm->n || addr < pm->v[0].start)
+	lo = sorted_last_le(pm->v, pm->n, sizeof(*pm->v),
+			    offsetof(struct pment, start), addr);
+	if (lo == pm->n)
 		return NULL;
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (pm->v[mid].start <= addr)
-			lo = mid;
-		else
-			hi = mid;
-	}
 	for (j = lo + 1; j-- > 0 && lo - j < PERFMAP_LOOKBACK;) {
 		const struct pment *e = &pm->v[j];
 

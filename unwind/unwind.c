@@ -12,7 +12,7 @@
  * Go code has no .eh_frame (pure Go binaries have none at all), and
  * libunwind's frame-pointer guess loses the caller of every frameless Go
  * leaf. Go frames are therefore stepped here, with Go's own SP-delta table
- * (.gopclntab's pcsp, through symbolize/'s go_func_at()), the way the Go
+ * (.gopclntab's pcsp, through space/'s go_func_at()), the way the Go
  * runtime's traceback does it (runtime/traceback.go, gentraceback): the
  * return address is at SP + spdelta and the caller's SP 8 above it. A
  * walk switches between the two as PCs move between Go and other code

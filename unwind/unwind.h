@@ -11,7 +11,7 @@
  *
  * unwinder: libunwind's remote API over the snapshot, with our own
  * accessors: stack bytes from the copy, code and unwind tables from the ELF
- * images of symbolize/'s space (never the live process, never
+ * images of space/'s space (never the live process, never
  * _UPT_access_mem). libunwind's frame-pointer heuristics take over where no
  * CFI covers a PC.
  *
@@ -26,7 +26,7 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
-#include "symbolize/symbolize.h"
+#include "space/space.h"
 
 /* ---- ptrace primitives ------------------------------------------------ */
 

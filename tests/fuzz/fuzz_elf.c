@@ -1,6 +1,6 @@
-/* fuzz_elf - ELF files a target maps (symbolize/elfimg.c), their DWARF and
+/* fuzz_elf - ELF files a target maps (space/elfimg.c), their DWARF and
  * symbol tables (symbolize/dwarf.c, through libdw/libdwfl) and, when they
- * have one, their .gopclntab (symbolize/gopclntab.c).
+ * have one, their .gopclntab (space/gopclntab.c).
  *
  * The input is written to a file in a private temporary directory
  * ($TMPDIR, else /dev/shm, else /tmp) and opened as profd opens a
@@ -25,8 +25,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "space/space.h"
 #include "symbolize/symbolize.h"
-#include "symbolize/symbolize_int.h"
 
 #define MAX_ADDRS 32
 
@@ -65,20 +65,22 @@ static size_t
 addrs_of(const struct elfimg *img, const uint8_t *data, size_t size,
 	 uint64_t *a)
 {
+	const struct elfseg *loads;
 	uint64_t v, sz;
-	size_t n = 0, i;
+	size_t n = 0, i, nloads;
 
 	/* e_entry: at 24 in both classes, 8 or 4 bytes */
 	if (size > 4)
 		a[n++] = fuzz_le(data, size, 24, data[4] == ELFCLASS32 ? 4 : 8);
-	for (i = 0; i < img->nloads && i < 4; i++) {
-		a[n++] = img->loads[i].vaddr;
-		a[n++] = img->loads[i].vaddr + img->loads[i].memsz / 2;
-		a[n++] = img->loads[i].vaddr + img->loads[i].memsz - 1;
+	loads = elfimg_loads(img, &nloads);
+	for (i = 0; i < nloads && i < 4; i++) {
+		a[n++] = loads[i].vaddr;
+		a[n++] = loads[i].vaddr + loads[i].memsz / 2;
+		a[n++] = loads[i].vaddr + loads[i].memsz - 1;
 	}
 	/* spread over the first executable segment: several functions */
-	for (i = 0; i < img->nloads; i++) {
-		const struct elfseg *s = &img->loads[i];
+	for (i = 0; i < nloads; i++) {
+		const struct elfseg *s = &loads[i];
 
 		if (s->flags & PF_X) {
 			for (v = 1; v < 8; v++)

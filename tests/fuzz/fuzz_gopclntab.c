@@ -1,4 +1,5 @@
-/* fuzz_gopclntab - Go's .gopclntab reader (symbolize/gopclntab.c), the
+/* fuzz_gopclntab - Go's .gopclntab reader (space/gopclntab.c, and the
+ * names symbolize/gosym.c reads through it), the
  * table a Go target carries for its own tracebacks: the input is the
  * section (and the inline-tree bytes and some code), wrapped into an ELF
  * image by goelf.h, opened as a memory image. Then what the unwinder and
@@ -8,6 +9,7 @@
  */
 #include "tests/fuzz/fuzz.h"
 
+#include "space/space.h"
 #include "symbolize/symbolize.h"
 #include "symbolize/symbolize_int.h"
 #include "tests/fuzz/goelf.h"

@@ -1,9 +1,9 @@
-/* fuzz_maps - /proc/PID/maps text (symbolize/maps.c: pmaps_parse,
+/* fuzz_maps - /proc/PID/maps text (space/maps.c: pmaps_parse,
  * pmaps_find). The kernel writes it, but the paths in it are the
  * target's: any bytes but NUL and '\n', " (deleted)" included. */
 #include "tests/fuzz/fuzz.h"
 
-#include "symbolize/symbolize.h"
+#include "space/space.h"
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -32,7 +32,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pmaps m = { 0 };
-	char err[SYM_ERRLEN];
+	char err[SPACE_ERRLEN];
 	size_t i;
 
 	if (pmaps_parse((const char *)data, size, &m, err, sizeof(err)) < 0) {

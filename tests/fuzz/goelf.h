@@ -1,4 +1,4 @@
-/* goelf.h - wrap the parts of a Go binary that symbolize/gopclntab.c
+/* goelf.h - wrap the parts of a Go binary that space/gopclntab.c
  * reads into a minimal ELF image, for fuzz_gopclntab (and its seeds, and
  * fuzz_elf's seeds, made by mkseeds.c).
  *

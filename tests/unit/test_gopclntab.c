@@ -1,4 +1,4 @@
-/* test_gopclntab - unit tests for symbolize/gopclntab.c.
+/* test_gopclntab - unit tests for space/gopclntab.c.
  *
  * The parser is checked against Go's own tools on the Go test targets
  * (tests/targets/gohot, built by `make targets` into build/targets): every
@@ -14,6 +14,7 @@
  * Without the targets or without go, the checks that need them print
  * "# skip" lines instead.
  */
+#include "space/space.h"
 #include "symbolize/symbolize.h"
 
 #include <errno.h>

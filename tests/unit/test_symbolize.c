@@ -8,6 +8,7 @@
  * symtest_inner() is inlined into symtest_outer(). Expected frames at the
  * call in symtest_inner, innermost first: symtest_inner, symtest_outer.
  */
+#include "space/space.h"
 #include "symbolize/symbolize.h"
 
 #include <elf.h>

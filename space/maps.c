@@ -13,8 +13,7 @@
  * are named [heap], [stack], [vdso], [vvar], [vsyscall], and named
  * anonymous memory is [anon:NAME].
  */
-#include "symbolize/symbolize.h"
-#include "symbolize/symbolize_int.h"
+#include "space/space.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +22,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "common/errmsg.h"
+#include "common/sorted.h"
 
 /* A JVM with a million mappings prints about 100 MiB; beyond 1 GiB
  * something is wrong. */
@@ -196,12 +198,12 @@ pmaps_parse(const char *text, size_t len, struct pmaps *out, char *err,
 	 * line, and the line's newline (or the final extra byte) holds the
 	 * path's NUL, so len + 1 bytes of strings always suffice. */
 	if (nlines > (SIZE_MAX - len - 1) / sizeof(*v)) {
-		sym_err(err, errlen, "maps: %zu lines: too many", nlines);
+		errmsg(err, errlen, "maps: %zu lines: too many", nlines);
 		return -E2BIG;
 	}
 	v = malloc(nlines * sizeof(*v) + len + 1);
 	if (!v) {
-		sym_err(err, errlen, "maps: malloc: %s", strerror(ENOMEM));
+		errmsg(err, errlen, "maps: malloc: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
 	strs = (char *)(v + nlines);
@@ -219,9 +221,9 @@ pmaps_parse(const char *text, size_t len, struct pmaps *out, char *err,
 		}
 		why = parse_line(p, eol, &v[n], strs + strused);
 		if (why) {
-			sym_err(err, errlen, "maps: line %zu: %s: \"%.*s\"",
-				lineno, why, (int)(eol - p > 80 ? 80 : eol - p),
-				p);
+			errmsg(err, errlen, "maps: line %zu: %s: \"%.*s\"",
+			       lineno, why, (int)(eol - p > 80 ? 80 : eol - p),
+			       p);
 			free(v);
 			return -EINVAL;
 		}
@@ -275,8 +277,8 @@ pmaps_read(pid_t pid, struct pmaps *out, char *err, size_t errlen)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = errno == ENOENT ? -ESRCH : -errno;
-		sym_err(err, errlen, "pid %d: open %s: %s", (int)pid, path,
-			strerror(-rc));
+		errmsg(err, errlen, "pid %d: open %s: %s", (int)pid, path,
+		       strerror(-rc));
 		return rc;
 	}
 
@@ -288,9 +290,9 @@ pmaps_read(pid_t pid, struct pmaps *out, char *err, size_t errlen)
 		if (cap - len < MAPS_READ_CHUNK / 2) {
 			rc = grow(&buf, &cap);
 			if (rc < 0) {
-				sym_err(err, errlen, "pid %d: read %s: %s",
-					(int)pid, path,
-					rc == -E2BIG ? "larger than 1 GiB" :
+				errmsg(err, errlen, "pid %d: read %s: %s",
+				       (int)pid, path,
+				       rc == -E2BIG ? "larger than 1 GiB" :
 						       strerror(-rc));
 				goto out;
 			}
@@ -300,8 +302,8 @@ pmaps_read(pid_t pid, struct pmaps *out, char *err, size_t errlen)
 			continue;
 		if (r < 0) {
 			rc = errno == ENOENT ? -ESRCH : -errno;
-			sym_err(err, errlen, "pid %d: read %s: %s", (int)pid,
-				path, strerror(-rc));
+			errmsg(err, errlen, "pid %d: read %s: %s", (int)pid,
+			       path, strerror(-rc));
 			goto out;
 		}
 		if (r == 0)
@@ -312,8 +314,8 @@ pmaps_read(pid_t pid, struct pmaps *out, char *err, size_t errlen)
 	/* A process that has exited (a zombie, or one whose mm went away
 	 * between open and read) has an empty maps file. */
 	if (len == 0) {
-		sym_err(err, errlen, "pid %d: %s is empty: process exited",
-			(int)pid, path);
+		errmsg(err, errlen, "pid %d: %s is empty: process exited",
+		       (int)pid, path);
 		rc = -ESRCH;
 		goto out;
 	}
@@ -337,21 +339,14 @@ pmaps_free(struct pmaps *m)
 const struct pmap *
 pmaps_find(const struct pmaps *m, uint64_t addr)
 {
-	size_t lo = 0, hi;
+	size_t i;
 
-	if (!m || !m->n)
+	if (!m)
 		return NULL;
 	/* The last mapping starting at or below addr. */
-	hi = m->n;
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (m->v[mid].start <= addr)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	if (addr >= m->v[lo].start && addr < m->v[lo].end)
-		return &m->v[lo];
+	i = sorted_last_le(m->v, m->n, sizeof(*m->v),
+			   offsetof(struct pmap, start), addr);
+	if (i < m->n && addr < m->v[i].end)
+		return &m->v[i];
 	return NULL;
 }

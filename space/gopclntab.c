@@ -1,5 +1,7 @@
-/* gopclntab.c - Go's own symbol table (.gopclntab): functions, file:line,
- * inline trees and SP deltas, for Go binaries with or without DWARF.
+/* gopclntab.c - Go's own symbol table (.gopclntab): its structure
+ * (functions, pc-value tables, inline trees) and the SP deltas that
+ * unwinding needs, for Go binaries with or without DWARF. Names, files and
+ * lines are read from it by symbolize/gosym.c through space.h.
  *
  * The Go runtime needs this table to print tracebacks and to scan stacks,
  * so it survives `go build -ldflags='-s -w'` and strip(1), which remove
@@ -28,12 +30,19 @@
  * .noptrdata for the moduledata whose first word points at the pcHeader.
  *
  * An image's table is parsed once, on first use, by whichever thread gets
- * there first (the sampler unwinding, or an HTTP worker symbolizing); it
- * is read-only afterwards, so lookups take no lock. Everything here points
+ * there first (the sampler unwinding, or an HTTP worker symbolizing), and
+ * kept in a slot of the image; it is read-only afterwards, so lookups take
+ * no lock.
+ *
+ * Why the table's structure is here and its names are not: unwinding
+ * needs only go_func_at() (SP deltas and a few flags; the runtime
+ * functions it must recognise are matched by name inside the parse), so
+ * unwind/ never handles a name. symbolize/gosym.c turns the structure
+ * (go_fn_find(), go_pcvalue(), go_fn_inline()) into frames, reading the
+ * strings through go_funcname() and go_filename(). Everything here points
  * into the image's read-only mapping and lives as long as the image.
  */
-#include "symbolize/symbolize.h"
-#include "symbolize/symbolize_int.h"
+#include "space/space.h"
 
 #include <errno.h>
 #include <gelf.h>
@@ -67,10 +76,6 @@
 #define MD_TEXT		176
 #define MD_GOFUNC_118	304
 #define MD_GOFUNC_120	320	/* covctrs, ecovctrs came before it */
-
-/* Inline expansion deeper than this is cut (Go's own limit is far lower
- * in practice: the inliner's budget keeps chains short). */
-#define GO_MAX_INLINE	32
 
 /* Functions the unwinder has to know by name: the runtime's funcID values
  * change between releases, the names do not. */
@@ -107,8 +112,12 @@ struct gopcln {
 	uint64_t special[SPECIAL_N];	/* entry vaddrs, 0 when absent */
 };
 
-/* One lock for every image's one-time parse; lookups never take it. */
+/* One lock for every image's one-time parse; lookups never take it. The
+ * table lives in an image slot; an image that is not Go holds not_go. */
 static pthread_mutex_t go_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
+static int go_slot = -1;
+static char not_go;
 
 /* ---- bounded reads ---------------------------------------------------- */
 
@@ -150,31 +159,6 @@ tabstr(const unsigned char *tab, size_t len, uint64_t off)
 	return (const char *)(tab + off);
 }
 
-/* The mapped bytes at ELF vaddr [vaddr, vaddr + *len): *len is cut to what
- * the file holds. NULL when vaddr is not in a PT_LOAD's file bytes. */
-static const unsigned char *
-vaddr_bytes(const struct elfimg *img, uint64_t vaddr, size_t *len)
-{
-	size_t i;
-
-	for (i = 0; i < img->nloads; i++) {
-		const struct elfseg *s = &img->loads[i];
-		uint64_t off;
-
-		if (vaddr < s->vaddr || vaddr - s->vaddr >= s->filesz)
-			continue;
-		off = s->offset + (vaddr - s->vaddr);
-		if (off >= img->len)
-			return NULL;
-		if (*len > s->filesz - (vaddr - s->vaddr))
-			*len = s->filesz - (vaddr - s->vaddr);
-		if (*len > img->len - off)
-			*len = img->len - off;
-		return img->data + off;
-	}
-	return NULL;
-}
-
 /* ---- parsing ---------------------------------------------------------- */
 
 struct secinfo {
@@ -189,16 +173,18 @@ static void
 find_sections(const struct elfimg *img, struct secinfo *pcln,
 	      struct secinfo *noptr, struct secinfo *text)
 {
+	const unsigned char *data;
 	Elf *elf;
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
-	size_t shstrndx;
+	size_t shstrndx, len;
 	const char *name;
 
 	memset(pcln, 0, sizeof(*pcln));
 	memset(noptr, 0, sizeof(*noptr));
 	memset(text, 0, sizeof(*text));
-	elf = elf_memory((char *)img->data, img->len);
+	data = elfimg_bytes(img, &len);
+	elf = elf_memory((char *)(uintptr_t)data, len);
 	if (!elf)
 		return;
 	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
@@ -241,12 +227,13 @@ find_gofunc(struct gopcln *g, const struct elfimg *img, uint64_t hdr_vaddr,
 							MD_GOFUNC_120;
 	const unsigned char *d;
 	uint64_t off, gofunc;
-	size_t len;
+	size_t len, ilen;
 
-	if (!noptr->found || noptr->offset > img->len ||
-	    img->len - noptr->offset < noptr->size)
+	d = elfimg_bytes(img, &ilen);
+	if (!noptr->found || noptr->offset > ilen ||
+	    ilen - noptr->offset < noptr->size)
 		return;
-	d = img->data + noptr->offset;
+	d += noptr->offset;
 	for (off = 0; off + md_gofunc + 8 <= noptr->size; off += 8) {
 		if (get64(d + off + MD_PCHEADER) != hdr_vaddr ||
 		    get64(d + off + MD_FUNCNAMETAB) != funcname_vaddr ||
@@ -254,7 +241,7 @@ find_gofunc(struct gopcln *g, const struct elfimg *img, uint64_t hdr_vaddr,
 			continue;
 		gofunc = get64(d + off + md_gofunc);
 		len = SIZE_MAX;
-		g->gofunc = vaddr_bytes(img, gofunc, &len);
+		g->gofunc = elfimg_vaddr_bytes(img, gofunc, &len);
 		g->gofunc_len = g->gofunc ? len : 0;
 		return;
 	}
@@ -293,13 +280,15 @@ gopcln_parse(const struct elfimg *img)
 	struct gopcln *g;
 	uint64_t nfunc, o[5], end;
 	uint32_t magic;
+	size_t ilen;
 	int i;
 
 	find_sections(img, &sec, &noptr, &text);
-	if (!sec.found || sec.size < GO_HDR_SIZE || sec.offset > img->len ||
-	    img->len - sec.offset < sec.size)
+	h = elfimg_bytes(img, &ilen);
+	if (!sec.found || sec.size < GO_HDR_SIZE || sec.offset > ilen ||
+	    ilen - sec.offset < sec.size)
 		return NULL;
-	h = img->data + sec.offset;
+	h += sec.offset;
 	magic = get32(h);
 	/* pad1, pad2 zero; minLC 1 (x86); ptrSize 8 */
 	if ((magic != GO_MAGIC_118 && magic != GO_MAGIC_120) || h[4] != 0 ||
@@ -359,41 +348,47 @@ bad:
 	return NULL;
 }
 
+static void
+gopcln_free(void *data)
+{
+	if (data != &not_go)
+		free(data);
+}
+
+static void
+slot_init(void)
+{
+	go_slot = elfimg_slot_new(gopcln_free);
+}
+
 static struct gopcln *
 gopcln_get(struct elfimg *img)
 {
-	struct gopcln *g;
+	void *p;
 
-	if (__atomic_load_n(&img->go_done, __ATOMIC_ACQUIRE))
-		return img->go;
-	sym_init();
-	pthread_mutex_lock(&go_lock);
-	if (!img->go_done) {
-		img->go = gopcln_parse(img);
-		__atomic_store_n(&img->go_done, true, __ATOMIC_RELEASE);
+	pthread_once(&slot_once, slot_init);
+	if (go_slot < 0)
+		return NULL;
+	p = elfimg_slot(img, go_slot);
+	if (!p) {
+		space_lib_init();
+		pthread_mutex_lock(&go_lock);
+		p = elfimg_slot(img, go_slot);
+		if (!p) {
+			p = gopcln_parse(img);
+			if (!p)
+				p = &not_go;
+			elfimg_slot_set(img, go_slot, p);
+		}
+		pthread_mutex_unlock(&go_lock);
 	}
-	g = img->go;
-	pthread_mutex_unlock(&go_lock);
-	return g;
-}
-
-void
-gopcln_free(struct gopcln *g)
-{
-	free(g);
+	return p == &not_go ? NULL : p;
 }
 
 /* ---- lookups ---------------------------------------------------------- */
 
-/* A Go function: where its _func is and what it covers. */
-struct gofn {
-	const unsigned char *f;	/* the _func; at least f_fixed bytes */
-	size_t flen;		/* bytes of pclntab from f on */
-	uint64_t entry, end;	/* ELF vaddrs */
-};
-
 static bool
-func_find(const struct gopcln *g, uint64_t vaddr, struct gofn *fn)
+func_find(const struct gopcln *g, uint64_t vaddr, struct go_fn *fn)
 {
 	uint32_t lo = 0, hi = g->nfunc, mid, first, last, funcoff;
 	uint64_t off;
@@ -493,7 +488,7 @@ pcvalue_next(struct pcvalue_it *it)
 /* The value of table off at pc, or false when the table does not cover
  * pc (or there is none: the runtime's -1). */
 static bool
-pcvalue(const struct gopcln *g, uint32_t off, const struct gofn *fn,
+pcvalue(const struct gopcln *g, uint32_t off, const struct go_fn *fn,
 	uint64_t pc, int32_t *val)
 {
 	struct pcvalue_it it;
@@ -511,7 +506,7 @@ pcvalue(const struct gopcln *g, uint32_t off, const struct gofn *fn,
 
 /* Offset into pctab of the function's pcdata table i, or 0. */
 static uint32_t
-pcdata_off(const struct gopcln *g, const struct gofn *fn, uint32_t i)
+pcdata_off(const struct gopcln *g, const struct go_fn *fn, uint32_t i)
 {
 	uint32_t npcdata = get32(fn->f + F_NPCDATA), off = 0;
 
@@ -520,48 +515,6 @@ pcdata_off(const struct gopcln *g, const struct gofn *fn, uint32_t i)
 	if (!tab32(fn->f, fn->flen, g->f_fixed + 4 * (uint64_t)i, &off))
 		return 0;
 	return off;
-}
-
-/* The function's inline tree and how many entries fit in what we have
- * mapped, or NULL. */
-static const unsigned char *
-inltree(const struct gopcln *g, const struct gofn *fn, size_t *nent)
-{
-	uint32_t npcdata = get32(fn->f + F_NPCDATA), off;
-	unsigned nfuncdata = fn->f[g->f_nfuncdata];
-
-	if (!g->gofunc || FUNCDATA_INLTREE >= nfuncdata)
-		return NULL;
-	if (!tab32(fn->f, fn->flen,
-		   g->f_fixed + 4 * ((uint64_t)npcdata + FUNCDATA_INLTREE),
-		   &off) ||
-	    off == UINT32_MAX || off >= g->gofunc_len)
-		return NULL;
-	*nent = (g->gofunc_len - off) / g->inl_size;
-	return g->gofunc + off;
-}
-
-/* File and line of pc in fn; "" and 0 when unknown. */
-static void
-file_line(const struct gopcln *g, const struct gofn *fn, uint64_t pc,
-	  const char **file, int *line)
-{
-	int32_t fileno, ln;
-	uint32_t cu = get32(fn->f + F_CUOFFSET), foff;
-	const char *s = NULL;
-
-	*file = "";
-	*line = 0;
-	if (pcvalue(g, get32(fn->f + F_PCFILE), fn, pc, &fileno) &&
-	    fileno >= 0 &&
-	    tab32(g->cutab, g->cutab_len, 4 * ((uint64_t)cu + (uint32_t)fileno),
-		  &foff) &&
-	    foff != UINT32_MAX)
-		s = tabstr(g->filetab, g->filetab_len, foff);
-	if (s)
-		*file = s;
-	if (pcvalue(g, get32(fn->f + F_PCLN), fn, pc, &ln) && ln > 0)
-		*line = ln;
 }
 
 bool
@@ -596,7 +549,7 @@ go_func_at(struct elfimg *img, uint64_t vaddr, struct go_func_info *out)
 {
 	const struct gopcln *g;
 	struct pcvalue_it it;
-	struct gofn fn;
+	struct go_fn fn;
 	uint64_t save_pc = 0;
 	const unsigned char *c;
 	bool found = false, saves_bp = false;
@@ -631,12 +584,12 @@ go_func_at(struct elfimg *img, uint64_t vaddr, struct go_func_info *out)
 		if (!save_pc && v > 0 && it.start < it.pc) {
 			save_pc = it.start;
 			len = 8;
-			c = vaddr_bytes(img, save_pc, &len);
+			c = elfimg_vaddr_bytes(img, save_pc, &len);
 			if (c && is_bp_store(c, len, v - 8)) {
 				saves_bp = true;
 			} else if (v == 8) {
 				len = 1;
-				c = vaddr_bytes(img, save_pc - 1, &len);
+				c = elfimg_vaddr_bytes(img, save_pc - 1, &len);
 				/* PUSHQ BP */
 				saves_bp = c && c[0] == 0x55;
 				save_pc = 0;	/* saved as it is pushed */
@@ -659,66 +612,101 @@ go_func_at(struct elfimg *img, uint64_t vaddr, struct go_func_info *out)
 	return 0;
 }
 
-size_t
-go_sym_frames(struct elfimg *img, uint64_t vaddr, struct sym_frame *fr,
-	      size_t max, uint64_t *entry)
+/* The function's inline tree and how many entries fit in what we have
+ * mapped, or NULL. */
+static const unsigned char *
+inltree(const struct gopcln *g, const struct go_fn *fn, size_t *nent)
 {
-	const struct gopcln *g;
-	const unsigned char *tree = NULL, *ic;
-	struct gofn fn;
-	uint32_t nameoff, inloff;
-	uint64_t pc = vaddr;
-	size_t n = 0, ntree = 0;
-	int32_t ix, parent_pc;
-	const char *name;
+	uint32_t npcdata = get32(fn->f + F_NPCDATA), off;
+	unsigned nfuncdata = fn->f[g->f_nfuncdata];
 
-	g = img ? gopcln_get(img) : NULL;
-	if (!g || max == 0 || !func_find(g, vaddr, &fn))
-		return 0;
-	*entry = fn.entry;
-	inloff = pcdata_off(g, &fn, PCDATA_INLTREEINDEX);
-	if (inloff)
-		tree = inltree(g, &fn, &ntree);
+	if (!g->gofunc || FUNCDATA_INLTREE >= nfuncdata)
+		return NULL;
+	if (!tab32(fn->f, fn->flen,
+		   g->f_fixed + 4 * ((uint64_t)npcdata + FUNCDATA_INLTREE),
+		   &off) ||
+	    off == UINT32_MAX || off >= g->gofunc_len)
+		return NULL;
+	*nent = (g->gofunc_len - off) / g->inl_size;
+	return g->gofunc + off;
+}
 
-	/* Inline frames, innermost first: the PC's own position belongs to
-	 * the innermost inlined function; each tree entry names that
-	 * function and gives parentPc, an instruction of the caller whose
-	 * position is the call site and whose tree index is the caller's
-	 * (runtime/symtab.go: runtime_expandFinalInlineFrame). */
-	while (tree && n < max - 1 && n < GO_MAX_INLINE &&
-	       pcvalue(g, inloff, &fn, pc, &ix) && ix >= 0 &&
-	       (size_t)ix < ntree) {
-		ic = tree + (size_t)ix * g->inl_size;
-		if (g->magic == GO_MAGIC_118) {
-			nameoff = get32(ic + 12);
-			memcpy(&parent_pc, ic + 16, 4);
-		} else {
-			nameoff = get32(ic + 4);
-			memcpy(&parent_pc, ic + 8, 4);
-		}
-		name = tabstr(g->funcname, g->funcname_len, nameoff);
-		if (!name || parent_pc < 0 ||
-		    (uint64_t)parent_pc >= fn.end - fn.entry)
-			break;
-		memset(&fr[n], 0, sizeof(fr[n]));
-		fr[n].name = fr[n].system_name = name;
-		file_line(g, &fn, pc, &fr[n].file, &fr[n].line);
-		if (g->magic != GO_MAGIC_118)
-			memcpy(&fr[n].start_line, ic + 12, 4);
-		if (fr[n].start_line < 0)
-			fr[n].start_line = 0;
-		n++;
-		pc = fn.entry + (uint64_t)parent_pc;
-	}
+/* ---- the table's structure, for symbolize/ ---------------------------- */
 
-	name = tabstr(g->funcname, g->funcname_len,
-		      get32(fn.f + F_NAMEOFF));
-	memset(&fr[n], 0, sizeof(fr[n]));
-	fr[n].name = fr[n].system_name = name ? name : "";
-	file_line(g, &fn, pc, &fr[n].file, &fr[n].line);
+const struct gopcln *
+go_table(struct elfimg *img)
+{
+	return img ? gopcln_get(img) : NULL;
+}
+
+bool
+go_fn_find(const struct gopcln *g, uint64_t vaddr, struct go_fn *fn)
+{
+	memset(fn, 0, sizeof(*fn));
+	if (!g || !func_find(g, vaddr, fn))
+		return false;
+	fn->nameoff = get32(fn->f + F_NAMEOFF);
+	fn->cuoffset = get32(fn->f + F_CUOFFSET);
+	fn->pcfile = get32(fn->f + F_PCFILE);
+	fn->pcln = get32(fn->f + F_PCLN);
+	/* startLine int32 at 36 since Go 1.20 (f_fixed covers it) */
 	if (g->magic != GO_MAGIC_118)
-		memcpy(&fr[n].start_line, fn.f + 36, 4);
-	if (fr[n].start_line < 0)
-		fr[n].start_line = 0;
-	return n + 1;
+		memcpy(&fn->start_line, fn->f + 36, 4);
+	if (fn->start_line < 0)
+		fn->start_line = 0;
+	return true;
+}
+
+bool
+go_pcvalue(const struct gopcln *g, uint32_t off, const struct go_fn *fn,
+	   uint64_t pc, int32_t *val)
+{
+	return pcvalue(g, off, fn, pc, val);
+}
+
+bool
+go_fn_inline(const struct gopcln *g, const struct go_fn *fn, uint64_t pc,
+	     struct go_inl *out)
+{
+	const unsigned char *tree, *ic;
+	size_t ntree = 0;
+	uint32_t inloff;
+	int32_t ix;
+
+	memset(out, 0, sizeof(*out));
+	inloff = pcdata_off(g, fn, PCDATA_INLTREEINDEX);
+	tree = inloff ? inltree(g, fn, &ntree) : NULL;
+	if (!tree || !pcvalue(g, inloff, fn, pc, &ix) || ix < 0 ||
+	    (size_t)ix >= ntree)
+		return false;
+	ic = tree + (size_t)ix * g->inl_size;
+	if (g->magic == GO_MAGIC_118) {
+		out->nameoff = get32(ic + 12);
+		memcpy(&out->parent_pc, ic + 16, 4);
+	} else {
+		out->nameoff = get32(ic + 4);
+		memcpy(&out->parent_pc, ic + 8, 4);
+		memcpy(&out->start_line, ic + 12, 4);
+	}
+	if (out->start_line < 0)
+		out->start_line = 0;
+	return true;
+}
+
+const char *
+go_funcname(const struct gopcln *g, uint32_t nameoff)
+{
+	return tabstr(g->funcname, g->funcname_len, nameoff);
+}
+
+const char *
+go_filename(const struct gopcln *g, uint32_t cu, int32_t fileno)
+{
+	uint64_t at = 4 * ((uint64_t)cu + (uint32_t)fileno);
+	uint32_t foff;
+
+	if (fileno < 0 || !tab32(g->cutab, g->cutab_len, at, &foff) ||
+	    foff == UINT32_MAX)
+		return NULL;
+	return tabstr(g->filetab, g->filetab_len, foff);
 }

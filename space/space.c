@@ -9,11 +9,10 @@
  * reads .eh_frame_hdr and .eh_frame from a library's r-- segment, but
  * data files (locale-archive, fonts, databases) are never opened.
  *
- * Only the sampler thread uses a space (symbolize.h), so nothing here
+ * Only the sampler thread uses a space (space.h), so nothing here
  * locks.
  */
-#include "symbolize/symbolize.h"
-#include "symbolize/symbolize_int.h"
+#include "space/space.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -26,6 +25,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "common/errmsg.h"
+#include "common/sorted.h"
+
 /* vDSOs are a few pages; refuse to copy anything unreasonable. */
 #define VDSO_MAX_BYTES (16UL << 20)
 
@@ -35,6 +37,13 @@ struct fileid {
 	uint64_t inode;
 	const struct pmap *first;	/* an executable mapping of it */
 	struct elfimg *img;		/* one reference, or NULL */
+};
+
+/* What space_attach() stores: a cell of its own, so that a const space
+ * can take it. */
+struct attachment {
+	void *data;
+	void (*free_fn)(void *data);
 };
 
 struct space {
@@ -49,7 +58,7 @@ struct space {
 	const struct module *main_mod;
 	struct elfimg *vdso;	/* one reference */
 	uint64_t vdso_start, vdso_end;
-	struct perfmap *jit;	/* one reference */
+	struct attachment *att;	/* never NULL after space_new() */
 	bool exe_known;		/* /proc/PID/exe at the last refresh */
 	dev_t exe_dev;
 	ino_t exe_ino;
@@ -65,14 +74,11 @@ static int
 cmp_fileid(const void *a, const void *b)
 {
 	const struct fileid *x = a, *y = b;
+	int r = cmp_u64(x->inode, y->inode);
 
-	if (x->inode != y->inode)
-		return x->inode < y->inode ? -1 : 1;
-	if (x->major != y->major)
-		return x->major < y->major ? -1 : 1;
-	if (x->minor != y->minor)
-		return x->minor < y->minor ? -1 : 1;
-	return 0;
+	if (r == 0)
+		r = cmp_u64(x->major, y->major);
+	return r ? r : cmp_u64(x->minor, y->minor);
 }
 
 static struct fileid *
@@ -94,14 +100,13 @@ space_new(pid_t pid)
 {
 	struct space *sp;
 
-	/* Early, single-threaded in practice: see sym_init()'s unsetenv. */
-	sym_init();
+	space_lib_init();
 	sp = calloc(1, sizeof(*sp));
 	if (!sp)
 		return NULL;
 	sp->pid = pid;
-	sp->jit = perfmap_new(pid);
-	if (!sp->jit) {
+	sp->att = calloc(1, sizeof(*sp->att));
+	if (!sp->att) {
 		free(sp);
 		return NULL;
 	}
@@ -116,7 +121,7 @@ static struct fileid *
 collect_ids(const struct space *sp, const struct pmaps *m, size_t *nids)
 {
 	struct fileid *ids, *old;
-	char ebuf[SYM_ERRLEN];
+	char ebuf[SPACE_ERRLEN];
 	size_t i, n = 0, k;
 
 	ids = calloc(m->n ? m->n : 1, sizeof(*ids));
@@ -161,7 +166,7 @@ collect_ids(const struct space *sp, const struct pmaps *m, size_t *nids)
 static struct elfimg *
 copy_vdso(pid_t pid, const struct pmap *pm)
 {
-	char ebuf[SYM_ERRLEN];
+	char ebuf[SPACE_ERRLEN];
 	struct iovec local, remote;
 	size_t len = pm->end - pm->start;
 	void *buf;
@@ -253,132 +258,175 @@ execed(const struct space *sp, bool have_exe, const struct stat *est,
 	return sp->vdso && vdso_start && sp->vdso_start != vdso_start;
 }
 
-static int
-refresh(struct space *sp, bool stop_at_exec, char *err, size_t errlen)
-{
-	struct pmaps nm = { 0 };
-	struct fileid *ids = NULL, *id;
-	struct elfimg **pimg = NULL, *vdso = NULL;
-	struct module *mods = NULL, *md;
-	const struct module *main_mod = NULL;
-	uint64_t vdso_start = 0, vdso_end = 0;
-	size_t nids = 0, nmods = 0, i;
-	char exe[64];
+/* What one refresh builds; installed in the space as a whole, or freed. */
+struct layout {
+	struct pmaps maps;
+	struct fileid *ids;
+	size_t nids;
+	struct elfimg **pimg;	/* per maps.v entry; borrowed from ids */
+	struct module *mods;
+	size_t nmods;
+	const struct module *main_mod;
+	struct elfimg *vdso;	/* one reference, or NULL */
+	uint64_t vdso_start, vdso_end;
+	bool have_exe;		/* est holds /proc/PID/exe's stat */
 	struct stat est;
-	bool have_exe;
-	int rc, changed;
+};
 
-	rc = pmaps_read(sp->pid, &nm, err, errlen);
-	if (rc < 0)
-		return rc;
+static void
+layout_free(struct layout *l)
+{
+	if (l->ids)
+		put_ids(l->ids, l->nids);
+	elfimg_put(l->vdso);
+	free(l->pimg);
+	free(l->mods);
+	pmaps_free(&l->maps);
+}
 
-	ids = collect_ids(sp, &nm, &nids);
-	pimg = calloc(nm.n ? nm.n : 1, sizeof(*pimg));
-	mods = calloc(nm.n ? nm.n : 1, sizeof(*mods));
-	if (!ids || !pimg || !mods)
-		goto nomem;
+/* Every mapping's image (the one of its file, when the file is mapped
+ * executable somewhere), and the vDSO: the previous copy when it has not
+ * moved, else a new one. */
+static void
+map_images(const struct space *sp, struct layout *l)
+{
+	size_t i;
 
-	for (i = 0; i < nm.n; i++) {
-		const struct pmap *pm = &nm.v[i];
+	for (i = 0; i < l->maps.n; i++) {
+		const struct pmap *pm = &l->maps.v[i];
+		struct fileid *id;
 
 		if (is_file(pm)) {
-			id = find_id(ids, nids, pm);
-			pimg[i] = id ? id->img : NULL;
-		} else if (strcmp(pm->path, "[vdso]") == 0 && !vdso) {
+			id = find_id(l->ids, l->nids, pm);
+			l->pimg[i] = id ? id->img : NULL;
+		} else if (strcmp(pm->path, "[vdso]") == 0 && !l->vdso) {
 			if (sp->vdso && sp->vdso_start == pm->start &&
 			    sp->vdso_end == pm->end)
-				vdso = elfimg_get(sp->vdso);
+				l->vdso = elfimg_get(sp->vdso);
 			else
-				vdso = copy_vdso(sp->pid, pm);
-			if (vdso) {
-				vdso_start = pm->start;
-				vdso_end = pm->end;
+				l->vdso = copy_vdso(sp->pid, pm);
+			if (l->vdso) {
+				l->vdso_start = pm->start;
+				l->vdso_end = pm->end;
 			}
 		}
 	}
+}
 
-	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)sp->pid);
-	have_exe = stat(exe, &est) == 0;
-	for (i = 0; i < nm.n; i++) {
-		const struct pmap *pm = &nm.v[i];
+/* m's image and its bias, or no image when no PT_LOAD maps m's offset. */
+static void
+set_image(struct module *md, struct elfimg *img, const struct pmap *pm)
+{
+	md->img = img;
+	if (md->img && elfimg_bias_prot(md->img, pm->start, pm->offset, true,
+					&md->bias) < 0)
+		md->img = NULL;
+}
+
+/* A module per executable mapping, and which one is the main
+ * executable's. */
+static void
+build_modules(const struct space *sp, struct layout *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->maps.n; i++) {
+		const struct pmap *pm = &l->maps.v[i];
+		struct module *md;
 
 		if (!(pm->prot & PROT_EXEC) ||
 		    strcmp(pm->path, "[vsyscall]") == 0)
 			continue;	/* [vsyscall] cannot be read */
-		md = &mods[nmods++];
+		md = &l->mods[l->nmods++];
 		md->start = pm->start;
 		md->end = pm->end;
 		md->offset = pm->offset;
 		md->path = pm->path;
 		if (is_file(pm)) {
-			md->img = pimg[i];
-			if (md->img && elfimg_bias_prot(md->img, pm->start,
-							pm->offset, true,
-							&md->bias) < 0)
-				md->img = NULL;
-			if (!main_mod && have_exe && est.st_ino == pm->inode &&
-			    est.st_dev == makedev(pm->dev_major,
-						  pm->dev_minor))
-				main_mod = md;
+			set_image(md, l->pimg[i], pm);
+			if (!l->main_mod && l->have_exe &&
+			    l->est.st_ino == pm->inode &&
+			    l->est.st_dev == makedev(pm->dev_major,
+						     pm->dev_minor))
+				l->main_mod = md;
 		} else if (strcmp(pm->path, "[vdso]") == 0) {
 			md->vdso = true;
-			md->img = vdso && pm->start == vdso_start ? vdso :
-								    NULL;
-			if (md->img && elfimg_bias_prot(md->img, pm->start,
-							pm->offset, true,
-							&md->bias) < 0)
-				md->img = NULL;
+			set_image(md, pm->start == l->vdso_start ? l->vdso :
+								   NULL,
+				  pm);
 		} else {
 			/* JIT code, [heap] or [stack] made executable,
 			 * [anon:NAME] */
 			md->anon = true;
 		}
 	}
+	if (!l->main_mod)
+		l->main_mod = main_by_path(sp->pid, l->mods, l->nmods);
+}
 
-	if (!main_mod)
-		main_mod = main_by_path(sp->pid, mods, nmods);
-	if (stop_at_exec && execed(sp, have_exe, &est, main_mod, vdso_start)) {
-		rc = SPACE_EXECED;
-		goto discard;
-	}
-	changed = !same_modules(sp->mods, sp->nmods, mods, nmods);
-
+/* Make l the space's state; what the space had is released and l is
+ * left empty. */
+static void
+install(struct space *sp, struct layout *l)
+{
 	put_ids(sp->ids, sp->nids);
 	elfimg_put(sp->vdso);
 	free(sp->pimg);
 	free(sp->mods);
 	pmaps_free(&sp->maps);
-	sp->maps = nm;
-	sp->ids = ids;
-	sp->nids = nids;
-	sp->pimg = pimg;
-	sp->mods = mods;
-	sp->nmods = nmods;
-	sp->main_mod = main_mod;
-	sp->vdso = vdso;
-	sp->vdso_start = vdso_start;
-	sp->vdso_end = vdso_end;
-	sp->exe_known = have_exe;
-	if (have_exe) {
-		sp->exe_dev = est.st_dev;
-		sp->exe_ino = est.st_ino;
+	sp->maps = l->maps;
+	sp->ids = l->ids;
+	sp->nids = l->nids;
+	sp->pimg = l->pimg;
+	sp->mods = l->mods;
+	sp->nmods = l->nmods;
+	sp->main_mod = l->main_mod;
+	sp->vdso = l->vdso;
+	sp->vdso_start = l->vdso_start;
+	sp->vdso_end = l->vdso_end;
+	sp->exe_known = l->have_exe;
+	if (l->have_exe) {
+		sp->exe_dev = l->est.st_dev;
+		sp->exe_ino = l->est.st_ino;
 	}
+	memset(l, 0, sizeof(*l));
+}
+
+static int
+refresh(struct space *sp, bool stop_at_exec, char *err, size_t errlen)
+{
+	struct layout l = { 0 };
+	char exe[64];
+	int rc, changed;
+
+	rc = pmaps_read(sp->pid, &l.maps, err, errlen);
+	if (rc < 0)
+		return rc;
+
+	l.ids = collect_ids(sp, &l.maps, &l.nids);
+	l.pimg = calloc(l.maps.n ? l.maps.n : 1, sizeof(*l.pimg));
+	l.mods = calloc(l.maps.n ? l.maps.n : 1, sizeof(*l.mods));
+	if (!l.ids || !l.pimg || !l.mods) {
+		errmsg(err, errlen, "pid %d: refresh: %s", (int)sp->pid,
+		       strerror(ENOMEM));
+		layout_free(&l);
+		return -ENOMEM;
+	}
+	map_images(sp, &l);
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)sp->pid);
+	l.have_exe = stat(exe, &l.est) == 0;
+	build_modules(sp, &l);
+
+	if (stop_at_exec &&
+	    execed(sp, l.have_exe, &l.est, l.main_mod, l.vdso_start)) {
+		layout_free(&l);
+		return SPACE_EXECED;
+	}
+	changed = !same_modules(sp->mods, sp->nmods, l.mods, l.nmods);
+	install(sp, &l);
 	if (changed)
 		sp->generation++;
 	return changed;
-
-nomem:
-	sym_err(err, errlen, "pid %d: refresh: %s", (int)sp->pid,
-		strerror(ENOMEM));
-	rc = -ENOMEM;
-discard:
-	if (ids)
-		put_ids(ids, nids);
-	elfimg_put(vdso);
-	free(pimg);
-	free(mods);
-	pmaps_free(&nm);
-	return rc;
 }
 
 int
@@ -449,7 +497,7 @@ space_read(const struct space *sp, uint64_t addr, void *buf, size_t len)
 		uint64_t a = addr + done, off;
 		const struct pmap *pm = pmaps_find(&sp->maps, a);
 		const struct elfimg *img;
-		size_t n;
+		size_t n, ilen;
 
 		if (!pm)
 			break;
@@ -463,23 +511,33 @@ space_read(const struct space *sp, uint64_t addr, void *buf, size_t len)
 		}
 		/* Past the end of a file the kernel maps zeroes or faults;
 		 * neither is in the image. */
-		if (!img || off >= img->len)
+		if (!img)
+			break;
+		elfimg_bytes(img, &ilen);
+		if (off >= ilen)
 			break;
 		n = len - done;
 		if (n > pm->end - a)
 			n = (size_t)(pm->end - a);
-		if (n > img->len - off)
-			n = (size_t)(img->len - off);
+		if (n > ilen - off)
+			n = (size_t)(ilen - off);
 		memcpy(dst + done, elfimg_at(img, off, n), n);
 		done += n;
 	}
 	return done;
 }
 
-struct perfmap *
-space_perfmap(const struct space *sp)
+void *
+space_attachment(const struct space *sp)
 {
-	return sp->jit;
+	return sp->att->data;
+}
+
+void
+space_attach(const struct space *sp, void *data, void (*free_fn)(void *data))
+{
+	sp->att->data = data;
+	sp->att->free_fn = free_fn;
 }
 
 pid_t
@@ -495,7 +553,9 @@ space_free(struct space *sp)
 		return;
 	put_ids(sp->ids, sp->nids);
 	elfimg_put(sp->vdso);
-	perfmap_put(sp->jit);
+	if (sp->att->data && sp->att->free_fn)
+		sp->att->free_fn(sp->att->data);
+	free(sp->att);
 	free(sp->pimg);
 	free(sp->mods);
 	pmaps_free(&sp->maps);

@@ -3,7 +3,7 @@
  * Binaries, libraries, debug files and JIT maps found through a target's
  * root are an adversary's data: a symlink in a container may point at the
  * host's /etc/shadow, a FIFO at a debug-file path would block an open or a
- * read forever, a device may do something when opened. sym_open_file()
+ * read forever, a device may do something when opened. rootfile_open()
  * resolves the path inside the target's root (openat2 RESOLVE_IN_ROOT: an
  * absolute symlink starts again at that root and ".." stops there),
  * refuses /proc-style magic links, opens the result O_PATH first (no side
@@ -11,7 +11,7 @@
  * cap, and only then reopens it for reading, non-blocking. A kernel older
  * than openat2 (Linux 5.6) gets a walk that follows no symlink at all.
  */
-#include "symbolize/symbolize_int.h"
+#include "space/space.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -98,25 +98,25 @@ open_path(int dirfd, const char *path, unsigned flags)
 
 	memset(&how, 0, sizeof(how));
 	how.flags = O_PATH | O_CLOEXEC;
-	if (flags & SYM_OPEN_NOFOLLOW)
+	if (flags & ROOTFILE_NOFOLLOW)
 		how.flags |= O_NOFOLLOW;
 	how.resolve = RESOLVE_NO_MAGICLINKS;
-	if (!(flags & SYM_OPEN_HOST))
+	if (!(flags & ROOTFILE_HOST))
 		how.resolve |= RESOLVE_IN_ROOT;
 	fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 	if (fd < 0 && (errno == ENOSYS || errno == EPERM) &&
-	    !(flags & SYM_OPEN_HOST))
+	    !(flags & ROOTFILE_HOST))
 		/* no openat2 (or a seccomp profile that forbids it) */
-		return walk_nofollow(dirfd, path, flags & SYM_OPEN_NOFOLLOW);
+		return walk_nofollow(dirfd, path, flags & ROOTFILE_NOFOLLOW);
 	if (fd < 0 && errno == ENOSYS)
 		return open(path, O_PATH | O_CLOEXEC |
-				      (flags & SYM_OPEN_NOFOLLOW ? O_NOFOLLOW
+				      (flags & ROOTFILE_NOFOLLOW ? O_NOFOLLOW
 								 : 0));
 	return fd;
 }
 
 int
-sym_open_file(pid_t pid, const char *path, unsigned flags, uint64_t max,
+rootfile_open(pid_t pid, const char *path, unsigned flags, uint64_t max,
 	      struct stat *stp)
 {
 	char self[64];
@@ -125,7 +125,7 @@ sym_open_file(pid_t pid, const char *path, unsigned flags, uint64_t max,
 
 	if (!path || !*path)
 		return -ENOENT;
-	if (!(flags & SYM_OPEN_HOST)) {
+	if (!(flags & ROOTFILE_HOST)) {
 		if (pid <= 0)
 			return -EINVAL;
 		snprintf(self, sizeof(self), "/proc/%d/root", (int)pid);
@@ -171,7 +171,7 @@ sym_open_file(pid_t pid, const char *path, unsigned flags, uint64_t max,
 }
 
 const char *
-sym_path_in_root(pid_t pid, const char *path, char *buf, size_t len)
+rootfile_path_in_root(pid_t pid, const char *path, char *buf, size_t len)
 {
 	char link[64];
 	ssize_t n;
@@ -189,7 +189,7 @@ sym_path_in_root(pid_t pid, const char *path, char *buf, size_t len)
 }
 
 const char *
-sym_open_strerror(int rc)
+rootfile_strerror(int rc)
 {
 	switch (rc) {
 	case -EFTYPE_PROFD:

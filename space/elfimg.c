@@ -10,10 +10,11 @@
  *
  * libelf only reads the headers here (PT_LOADs, PT_GNU_EH_FRAME, the
  * build-id note); the Elf handle is closed again. DWARF and symbol tables
- * are dwarf.c's business.
+ * are symbolize/'s business: it keeps its caches in the image's slots,
+ * which the image frees through the free function each slot registered,
+ * so nothing here calls into a user of the images.
  */
-#include "symbolize/symbolize.h"
-#include "symbolize/symbolize_int.h"
+#include "space/space.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +32,55 @@
 
 #include <elfutils/libdwelf.h>
 
+#include "common/errmsg.h"
+
+/* One PT_LOAD program header list, the build-id and the unwind tables'
+ * copy of one file; shared by every process that maps it. */
+struct elfimg {
+	struct elfimg *prev, *next;	/* registry list; reg_lock */
+	unsigned long refs;		/* reg_lock */
+
+	char *path;		/* as in maps (or the memory image's name) */
+	pid_t pid;		/* opener: its /proc/PID/root holds debug
+				   files of containers; 0 for memory images */
+	int fd;			/* -1 for memory images */
+	unsigned char *data;	/* whole file (mmap) or the malloc'd copy */
+	size_t len;
+	bool mapped;		/* data came from mmap() */
+
+	bool has_fid;		/* file identity below is valid */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+
+	char build_id[BUILDID_MAX * 2 + 1];	/* lowercase hex or "" */
+	unsigned int e_type;
+	struct elfseg *loads;
+	size_t nloads;
+	bool has_eh_frame_hdr;
+	uint64_t eh_frame_hdr_vaddr, eh_frame_hdr_size;
+	/* a copy of the file's bytes [pin_off, pin_off + pin_len): the
+	 * unwind tables, which no truncation can take away
+	 * (pin_unwind_tables); NULL when none */
+	unsigned char *pin;
+	uint64_t pin_off, pin_len;
+
+	/* other modules' state (elfimg_slot_new); atomic pointers */
+	void *slot[ELFIMG_SLOTS];
+};
+
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static uint64_t page_size = 4096;
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct elfimg *reg_head;
+
+/* Slots registered so far and their free functions: free_fns[i] is
+ * written before nslots counts it (release), under slot_lock. */
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static void (*free_fns[ELFIMG_SLOTS])(void *data);
+static int nslots;
 
 static void
 do_init(void)
@@ -47,47 +91,32 @@ do_init(void)
 		page_size = (uint64_t)ps;
 	/* libelf fails every call until a version has been set. */
 	elf_version(EV_CURRENT);
-	/* libdw asks debuginfod for missing debug files as soon as
-	 * DEBUGINFOD_URLS is set, and a query can block for minutes
-	 * (elfutils: libdwfl/debuginfod-client.c, debuginfod-client-config.7).
-	 * Lookups stay local until the operator opts in
-	 * (symbolize_set_debuginfod(), which calls this first). This runs
-	 * once, before the first libdw call; unsetenv() is not safe against a
-	 * concurrent getenv() in another thread, so profd should reach it
-	 * early (space_new() does). */
-	unsetenv("DEBUGINFOD_URLS");
 }
 
 void
-sym_init(void)
+space_lib_init(void)
 {
 	pthread_once(&init_once, do_init);
 }
 
-void
-symbolize_init(void)
-{
-	sym_init();
-}
-
 uint64_t
-sym_page_size(void)
+space_page_size(void)
 {
 	return page_size;
 }
 
 void
-sym_err(char *err, size_t errlen, const char *fmt, ...)
+buildid_hex(const void *b, size_t n, char *out)
 {
-	int saved = errno;
-	va_list ap;
+	static const char x[] = "0123456789abcdef";
+	const unsigned char *p = b;
+	size_t i;
 
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
+	for (i = 0; i < n; i++) {
+		out[2 * i] = x[p[i] >> 4];
+		out[2 * i + 1] = x[p[i] & 15];
 	}
-	errno = saved;
+	out[2 * n] = '\0';
 }
 
 /* ---- construction ---------------------------------------------------- */
@@ -105,10 +134,17 @@ img_alloc(void)
 static void
 img_destroy(struct elfimg *img)
 {
+	int i, n;
+	void *data;
+
 	if (!img)
 		return;
-	symcache_free(img->cache);
-	gopcln_free(img->go);
+	n = __atomic_load_n(&nslots, __ATOMIC_ACQUIRE);
+	for (i = 0; i < n; i++) {
+		data = __atomic_load_n(&img->slot[i], __ATOMIC_ACQUIRE);
+		if (data && free_fns[i])
+			free_fns[i](data);
+	}
 	free(img->loads);
 	free(img->pin);
 	if (img->data) {
@@ -134,19 +170,19 @@ img_parse(struct elfimg *img, Elf *elf, char *err, size_t errlen)
 	ssize_t bidlen;
 
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh)) {
-		sym_err(err, errlen, "%s: not an ELF file", img->path);
+		errmsg(err, errlen, "%s: not an ELF file", img->path);
 		return -ENOEXEC;
 	}
 	if (elf_getphdrnum(elf, &phnum) != 0) {
-		sym_err(err, errlen, "%s: elf_getphdrnum: %s", img->path,
-			elf_errmsg(-1));
+		errmsg(err, errlen, "%s: elf_getphdrnum: %s", img->path,
+		       elf_errmsg(-1));
 		return -ENOEXEC;
 	}
 	img->e_type = eh.e_type;
 	img->loads = calloc(phnum ? phnum : 1, sizeof(*img->loads));
 	if (!img->loads) {
-		sym_err(err, errlen, "%s: calloc: %s", img->path,
-			strerror(ENOMEM));
+		errmsg(err, errlen, "%s: calloc: %s", img->path,
+		       strerror(ENOMEM));
 		return -ENOMEM;
 	}
 	for (i = 0; i < phnum; i++) {
@@ -171,16 +207,8 @@ img_parse(struct elfimg *img, Elf *elf, char *err, size_t errlen)
 	/* The NT_GNU_BUILD_ID note, from SHT_NOTE sections or, in files
 	 * without section headers, from PT_NOTE segments. */
 	bidlen = dwelf_elf_gnu_build_id(elf, &bid);
-	if (bidlen > 0 && bidlen <= SYM_BUILDID_MAX) {
-		static const char hex[] = "0123456789abcdef";
-		const unsigned char *b = bid;
-
-		for (i = 0; i < (size_t)bidlen; i++) {
-			img->build_id[2 * i] = hex[b[i] >> 4];
-			img->build_id[2 * i + 1] = hex[b[i] & 15];
-		}
-		img->build_id[2 * i] = '\0';
-	}
+	if (bidlen > 0 && bidlen <= BUILDID_MAX)
+		buildid_hex(bid, (size_t)bidlen, img->build_id);
 	return 0;
 }
 
@@ -306,8 +334,8 @@ img_from_fd(int fd, const struct stat *st, const char *path, pid_t pid,
 		return img;
 	}
 
-	if ((uint64_t)st->st_size > SYM_FILE_MAX_BYTES) {
-		sym_err(err, errlen, "%s: %s", path, sym_open_strerror(-EFBIG));
+	if ((uint64_t)st->st_size > SPACE_FILE_MAX_BYTES) {
+		errmsg(err, errlen, "%s: %s", path, rootfile_strerror(-EFBIG));
 		close(fd);
 		errno = EFBIG;
 		return NULL;
@@ -315,7 +343,7 @@ img_from_fd(int fd, const struct stat *st, const char *path, pid_t pid,
 	if (st->st_size < (off_t)sizeof(Elf32_Ehdr) ||
 	    pread(fd, magic, SELFMAG, 0) != SELFMAG ||
 	    memcmp(magic, ELFMAG, SELFMAG) != 0) {
-		sym_err(err, errlen, "%s: not an ELF file", path);
+		errmsg(err, errlen, "%s: not an ELF file", path);
 		close(fd);
 		errno = ENOEXEC;
 		return NULL;
@@ -323,7 +351,7 @@ img_from_fd(int fd, const struct stat *st, const char *path, pid_t pid,
 
 	img = img_alloc();
 	if (!img || !(img->path = strdup(path))) {
-		sym_err(err, errlen, "%s: malloc: %s", path, strerror(ENOMEM));
+		errmsg(err, errlen, "%s: malloc: %s", path, strerror(ENOMEM));
 		close(fd);
 		free(img);
 		errno = ENOMEM;
@@ -341,7 +369,7 @@ img_from_fd(int fd, const struct stat *st, const char *path, pid_t pid,
 	if (img->data == MAP_FAILED) {
 		rc = -errno;
 		img->data = NULL;
-		sym_err(err, errlen, "%s: mmap: %s", path, strerror(-rc));
+		errmsg(err, errlen, "%s: mmap: %s", path, strerror(-rc));
 		goto fail;
 	}
 	img->mapped = true;
@@ -371,7 +399,7 @@ same_inode(const struct stat *st, const struct pmap *m)
 
 /* Open m's file at path (inside pid's root, or in ours with pid 0) if it
  * is m's mapped file; -errno (-ESTALE: another file is there now)
- * otherwise. sym_open_file() never follows a link out of the root and
+ * otherwise. rootfile_open() never follows a link out of the root and
  * opens nothing but a regular file. */
 static int
 open_checked(pid_t pid, const char *path, const struct pmap *m)
@@ -379,8 +407,8 @@ open_checked(pid_t pid, const char *path, const struct pmap *m)
 	struct stat st;
 	int fd;
 
-	fd = sym_open_file(pid, path, pid > 0 ? 0 : SYM_OPEN_HOST,
-			   SYM_FILE_MAX_BYTES, &st);
+	fd = rootfile_open(pid, path, pid > 0 ? 0 : ROOTFILE_HOST,
+			   SPACE_FILE_MAX_BYTES, &st);
 	if (fd < 0)
 		return fd;
 	if (!same_inode(&st, m)) {
@@ -410,13 +438,13 @@ open_root(pid_t pid, const struct pmap *m, char *err, size_t errlen)
 	if (fd >= 0)
 		return fd;
 	if (e == -ESTALE)
-		sym_err(err, errlen,
-			"%s: the file at that path in /proc/%d/root is not "
-			"the mapped file (device/inode differ)",
-			m->path, (int)pid);
+		errmsg(err, errlen,
+		       "%s: the file at that path in /proc/%d/root is not "
+		       "the mapped file (device/inode differ)",
+		       m->path, (int)pid);
 	else
-		sym_err(err, errlen, "%s: open in /proc/%d/root: %s", m->path,
-			(int)pid, sym_open_strerror(e));
+		errmsg(err, errlen, "%s: open in /proc/%d/root: %s", m->path,
+		       (int)pid, rootfile_strerror(e));
 	errno = -e;
 	return -1;
 }
@@ -450,10 +478,10 @@ elfimg_open(pid_t pid, const struct pmap *m, char *err, size_t errlen)
 	struct stat st;
 	int fd, e;
 
-	sym_init();
+	space_lib_init();
 	if (!m || !m->path || m->path[0] != '/') {
-		sym_err(err, errlen, "%s: not a file mapping",
-			m && m->path ? m->path : "(null)");
+		errmsg(err, errlen, "%s: not a file mapping",
+		       m && m->path ? m->path : "(null)");
 		errno = EINVAL;
 		return NULL;
 	}
@@ -470,9 +498,9 @@ elfimg_open(pid_t pid, const struct pmap *m, char *err, size_t errlen)
 		if (m->deleted) {
 			fd = open_exe(pid, m);
 			if (fd < 0) {
-				sym_err(err, errlen,
-					"%s (deleted): open %s: %s", m->path,
-					mf, strerror(e));
+				errmsg(err, errlen,
+				       "%s (deleted): open %s: %s", m->path,
+				       mf, strerror(e));
 				errno = e;
 				return NULL;
 			}
@@ -491,13 +519,13 @@ elfimg_open(pid_t pid, const struct pmap *m, char *err, size_t errlen)
 	}
 	if (fstat(fd, &st) < 0) {
 		e = errno;
-		sym_err(err, errlen, "%s: fstat: %s", m->path, strerror(e));
+		errmsg(err, errlen, "%s: fstat: %s", m->path, strerror(e));
 		close(fd);
 		errno = e;
 		return NULL;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		sym_err(err, errlen, "%s: not a regular file", m->path);
+		errmsg(err, errlen, "%s: not a regular file", m->path);
 		close(fd);
 		errno = ENOEXEC;
 		return NULL;
@@ -513,19 +541,19 @@ elfimg_from_memory(void *data, size_t len, const char *name, char *err,
 	Elf *elf;
 	int rc;
 
-	sym_init();
+	space_lib_init();
 	if (!name)
 		name = "[memory]";
 	if (!data || len < sizeof(Elf32_Ehdr) ||
 	    memcmp(data, ELFMAG, SELFMAG) != 0) {
-		sym_err(err, errlen, "%s: not an ELF image", name);
+		errmsg(err, errlen, "%s: not an ELF image", name);
 		free(data);
 		errno = ENOEXEC;
 		return NULL;
 	}
 	img = img_alloc();
 	if (!img) {
-		sym_err(err, errlen, "%s: malloc: %s", name, strerror(ENOMEM));
+		errmsg(err, errlen, "%s: malloc: %s", name, strerror(ENOMEM));
 		free(data);
 		errno = ENOMEM;
 		return NULL;
@@ -534,7 +562,7 @@ elfimg_from_memory(void *data, size_t len, const char *name, char *err,
 	img->len = len;
 	img->path = strdup(name);
 	if (!img->path) {
-		sym_err(err, errlen, "%s: malloc: %s", name, strerror(ENOMEM));
+		errmsg(err, errlen, "%s: malloc: %s", name, strerror(ENOMEM));
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -598,6 +626,35 @@ elfimg_each(void (*fn)(struct elfimg *img, void *arg), void *arg)
 	pthread_mutex_unlock(&reg_lock);
 }
 
+/* ---- slots ------------------------------------------------------------ */
+
+int
+elfimg_slot_new(void (*free_fn)(void *data))
+{
+	int n;
+
+	pthread_mutex_lock(&slot_lock);
+	n = nslots;
+	if (n < ELFIMG_SLOTS) {
+		free_fns[n] = free_fn;
+		__atomic_store_n(&nslots, n + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&slot_lock);
+	return n < ELFIMG_SLOTS ? n : -ENOSPC;
+}
+
+void *
+elfimg_slot(const struct elfimg *img, int slot)
+{
+	return __atomic_load_n(&img->slot[slot], __ATOMIC_ACQUIRE);
+}
+
+void
+elfimg_slot_set(struct elfimg *img, int slot, void *data)
+{
+	__atomic_store_n(&img->slot[slot], data, __ATOMIC_RELEASE);
+}
+
 /* ---- accessors ------------------------------------------------------- */
 
 const char *
@@ -610,6 +667,25 @@ const char *
 elfimg_path(const struct elfimg *img)
 {
 	return img->path;
+}
+
+pid_t
+elfimg_pid(const struct elfimg *img)
+{
+	return img->pid;
+}
+
+int
+elfimg_fd(const struct elfimg *img)
+{
+	return img->fd;
+}
+
+const struct elfseg *
+elfimg_loads(const struct elfimg *img, size_t *n)
+{
+	*n = img->nloads;
+	return img->loads;
 }
 
 const unsigned char *
@@ -632,12 +708,35 @@ elfimg_bytes(const struct elfimg *img, size_t *len)
 	return img->data;
 }
 
+const unsigned char *
+elfimg_vaddr_bytes(const struct elfimg *img, uint64_t vaddr, size_t *len)
+{
+	size_t i;
+
+	for (i = 0; i < img->nloads; i++) {
+		const struct elfseg *s = &img->loads[i];
+		uint64_t off;
+
+		if (vaddr < s->vaddr || vaddr - s->vaddr >= s->filesz)
+			continue;
+		off = s->offset + (vaddr - s->vaddr);
+		if (off >= img->len)
+			return NULL;
+		if (*len > s->filesz - (vaddr - s->vaddr))
+			*len = s->filesz - (vaddr - s->vaddr);
+		if (*len > img->len - off)
+			*len = img->len - off;
+		return img->data + off;
+	}
+	return NULL;
+}
+
 int
 elfimg_bias_prot(const struct elfimg *img, uint64_t map_start,
 		 uint64_t map_offset, bool exec, uint64_t *bias)
 {
 	const struct elfseg *best = NULL;
-	uint64_t mask = sym_page_size() - 1;
+	uint64_t mask = space_page_size() - 1;
 	size_t i;
 
 	for (i = 0; i < img->nloads; i++) {
