@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon/proc.h"
+#include "symbolize/symbolize.h"
 #include "unwind/unwind.h"
 #include "tests/unit/check.h"
 
