@@ -31,6 +31,7 @@
 
 #include <civetweb.h>
 
+#include "common/hex.h"
 #include "http/http.h"
 
 #define MAX_SYMBOL_BODY (1 << 20)
@@ -107,18 +108,6 @@ http_split_pid(const char *uri, pid_t *pid, const char **rest)
 	*pid = (pid_t)v;
 	*rest = *p ? p : "/";
 	return 0;
-}
-
-static int
-hex_val(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
 }
 
 static bool
@@ -212,7 +201,7 @@ http_parse_symbol_addrs(const char *s, size_t len, uint64_t *addrs,
 		for (; p < end && *p != '+' && *p != ' ' && *p != '\n' &&
 		       *p != '\r';
 		     p++) {
-			int d = hex_val(*p);
+			int d = hex_digit(*p);
 
 			if (d < 0)
 				return -EINVAL;
@@ -869,8 +858,8 @@ http_decode_path(const char *src, char *dst, size_t len)
 		char ch = *src;
 
 		if (ch == '%') {
-			hi = hex_val(src[1]);
-			lo = hi < 0 ? -1 : hex_val(src[2]);
+			hi = hex_digit(src[1]);
+			lo = hi < 0 ? -1 : hex_digit(src[2]);
 			if (lo < 0 || (hi == 0 && lo == 0))
 				return -1;
 			ch = (char)(hi << 4 | lo);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/errmsg.h"
+#include "common/hex.h"
 #include "common/sorted.h"
 
 /* A JVM with a million mappings prints about 100 MiB; beyond 1 GiB
@@ -32,40 +33,6 @@
 #define MAPS_READ_CHUNK	(64 * 1024)
 
 static const char deleted_suffix[] = " (deleted)";
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* At least one and at most 16 hex digits. */
-static bool
-parse_hex(const char **pp, const char *end, uint64_t *val)
-{
-	const char *p = *pp;
-	uint64_t v = 0;
-	int n = 0, d;
-
-	while (p < end && (d = hexval(*p)) >= 0) {
-		if (n == 16)
-			return false;
-		v = v << 4 | (uint64_t)d;
-		p++;
-		n++;
-	}
-	if (n == 0)
-		return false;
-	*pp = p;
-	*val = v;
-	return true;
-}
 
 static bool
 parse_dec(const char **pp, const char *end, uint64_t *val)
@@ -106,8 +73,8 @@ parse_line(const char *p, const char *end, struct pmap *m, char *strbuf)
 	size_t plen;
 
 	memset(m, 0, sizeof(*m));
-	if (!parse_hex(&p, end, &m->start) || !expect(&p, end, '-') ||
-	    !parse_hex(&p, end, &m->end) || !expect(&p, end, ' '))
+	if (!hex_u64(&p, end, &m->start) || !expect(&p, end, '-') ||
+	    !hex_u64(&p, end, &m->end) || !expect(&p, end, ' '))
 		return "bad address range";
 	if (m->end < m->start)
 		return "end below start";
@@ -134,13 +101,13 @@ parse_line(const char *p, const char *end, struct pmap *m, char *strbuf)
 	if (!expect(&p, end, ' '))
 		return "bad permissions";
 
-	if (!parse_hex(&p, end, &m->offset) || !expect(&p, end, ' '))
+	if (!hex_u64(&p, end, &m->offset) || !expect(&p, end, ' '))
 		return "bad offset";
 
-	if (!parse_hex(&p, end, &v) || v > UINT32_MAX)
+	if (!hex_u64(&p, end, &v) || v > UINT32_MAX)
 		return "bad device";
 	m->dev_major = (unsigned int)v;
-	if (!expect(&p, end, ':') || !parse_hex(&p, end, &v) ||
+	if (!expect(&p, end, ':') || !hex_u64(&p, end, &v) ||
 	    v > UINT32_MAX)
 		return "bad device";
 	m->dev_minor = (unsigned int)v;

@@ -40,6 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/hex.h"
 #include "common/sorted.h"
 
 /* Bounds on what a target can make profd hold: a JVM's map after days of
@@ -232,35 +233,17 @@ cmp_pment(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* A hex number, with an optional 0x: some JITs write it anyway. */
 static bool
 parse_hex(const char **pp, const char *end, uint64_t *out)
 {
 	const char *p = *pp;
-	uint64_t v = 0;
-	int nd = 0;
 
 	if (end - p > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
-		p += 2;		/* some JITs write 0x anyway */
-	for (; p < end; p++, nd++) {
-		char c = *p;
-		int d;
-
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
-			break;
-		if (nd >= 16)
-			return false;
-		v = v << 4 | (uint64_t)d;
-	}
-	if (nd == 0)
+		p += 2;
+	if (!hex_u64(&p, end, out))
 		return false;
 	*pp = p;
-	*out = v;
 	return true;
 }
 
