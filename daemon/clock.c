@@ -8,19 +8,21 @@ const double hist_bounds_us[HIST_BUCKETS] = {
 	5, 10, 20, 30, 50, 75, 100, 200, 500, 1000, 2000, 5000, 10000, 50000,
 };
 
+/* clk in ns, 0 when it cannot be read. */
 static uint64_t
-ts_ns(const struct timespec *ts)
+clock_ns(clockid_t clk)
 {
-	return (uint64_t)ts->tv_sec * 1000000000ULL + (uint64_t)ts->tv_nsec;
+	struct timespec ts;
+
+	if (clock_gettime(clk, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t
 mono_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts_ns(&ts);
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 int64_t
@@ -35,20 +37,13 @@ wall_now_ns(void)
 uint64_t
 thread_cpu_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts_ns(&ts);
+	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
 uint64_t
 process_cpu_ns(clockid_t clk)
 {
-	struct timespec ts;
-
-	if (clock_gettime(clk, &ts) != 0)
-		return 0;
-	return ts_ns(&ts);
+	return clock_ns(clk);
 }
 
 void

@@ -60,7 +60,8 @@ session_start(struct target *t, struct session *s)
 	r = proc_check_traceable(t->pid, msg, sizeof(msg));
 	if (r < 0) {
 		session_finish(t, s,
-			       r == -ESRCH ? 404 : r == -EMFILE ? 503 : 403, msg);
+			       r == -ESRCH ? 404 : r == -EMFILE ? 503 : 403,
+			       msg);
 		return;
 	}
 	pthread_mutex_lock(&t->space_mu);

@@ -87,7 +87,8 @@ struct sampler_stats {
 	uint64_t stacks_reused, nonstop_captures, nonstop_failures;
 	uint64_t threads_scanned;	/* by full scans */
 	uint64_t deferred;		/* by the stop budget */
-	uint64_t unreadable;		/* thread reads without an fd to spare */
+	uint64_t unreadable;		/* thread reads without an fd to
+					   spare */
 	struct hist stop, interrupt;	/* how long stops lasted, and took
 					   to arrive */
 };

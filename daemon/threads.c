@@ -336,6 +336,112 @@ thread_count(const struct target *t)
 	return (int)st.st_nlink - 2;
 }
 
+/* A tick that is not a full scan: read the hot threads (and, for a wall
+ * tick, every cold one whose counters moved). With a fresh reading pcpu
+ * of the process CPU clock (clock true), add the CPU time the hot threads
+ * do not account for to *unexplained. Returns whether that calls for a
+ * full scan after all. */
+static bool
+scan_known(struct target *t, enum scan_mode mode, bool clock, uint64_t pcpu,
+	   int64_t *unexplained)
+{
+	struct sampler *sm = t->sm;
+	uint64_t hot_delta = 0;
+	unsigned running = 0;
+	size_t i;
+
+	for (i = 0; i < sm->nthr; i++) {
+		struct thr *h = sm->thr[i];
+		uint64_t before = h->cpu_ns, before_sl = h->slices;
+
+		if (h->gone)
+			continue;
+		if (!h->hot) {
+			uint64_t cpu, sl;
+
+			if (mode != SCAN_WALL)
+				continue;
+			if (thr_check(t, h, thr_sched(t, h, &cpu, &sl)) < 0)
+				continue;
+			if (cpu == before && sl == before_sl)
+				continue;	/* has not run */
+		}
+		if (thr_check(t, h, thr_read(t, h)) < 0)
+			continue;
+		if (h->state == 'R')
+			running++;
+	}
+	if (clock) {
+		/* against each thread's reading at the previous clock read,
+		 * not the one taken in a stop since */
+		for (i = 0; i < sm->nthr; i++) {
+			struct thr *h = sm->thr[i];
+
+			if (h->gone || !h->hot)
+				continue;
+			if (h->cpu_ns > h->cpu_scan)
+				hot_delta += h->cpu_ns - h->cpu_scan;
+			h->cpu_scan = h->cpu_ns;
+		}
+		if (pcpu >= sm->proc_cpu_prev)
+			*unexplained += (int64_t)(pcpu - sm->proc_cpu_prev) -
+					(int64_t)hot_delta;
+		if (*unexplained < 0)
+			*unexplained = 0;
+		sm->proc_cpu_prev = pcpu;
+	}
+	return mode == SCAN_CPU &&
+	       *unexplained > (int64_t)((running + 1) * SCHED_TICK_NS);
+}
+
+/* List the threads and read every one; pcpu: the process CPU clock now,
+ * nthreads: the thread count now. -ESRCH when the process is gone. */
+static int
+scan_full(struct target *t, uint64_t now, uint64_t pcpu, int nthreads,
+	  int64_t *unexplained)
+{
+	struct sampler *sm = t->sm;
+	size_t i;
+	int r;
+
+	sm->proc_cpu_prev = pcpu;
+	r = list_threads(t);
+	if (r < 0)
+		return r;
+	for (i = 0; i < sm->nthr; i++) {
+		struct thr *h = sm->thr[i];
+
+		if (!h->gone)
+			(void)thr_check(t, h, thr_read(t, h));
+		h->cpu_scan = h->cpu_ns;
+	}
+	STAT_ADD(t, threads_scanned, sm->nthr);
+	*unexplained = 0;
+	sm->last_full_scan = now;
+	sm->nthreads_prev = nthreads;
+	return 0;
+}
+
+/* A thread that has not moved for COLD_AFTER_NS, and is not runnable,
+ * turns cold. */
+static void
+cool_down(struct sampler *sm, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < sm->nthr; i++) {
+		struct thr *h = sm->thr[i];
+
+		if (h->hot && h->state != 'R' &&
+		    now - h->changed_ns > COLD_AFTER_NS) {
+			h->hot = false;
+			/* short of fds: the hot ones keep theirs */
+			if (h->stat_fd >= 0 && !fds_to_spare())
+				thr_close_fds(h);
+		}
+	}
+}
+
 /*
  * Bring the thread table up to date for this tick.
  *
@@ -344,25 +450,22 @@ thread_count(const struct target *t)
  * thread's schedstat, and stat only for those whose counters moved: a
  * thread that has not run keeps its state and stack.
  *
- * A CPU tick reads only hot threads (those that ran in the last
- * COLD_AFTER_NS), and the process CPU clock tells whether the cold ones may have
- * run: the CPU time the whole process used since the last tick minus what
- * the hot threads account for adds up in `unexplained`. schedstat of a
- * running thread lags by up to one scheduler tick, so it wavers around
- * zero, but a cold thread that runs makes it grow tick after tick until a
- * full scan finds it. A thousand sleeping threads then cost next to
- * nothing. -ESRCH when the process is gone.
+ * A CPU tick reads only hot threads (those whose counters moved in the
+ * last COLD_AFTER_NS), and the process CPU clock tells whether the cold
+ * ones may have run: the CPU time the whole process used since the last
+ * tick minus what the hot threads account for adds up in `unexplained`.
+ * schedstat of a running thread lags by up to one scheduler tick, so it
+ * wavers around zero, but a cold thread that runs makes it grow tick
+ * after tick until a full scan finds it. A thousand sleeping threads then
+ * cost next to nothing. -ESRCH when the process is gone.
  */
 int
 scan_threads(struct target *t, enum scan_mode mode, int64_t *unexplained)
 {
 	struct sampler *sm = t->sm;
-	uint64_t now = mono_ns(), pcpu = 0, hot_delta = 0;
+	uint64_t now = mono_ns(), pcpu = 0;
 	bool full = mode == SCAN_FULL, clock;
-	unsigned running = 0;
-	int nthreads;
-	size_t i;
-	int r;
+	int nthreads, r;
 
 	/*
 	 * The process CPU clock sums every thread's runtime in the kernel
@@ -379,85 +482,15 @@ scan_threads(struct target *t, enum scan_mode mode, int64_t *unexplained)
 	if (nthreads != sm->nthreads_prev || (clock && pcpu == 0) ||
 	    now - sm->last_full_scan > FULL_SCAN_NS)
 		full = true;
-	if (!full) {
-		for (i = 0; i < sm->nthr; i++) {
-			struct thr *h = sm->thr[i];
-			uint64_t before = h->cpu_ns, before_sl = h->slices;
-
-			if (h->gone)
-				continue;
-			if (!h->hot) {
-				uint64_t cpu, sl;
-
-				if (mode != SCAN_WALL)
-					continue;
-				if (thr_check(t, h,
-					      thr_sched(t, h, &cpu, &sl)) < 0)
-					continue;
-				if (cpu == before && sl == before_sl)
-					continue;	/* has not run */
-			}
-			if (thr_check(t, h, thr_read(t, h)) < 0)
-				continue;
-			if (h->state == 'R')
-				running++;
-		}
-		if (clock) {
-			/* against each thread's reading at the previous
-			 * clock read, not the one taken in a stop since */
-			for (i = 0; i < sm->nthr; i++) {
-				struct thr *h = sm->thr[i];
-
-				if (h->gone || !h->hot)
-					continue;
-				if (h->cpu_ns > h->cpu_scan)
-					hot_delta += h->cpu_ns - h->cpu_scan;
-				h->cpu_scan = h->cpu_ns;
-			}
-			if (pcpu >= sm->proc_cpu_prev)
-				*unexplained += (int64_t)(pcpu - sm->proc_cpu_prev) -
-						(int64_t)hot_delta;
-			if (*unexplained < 0)
-				*unexplained = 0;
-			sm->proc_cpu_prev = pcpu;
-		}
-		if (mode == SCAN_CPU &&
-		    *unexplained > (int64_t)((running + 1) * SCHED_TICK_NS))
-			full = true;
-	}
 	if (!full)
-		goto cool;
-	if (!clock)
-		pcpu = process_cpu(sm);
-	sm->proc_cpu_prev = pcpu;
-
-	r = list_threads(t);
-	if (r < 0)
-		return r;
-	for (i = 0; i < sm->nthr; i++) {
-		struct thr *h = sm->thr[i];
-
-		if (!h->gone)
-			(void)thr_check(t, h, thr_read(t, h));
-		h->cpu_scan = h->cpu_ns;
+		full = scan_known(t, mode, clock, pcpu, unexplained);
+	if (full) {
+		r = scan_full(t, now, clock ? pcpu : process_cpu(sm), nthreads,
+			      unexplained);
+		if (r < 0)
+			return r;
 	}
-	STAT_ADD(t, threads_scanned, sm->nthr);
-	*unexplained = 0;
-	sm->last_full_scan = now;
-	sm->nthreads_prev = nthreads;
-cool:
-	/* A thread that has not moved for COLD_AFTER_NS turns cold. */
-	for (i = 0; i < sm->nthr; i++) {
-		struct thr *h = sm->thr[i];
-
-		if (h->hot && h->state != 'R' &&
-		    now - h->changed_ns > COLD_AFTER_NS) {
-			h->hot = false;
-			/* short of fds: the hot ones keep theirs */
-			if (h->stat_fd >= 0 && !fds_to_spare())
-				thr_close_fds(h);
-		}
-	}
+	cool_down(sm, now);
 	return 0;
 }
 bool

@@ -29,7 +29,8 @@ struct thr;
 #define DENTS_SIZE 32768
 
 enum scan_mode {
-	SCAN_CPU,	/* hot threads only, cold ones when the CPU clock says */
+	SCAN_CPU,	/* hot threads, and cold ones when the CPU clock
+			   says one of them ran */
 	SCAN_WALL,	/* and every thread whose counters moved */
 	SCAN_FULL,	/* list the threads and read every one */
 };

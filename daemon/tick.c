@@ -70,7 +70,8 @@ unwind_one(struct target *t, const struct snapshot *snap, bool *refreshed,
 	int n;
 
 	/* After an exec, the stacks are the new program's; the windows
-	 * open end first, with the old program's maps (sessions_target_execed). */
+	 * open end first, with the old program's maps
+	 * (sessions_target_execed). */
 	if (sm->execed)
 		return -1;
 	/* A PC outside every known module: something was mapped since
