@@ -75,7 +75,8 @@ struct target {
 };
 
 /* Counters the sampler bumps and /metrics reads. */
-#define STAT_ADD(t, f, v) __atomic_fetch_add(&(t)->stats.f, (v), __ATOMIC_RELAXED)
+#define STAT_ADD(t, f, v) \
+	__atomic_fetch_add(&(t)->stats.f, (v), __ATOMIC_RELAXED)
 
 /* Install the handler of the signal that interrupts a sampler's blocking
  * waitpid (once per process, before the first sampler starts). */

@@ -9,9 +9,11 @@
  * thread that manages targets (main, the registry); everything else by any
  * thread, HTTP workers included. None of them calls ptrace: the target's
  * sampler thread does, and it alone.
- * Errors: target_new returns NULL with err filled and errno set; the
- * request functions fill the http_reply's status and msg. Failures are
- * logged by the sampler where it notices them, never twice.
+ * Errors: target_new returns NULL with err filled and errno set, and
+ * does not log it (the caller does); the request functions fill the
+ * http_reply's status and msg. What happens to the process (exit, exec)
+ * and to a window (cancelled by its client) is logged where it is
+ * noticed, once.
  */
 #ifndef PROFD_DAEMON_TARGET_H
 #define PROFD_DAEMON_TARGET_H
