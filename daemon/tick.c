@@ -61,6 +61,10 @@ warm_pcs(struct target *t, const uint64_t *pcs, size_t n)
 	}
 }
 
+/* Unwind one copy into sm->pcs (leaf first) and sm->flags: the number of
+ * frames, or -1 (the process exec'd, or nothing could be unwound). Re-reads
+ * the maps, at most once a tick, when the PC is outside every module.
+ * Called with space_mu held. */
 static int
 unwind_one(struct target *t, const struct snapshot *snap, bool *refreshed,
 	   bool *partial)
@@ -101,6 +105,8 @@ unwind_one(struct target *t, const struct snapshot *snap, bool *refreshed,
 	return n;
 }
 
+/* Make n stop slots ready, each with a stack buffer of --stack-bytes:
+ * allocated the first time a tick needs them, kept for every tick after. */
 static bool
 ensure_slots(struct target *t, size_t n)
 {
