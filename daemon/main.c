@@ -36,6 +36,7 @@
 #include "daemon/metrics.h"
 #include "daemon/proc.h"
 #include "daemon/registry.h"
+#include "daemon/target.h"
 #include "http/http.h"
 #include "symbolize/symbolize.h"
 

@@ -19,6 +19,7 @@
 #include "daemon/metrics.h"
 #include "daemon/proc.h"
 #include "daemon/registry.h"
+#include "daemon/target.h"
 #include "daemon/textbuf.h"
 #include "symbolize/symbolize.h"
 
@@ -33,9 +34,10 @@ counter(struct textbuf *b, const char *name, const char *help, pid_t pid,
 
 static void
 histogram(struct textbuf *b, const char *name, const char *help, pid_t pid,
-	  const uint64_t *buckets, uint64_t sum_ns, uint64_t n,
-	  uint64_t max_ns)
+	  const struct hist *h)
 {
+	const uint64_t *buckets = h->count;
+	uint64_t sum_ns = h->sum_ns, n = h->n, max_ns = h->max_ns;
 	uint64_t cum = 0;
 	size_t i;
 
@@ -175,6 +177,7 @@ target_metrics(struct textbuf *b, struct target *t)
 {
 	pid_t pid = target_pid(t);
 	struct target_stats st;
+	const struct sampler_stats *c = &st.sampler;
 
 	target_stats(t, &st);
 	textbuf_printf(b,
@@ -188,72 +191,73 @@ target_metrics(struct textbuf *b, struct target *t)
 		       "profd_windows_active{pid=\"%d\"} %u\n",
 		       (int)pid, st.windows_active);
 	counter(b, "profd_samples_total",
-		"Stack samples added to windows.", pid, st.samples);
+		"Stack samples added to windows.", pid, c->samples);
 	counter(b, "profd_stops_total",
 		"Threads stopped with ptrace for a sample.", pid,
-		st.stops);
+		c->stops);
 	histogram(b, "profd_stop_seconds",
 		  "Time a thread stayed stopped: from its stop being "
 		  "reported to its release.",
-		  pid, st.stop_buckets, st.stop_sum_ns, st.stop_n,
-		  st.stop_max_ns);
+		  pid, &c->stop);
 	histogram(b, "profd_interrupt_seconds",
 		  "From PTRACE_INTERRUPT to the stop being reported "
 		  "(the thread runs meanwhile).",
-		  pid, st.interrupt_buckets, st.interrupt_sum_ns,
-		  st.interrupt_n, st.interrupt_max_ns);
+		  pid, &c->interrupt);
 	counter(b, "profd_ticks_total", "Sampling ticks.", pid,
-		st.ticks);
+		c->ticks);
 	textbuf_printf(b,
 		       "# HELP profd_tick_seconds_sum Sampler wall time "
 		       "spent in ticks.\n"
 		       "# TYPE profd_tick_seconds_sum counter\n"
 		       "profd_tick_seconds_sum{pid=\"%d\"} %.9f\n"
 		       "profd_tick_seconds_count{pid=\"%d\"} %" PRIu64 "\n",
-		       (int)pid, (double)st.tick_ns / 1e9, (int)pid,
-		       st.ticks);
+		       (int)pid, (double)c->tick_ns / 1e9, (int)pid,
+		       c->ticks);
 	textbuf_printf(b,
 		       "# HELP profd_tick_cpu_seconds_total Sampler CPU time "
 		       "spent in ticks.\n"
 		       "# TYPE profd_tick_cpu_seconds_total counter\n"
 		       "profd_tick_cpu_seconds_total{pid=\"%d\"} %.9f\n",
-		       (int)pid, (double)st.tick_cpu_ns / 1e9);
+		       (int)pid, (double)c->tick_cpu_ns / 1e9);
 	counter(b, "profd_truncated_stacks_total",
 		"Stacks whose unwinding stopped early.", pid,
-		st.truncated);
+		c->truncated);
 	counter(b, "profd_unwind_failures_total",
 		"Snapshots that could not be unwound at all.", pid,
-		st.unwind_failures);
+		c->unwind_failures);
 	counter(b, "profd_late_stops_total",
 		"Stops that came after the tick's deadline.", pid,
-		st.late);
+		c->late);
 	counter(b, "profd_preempted_samples_dropped_total",
 		"CPU samples of threads that were waiting for a CPU "
 		"and stopped at a system call exit.",
-		pid, st.preempted_dropped);
+		pid, c->preempted_dropped);
 	counter(b, "profd_signals_reinjected_total",
 		"Signals that arrived during a stop, passed on.", pid,
-		st.signals_reinjected);
+		c->signals_reinjected);
 	counter(b, "profd_group_stops_total",
 		"Job-control stops seen (left stopped).", pid,
-		st.group_stops);
+		c->group_stops);
 	counter(b, "profd_stacks_reused_total",
 		"Stacks of threads that had not run, reused without a "
 		"stop.",
-		pid, st.stacks_reused);
+		pid, c->stacks_reused);
 	counter(b, "profd_nonstop_captures_total",
 		"Stacks of sleeping threads copied without a stop.",
-		pid, st.nonstop_captures);
+		pid, c->nonstop_captures);
 	counter(b, "profd_threads_deferred_total",
 		"Threads left for the next tick by the stop budget.",
-		pid, st.deferred);
+		pid, c->deferred);
 	counter(b, "profd_threads_scanned_total",
 		"Thread counters read by full scans.", pid,
-		st.threads_scanned);
+		c->threads_scanned);
+	counter(b, "profd_threads_exited_in_stop_total",
+		"Threads that exited while profd had them seized.",
+		pid, c->exited_in_stop);
 	counter(b, "profd_threads_unreadable_total",
 		"Thread reads that failed for want of a file "
 		"descriptor (raise LimitNOFILE).",
-		pid, st.unreadable);
+		pid, c->unreadable);
 }
 
 /* File pages read as zeros, and the symbol cache. */

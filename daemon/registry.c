@@ -25,10 +25,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "daemon/daemon.h"
 #include "daemon/log.h"
 #include "daemon/proc.h"
 #include "daemon/registry.h"
+#include "daemon/target.h"
 #include "http/http.h"
 
 #define SCAN_NS (500 * 1000000ULL)
@@ -70,24 +72,6 @@ struct registry {
 	pthread_t watcher;
 	bool watching, stop;
 };
-
-static int64_t
-now_wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static uint64_t
-now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static struct entry *
 find(struct registry *r, pid_t pid)
@@ -187,7 +171,7 @@ add_locked(struct registry *r, pid_t pid, enum reg_origin origin, int rule,
 			 "(--max-targets %zu): the least recently used, "
 			 "unused for %.1f s",
 			 (int)target_pid(e->t), (int)pid, r->max_targets,
-			 (double)(now_mono() - e->used) / 1e9);
+			 (double)(mono_ns() - e->used) / 1e9);
 		*evicted = e->t;
 		memmove(e, e + 1,
 			(r->n - (size_t)victim - 1) * sizeof(*e));
@@ -200,8 +184,8 @@ add_locked(struct registry *r, pid_t pid, enum reg_origin origin, int rule,
 	e->refs = 1;
 	e->origin = origin;
 	e->rule = rule;
-	e->since = now_wall();
-	e->used = now_mono();
+	e->since = wall_now_ns();
+	e->used = mono_ns();
 	e->listed = true;
 	return 0;
 }
@@ -278,7 +262,7 @@ scan(struct registry *r)
 	struct dirent *de;
 	size_t i, nd;
 	pid_t self = getpid();
-	uint64_t now = now_mono();
+	uint64_t now = mono_ns();
 	DIR *d;
 
 	pthread_mutex_lock(&r->mu);
@@ -481,7 +465,7 @@ registry_get(struct registry *r, pid_t pid, struct http_reply *reply)
 		}
 		if (n == 1) {
 			e->refs++;
-			e->used = now_mono();
+			e->used = mono_ns();
 			t = e->t;
 		} else if (n == 0) {
 			reply->status = 404;
@@ -545,7 +529,7 @@ registry_get(struct registry *r, pid_t pid, struct http_reply *reply)
 	}
 	if (e) {
 		e->refs++;
-		e->used = now_mono();
+		e->used = mono_ns();
 		t = e->t;
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -568,7 +552,7 @@ registry_put(struct registry *r, struct target *t)
 			if (r->v[i].peeks > 0)
 				r->v[i].peeks--;
 			else
-				r->v[i].used = now_mono();
+				r->v[i].used = mono_ns();
 			break;
 		}
 	}

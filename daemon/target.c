@@ -15,14 +15,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "daemon/daemon.h"
+#include "daemon/export.h"
 #include "daemon/log.h"
 #include "daemon/proc.h"
 #include "daemon/profile.h"
-#include "daemon/warmer.h"
 #include "daemon/sampler.h"
+#include "daemon/session.h"
+#include "daemon/target.h"
+#include "daemon/warmer.h"
+#include "space/space.h"
+#include "symbolize/symbolize.h"
 
-void sampler_free_threads(struct target *t);
 static uint64_t process_starttime(pid_t pid);
 
 /* How often a worker waiting for a window looks whether its client is
@@ -93,9 +98,8 @@ target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 		snprintf(t->comm, sizeof(t->comm), "%s", comm);
 		free(comm);
 	}
-	t->dents = malloc(32768);
 	t->space = space_new(pid);
-	if (!t->dents || !t->space) {
+	if (!t->space) {
 		snprintf(err, errlen, "out of memory");
 		errno = ENOMEM;
 		goto fail;
@@ -109,11 +113,12 @@ target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 		errno = r == -ENFILE ? EMFILE : -r;
 		goto fail;
 	}
-	t->warm = warmer_new();
-	if (!t->warm)
-		log_warn("pid %d: no symbolizing thread; profiles will be "
-			 "symbolized when windows end",
-			 (int)pid);
+	t->sm = sampler_new(t);
+	if (!t->sm) {
+		snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
+		goto fail;
+	}
 	t->uw = unwinder_new(t->space);
 	if (!t->uw) {
 		snprintf(err, errlen, "libunwind: cannot create address space");
@@ -152,11 +157,9 @@ target_free(struct target *t)
 	if (!t)
 		return;
 	target_stop(t);
-	warmer_free(t->warm);
-	sampler_free_threads(t);
+	sampler_free(t->sm);
 	unwinder_free(t->uw);
 	space_free(t->space);
-	free(t->dents);
 	if (t->task_fd >= 0)
 		close(t->task_fd);
 	pthread_cond_destroy(&t->wake);
@@ -297,8 +300,7 @@ wait_session(struct target *t, struct session *s,
 			continue;
 		}
 		at = mono_ns() + CLIENT_POLL_NS;
-		ts.tv_sec = (time_t)(at / 1000000000ULL);
-		ts.tv_nsec = (long)(at % 1000000000ULL);
+		ns_to_timespec(at, &ts);
 		pthread_cond_timedwait(&t->done, &t->mu, &ts);
 		if (s->done)
 			break;
@@ -603,42 +605,20 @@ target_threads(struct target *t, int debug, bool goroutine,
 	session_free(s);
 }
 
+/* Every counter of the sampler, each read atomically: struct
+ * sampler_stats is all uint64_t (target.h). */
 void
 target_stats(struct target *t, struct target_stats *o)
 {
-	const struct sampler_stats *st = &t->stats;
+	const uint64_t *from = (const uint64_t *)&t->stats;
+	uint64_t *to = (uint64_t *)&o->sampler;
 	size_t i;
 
+	_Static_assert(sizeof(struct sampler_stats) % sizeof(uint64_t) == 0,
+		       "struct sampler_stats holds uint64_t only");
 	memset(o, 0, sizeof(*o));
-#define LD(f) __atomic_load_n(&st->f, __ATOMIC_RELAXED)
-	o->samples = LD(samples);
-	o->stops = LD(stops);
-	o->ticks = LD(ticks);
-	o->tick_ns = LD(tick_ns);
-	o->tick_cpu_ns = LD(tick_cpu_ns);
-	o->late = LD(late);
-	o->signals_reinjected = LD(signals_reinjected);
-	o->group_stops = LD(group_stops);
-	o->preempted_dropped = LD(preempted_dropped);
-	o->truncated = LD(truncated);
-	o->unwind_failures = LD(unwind_failures);
-	o->stacks_reused = LD(stacks_reused);
-	o->nonstop_captures = LD(nonstop_captures);
-	o->nonstop_failures = LD(nonstop_failures);
-	o->threads_scanned = LD(threads_scanned);
-	o->deferred = LD(deferred);
-	o->unreadable = LD(unreadable);
-	for (i = 0; i <= HIST_BUCKETS; i++) {
-		o->stop_buckets[i] = LD(stop.count[i]);
-		o->interrupt_buckets[i] = LD(interrupt.count[i]);
-	}
-	o->stop_sum_ns = LD(stop.sum_ns);
-	o->stop_n = LD(stop.n);
-	o->stop_max_ns = LD(stop.max_ns);
-	o->interrupt_sum_ns = LD(interrupt.sum_ns);
-	o->interrupt_n = LD(interrupt.n);
-	o->interrupt_max_ns = LD(interrupt.max_ns);
-#undef LD
+	for (i = 0; i < sizeof(t->stats) / sizeof(uint64_t); i++)
+		to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
 	pthread_mutex_lock(&t->mu);
 	o->windows_active = t->nactive;
 	pthread_mutex_unlock(&t->mu);

@@ -1,0 +1,120 @@
+/* target.h - one profiled process, as HTTP workers, /metrics and the
+ * registry see it: start and stop its sampler, post windows (profiles,
+ * thread dumps) to it and wait for them, read its counters.
+ *
+ * Ownership: target_new returns a target the caller frees with
+ * target_free. struct target is opaque here (sampler.h defines it, for
+ * target.c and the sampler's files only).
+ * Threads: target_new, target_stop and target_free are called by the
+ * thread that manages targets (main, the registry); everything else by any
+ * thread, HTTP workers included. None of them calls ptrace: the target's
+ * sampler thread does, and it alone.
+ * Errors: target_new returns NULL with err filled and errno set, and
+ * does not log it (the caller does); the request functions fill the
+ * http_reply's status and msg. What happens to the process (exit, exec)
+ * and to a window (cancelled by its client) is logged where it is
+ * noticed, once.
+ */
+#ifndef PROFD_DAEMON_TARGET_H
+#define PROFD_DAEMON_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "daemon/clock.h"
+#include "http/http.h"
+
+struct target;
+
+struct target_opts {
+	unsigned stack_bytes;
+	unsigned max_hz;
+	unsigned max_batch;	/* threads stopped at once */
+	unsigned stop_budget_us; /* summed stop time per tick */
+	bool attach_window;	/* keep threads seized for the window */
+	int rt_priority;	/* SCHED_FIFO priority of the sampler, 0:
+				   none */
+};
+
+/* Start watching pid: opens its /proc directory, starts the sampler
+ * thread, does not attach. NULL with err filled (e.g. "no such process"). */
+struct target *target_new(pid_t pid, const struct target_opts *o, char *err,
+			  size_t errlen);
+
+/* Finish open windows (their clients get 503), let go of every thread and
+ * join the sampler. Waiting workers wake up; call before http_stop(). */
+void target_stop(struct target *t);
+
+/* target_stop(), then free. Accepts NULL. */
+void target_free(struct target *t);
+
+pid_t target_pid(const struct target *t);
+bool target_alive(struct target *t);
+
+/* Look again whether the process still runs (an exited one may be a
+ * zombie, a reused PID has another start time) and return it. The sampler
+ * notices exits by itself only while a window is open. */
+bool target_poll(struct target *t);
+void target_comm(const struct target *t, char *buf, size_t len);
+
+/* GNU build-id of the main executable, "" when unknown. */
+void target_build_id(struct target *t, char *buf, size_t len);
+
+/* Profile (CPU or wall clock) for req->seconds at req->hz; blocks the
+ * calling (HTTP) thread. Fills r with a pprof profile or an error status
+ * + message. */
+void target_profile(struct target *t, const struct http_profile_req *req,
+		    struct http_reply *r);
+
+/* Stacks of every thread now: pprof (debug 0) or text (1: aggregated,
+ * 2: one block per thread). goroutine: name things as Go's
+ * /debug/pprof/goroutine does. */
+void target_threads(struct target *t, int debug, bool goroutine,
+		    struct http_reply *r);
+
+/* What the sampler counts, for /metrics. Every field is a uint64_t (the
+ * histograms too): the sampler bumps them with relaxed atomics (STAT_ADD,
+ * hist_add) and target_stats() copies them word by word. */
+struct sampler_stats {
+	uint64_t samples;		/* stacks added to windows */
+	uint64_t stops;			/* threads stopped for a sample */
+	uint64_t ticks, tick_ns, tick_cpu_ns;
+	uint64_t late;			/* stops after the tick's deadline */
+	uint64_t exited_in_stop;	/* threads that exited while seized */
+	uint64_t signals_reinjected, group_stops;
+	uint64_t preempted_dropped;	/* see sample_is_biased() */
+	uint64_t truncated, unwind_failures;
+	uint64_t stacks_reused, nonstop_captures, nonstop_failures;
+	uint64_t threads_scanned;	/* by full scans */
+	uint64_t deferred;		/* by the stop budget */
+	uint64_t unreadable;		/* thread reads without an fd to
+					   spare */
+	struct hist stop, interrupt;	/* how long stops lasted, and took
+					   to arrive */
+};
+
+/* Sampler counters, for /metrics. */
+struct target_stats {
+	struct sampler_stats sampler;
+	unsigned windows_active;	/* windows the sampler runs now */
+};
+
+void target_stats(struct target *t, struct target_stats *out);
+
+/* Over every target: profile windows open now (posted and not yet over),
+ * and windows cancelled so far because their client closed its
+ * connection. */
+void target_window_counts(uint64_t *open, uint64_t *cancelled);
+
+/* Go's /symbol: names for runtime addresses, innermost function first.
+ * Blocks the calling (HTTP) thread. names[i] is malloc'd (the caller
+ * frees it) or NULL when unknown; r carries the status. */
+void target_symbol(struct target *t, const uint64_t *addrs, size_t n,
+		   char **names, struct http_reply *r);
+
+/* The command line, NUL-separated, without the trailing NUL, into r. */
+void target_cmdline(struct target *t, struct http_reply *r);
+
+#endif /* PROFD_DAEMON_TARGET_H */
