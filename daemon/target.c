@@ -401,19 +401,27 @@ run_session(struct target *t, enum session_kind kind, unsigned seconds,
  */
 #define SYMBOLIZE_STACK (16u << 20)
 
+/* Run fn(arg) on a thread with SYMBOLIZE_STACK of stack and wait for it.
+ * When no thread can be started, r gets 503 "cannot start a thread to
+ * WHAT: cause" and -errno comes back. */
 static int
-run_big_stack(void *(*fn)(void *), void *arg)
+run_big_stack(void *(*fn)(void *), void *arg, struct http_reply *r,
+	      const char *what)
 {
 	pthread_attr_t attr;
 	pthread_t th;
-	int r;
+	int e;
 
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, SYMBOLIZE_STACK);
-	r = pthread_create(&th, &attr, fn, arg);
+	e = pthread_create(&th, &attr, fn, arg);
 	pthread_attr_destroy(&attr);
-	if (r != 0)
-		return -r;
+	if (e != 0) {
+		r->status = 503;
+		snprintf(r->msg, sizeof(r->msg),
+			 "cannot start a thread to %s: %s", what, strerror(e));
+		return -e;
+	}
 	pthread_join(th, NULL);
 	return 0;
 }
@@ -465,7 +473,6 @@ target_profile(struct target *t, const struct http_profile_req *req,
 {
 	struct export_job j;
 	struct session *s;
-	int e;
 
 	s = run_session(t,
 			req->kind == HTTP_PROFILE_WALL ? SESSION_WALL
@@ -476,13 +483,7 @@ target_profile(struct target *t, const struct http_profile_req *req,
 	j.t = t;
 	j.s = s;
 	j.r = r;
-	e = run_big_stack(export_main, &j);
-	if (e < 0) {
-		r->status = 503;
-		snprintf(r->msg, sizeof(r->msg),
-			 "cannot start a thread to build the profile: %s",
-			 strerror(-e));
-	}
+	run_big_stack(export_main, &j, r, "build the profile");
 	log_verbose("pid %d: window done: %.1f s, %" PRIu64 " samples",
 		    (int)t->pid, (double)s->duration_ns / 1e9, s->agg->samples);
 	session_free(s);
@@ -585,7 +586,6 @@ target_threads(struct target *t, int debug, bool goroutine,
 {
 	struct dump_job j;
 	struct session *s;
-	int e;
 
 	s = run_session(t, SESSION_DUMP, 0, 1, NULL, r);
 	if (!s)
@@ -595,13 +595,7 @@ target_threads(struct target *t, int debug, bool goroutine,
 	j.debug = debug;
 	j.goroutine = goroutine;
 	j.r = r;
-	e = run_big_stack(dump_main, &j);
-	if (e < 0) {
-		r->status = 503;
-		snprintf(r->msg, sizeof(r->msg),
-			 "cannot start a thread to build the dump: %s",
-			 strerror(-e));
-	}
+	run_big_stack(dump_main, &j, r, "build the dump");
 	session_free(s);
 }
 
@@ -689,18 +683,13 @@ target_symbol(struct target *t, const uint64_t *addrs, size_t n,
 		}
 	}
 	pthread_mutex_unlock(&t->space_mu);
-	e = run_big_stack(symbol_main, &j);
+	e = run_big_stack(symbol_main, &j, r, "symbolize");
 	for (i = 0; i < n; i++)
 		elfimg_put(j.imgs[i]);
 	free(j.imgs);
 	free(j.vaddrs);
-	if (e < 0) {
-		r->status = 503;
-		snprintf(r->msg, sizeof(r->msg),
-			 "cannot start a thread to symbolize: %s",
-			 strerror(-e));
+	if (e < 0)
 		return;
-	}
 	r->status = 200;
 }
 
