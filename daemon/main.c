@@ -84,7 +84,9 @@ op_profile(void *ctx, const struct http_profile_req *req, struct http_reply *r)
 	if (session_begin(d, r)) {
 		log_verbose("pid %d: %s request: %u s at %u Hz",
 			    (int)target_pid(t),
-			    req->kind == HTTP_PROFILE_WALL ? "wall" : "profile",
+			    req->kind == HTTP_PROFILE_WALL     ? "wall"
+			    : req->kind == HTTP_PROFILE_GROWTH ? "growth"
+							       : "profile",
 			    req->seconds, req->hz);
 		target_profile(t, req, r);
 		session_end(d);
@@ -109,6 +111,18 @@ op_threads(void *ctx, pid_t pid, int debug, bool goroutine,
 		target_threads(t, debug, goroutine, r);
 		session_end(d);
 	}
+	registry_put(d->reg, t);
+}
+
+static void
+op_memory(void *ctx, pid_t pid, struct http_reply *r)
+{
+	struct profd *d = ctx;
+	struct target *t = registry_get(d->reg, pid, r);
+
+	if (!t)
+		return;
+	target_memory(t, r);
 	registry_put(d->reg, t);
 }
 
@@ -233,6 +247,7 @@ op_log(void *ctx, const char *line)
 
 static const struct http_ops ops = {
 	.profile = op_profile,
+	.memory = op_memory,
 	.cmdline = op_cmdline,
 	.symbol = op_symbol,
 	.threads = op_threads,

@@ -16,6 +16,7 @@
 #include "daemon/daemon.h"
 #include "daemon/faults.h"
 #include "daemon/guardian.h"
+#include "daemon/memory.h"
 #include "daemon/metrics.h"
 #include "daemon/proc.h"
 #include "daemon/registry.h"
@@ -170,6 +171,49 @@ registry_metrics(struct textbuf *b)
 		       wopen, wcancelled);
 }
 
+static void
+gauge(struct textbuf *b, const char *name, const char *help, pid_t pid,
+      double v)
+{
+	textbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s{pid=\"%d\"} %.0f\n",
+		       name, help, name, name, (int)pid, v);
+}
+
+/* The target's memory, read now (memory.c): RSS, its growth over about
+ * the last 10 s of /metrics readings, and its memory cgroup's usage and
+ * limit. A figure profd cannot read is left out, not given as 0. */
+static void
+target_memory_metrics(struct textbuf *b, struct target *t)
+{
+	pid_t pid = target_pid(t);
+	uint64_t rss, usage, limit;
+	bool has_limit;
+	double rate;
+
+	if (memory_rss(pid, &rss) == 0) {
+		gauge(b, "profd_target_rss_bytes",
+		      "Resident set size of the process (VmRSS).", pid,
+		      (double)rss);
+		if (target_rss_rate(t, rss, &rate))
+			gauge(b, "profd_target_rss_growth_bytes_per_second",
+			      "How fast the resident set grew over about the "
+			      "last 10 s of /metrics readings (negative: it "
+			      "shrank).",
+			      pid, rate);
+	}
+	if (memory_cgroup(pid, &usage, &limit, &has_limit) == 0) {
+		gauge(b, "profd_target_cgroup_memory_usage_bytes",
+		      "Memory charged to the process's memory cgroup "
+		      "(memory.current, v1 memory.usage_in_bytes).",
+		      pid, (double)usage);
+		if (has_limit)
+			gauge(b, "profd_target_cgroup_memory_limit_bytes",
+			      "Memory limit of the process's memory cgroup "
+			      "(memory.max, v1 memory.limit_in_bytes).",
+			      pid, (double)limit);
+	}
+}
+
 /* Every per-target series, labelled with the target's pid: the one list
  * of what the sampler counts (struct target_stats). */
 static void
@@ -185,6 +229,7 @@ target_metrics(struct textbuf *b, struct target *t)
 		       "# TYPE profd_target_up gauge\n"
 		       "profd_target_up{pid=\"%d\"} %d\n",
 		       (int)pid, target_alive(t) ? 1 : 0);
+	target_memory_metrics(b, t);
 	textbuf_printf(b,
 		       "# HELP profd_windows_active Profile windows open.\n"
 		       "# TYPE profd_windows_active gauge\n"

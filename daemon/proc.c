@@ -44,7 +44,8 @@ proc_parse_stat(const char *buf, size_t len, struct proc_stat *out)
 	out->comm[n] = '\0';
 	p = close + 2;
 	out->state = *p;
-	/* field 3 is the state; walk to field 4 (ppid) and 22 (starttime) */
+	/* field 3 is the state; walk to fields 4 (ppid), 10 and 12 (minflt,
+	 * majflt), 22 (starttime) and 39 (processor) */
 	field = 3;
 	out->processor = -1;
 	while (p < end && field < 39) {
@@ -55,7 +56,8 @@ proc_parse_stat(const char *buf, size_t len, struct proc_stat *out)
 		if (p >= end)
 			break;
 		field++;
-		if (field == 4 || field == 22 || field == 39) {
+		if (field == 4 || field == 10 || field == 12 || field == 22 ||
+		    field == 39) {
 			char tmp[32];
 			size_t k = 0;
 
@@ -70,6 +72,10 @@ proc_parse_stat(const char *buf, size_t len, struct proc_stat *out)
 			v = strtoull(tmp, NULL, 10);
 			if (field == 4)
 				out->ppid = (pid_t)v;
+			else if (field == 10)
+				out->minflt = v;
+			else if (field == 12)
+				out->majflt = v;
 			else if (field == 22)
 				out->starttime = v;
 			else

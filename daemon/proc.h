@@ -23,6 +23,8 @@ struct proc_stat {
 	uint64_t starttime;	/* clock ticks after boot; identifies a
 				   thread together with its tid */
 	int processor;		/* CPU it last ran on, -1 if not given */
+	uint64_t minflt, majflt;	/* page faults so far (fields 10,
+					   12): minor, and those that read */
 };
 
 /* Parse /proc/PID/task/TID/stat text (pure; the comm may hold spaces and

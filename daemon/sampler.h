@@ -22,6 +22,7 @@
 #include "daemon/daemon.h"
 #include "daemon/export.h"
 #include "daemon/guardian.h"
+#include "daemon/memory.h"
 #include "daemon/session.h"
 #include "daemon/target.h"
 #include "unwind/unwind.h"
@@ -71,6 +72,9 @@ struct target {
 	/* Written by the sampler with relaxed atomics (STAT_ADD,
 	 * hist_add), read by /metrics through target_stats(). */
 	struct sampler_stats stats;
+
+	/* RSS readings of /metrics, under its own lock (memory.h). */
+	struct rss_trend trend;
 
 	/* The sampler thread's own, no lock: see sampler_int.h. */
 	struct sampler *sm;

@@ -53,10 +53,12 @@ struct thr {
 	uint64_t cpu_ns;	/* schedstat: on-CPU ns, latest known */
 	uint64_t cpu_scan;	/* cpu_ns as the last scan read it */
 	uint64_t slices;	/* schedstat: times scheduled in */
+	uint64_t faults;	/* stat: minflt + majflt, latest read */
 	uint64_t changed_ns;	/* CLOCK_MONOTONIC when the counters last
 				   moved, as far as profd saw */
-	uint64_t attributed[PROFD_MAX_SESSIONS];	/* cpu_ns already
-				   weighed into each session slot */
+	uint64_t attributed[PROFD_MAX_SESSIONS];	/* cpu_ns (faults for
+				   a growth window) already weighed into
+				   each session slot */
 	struct stack_cache cache;
 	enum thr_pt pt;
 	bool traced;		/* seized by us */

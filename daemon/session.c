@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
@@ -20,6 +21,18 @@
 #include "daemon/target.h"
 #include "daemon/threads.h"
 #include "space/space.h"
+
+const char *
+session_kind_name(enum session_kind kind)
+{
+	switch (kind) {
+	case SESSION_CPU: return "cpu";
+	case SESSION_WALL: return "wall";
+	case SESSION_DUMP: return "dump";
+	case SESSION_GROWTH: return "growth";
+	}
+	return "?";
+}
 
 void
 session_finish(struct target *t, struct session *s, int status,
@@ -79,9 +92,12 @@ session_start(struct target *t, struct session *s)
 		session_finish(t, s, 404, msg);
 		return;
 	}
-	/* CPU time used before the window is not the window's */
+	/* CPU time used (pages faulted in) before the window is not the
+	 * window's */
 	for (i = 0; i < sm->nthr; i++)
-		sm->thr[i]->attributed[s->slot] = sm->thr[i]->cpu_ns;
+		sm->thr[i]->attributed[s->slot] = s->kind == SESSION_GROWTH
+							  ? sm->thr[i]->faults
+							  : sm->thr[i]->cpu_ns;
 	if (s->kind == SESSION_DUMP) {
 		s->period_ns = 1;
 		s->next_due = s->start_ns;
@@ -97,7 +113,7 @@ session_start(struct target *t, struct session *s)
 	pthread_mutex_unlock(&t->mu);
 	if (s->kind != SESSION_DUMP)
 		log_verbose("pid %d: %s window started: %u s at %u Hz",
-			    (int)t->pid, s->kind == SESSION_CPU ? "cpu" : "wall",
+			    (int)t->pid, session_kind_name(s->kind),
 			    s->seconds, s->hz);
 }
 
@@ -241,6 +257,16 @@ dump_record(struct session *ss, struct thr *h, const uint64_t *pcs, size_t n,
 	ss->ndump++;
 }
 
+static int64_t
+page_size(void)
+{
+	static int64_t ps;
+
+	if (!ps)
+		ps = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
+	return ps;
+}
+
 /* Add one thread's stack to every due session (see session.h). Per-target
  * history and triggers would take their sample here too. */
 void
@@ -282,6 +308,24 @@ session_add_sample(struct target *t, struct session **due, size_t ndue,
 			break;
 		case SESSION_DUMP:
 			dump_record(ss, h, pcs, n, partial, s ? -1 : nr, arg0);
+			break;
+		case SESSION_GROWTH:
+			/* the faults since the previous sample go to this
+			 * stack; a dropped sample leaves them to the next */
+			if (!s || h->faults <= *att)
+				break;
+			if (sample_is_biased(s)) {
+				ss->dropped++;
+				STAT_ADD(t, preempted_dropped, 1);
+				break;
+			}
+			v = (int64_t)(h->faults - *att) * page_size();
+			*att = h->faults;
+			ss->stops++;
+			if (agg_add(ss->agg, h->tid, h->comm, 0, pcs, n, 1, v) < 0)
+				ss->lost++;
+			else
+				STAT_ADD(t, samples, 1);
 			break;
 		}
 	}

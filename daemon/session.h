@@ -34,7 +34,13 @@ struct target;
 struct thr;
 struct slot;
 
-enum session_kind { SESSION_CPU, SESSION_WALL, SESSION_DUMP };
+/* SESSION_GROWTH: CPU-like samples of running threads, each weighted by
+ * the page faults its thread took since its previous one (memory growth
+ * by stack; threads without new faults are not stopped for it). */
+enum session_kind { SESSION_CPU, SESSION_WALL, SESSION_DUMP, SESSION_GROWTH };
+
+/* "cpu", "wall", "dump", "growth" (static). */
+const char *session_kind_name(enum session_kind kind);
 
 struct session {
 	struct session *next;	/* pending list */
@@ -86,8 +92,11 @@ void sessions_target_execed(struct target *t);
 
 /* Add one thread's stack (pcs[0..n), leaf first) to every due session:
  * weighted by CPU time for CPU windows, by the period for wall windows,
- * recorded as is for thread dumps. s: the stop it came from, or NULL
- * when it was copied without a stop (CPU windows take only stops); nr,
+ * by the bytes of the pages it faulted in since its previous sample for
+ * growth windows (none when it took no fault), recorded as is for thread
+ * dumps. s: the stop it came from, or NULL
+ * when it was copied without a stop (CPU and growth windows take only
+ * stops); nr,
  * arg0: the system call it is blocked in (-1: none). Allocates (the
  * aggregates); never called while a thread is stopped. */
 void session_add_sample(struct target *t, struct session **due, size_t ndue,

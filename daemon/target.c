@@ -19,6 +19,7 @@
 #include "daemon/daemon.h"
 #include "daemon/export.h"
 #include "daemon/log.h"
+#include "daemon/memory.h"
 #include "daemon/proc.h"
 #include "daemon/profile.h"
 #include "daemon/sampler.h"
@@ -72,6 +73,7 @@ target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 	t->task_fd = -1;
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_mutex_init(&t->space_mu, NULL);
+	rss_trend_init(&t->trend);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&t->wake, &ca);
@@ -166,6 +168,7 @@ target_free(struct target *t)
 	pthread_cond_destroy(&t->done);
 	pthread_mutex_destroy(&t->mu);
 	pthread_mutex_destroy(&t->space_mu);
+	rss_trend_destroy(&t->trend);
 	free(t);
 }
 
@@ -375,7 +378,7 @@ run_session(struct target *t, enum session_kind kind, unsigned seconds,
 		__atomic_add_fetch(&windows_cancelled, 1, __ATOMIC_RELAXED);
 		log_info("pid %d: %s window cancelled after %.1f s of %u: "
 			 "its client closed the connection",
-			 (int)t->pid, kind == SESSION_WALL ? "wall" : "cpu",
+			 (int)t->pid, session_kind_name(kind),
 			 s->start_ns ? (double)s->duration_ns / 1e9 : 0.0,
 			 seconds);
 		r->status = 499;
@@ -440,19 +443,24 @@ export_main(void *arg)
 	char comment[512], err[PROFD_ERRLEN];
 	struct export_info info;
 	bool wall = s->kind == SESSION_WALL;
+	bool growth = s->kind == SESSION_GROWTH;
 
 	snprintf(comment, sizeof(comment),
 		 "profd %s: pid %d (%s), %s, %.1f s at %u Hz%s: %" PRIu64
 		 " samples, %" PRIu64 " ticks, %" PRIu64 " lost",
 		 PROFD_VERSION, (int)j->t->pid, j->t->comm,
-		 wall ? "wall clock, every thread" : "cpu, running threads",
+		 wall	  ? "wall clock, every thread"
+		 : growth ? "memory growth, page faults of running threads "
+			    "by stack, attributed by sampling"
+			  : "cpu, running threads",
 		 (double)s->duration_ns / 1e9, s->hz,
 		 s->exited ? " (process exited)" : "", s->agg->samples,
 		 s->ticks, s->lost);
 	memset(&info, 0, sizeof(info));
-	info.sample_type = wall ? "wall" : "cpu";
-	info.sample_unit = "nanoseconds";
-	info.period = (int64_t)s->period_ns;
+	info.sample_type = wall ? "wall" : growth ? "faults" : "cpu";
+	info.sample_unit = growth ? "bytes" : "nanoseconds";
+	info.period = growth ? (int64_t)sysconf(_SC_PAGESIZE)
+			     : (int64_t)s->period_ns;
 	info.time_nanos = s->start_wall;
 	info.duration_nanos = (int64_t)s->duration_ns;
 	info.comment = comment;
@@ -475,8 +483,9 @@ target_profile(struct target *t, const struct http_profile_req *req,
 	struct session *s;
 
 	s = run_session(t,
-			req->kind == HTTP_PROFILE_WALL ? SESSION_WALL
-						       : SESSION_CPU,
+			req->kind == HTTP_PROFILE_WALL	   ? SESSION_WALL
+			: req->kind == HTTP_PROFILE_GROWTH ? SESSION_GROWTH
+							   : SESSION_CPU,
 			req->seconds, req->hz, req->client, r);
 	if (!s)
 		return;
@@ -713,4 +722,21 @@ target_cmdline(struct target *t, struct http_reply *r)
 	r->status = 200;
 	r->text = buf;
 	r->text_len = len;
+}
+
+void
+target_memory(struct target *t, struct http_reply *r)
+{
+	char comm[16];
+
+	pthread_mutex_lock(&t->mu);
+	memcpy(comm, t->comm, sizeof(comm));
+	pthread_mutex_unlock(&t->mu);
+	memory_view(t->pid, comm, r);
+}
+
+bool
+target_rss_rate(struct target *t, uint64_t rss, double *rate)
+{
+	return rss_trend_add(&t->trend, mono_ns(), rss, rate);
 }

@@ -114,6 +114,16 @@ void target_window_counts(uint64_t *open, uint64_t *cancelled);
 void target_symbol(struct target *t, const uint64_t *addrs, size_t n,
 		   char **names, struct http_reply *r);
 
+/* Where the resident memory sits now, by mapping (/debug/pprof/memory):
+ * a pprof profile into r, or an error status (memory.h memory_view).
+ * Reads /proc only: no window, no stop. */
+void target_memory(struct target *t, struct http_reply *r);
+
+/* Record rss (bytes, read now) and return in *rate its growth in bytes
+ * per second over about the last 10 s of such readings: false when no
+ * earlier reading is old enough yet (memory.h rss_trend_add). */
+bool target_rss_rate(struct target *t, uint64_t rss, double *rate);
+
 /* The command line, NUL-separated, without the trailing NUL, into r. */
 void target_cmdline(struct target *t, struct http_reply *r);
 

@@ -232,6 +232,7 @@ thr_read(struct target *t, struct thr *h)
 	h->starttime = st.starttime;
 	h->state = st.state;
 	h->processor = st.processor;
+	h->faults = st.minflt + st.majflt;
 	memcpy(h->comm, st.comm, sizeof(h->comm));
 	if (cpu != h->cpu_ns || slices != h->slices || st.state == 'R') {
 		h->changed_ns = mono_ns();

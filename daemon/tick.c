@@ -237,17 +237,35 @@ dump_prepare(struct target *t, struct session **due, size_t ndue)
 	}
 }
 
+/* Whether h took a page fault that one of the due growth windows has not
+ * weighed yet. */
+static bool
+has_new_faults(const struct thr *h, struct session **due, size_t ndue)
+{
+	size_t k;
+
+	for (k = 0; k < ndue; k++)
+		if (due[k]->kind == SESSION_GROWTH &&
+		    h->faults > h->attributed[due[k]->slot])
+			return true;
+	return false;
+}
+
 /* Running or runnable threads into sm->run, rotated so that a target with
- * more of them than one tick's budget gets each sampled in turn. */
+ * more of them than one tick's budget gets each sampled in turn. When
+ * only growth windows are due (faults_only), a thread without new faults
+ * has nothing to give them and is left running. */
 static size_t
-select_running(struct sampler *sm)
+select_running(struct sampler *sm, struct session **due, size_t ndue,
+	       bool faults_only)
 {
 	size_t i, n = 0, start = sm->rotate++ % sm->nthr;
 
 	for (i = 0; i < sm->nthr; i++) {
 		struct thr *h = sm->thr[(start + i) % sm->nthr];
 
-		if (h->state == 'R' && !h->gone && h->pt == PT_NONE)
+		if (h->state == 'R' && !h->gone && h->pt == PT_NONE &&
+		    (!faults_only || has_new_faults(h, due, ndue)))
 			sm->run[n++] = h;
 	}
 	return n;
@@ -370,13 +388,15 @@ tick(struct target *t, struct session **due, size_t ndue)
 	struct sampler *sm = t->sm;
 	uint64_t t0 = mono_ns(), c0 = thread_cpu_ns(), used = 0;
 	char msg[PROFD_ERRLEN];
-	bool all = false, dump = false, refreshed = false;
+	bool all = false, dump = false, refreshed = false, faults_only = true;
 	size_t k, nrun, nlater;
 	int r;
 
 	for (k = 0; k < ndue; k++) {
 		due[k]->ticks++;
-		if (due[k]->kind != SESSION_CPU)
+		if (due[k]->kind != SESSION_GROWTH)
+			faults_only = false;
+		if (due[k]->kind == SESSION_WALL || due[k]->kind == SESSION_DUMP)
 			all = true;
 		if (due[k]->kind == SESSION_DUMP)
 			dump = true;
@@ -394,7 +414,7 @@ tick(struct target *t, struct session **due, size_t ndue)
 		dump_prepare(t, due, ndue);
 	if (!ensure_lists(sm))
 		goto out;
-	nrun = select_running(sm);
+	nrun = select_running(sm, due, ndue, faults_only);
 	r = stop_and_sample(t, due, ndue, sm->run, nrun, &used, msg,
 			    sizeof(msg), &refreshed);
 	if (r == -EPERM) {

@@ -216,6 +216,7 @@ struct http_reply {
 enum http_profile_kind {
 	HTTP_PROFILE_CPU,	/* /debug/pprof/profile */
 	HTTP_PROFILE_WALL,	/* /debug/pprof/wall, /debug/fgprof */
+	HTTP_PROFILE_GROWTH,	/* /debug/pprof/growth: page faults */
 };
 
 /* The client connection of a request, to notice while its window runs
@@ -254,6 +255,9 @@ struct http_ops {
 	 * cancelled: the server then sends nothing and closes. */
 	void (*profile)(void *ctx, const struct http_profile_req *req,
 			struct http_reply *r);
+	/* Where the target's resident memory sits now, by mapping
+	 * (/debug/pprof/memory): a profile, at once (no window). */
+	void (*memory)(void *ctx, pid_t pid, struct http_reply *r);
 	/* The target's command line, NUL-separated (as Go serves it). */
 	void (*cmdline)(void *ctx, pid_t pid, struct http_reply *r);
 	/* Names for runtime addresses of the target (Go's /symbol protocol):

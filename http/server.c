@@ -51,9 +51,12 @@ struct http_server {
 static const struct {
 	const char *name, *why;
 } unavailable[] = {
-	{ "heap", "heap profiles need an allocator hook inside the process" },
+	{ "heap", "heap profiles need an allocator hook inside the process "
+		  "(/debug/pprof/memory shows where the resident memory sits, "
+		  "/debug/pprof/growth who grows it)" },
 	{ "allocs", "allocation profiles need an allocator hook inside the "
-		    "process" },
+		    "process (/debug/pprof/growth shows who grows the "
+		    "resident memory)" },
 	{ "block", "block profiles need runtime hooks inside the process" },
 	{ "mutex", "mutex profiles need runtime hooks inside the process" },
 	{ "threadcreate", "thread creation profiles need runtime hooks "
@@ -520,7 +523,27 @@ route_profile(struct http_server *s, struct mg_connection *c, pid_t pid,
 		mg_disable_connection_keep_alive(c);
 		return 499;
 	}
-	return send_reply(c, &r, kind == HTTP_PROFILE_WALL ? "wall" : "profile");
+	return send_reply(c, &r,
+			  kind == HTTP_PROFILE_WALL     ? "wall"
+			  : kind == HTTP_PROFILE_GROWTH ? "growth"
+							: "profile");
+}
+
+static int
+route_memory(struct http_server *s, struct mg_connection *c, pid_t pid)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	struct http_reply r;
+	char v[64];
+
+	if (get_var(ri, "seconds", v, sizeof(v)) != -1)
+		return send_error(c, 400,
+				  "\"seconds\" parameter is not supported for "
+				  "this profile type: the memory view is taken "
+				  "now");
+	memset(&r, 0, sizeof(r));
+	s->ops->memory(s->opsctx, pid, &r);
+	return send_reply(c, &r, "memory");
 }
 
 static int
@@ -822,6 +845,15 @@ route_index(struct http_server *s, struct mg_connection *c, pid_t pid)
 	    "<td>Wall-clock profile of every thread, running or waiting, "
 	    "with thread, tid and state labels (alias /debug/fgprof)."
 	    "</td></tr>\n"
+	    "<tr><td><a href=\"growth?seconds=%u\">growth</a></td>"
+	    "<td>Memory growth: the stacks of running threads weighted by "
+	    "the page faults each took since its previous sample "
+	    "(faults/bytes), i.e. who grew the resident memory. Attributed "
+	    "by sampling: see the man page.</td></tr>\n"
+	    "<tr><td><a href=\"memory\">memory</a></td>"
+	    "<td>Where the resident memory sits now, by mapping ([heap], "
+	    "[stack], [anon], each file): resident, anonymous and swap "
+	    "bytes, from /proc/PID/smaps.</td></tr>\n"
 	    "<tr><td><a href=\"threads?debug=1\">threads</a></td>"
 	    "<td>Stacks of every thread now: <a href=\"threads?debug=2\">"
 	    "one block per thread</a> with state, system call and idle time, "
@@ -837,7 +869,8 @@ route_index(struct http_server *s, struct mg_connection *c, pid_t pid)
 	    "mutex, threadcreate, trace. Metrics: <a href=\"/metrics\">"
 	    "/metrics</a>.</p>\n</body></html>\n",
 	    s->cfg.default_seconds, s->cfg.max_seconds, s->cfg.max_hz,
-	    s->cfg.default_seconds, pid ? "/pid/PID" : "");
+	    s->cfg.default_seconds, s->cfg.default_seconds,
+	    pid ? "/pid/PID" : "");
 #undef OUT
 	send_body(c, 200, "text/html; charset=utf-8", page, len, NULL, false);
 	free(page);
@@ -887,6 +920,10 @@ route_pprof(struct http_server *s, struct mg_connection *c, pid_t pid,
 		return route_profile(s, c, pid, HTTP_PROFILE_CPU);
 	if (strcmp(path, "wall") == 0)
 		return route_profile(s, c, pid, HTTP_PROFILE_WALL);
+	if (strcmp(path, "growth") == 0)
+		return route_profile(s, c, pid, HTTP_PROFILE_GROWTH);
+	if (strcmp(path, "memory") == 0)
+		return route_memory(s, c, pid);
 	if (strcmp(path, "threads") == 0)
 		return route_threads(s, c, pid, false);
 	if (strcmp(path, "goroutine") == 0)

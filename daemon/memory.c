@@ -1,0 +1,298 @@
+/* memory.c - a target's memory without stopping it: the memory view from
+ * /proc/PID/smaps, VmRSS and its trend, the memory cgroup's usage and
+ * limit. See memory.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/clock.h"
+#include "daemon/daemon.h"
+#include "daemon/memory.h"
+#include "daemon/proc.h"
+#include "daemon/smaps.h"
+
+void
+memory_view(pid_t pid, const char *comm, struct http_reply *r)
+{
+	struct smaps s;
+	char path[64], comment[512], *buf = NULL;
+	size_t len;
+	int e;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	e = proc_read(path, SMAPS_READ_MAX, &buf, &len);
+	if (e == -ENOENT || e == -ESRCH) {
+		r->status = 404;
+		snprintf(r->msg, sizeof(r->msg), "process %d has exited",
+			 (int)pid);
+		return;
+	}
+	if (e == -EACCES || e == -EPERM) {
+		r->status = 403;
+		snprintf(r->msg, sizeof(r->msg),
+			 "cannot read /proc/%d/smaps: run profd as the "
+			 "target's user, as root, or with CAP_SYS_PTRACE",
+			 (int)pid);
+		return;
+	}
+	if (e < 0) {
+		r->status = 503;
+		snprintf(r->msg, sizeof(r->msg), "cannot read /proc/%d/smaps: %s",
+			 (int)pid, strerror(-e));
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	e = smaps_parse(buf, len, &s);
+	/* proc_read stops one byte short of its cap: the text may go on */
+	if (len + 1 >= SMAPS_READ_MAX)
+		s.partial = true;
+	free(buf);
+	if (e < 0 || s.maps == 0) {
+		smaps_free(&s);
+		r->status = e < 0 ? 503 : 404;
+		snprintf(r->msg, sizeof(r->msg), "%s",
+			 e < 0 ? "profd is out of memory"
+			       : "the process has no mappings (it has exited)");
+		return;
+	}
+	snprintf(comment, sizeof(comment),
+		 "profd %s: pid %d (%s), memory by mapping from "
+		 "/proc/%d/smaps: %" PRIu64 " mappings, resident %" PRIu64
+		 " bytes, anonymous %" PRIu64 " bytes, swap %" PRIu64
+		 " bytes%s",
+		 PROFD_VERSION, (int)pid, comm, (int)pid, s.maps, s.rss, s.anon,
+		 s.swap,
+		 s.partial ? " (partial: the mappings read stop short of "
+			     "the process's)"
+			   : "");
+	r->profile = smaps_profile(&s, wall_now_ns(), comment);
+	smaps_free(&s);
+	if (!r->profile) {
+		r->status = 503;
+		snprintf(r->msg, sizeof(r->msg), "profd is out of memory");
+		return;
+	}
+	r->status = 200;
+}
+
+int
+memory_rss(pid_t pid, uint64_t *bytes)
+{
+	char path[64], val[64], *buf;
+	size_t len;
+	int e;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	e = proc_read(path, 1 << 16, &buf, &len);
+	if (e < 0)
+		return e == -ENOENT ? -ESRCH : e;
+	e = proc_status_value(buf, "VmRSS", val, sizeof(val));
+	free(buf);
+	if (e < 0)
+		return -ESRCH;	/* a zombie has no VmRSS */
+	*bytes = strtoull(val, NULL, 10) * 1024;
+	return 0;
+}
+
+void
+rss_trend_init(struct rss_trend *tr)
+{
+	memset(tr, 0, sizeof(*tr));
+	pthread_mutex_init(&tr->mu, NULL);
+}
+
+void
+rss_trend_destroy(struct rss_trend *tr)
+{
+	pthread_mutex_destroy(&tr->mu);
+}
+
+#define TREND_KEEP_NS	 (2 * 1000000000ULL)
+#define TREND_WINDOW_NS	 (10 * 1000000000ULL)
+#define TREND_MIN_NS	 (1 * 1000000000ULL)
+
+bool
+rss_trend_add(struct rss_trend *tr, uint64_t now, uint64_t rss, double *rate)
+{
+	unsigned i, k, base = RSS_TREND_N;
+	bool have = false;
+
+	pthread_mutex_lock(&tr->mu);
+	/* newest first: the first reading at least TREND_WINDOW_NS old,
+	 * else the oldest at least TREND_MIN_NS old */
+	for (i = 0; i < tr->n; i++) {
+		k = (tr->next + RSS_TREND_N - 1 - i) % RSS_TREND_N;
+		if (tr->v[k].mono_ns > now || now - tr->v[k].mono_ns < TREND_MIN_NS)
+			continue;
+		base = k;
+		if (now - tr->v[k].mono_ns >= TREND_WINDOW_NS)
+			break;
+	}
+	if (base < RSS_TREND_N) {
+		*rate = ((double)rss - (double)tr->v[base].rss) /
+			((double)(now - tr->v[base].mono_ns) / 1e9);
+		have = true;
+	}
+	k = (tr->next + RSS_TREND_N - 1) % RSS_TREND_N;
+	if (tr->n == 0 || now - tr->v[k].mono_ns >= TREND_KEEP_NS) {
+		tr->v[tr->next].mono_ns = now;
+		tr->v[tr->next].rss = rss;
+		tr->next = (tr->next + 1) % RSS_TREND_N;
+		if (tr->n < RSS_TREND_N)
+			tr->n++;
+	}
+	pthread_mutex_unlock(&tr->mu);
+	return have;
+}
+
+/* Copy a path p[0..n) into out when it is safe to put below a mount
+ * point: absolute, no "." or ".." component, nothing below a blank. */
+static bool
+copy_path(const char *p, size_t n, char *out, size_t outlen)
+{
+	size_t i;
+
+	if (n == 0 || n >= outlen || p[0] != '/')
+		return false;
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)p[i] < 0x20)
+			return false;
+		if (p[i] == '/' && i + 1 < n && p[i + 1] == '.' &&
+		    (i + 2 == n || p[i + 2] == '/' ||
+		     (p[i + 2] == '.' && (i + 3 == n || p[i + 3] == '/'))))
+			return false;
+	}
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* Whether the comma-separated list c[0..n) names controller want. */
+static bool
+has_controller(const char *c, size_t n, const char *want)
+{
+	size_t wl = strlen(want), i = 0;
+
+	while (i < n) {
+		size_t j = i;
+
+		while (j < n && c[j] != ',')
+			j++;
+		if (j - i == wl && memcmp(c + i, want, wl) == 0)
+			return true;
+		i = j + 1;
+	}
+	return false;
+}
+
+int
+cgroup_parse(const char *buf, size_t len, struct cgroup_paths *out)
+{
+	const char *p = buf, *end = buf + len;
+
+	memset(out, 0, sizeof(*out));
+	/* "ID:CONTROLLERS:PATH" per line (cgroups(7)); v2's is "0::PATH" */
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end, *c1, *c2;
+
+		c1 = memchr(p, ':', (size_t)(le - p));
+		c2 = c1 ? memchr(c1 + 1, ':', (size_t)(le - c1 - 1)) : NULL;
+		if (c2) {
+			const char *path = c2 + 1;
+			size_t pl = (size_t)(le - path);
+
+			if (c1 - p == 1 && p[0] == '0' && c2 == c1 + 1) {
+				if (!out->v2[0])
+					(void)copy_path(path, pl, out->v2,
+							sizeof(out->v2));
+			} else if (has_controller(c1 + 1,
+						  (size_t)(c2 - c1 - 1),
+						  "memory") &&
+				   !out->v1_memory[0]) {
+				(void)copy_path(path, pl, out->v1_memory,
+						sizeof(out->v1_memory));
+			}
+		}
+		p = le + 1;
+	}
+	return out->v1_memory[0] || out->v2[0] ? 0 : -ENOENT;
+}
+
+/* The first number in the file dir/name: 0, -ENOENT, or 1 for "max". */
+static int
+read_u64(const char *dir, const char *name, uint64_t *v)
+{
+	char path[1100], *buf, *end;
+	size_t len;
+	int e;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	e = proc_read(path, 128, &buf, &len);
+	if (e < 0)
+		return e;
+	if (strncmp(buf, "max", 3) == 0) {
+		free(buf);
+		return 1;
+	}
+	errno = 0;
+	*v = strtoull(buf, &end, 10);
+	e = end == buf || errno ? -EINVAL : 0;
+	free(buf);
+	return e;
+}
+
+/* A v1 limit at or past this is "no limit" (the kernel's default is
+ * PAGE_COUNTER_MAX pages, 2^63 - 4096 bytes on x86-64). */
+#define V1_UNLIMITED (UINT64_C(1) << 62)
+
+int
+memory_cgroup(pid_t pid, uint64_t *usage, uint64_t *limit, bool *has_limit)
+{
+	struct cgroup_paths cg;
+	char path[64], dir[1100], *buf;
+	size_t len;
+	int e;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	e = proc_read(path, 1 << 16, &buf, &len);
+	if (e < 0)
+		return e;
+	e = cgroup_parse(buf, len, &cg);
+	free(buf);
+	if (e < 0)
+		return e;
+	/* the root cgroup is no memory cgroup: no limit, the host's usage */
+	if (strcmp(cg.v1_memory, "/") == 0)
+		cg.v1_memory[0] = '\0';
+	if (strcmp(cg.v2, "/") == 0)
+		cg.v2[0] = '\0';
+	/* the memory controller is on v1 where both are mounted (hybrid) */
+	if (cg.v1_memory[0]) {
+		snprintf(dir, sizeof(dir), "/sys/fs/cgroup/memory%s",
+			 cg.v1_memory);
+		if (read_u64(dir, "memory.usage_in_bytes", usage) == 0 &&
+		    read_u64(dir, "memory.limit_in_bytes", limit) == 0) {
+			*has_limit = *limit < V1_UNLIMITED;
+			return 0;
+		}
+	}
+	if (cg.v2[0]) {
+		static const char *const roots[] = { "/sys/fs/cgroup",
+						     "/sys/fs/cgroup/unified" };
+		size_t i;
+
+		for (i = 0; i < 2; i++) {
+			snprintf(dir, sizeof(dir), "%s%s", roots[i], cg.v2);
+			if (read_u64(dir, "memory.current", usage) != 0)
+				continue;
+			e = read_u64(dir, "memory.max", limit);
+			*has_limit = e == 0;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
