@@ -166,9 +166,12 @@ FUZZ_SECONDS ?= 60
 FUZZ_CHECK_SECONDS ?= 5
 FUZZ_NAMES    = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS     = $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
-# what the harnesses link: the parsers' modules and proc.c alone (the rest
-# of daemon/ is neither needed nor built with clang)
-FUZZ_OBJS     = $(BUILD)/obj/daemon/proc.o $(BUILD)/libsymbolize.a \
+# what the harnesses link: the parsers' modules and the daemon/ files with
+# parsers (proc.c, smaps.c, memory.c and the clock.c it uses); the rest of
+# daemon/ is neither needed nor built with clang
+FUZZ_OBJS     = $(BUILD)/obj/daemon/proc.o $(BUILD)/obj/daemon/smaps.o \
+                $(BUILD)/obj/daemon/memory.o $(BUILD)/obj/daemon/clock.o \
+                $(BUILD)/libsymbolize.a \
                 $(BUILD)/libspace.a $(BUILD)/libhttp.a $(BUILD)/libcommon.a
 
 fuzz-build:

@@ -11,9 +11,9 @@
 #include "daemon/smaps.h"
 #include "http/http.h"
 
-/* A kB figure is at most this (2^54 kB = 16 EiB): anything larger is not
+/* A kB figure is at most this (16 EiB in bytes): anything larger is not
  * the kernel's, and saturates. */
-#define KB_MAX (UINT64_C(1) << 54)
+#define KB_MAX (UINT64_MAX / 1024)
 
 static bool
 is_hex(char c)

@@ -12,7 +12,7 @@ int
 main(void)
 {
 	const char *stat1 =
-		"4242 (worker) R 4200 4242 4200 0 -1 4194368 100 0 0 0 50 10 "
+		"4242 (worker) R 4200 4242 4200 0 -1 4194368 100 3 7 9 50 10 "
 		"0 0 20 0 3 0 123456 1000000 200 18446744073709551615 1 1 0 "
 		"0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
 	const char *stat2 =
@@ -35,11 +35,14 @@ main(void)
 	CHECK_EQ_STR(st.comm, "worker", "comm");
 	CHECK_EQ_INT(st.ppid, 4200, "ppid");
 	CHECK_EQ_INT(st.starttime, 123456, "starttime is field 22");
+	CHECK_EQ_INT(st.minflt, 100, "minflt is field 10");
+	CHECK_EQ_INT(st.majflt, 7, "majflt is field 12 (not cminflt, 11)");
 	CHECK_EQ_INT(proc_parse_stat(stat2, strlen(stat2), &st), 0,
 		     "comm with spaces and parentheses");
 	CHECK_EQ_STR(st.comm, "a) b (c)", "comm up to the last ')'");
 	CHECK_EQ_INT(st.state, 'S', "state after tricky comm");
 	CHECK_EQ_INT(st.starttime, 999, "starttime after tricky comm");
+	CHECK_EQ_INT(st.minflt + st.majflt, 0, "no faults in stat2");
 	CHECK_EQ_INT(proc_parse_stat("1 (x) R 1 2", 11, &st), -EINVAL,
 		     "truncated stat rejected");
 	CHECK_EQ_INT(proc_parse_stat("garbage", 7, &st), -EINVAL,

@@ -1,0 +1,66 @@
+/* fuzz_smaps - the parsers of what a process's memory files say
+ * (daemon/smaps.c, daemon/memory.c): /proc/PID/smaps, whose paths the
+ * target names (spaces, "\012", " (deleted)", any length) and which
+ * profd may read cut short, summed into groups and built into the memory
+ * view; and /proc/PID/cgroup, whose paths come from whoever made the
+ * cgroups. Every parser gets the whole input; the profile is encoded and
+ * decoded again. */
+#include "tests/fuzz/fuzz.h"
+
+#include "daemon/memory.h"
+#include "daemon/smaps.h"
+#include "http/http.h"
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *buf = (const char *)data;
+	struct cgroup_paths cg;
+	struct smaps s;
+	struct pprof *p, *d;
+	unsigned char *enc;
+	char err[256];
+	uint64_t rss = 0;
+	size_t i, len;
+
+	memset(&s, 0, sizeof(s));
+	if (smaps_parse(buf, size, &s) == 0) {
+		FUZZ_ASSERT(s.n <= SMAPS_MAX_GROUPS + 1, "%zu groups", s.n);
+		for (i = 0; i < s.n; i++) {
+			FUZZ_ASSERT(strlen(s.g[i].name) <= SMAPS_NAME_MAX + 3,
+				    "name of %zu bytes",
+				    strlen(s.g[i].name));
+			FUZZ_ASSERT(strchr(s.g[i].name, '\n') == NULL,
+				    "newline in a group name");
+			rss = s.g[i].rss > UINT64_MAX - rss ? UINT64_MAX
+							    : rss + s.g[i].rss;
+		}
+		FUZZ_ASSERT(rss == s.rss, "groups do not add up to the total");
+		p = smaps_profile(&s, 0, "fuzz");
+		if (p && pprof_encode(p, false, &enc, &len) == 0) {
+			FUZZ_ASSERT(pprof_decode(enc, len, &d, err,
+						 sizeof(err)) == 0,
+				    "memory view does not decode: %s", err);
+			pprof_free(d);
+			free(enc);
+		}
+		pprof_free(p);
+	}
+	smaps_free(&s);
+	if (cgroup_parse(buf, size, &cg) == 0) {
+		FUZZ_ASSERT(strstr(cg.v1_memory, "/..") == NULL &&
+				    strstr(cg.v2, "/..") == NULL,
+			    "a path climbs out: %s %s", cg.v1_memory, cg.v2);
+		fuzz_touch(cg.v1_memory);
+		fuzz_touch(cg.v2);
+	}
+	return 0;
+}
