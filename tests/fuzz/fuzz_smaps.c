@@ -19,6 +19,18 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* Whether path has a ".." component. */
+static int
+climbs(const char *path)
+{
+	const char *p;
+
+	for (p = strstr(path, "/.."); p; p = strstr(p + 1, "/.."))
+		if (p[3] == '/' || p[3] == '\0')
+			return 1;
+	return 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -56,8 +68,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	smaps_free(&s);
 	if (cgroup_parse(buf, size, &cg) == 0) {
-		FUZZ_ASSERT(strstr(cg.v1_memory, "/..") == NULL &&
-				    strstr(cg.v2, "/..") == NULL,
+		FUZZ_ASSERT(!climbs(cg.v1_memory) && !climbs(cg.v2),
 			    "a path climbs out: %s %s", cg.v1_memory, cg.v2);
 		fuzz_touch(cg.v1_memory);
 		fuzz_touch(cg.v2);
