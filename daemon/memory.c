@@ -81,18 +81,14 @@ memory_view(pid_t pid, const char *comm, struct http_reply *r)
 int
 memory_rss(pid_t pid, uint64_t *bytes)
 {
-	char path[64], val[64], *buf;
-	size_t len;
+	char val[64];
 	int e;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	e = proc_read(path, 1 << 16, &buf, &len);
-	if (e < 0)
-		return e == -ENOENT ? -ESRCH : e;
-	e = proc_status_value(buf, "VmRSS", val, sizeof(val));
-	free(buf);
-	if (e < 0)
+	e = proc_status_field(pid, "VmRSS", val, sizeof(val));
+	if (e == -ENOENT)
 		return -ESRCH;	/* a zombie has no VmRSS */
+	if (e < 0)
+		return e;
 	*bytes = strtoull(val, NULL, 10) * 1024;
 	return 0;
 }

@@ -187,8 +187,8 @@ proc_status_value(const char *buf, const char *key, char *val, size_t vlen)
 	return -ENOENT;
 }
 
-static int
-status_field(pid_t pid, const char *key, char *val, size_t vlen)
+int
+proc_status_field(pid_t pid, const char *key, char *val, size_t vlen)
 {
 	char path[64], *buf;
 	size_t len;
@@ -209,7 +209,7 @@ proc_tracer(pid_t pid)
 	char v[32];
 	int r;
 
-	r = status_field(pid, "TracerPid", v, sizeof(v));
+	r = proc_status_field(pid, "TracerPid", v, sizeof(v));
 	if (r < 0)
 		return r;
 	return atoi(v);

@@ -53,6 +53,10 @@ int proc_read(const char *path, size_t max, char **buf, size_t *len);
 int proc_status_value(const char *buf, const char *key, char *val,
 		      size_t vlen);
 
+/* The value of "KEY:" in /proc/PID/status (proc_status_value). -ESRCH
+ * when the process is gone, -ENOENT when the key is absent, -errno. */
+int proc_status_field(pid_t pid, const char *key, char *val, size_t vlen);
+
 /* Whether profd may trace pid, without stopping it: the process exists
  * (-ESRCH), nobody else traces it (-EBUSY), and the ptrace access check
  * passes (-EPERM; Yama and capabilities are named in err); -EMFILE when

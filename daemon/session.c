@@ -267,6 +267,32 @@ page_size(void)
 	return ps;
 }
 
+/* A sample of a stop worth what h's counter (CPU ns, page faults) moved
+ * since the window last weighed it (h->attributed), times unit. A biased
+ * sample is dropped, and what the counter moved is left to the thread's
+ * next one. */
+static void
+add_weighted(struct target *t, struct session *ss, struct thr *h,
+	     uint64_t now, int64_t unit, const uint64_t *pcs, size_t n,
+	     const struct slot *s)
+{
+	uint64_t *att = &h->attributed[ss->slot];
+	int64_t v;
+
+	if (sample_is_biased(s)) {
+		ss->dropped++;
+		STAT_ADD(t, preempted_dropped, 1);
+		return;
+	}
+	v = now > *att ? (int64_t)(now - *att) * unit : 0;
+	*att = now;
+	ss->stops++;
+	if (agg_add(ss->agg, h->tid, h->comm, 0, pcs, n, 1, v) < 0)
+		ss->lost++;
+	else
+		STAT_ADD(t, samples, 1);
+}
+
 /* Add one thread's stack to every due session (see session.h). Per-target
  * history and triggers would take their sample here too. */
 void
@@ -278,25 +304,11 @@ session_add_sample(struct target *t, struct session **due, size_t ndue,
 
 	for (k = 0; k < ndue; k++) {
 		struct session *ss = due[k];
-		uint64_t *att = &h->attributed[ss->slot];
-		int64_t v;
 
 		switch (ss->kind) {
 		case SESSION_CPU:
-			if (!s)
-				break;
-			if (sample_is_biased(s)) {
-				ss->dropped++;
-				STAT_ADD(t, preempted_dropped, 1);
-				break;
-			}
-			v = h->cpu_ns > *att ? (int64_t)(h->cpu_ns - *att) : 0;
-			*att = h->cpu_ns;
-			ss->stops++;
-			if (agg_add(ss->agg, h->tid, h->comm, 0, pcs, n, 1, v) < 0)
-				ss->lost++;
-			else
-				STAT_ADD(t, samples, 1);
+			if (s)
+				add_weighted(t, ss, h, h->cpu_ns, 1, pcs, n, s);
 			break;
 		case SESSION_WALL:
 			if (agg_add(ss->agg, h->tid, h->comm,
@@ -312,20 +324,9 @@ session_add_sample(struct target *t, struct session **due, size_t ndue,
 		case SESSION_GROWTH:
 			/* the faults since the previous sample go to this
 			 * stack; a dropped sample leaves them to the next */
-			if (!s || h->faults <= *att)
-				break;
-			if (sample_is_biased(s)) {
-				ss->dropped++;
-				STAT_ADD(t, preempted_dropped, 1);
-				break;
-			}
-			v = (int64_t)(h->faults - *att) * page_size();
-			*att = h->faults;
-			ss->stops++;
-			if (agg_add(ss->agg, h->tid, h->comm, 0, pcs, n, 1, v) < 0)
-				ss->lost++;
-			else
-				STAT_ADD(t, samples, 1);
+			if (s && h->faults > h->attributed[ss->slot])
+				add_weighted(t, ss, h, h->faults, page_size(),
+					     pcs, n, s);
 			break;
 		}
 	}

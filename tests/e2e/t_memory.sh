@@ -75,6 +75,11 @@ for g in '[anon]' '[stack]' "$exe"; do
 	grep -qF "	$g" "$T" || fail "go tool pprof -top does not list $g"
 done
 ok "go tool pprof -top lists [anon], [stack] and the executable"
+PM=$TEST_DIR/pid-memory.pb.gz
+fetch_profile "$BASE/pid/$TARGET_PID/debug/pprof/memory" "$PM"
+[ "$(grep -c '^sample_type ' "$PM.summary")" = 3 ] || fail "/pid/$TARGET_PID/debug/pprof/memory: not the memory view"
+expect_error "$BASE/debug/pprof/memory?seconds=5" 400
+expect_error "$BASE/debug/pprof/growth?seconds=0" 400
 expect_error "$BASE/debug/pprof/heap" 404
 grep -q '/debug/pprof/memory' "$TEST_DIR/err.$_nstarted" ||
     fail "/debug/pprof/heap's 404 does not point to /debug/pprof/memory"

@@ -5,15 +5,17 @@
  *
  * Threads:
  *   grower  grow_leaf, grow_mid, grower: maps 1 MiB chunks and touches
- *           every page of each (a page fault per page), unmaps them all
- *           at CAP_MIB (default 32) and starts over, so it faults for as
- *           long as it runs
+ *           every page of each (a page fault per page); waits while it
+ *           holds CAP_MIB (default 32), so it faults for as long as the
+ *           main thread frees
  *   spinner spin_leaf, spinner: a register loop, no page fault
  *   grow    (main) holds HELD_MIB of touched anonymous memory from the
- *           start, then sleeps in pthread_join
+ *           start, and unmaps the grower's chunks, oldest first, while
+ *           they are more than half of CAP_MIB
  *
  * COUNTERS (target.h target_counters, u64 each): [0] bytes the main thread
- * holds, [1] cycles the grower finished, [2] 1 while the grower is paused.
+ * holds, [1] CAP_MIB of chunks unmapped, [2] 1 while the grower is
+ * paused.
  * SIGUSR1 pauses the grower (it sleeps between chunks, its memory kept),
  * SIGUSR2 lets it go on: the tests read a steady RSS meanwhile.
  */
@@ -55,36 +57,59 @@ grow_leaf(void)
 	return p;
 }
 
-static NOINLINE void
-grow_mid(char **chunks)
-{
-	for (unsigned long i = 0; i < cap_chunks; i++) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
+/* Chunks the grower has touched, for the main thread to unmap: the
+ * grower spends its time in grow_leaf, not in munmap (whose samples would
+ * carry the faults taken since the grower's previous sample). */
+static char *ring[MAX_CHUNKS];
+static uint64_t head, tail;	/* written by grower, main: __atomic */
 
-		while (paused) {
-			counters[2] = 1;
-			nanosleep(&ts, NULL);
-		}
-		counters[2] = 0;
-		chunks[i] = grow_leaf();
+static NOINLINE void
+grow_mid(void)
+{
+	struct timespec ts = { 0, 1000 * 1000 };
+	uint64_t h = __atomic_load_n(&head, __ATOMIC_RELAXED);
+
+	while (paused || h - __atomic_load_n(&tail, __ATOMIC_ACQUIRE) >=
+				 cap_chunks) {
+		counters[2] = paused ? 1 : 0;
+		nanosleep(&ts, NULL);
 	}
-	for (unsigned long i = 0; i < cap_chunks; i++)
-		if (chunks[i])
-			munmap(chunks[i], CHUNK);
+	counters[2] = 0;
+	ring[h % MAX_CHUNKS] = grow_leaf();
+	__atomic_store_n(&head, h + 1, __ATOMIC_RELEASE);
 	sink++;
 }
 
 static void *
 grower(void *arg)
 {
-	static char *chunks[MAX_CHUNKS];
-
 	(void)arg;
-	for (;;) {
-		grow_mid(chunks);
-		counters[1]++;
-	}
+	for (;;)
+		grow_mid();
 	return NULL;
+}
+
+/* The main thread: unmap what the grower left, oldest first, once it
+ * holds CAP_MIB. */
+static void
+reaper(void)
+{
+	struct timespec ts = { 0, 1000 * 1000 };
+
+	for (;;) {
+		uint64_t t = __atomic_load_n(&tail, __ATOMIC_RELAXED);
+
+		if (__atomic_load_n(&head, __ATOMIC_ACQUIRE) - t <
+		    cap_chunks / 2 + 1) {
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (ring[t % MAX_CHUNKS])
+			munmap(ring[t % MAX_CHUNKS], CHUNK);
+		__atomic_store_n(&tail, t + 1, __ATOMIC_RELEASE);
+		if ((t + 1) % cap_chunks == 0)
+			counters[1]++;
+	}
 }
 
 static NOINLINE void
@@ -137,6 +162,6 @@ main(int argc, char **argv)
 	pthread_setname_np(g, "grower");
 	pthread_setname_np(s, "spinner");
 	target_ready();
-	pthread_join(g, NULL);	/* never returns */
+	reaper();		/* never returns */
 	return 0;
 }
