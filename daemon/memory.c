@@ -2,6 +2,7 @@
  * /proc/PID/smaps, VmRSS and its trend, the memory cgroup's usage and
  * limit. See memory.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,12 +15,70 @@
 #include "daemon/proc.h"
 #include "daemon/smaps.h"
 
+/* Threads whose stack pointers are read, at most. */
+#define MAX_SP_THREADS 65536
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The stack pointers of pid's threads that are not running, from
+ * /proc/PID/task/TID/syscall (a running thread's is not given), sorted
+ * into *sps (malloc'd; NULL with none). Returns how many. */
+static size_t
+thread_sps(pid_t pid, uint64_t **sps)
+{
+	struct proc_syscall sc;
+	struct dirent *de;
+	char path[96], *buf;
+	size_t n = 0, cap = 0, len;
+	uint64_t *v = NULL, *nv;
+	DIR *d;
+
+	*sps = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < MAX_SP_THREADS) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/syscall",
+			 (int)pid, de->d_name);
+		if (proc_read(path, 512, &buf, &len) < 0)
+			continue;
+		if (proc_parse_syscall(buf, len, &sc) == 0 && sc.sp) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv) {
+					free(buf);
+					break;
+				}
+				v = nv;
+			}
+			v[n++] = sc.sp;
+		}
+		free(buf);
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_u64);
+	*sps = v;
+	return n;
+}
+
 void
 memory_view(pid_t pid, const char *comm, struct http_reply *r)
 {
 	struct smaps s;
 	char path[64], comment[512], *buf = NULL;
-	size_t len;
+	uint64_t *sps;
+	size_t len, nsps;
 	int e;
 
 	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
@@ -44,8 +103,10 @@ memory_view(pid_t pid, const char *comm, struct http_reply *r)
 			 (int)pid, strerror(-e));
 		return;
 	}
+	nsps = thread_sps(pid, &sps);
 	memset(&s, 0, sizeof(s));
-	e = smaps_parse(buf, len, &s);
+	e = smaps_parse(buf, len, sps, nsps, &s);
+	free(sps);
 	/* proc_read stops one byte short of its cap: the text may go on */
 	if (len + 1 >= SMAPS_READ_MAX)
 		s.partial = true;

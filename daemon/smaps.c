@@ -26,7 +26,7 @@ is_hex(char c)
  * *size the mapping's length. */
 static bool
 parse_header(const char *line, size_t n, const char **path, size_t *pathlen,
-	     uint64_t *size)
+	     uint64_t *start, uint64_t *size)
 {
 	uint64_t a = 0, b = 0;
 	size_t i = 0, k;
@@ -55,6 +55,7 @@ parse_header(const char *line, size_t n, const char **path, size_t *pathlen,
 		i++;
 	*path = line + i;
 	*pathlen = n - i;
+	*start = a;
 	*size = b > a ? b - a : 0;
 	return true;
 }
@@ -160,6 +161,23 @@ group_of(struct smaps *s, const char *name)
 	return g;
 }
 
+/* Whether one of sps[0..n) (sorted) is in [start, start + size). */
+static bool
+holds_sp(const uint64_t *sps, size_t n, uint64_t start, uint64_t size)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (sps[mid] < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && sps[lo] - start < size;
+}
+
 static uint64_t
 sat_add(uint64_t a, uint64_t b)
 {
@@ -167,7 +185,8 @@ sat_add(uint64_t a, uint64_t b)
 }
 
 int
-smaps_parse(const char *buf, size_t len, struct smaps *s)
+smaps_parse(const char *buf, size_t len, const uint64_t *sps, size_t nsps,
+	    struct smaps *s)
 {
 	const char *p = buf, *end = buf + len;
 	struct smaps_group *cur = NULL;
@@ -177,7 +196,7 @@ smaps_parse(const char *buf, size_t len, struct smaps *s)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *path;
 		size_t n, pathlen;
-		uint64_t v, size;
+		uint64_t v, start, size;
 
 		if (!nl) {
 			/* the read stopped inside this line */
@@ -185,8 +204,11 @@ smaps_parse(const char *buf, size_t len, struct smaps *s)
 			break;
 		}
 		n = (size_t)(nl - p);
-		if (parse_header(p, n, &path, &pathlen, &size)) {
+		if (parse_header(p, n, &path, &pathlen, &start, &size)) {
 			smaps_group_name(path, pathlen, name, sizeof(name));
+			if (strcmp(name, "[anon]") == 0 &&
+			    holds_sp(sps, nsps, start, size))
+				snprintf(name, sizeof(name), "[stack]");
 			cur = group_of(s, name);
 			if (!cur)
 				return -ENOMEM;
@@ -263,7 +285,8 @@ smaps_profile(const struct smaps *s, int64_t time_nanos, const char *comment)
 		goto nomem;
 	for (i = 0; i < s->n; i++)
 		order[i] = &s->g[i];
-	qsort(order, s->n, sizeof(*order), by_rss);
+	if (s->n > 1)
+		qsort(order, s->n, sizeof(*order), by_rss);
 	for (i = 0; i < s->n; i++) {
 		const struct smaps_group *g = order[i];
 		struct pprof_line line = { 0, 0 };

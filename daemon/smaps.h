@@ -49,10 +49,13 @@ struct smaps {
 };
 
 /* Parse smaps text buf[0..len) (need not end in NUL) and add its mappings
- * to s (zeroed by the caller before the first call). A record cut short
- * (no header line complete, or the text ends inside it) counts what it
- * has and sets partial. 0, or -ENOMEM. */
-int smaps_parse(const char *buf, size_t len, struct smaps *s);
+ * to s (zeroed by the caller before the first call). An anonymous mapping
+ * that holds one of the stack pointers sps[0..nsps) (sorted ascending:
+ * the threads' own, as far as known) is a thread's stack, "[stack]"; the
+ * kernel names only the main thread's. A record cut short (the text ends
+ * inside it) counts what it has and sets partial. 0, or -ENOMEM. */
+int smaps_parse(const char *buf, size_t len, const uint64_t *sps,
+		size_t nsps, struct smaps *s);
 
 /* Free what s holds; s is zeroed. Accepts a zeroed s. */
 void smaps_free(struct smaps *s);

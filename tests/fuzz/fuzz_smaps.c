@@ -31,6 +31,14 @@ climbs(const char *path)
 	return 0;
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -40,11 +48,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct pprof *p, *d;
 	unsigned char *enc;
 	char err[256];
-	uint64_t rss = 0;
-	size_t i, len;
+	uint64_t rss = 0, sps[8];
+	size_t i, len, nsps;
 
 	memset(&s, 0, sizeof(s));
-	if (smaps_parse(buf, size, &s) == 0) {
+	/* stack pointers: the first bytes of the input, sorted */
+	nsps = size / 64 < 8 ? size / 64 : 8;
+	for (i = 0; i < nsps; i++)
+		memcpy(&sps[i], data + i * 8, 8);
+	qsort(sps, nsps, sizeof(sps[0]), cmp_u64);
+	if (smaps_parse(buf, size, sps, nsps, &s) == 0) {
 		FUZZ_ASSERT(s.n <= SMAPS_MAX_GROUPS + 1, "%zu groups", s.n);
 		for (i = 0; i < s.n; i++) {
 			FUZZ_ASSERT(strlen(s.g[i].name) <= SMAPS_NAME_MAX + 3,
