@@ -257,14 +257,13 @@ dump_record(struct session *ss, struct thr *h, const uint64_t *pcs, size_t n,
 	ss->ndump++;
 }
 
+/* Bytes per page fault (glibc answers from memory: no system call). */
 static int64_t
 page_size(void)
 {
-	static int64_t ps;
+	long ps = sysconf(_SC_PAGESIZE);
 
-	if (!ps)
-		ps = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
-	return ps;
+	return ps > 0 ? ps : 4096;
 }
 
 /* A sample of a stop worth what h's counter (CPU ns, page faults) moved
