@@ -190,6 +190,9 @@ target_memory_metrics(struct textbuf *b, struct target *t)
 	bool has_limit;
 	double rate;
 
+	/* an exited target's PID may be another process's by now */
+	if (!target_poll(t))
+		return;
 	if (memory_rss(pid, &rss) == 0) {
 		gauge(b, "profd_target_rss_bytes",
 		      "Resident set size of the process (VmRSS).", pid,

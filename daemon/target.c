@@ -729,10 +729,20 @@ target_memory(struct target *t, struct http_reply *r)
 {
 	char comm[16];
 
-	pthread_mutex_lock(&t->mu);
-	memcpy(comm, t->comm, sizeof(comm));
-	pthread_mutex_unlock(&t->mu);
-	memory_view(t->pid, comm, r);
+	/* after an exit the PID may be another process's: checked before
+	 * and after the read */
+	if (target_poll(t)) {
+		pthread_mutex_lock(&t->mu);
+		memcpy(comm, t->comm, sizeof(comm));
+		pthread_mutex_unlock(&t->mu);
+		memory_view(t->pid, comm, r);
+		if (r->status != 200 || target_poll(t))
+			return;
+		pprof_free(r->profile);
+		r->profile = NULL;
+	}
+	r->status = 404;
+	snprintf(r->msg, sizeof(r->msg), "process %d has exited", (int)t->pid);
 }
 
 bool
