@@ -473,6 +473,8 @@ start_registry(struct profd *d)
 	topts.stop_budget_us = c->stop_budget_us;
 	topts.attach_window = c->attach_window;
 	topts.rt_priority = c->rt_priority;
+	topts.continuous_hz = c->continuous_hz;
+	topts.history_s = c->history_s;
 	d->reg = registry_new(&topts, c->allow_any_pid, c->max_targets);
 	if (!d->reg)
 		fatalx("out of memory");

@@ -72,6 +72,11 @@ struct target {
 	 * hist_add), read by /metrics through target_stats(). */
 	struct sampler_stats stats;
 
+	/* Continuous mode (history.c): the ring is set by target_new and
+	 * freed by target_free, NULL without --continuous; it has its own
+	 * lock. */
+	struct history *hist;
+
 	/* The sampler thread's own, no lock: see sampler_int.h. */
 	struct sampler *sm;
 };

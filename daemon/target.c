@@ -18,6 +18,7 @@
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
 #include "daemon/export.h"
+#include "daemon/history.h"
 #include "daemon/log.h"
 #include "daemon/proc.h"
 #include "daemon/profile.h"
@@ -119,6 +120,14 @@ target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 		errno = ENOMEM;
 		goto fail;
 	}
+	if (o->continuous_hz > 0) {
+		t->hist = history_new(o->history_s, HIST_MAX_STACKS);
+		if (!t->hist) {
+			snprintf(err, errlen, "out of memory");
+			errno = ENOMEM;
+			goto fail;
+		}
+	}
 	t->uw = unwinder_new(t->space);
 	if (!t->uw) {
 		snprintf(err, errlen, "libunwind: cannot create address space");
@@ -158,6 +167,7 @@ target_free(struct target *t)
 		return;
 	target_stop(t);
 	sampler_free(t->sm);
+	history_free(t->hist);
 	unwinder_free(t->uw);
 	space_free(t->space);
 	if (t->task_fd >= 0)

@@ -36,6 +36,9 @@ struct target_opts {
 	bool attach_window;	/* keep threads seized for the window */
 	int rt_priority;	/* SCHED_FIFO priority of the sampler, 0:
 				   none */
+	unsigned continuous_hz;	/* --continuous: record at this rate, 0:
+				   off */
+	unsigned history_s;	/* --history, seconds */
 };
 
 /* Start watching pid: opens its /proc directory, starts the sampler
