@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/clock.h"
@@ -499,6 +500,152 @@ target_profile(struct target *t, const struct http_profile_req *req,
 	session_free(s);
 }
 
+/* An RFC 3339 UTC time, to the second, for comments. */
+static void
+rfc3339(int64_t ns, char *buf, size_t len)
+{
+	time_t sec = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+
+	if (!gmtime_r(&sec, &tm) ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "?");
+}
+
+struct history_job {
+	struct target *t;
+	const struct http_history_req *req;
+	struct history_span *sp;
+	int64_t from;
+	struct http_reply *r;
+};
+
+/* Export a merged span (on a thread with a big stack, as export_main). */
+static void *
+history_export_main(void *arg)
+{
+	struct history_job *j = arg;
+	const struct history_span *sp = j->sp;
+	char comment[768], err[PROFD_ERRLEN], a[32], b[32], o[32], note[160];
+	bool wall = j->req->kind == HTTP_PROFILE_WALL;
+	struct export_info info;
+
+	rfc3339(sp->start, a, sizeof(a));
+	rfc3339(sp->end, b, sizeof(b));
+	note[0] = '\0';
+	if (j->from < sp->oldest) {
+		rfc3339(sp->oldest, o, sizeof(o));
+		snprintf(note, sizeof(note),
+			 "; the span asked for begins before the history, "
+			 "which begins at %s: this is all there is",
+			 o);
+	}
+	snprintf(comment, sizeof(comment),
+		 "profd %s: pid %d (%s), history, %s, %s to %s (%.1f s) in "
+		 "%zu bucket(s) of %llu s at %u Hz: %" PRIu64
+		 " samples, %" PRIu64 " over the cap of %d stacks per "
+		 "bucket%s",
+		 PROFD_VERSION, (int)j->t->pid, j->t->comm,
+		 wall ? "wall clock, every thread" : "cpu, running threads", a,
+		 b, (double)(sp->end - sp->start) / 1e9, sp->nbuckets,
+		 (unsigned long long)(HIST_BUCKET_NS / 1000000000ULL),
+		 j->t->o.continuous_hz, sp->agg->samples, sp->dropped,
+		 HIST_MAX_STACKS, note);
+	memset(&info, 0, sizeof(info));
+	info.sample_type = wall ? "wall" : "cpu";
+	info.sample_unit = "nanoseconds";
+	info.period = (int64_t)(1000000000ULL / j->t->o.continuous_hz);
+	info.time_nanos = sp->start;
+	info.duration_nanos = sp->end - sp->start;
+	info.comment = comment;
+	info.state_labels = wall;
+	j->r->profile = export_pprof(sp->agg, &sp->ms, &info, err, sizeof(err));
+	if (!j->r->profile) {
+		j->r->status = 500;
+		snprintf(j->r->msg, sizeof(j->r->msg), "%s", err);
+	} else {
+		j->r->status = 200;
+	}
+	return NULL;
+}
+
+/* The span a history request asks for, [*from, *to) in wall ns: what it
+ * gave, the rest from now and the history's start. */
+static void
+history_bounds(const struct http_history_req *req, int64_t now,
+	       int64_t *from, int64_t *to)
+{
+	int64_t secs = (int64_t)req->seconds * 1000000000LL;
+
+	*from = INT64_MIN;
+	*to = now;
+	if (req->since != INT64_MIN && req->until != INT64_MIN) {
+		*from = req->since;
+		*to = req->until;
+	} else if (req->since != INT64_MIN) {
+		*from = req->since;
+		if (secs)
+			*to = req->since + secs;
+	} else if (req->until != INT64_MIN) {
+		*to = req->until;
+		if (secs)
+			*from = req->until - secs;
+	} else if (secs) {
+		*from = now - secs;
+	}
+}
+
+void
+target_history(struct target *t, const struct http_history_req *req,
+	       struct http_reply *r)
+{
+	struct history_span sp;
+	struct history_job j;
+	int64_t now = wall_now_ns(), from, to;
+	char o[32];
+	int e;
+
+	if (!t->hist) {
+		r->status = 404;
+		snprintf(r->msg, sizeof(r->msg),
+			 "process %d keeps no history: start profd with "
+			 "--continuous",
+			 (int)t->pid);
+		return;
+	}
+	history_bounds(req, now, &from, &to);
+	e = history_span(t->hist,
+			 req->kind == HTTP_PROFILE_WALL ? HIST_WALL : HIST_CPU,
+			 from, to, now, &sp);
+	if (e == -ERANGE) {
+		rfc3339(sp.oldest, o, sizeof(o));
+		r->status = 404;
+		if (sp.oldest)
+			snprintf(r->msg, sizeof(r->msg),
+				 "no history of process %d in that span: it "
+				 "holds %s to now",
+				 (int)t->pid, o);
+		else
+			snprintf(r->msg, sizeof(r->msg),
+				 "no history of process %d yet", (int)t->pid);
+		return;
+	}
+	if (e < 0) {
+		r->status = 503;
+		snprintf(r->msg, sizeof(r->msg), "profd is out of memory");
+		return;
+	}
+	j.t = t;
+	j.req = req;
+	j.sp = &sp;
+	j.from = from;
+	j.r = r;
+	run_big_stack(history_export_main, &j, r, "build the profile");
+	log_verbose("pid %d: history of %zu bucket(s): %" PRIu64 " samples",
+		    (int)t->pid, sp.nbuckets, sp.agg->samples);
+	history_span_free(&sp);
+}
+
 struct dump_job {
 	struct target *t;
 	struct session *s;
@@ -626,6 +773,10 @@ target_stats(struct target *t, struct target_stats *o)
 	pthread_mutex_lock(&t->mu);
 	o->windows_active = t->nactive;
 	pthread_mutex_unlock(&t->mu);
+	o->history = t->hist != NULL;
+	if (t->hist)
+		history_counts(t->hist, &o->history_buckets,
+				&o->history_stacks);
 }
 
 void

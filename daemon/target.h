@@ -71,6 +71,12 @@ void target_build_id(struct target *t, char *buf, size_t len);
 void target_profile(struct target *t, const struct http_profile_req *req,
 		    struct http_reply *r);
 
+/* Continuous mode's history over req's span, merged into one profile at
+ * once (CPU or wall, as req->kind says); 404 when the target keeps no
+ * history or none of it falls in the span. Fills r as target_profile. */
+void target_history(struct target *t, const struct http_history_req *req,
+		    struct http_reply *r);
+
 /* Stacks of every thread now: pprof (debug 0) or text (1: aggregated,
  * 2: one block per thread). goroutine: name things as Go's
  * /debug/pprof/goroutine does. */
@@ -102,6 +108,8 @@ struct sampler_stats {
 struct target_stats {
 	struct sampler_stats sampler;
 	unsigned windows_active;	/* windows the sampler runs now */
+	bool history;			/* continuous mode records it */
+	uint64_t history_buckets, history_stacks;
 };
 
 void target_stats(struct target *t, struct target_stats *out);
