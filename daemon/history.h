@@ -6,7 +6,8 @@
  *
  * Memory is bounded: at most history_buckets(seconds) buckets, each with
  * at most max_stacks distinct stacks per kind (a stack is an agg_entry and
- * its PCs: 64 + 8 x frames bytes, frames <= PROFD_MAX_FRAMES). Samples of
+ * its PCs, the index and allocator overhead: at most 128 + 8 x frames
+ * bytes, frames <= PROFD_MAX_FRAMES). Samples of
  * a stack that does not fit are counted as dropped.
  *
  * Ownership: history_new's caller owns the history (history_free). A
