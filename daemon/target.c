@@ -437,6 +437,26 @@ run_big_stack(void *(*fn)(void *), void *arg, struct http_reply *r,
 	return 0;
 }
 
+/* A CPU or wall profile of agg into r (200, or 500 with the reason):
+ * info's sample type and labels are set here, the rest is the caller's. */
+static void
+export_reply(const struct agg *a, const struct modsnap *ms, bool wall,
+	     struct export_info *info, struct http_reply *r)
+{
+	char err[PROFD_ERRLEN];
+
+	info->sample_type = wall ? "wall" : "cpu";
+	info->sample_unit = "nanoseconds";
+	info->state_labels = wall;
+	r->profile = export_pprof(a, ms, info, err, sizeof(err));
+	if (!r->profile) {
+		r->status = 500;
+		snprintf(r->msg, sizeof(r->msg), "%s", err);
+	} else {
+		r->status = 200;
+	}
+}
+
 struct export_job {
 	struct target *t;
 	struct session *s;
@@ -448,7 +468,7 @@ export_main(void *arg)
 {
 	struct export_job *j = arg;
 	struct session *s = j->s;
-	char comment[512], err[PROFD_ERRLEN];
+	char comment[512];
 	struct export_info info;
 	bool wall = s->kind == SESSION_WALL;
 
@@ -461,20 +481,11 @@ export_main(void *arg)
 		 s->exited ? " (process exited)" : "", s->agg->samples,
 		 s->ticks, s->lost);
 	memset(&info, 0, sizeof(info));
-	info.sample_type = wall ? "wall" : "cpu";
-	info.sample_unit = "nanoseconds";
 	info.period = (int64_t)s->period_ns;
 	info.time_nanos = s->start_wall;
 	info.duration_nanos = (int64_t)s->duration_ns;
 	info.comment = comment;
-	info.state_labels = wall;
-	j->r->profile = export_pprof(s->agg, &s->ms, &info, err, sizeof(err));
-	if (!j->r->profile) {
-		j->r->status = 500;
-		snprintf(j->r->msg, sizeof(j->r->msg), "%s", err);
-	} else {
-		j->r->status = 200;
-	}
+	export_reply(s->agg, &s->ms, wall, &info, j->r);
 	return NULL;
 }
 
@@ -526,7 +537,7 @@ history_export_main(void *arg)
 {
 	struct history_job *j = arg;
 	const struct history_span *sp = j->sp;
-	char comment[768], err[PROFD_ERRLEN], a[32], b[32], o[32], note[160];
+	char comment[768], a[32], b[32], o[32], note[160];
 	bool wall = j->req->kind == HTTP_PROFILE_WALL;
 	struct export_info info;
 
@@ -552,20 +563,11 @@ history_export_main(void *arg)
 		 j->t->o.continuous_hz, sp->agg->samples, sp->dropped,
 		 HIST_MAX_STACKS, note);
 	memset(&info, 0, sizeof(info));
-	info.sample_type = wall ? "wall" : "cpu";
-	info.sample_unit = "nanoseconds";
 	info.period = (int64_t)(1000000000ULL / j->t->o.continuous_hz);
 	info.time_nanos = sp->start;
 	info.duration_nanos = sp->end - sp->start;
 	info.comment = comment;
-	info.state_labels = wall;
-	j->r->profile = export_pprof(sp->agg, &sp->ms, &info, err, sizeof(err));
-	if (!j->r->profile) {
-		j->r->status = 500;
-		snprintf(j->r->msg, sizeof(j->r->msg), "%s", err);
-	} else {
-		j->r->status = 200;
-	}
+	export_reply(sp->agg, &sp->ms, wall, &info, j->r);
 	return NULL;
 }
 
