@@ -12,7 +12,11 @@
 #   3. kind=wall, since=/until= (Unix seconds and RFC 3339), a span longer
 #      than the history (said in the comment), go tool pprof -top, the
 #      /metrics gauges, and 400 for bad parameters;
-#   4. profd leaves the target running and untraced.
+#   4. the CPU weighting counts nothing twice: the window's CPU total and
+#      the whole history's are each 75..110 % of the CPU the target used
+#      (sharing one baseline would halve them);
+#   5. profd leaves the target running and untraced, after SIGTERM and
+#      after a SIGKILL while recording.
 . "$(dirname "$0")/lib.sh"
 t_begin history
 need_pprof_dump
@@ -37,6 +41,7 @@ stop_profd
 # ---- 2. recorded history against a parallel window ----------------------------
 start_profd --continuous=99 --history 1m
 t0=$(date +%s.%N)
+cpu_start=$(target_cpu_ns)
 # Wait until 12 s are recorded: two buckets (the second begins after 10 s)
 # and 12 s since profd started; poll /metrics, give up after 40 s.
 for ((i = 0; ; i++)); do
@@ -55,6 +60,7 @@ ns=$(metric_get profd_history_stacks)
 expect_range "profd_history_stacks" "${ns:-0}" 1 1e9
 
 W=$TEST_DIR/window.pb.gz
+cpuw0=$(target_cpu_ns)
 fetch_profile "$BASE/debug/pprof/profile?seconds=10&hz=99" "$W" &
 wpid=$!
 wait_window_open 1 10 || fail "the parallel 10 s window did not start"
@@ -64,6 +70,7 @@ fetch_profile "$BASE/debug/pprof/history?seconds=10" "$H"
 alive "$wpid" || fail "history?seconds=10 answered only after the parallel 10 s window ended"
 ok "history?seconds=10 answered while a 10 s window started with it is still open"
 wait "$wpid" || fail "the parallel 10 s window failed"
+cpuw1=$(target_cpu_ns)
 
 S=$H.summary
 sed 's/^/  history: /' "$S" | grep -v '^  history: \(mapping\|location\|function\)'
@@ -135,6 +142,7 @@ fetch_profile "$BASE/debug/pprof/history?since=$((now - 8))&until=$now" "$TEST_D
 since=$(date -u -d "@$((now - 8))" +%Y-%m-%dT%H:%M:%SZ)
 fetch_profile "$BASE/debug/pprof/history?since=$since" "$TEST_DIR/rfc.pb.gz"
 fetch_profile "$BASE/debug/pprof/history?seconds=3600" "$TEST_DIR/all.pb.gz"
+cpu_all=$(target_cpu_ns)
 comment=$(summary_get "$TEST_DIR/all.pb.gz.summary" comment)
 case $comment in
 *"begins before the history"*) ok "seconds=3600: what there is, and says so" ;;
@@ -147,7 +155,28 @@ for q in kind=heap seconds=0 seconds=x since=yesterday until=2026-13-01T00:00:00
 done
 expect_error "$BASE/debug/pprof/history?until=$((now - 3600))" 404
 
-# ---- 4. the target after profd ------------------------------------------------
+# ---- 4. nothing counted twice ------------------------------------------------
+expect_range "window cpu/nanoseconds as % of the CPU the target used (recorder running)" \
+    "$(pct "$(summary_get "$W.summary" 'total[1]')" "$((cpuw1 - cpuw0))")" 75 110
+expect_range "whole history cpu/nanoseconds as % of the CPU the target used" \
+    "$(pct "$(summary_get "$TEST_DIR/all.pb.gz.summary" 'total[1]')" "$((cpu_all - cpu_start))")" 75 110
+
+# ---- 5. the target after profd ------------------------------------------------
 stop_profd
+assert_target_ok
+start_profd --continuous=99
+for ((i = 0; i < 100; i++)); do
+	[ "$(metric_get profd_history_stacks)" -gt 0 ] 2>/dev/null && break
+	sleep 0.1
+done
+[ "$(metric_get profd_history_stacks)" -gt 0 ] || fail "no history recorded within 10 s"
+kill -KILL "$PROFD_PID"
+wait_gone "$PROFD_PID" 10 || fail "profd survived SIGKILL for 10 s"
+wait "$PROFD_PID" || true
+say "profd $PROFD_PID killed with SIGKILL while recording"
+for ((i = 0; i < 10; i++)); do
+	problem=$(target_problem) || fail "$((i + 1)) x 0.1 s after the kill: $problem"
+	sleep 0.1
+done
 assert_target_ok
 say "PASS history"
