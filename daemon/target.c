@@ -544,7 +544,7 @@ history_export_main(void *arg)
 	rfc3339(sp->start, a, sizeof(a));
 	rfc3339(sp->end, b, sizeof(b));
 	note[0] = '\0';
-	if (j->from < sp->oldest) {
+	if (j->from != INT64_MIN && j->from < sp->oldest) {
 		rfc3339(sp->oldest, o, sizeof(o));
 		snprintf(note, sizeof(note),
 			 "; the span asked for begins before the history, "

@@ -16,7 +16,9 @@
 #      the whole history's are each 75..110 % of the CPU the target used
 #      (sharing one baseline would halve them);
 #   5. profd leaves the target running and untraced, after SIGTERM and
-#      after a SIGKILL while recording.
+#      after a SIGKILL while recording;
+#   6. a target that execs another program (tests/targets/exiter.c):
+#      the history names the old program's stacks and the new one's.
 . "$(dirname "$0")/lib.sh"
 t_begin history
 need_pprof_dump
@@ -179,4 +181,36 @@ for ((i = 0; i < 10; i++)); do
 	sleep 0.1
 done
 assert_target_ok
+
+# ---- 6. exec ----------------------------------------------------------------------
+FIFO=$TEST_DIR/ctl
+start_target exiter "$FIFO" 120
+out=$TEST_DIR/target.$_nstarted.exiter.out
+start_profd --continuous=99
+for ((i = 0; i < 100; i++)); do
+	[ "$(metric_get profd_history_stacks)" -gt 0 ] 2>/dev/null && break
+	sleep 0.1
+done
+printf 'exec %s\n' "$TARGET_DIR/spin" >"$FIFO"
+for ((i = 0; i < 100; i++)); do
+	[ "$(count_matches "$out" '^ready [0-9]+$')" -ge 2 ] && break
+	alive "$TARGET_PID" || fail "the target died on exec: $(cat "$out.err")"
+	sleep 0.1
+done
+[ "$(count_matches "$out" "^ready $TARGET_PID\$")" = 2 ] ||
+    fail "no second ready line from $TARGET_PID within 10 s of the exec"
+# the new program recorded: spin_leaf in the history (poll, 10 s at most)
+E=$TEST_DIR/exec.pb.gz
+for ((i = 0; i < 50; i++)); do
+	fetch_profile "$BASE/debug/pprof/history" "$E" >/dev/null
+	pdump folded "$E" >"$E.folded" || fail "pprof-dump folded $E failed"
+	[ "$(fold_sum "$E.folded" spin_leaf)" -gt 0 ] && break
+	sleep 0.2
+done
+for chain in "busy_main;busy_leaf" "spin_root;spin_mid;spin_leaf"; do
+	[ "$(fold_sum "$E.folded" "$chain")" -gt 0 ] ||
+	    fail "history across the exec: no $chain: $(head -c 600 "$E.folded")"
+done
+ok "history across an exec names the old program (busy_main;busy_leaf) and the new (spin_root;spin_mid;spin_leaf)"
+stop_profd
 say "PASS history"
