@@ -58,7 +58,8 @@ bool target_alive(struct target *t);
 
 /* Look again whether the process still runs (an exited one may be a
  * zombie, a reused PID has another start time) and return it. The sampler
- * notices exits by itself only while a window is open. */
+ * notices exits by itself only while a window is open or continuous mode
+ * records. */
 bool target_poll(struct target *t);
 void target_comm(const struct target *t, char *buf, size_t len);
 
