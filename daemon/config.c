@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/history.h"
 #include "daemon/log.h"
 
 #define SYNOPSIS \
@@ -25,7 +26,8 @@
 	"             [--rt-priority N] [--debuginfod URL]\n" \
 	"             [--debuginfod-timeout N] [--debuginfod-max-size N]\n" \
 	"             [--debuginfod-cache DIR] [--runtime-dir DIR]\n" \
-	"             [--no-guardian]\n"
+	"             [--no-guardian] [--continuous[=HZ]]\n" \
+	"             [--history DURATION]\n"
 
 /* Where downloaded debug files go when --debuginfod-cache is not given:
  * for root, and under other users' XDG cache directory. */
@@ -233,6 +235,7 @@ struct opt {
 	opt_fn *set;
 	size_t off, size;	/* the struct config field set_* write */
 	unsigned long min, max;	/* set_num's range */
+	bool optional;		/* the argument may be left out (--x=ARG) */
 };
 
 #define FIELD(f) .off = offsetof(struct config, f), \
@@ -403,6 +406,61 @@ set_verbose(const struct opt *o, const char *arg, struct parse_ctx *x)
 	return 0;
 }
 
+/* --continuous[=HZ]: record every target at HZ, 19 when not given. */
+static int
+set_continuous(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	unsigned long v = HIST_DEFAULT_HZ;
+
+	(void)o;
+	if (arg && parse_num("--continuous", arg, 1, 1000, &v, x->err,
+			     x->errlen) < 0)
+		return -EINVAL;
+	x->c->continuous_hz = (unsigned)v;
+	return 0;
+}
+
+int
+config_duration(const char *arg, unsigned min, unsigned max,
+		unsigned *seconds)
+{
+	unsigned long v, mul = 1;
+	char *end;
+
+	errno = 0;
+	if (*arg < '0' || *arg > '9')
+		return -EINVAL;
+	v = strtoul(arg, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end == 's')
+		end++;
+	else if (*end == 'm')
+		mul = 60, end++;
+	else if (*end == 'h')
+		mul = 3600, end++;
+	if (*end != '\0' || v > max / mul || v * mul < min)
+		return -EINVAL;
+	*seconds = (unsigned)(v * mul);
+	return 0;
+}
+
+static int
+set_history(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	(void)o;
+	if (config_duration(arg, HIST_MIN_SECONDS, HIST_MAX_SECONDS,
+			    &x->c->history_s) < 0) {
+		snprintf(x->err, x->errlen,
+			 "invalid --history '%s': want a duration from 10s "
+			 "to 24h, e.g. 90s, 10m or 2h",
+			 arg);
+		return -EINVAL;
+	}
+	x->c->have_history = true;
+	return 0;
+}
+
 /* --help and --version: stop at once, as before any other check. */
 static int
 set_stop(const struct opt *o, const char *arg, struct parse_ctx *x)
@@ -494,6 +552,14 @@ static const struct opt options[] = {
 	  "stopped or traced profd is otherwise killed\n"
 	  "while a window is open)",
 	  .set = set_flag, FIELD(no_guardian) },
+	{ "continuous", 0, "HZ",
+	  "sample every target all the time at HZ (19),\n"
+	  "CPU and wall, into the history that\n"
+	  "/debug/pprof/history serves",
+	  .optional = true, .set = set_continuous },
+	{ "history", 0, "DURATION",
+	  "history --continuous keeps, 10s..24h (10m)",
+	  .set = set_history },
 	{ "debug", 'd', NULL, "log debug messages (same as -vv)",
 	  .set = set_debug },
 	{ "verbose", 'v', NULL, "log more; repeat for debug messages",
@@ -547,7 +613,7 @@ config_help(FILE *f)
 		else
 			w = fprintf(f, "      --%s", o->name);
 		if (o->arg)
-			w += fprintf(f, " %s", o->arg);
+			w += fprintf(f, o->optional ? "[=%s]" : " %s", o->arg);
 		if (w >= HELP_COLUMN) {
 			fputc('\n', f);
 			w = 0;
@@ -606,6 +672,11 @@ check_config(struct parse_ctx *x)
 			 c->hz, c->max_hz);
 		return -EINVAL;
 	}
+	if (c->have_history && !c->continuous_hz) {
+		snprintf(x->err, x->errlen,
+			 "--history goes with --continuous: give both");
+		return -EINVAL;
+	}
 	if (!c->runtime_dir[0])
 		default_runtime_dir(c);
 	if (c->debuginfod[0] && !c->debuginfod_cache[0])
@@ -630,6 +701,7 @@ set_defaults(struct config *c)
 	c->verbosity = LOG_LVL_INFO;
 	c->debuginfod_timeout = 10;
 	c->debuginfod_max_size = 256UL << 20;
+	c->history_s = HIST_DEFAULT_SECONDS;
 }
 
 int
@@ -648,7 +720,10 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 	for (i = 0; i < NOPTS; i++) {
 		longopts[i] = (struct option){
 			options[i].name,
-			options[i].arg ? required_argument : no_argument, NULL,
+			!options[i].arg	      ? no_argument
+			: options[i].optional ? optional_argument
+					      : required_argument,
+			NULL,
 			opt_val(i)
 		};
 		if (options[i].letter) {

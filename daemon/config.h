@@ -44,6 +44,9 @@ struct config {
 	char debuginfod_cache[512];	/* set when debuginfod is on */
 	char runtime_dir[512];	/* the guardian's record; "" none */
 	bool no_guardian;	/* --no-guardian */
+	unsigned continuous_hz;	/* --continuous[=HZ]; 0: off */
+	unsigned history_s;	/* --history, seconds */
+	bool have_history;	/* --history given */
 };
 
 /* Fill c with the defaults, then parse argv into it. c->match points into
@@ -59,6 +62,12 @@ int config_parse(struct config *c, int argc, char **argv, char *err,
  * "localhost:8005" -> "127.0.0.1:8005". Pure, any thread. -EINVAL on a
  * bad address or when out (outlen bytes) is too small. */
 int config_listen(const char *arg, char *out, size_t outlen);
+
+/* A --history DURATION: a whole number with an s, m or h suffix (none:
+ * seconds) into *seconds, within [min, max] seconds. Pure, any thread.
+ * 0, or -EINVAL. */
+int config_duration(const char *arg, unsigned min, unsigned max,
+		    unsigned *seconds);
 
 /* Print --help to f: the synopsis, then one entry per option of the
  * table, in its order. Any thread; write errors are the caller's (ferror). */

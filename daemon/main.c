@@ -99,6 +99,30 @@ op_profile(void *ctx, const struct http_profile_req *req, struct http_reply *r)
 }
 
 static void
+op_history(void *ctx, const struct http_history_req *req,
+	   struct http_reply *r)
+{
+	struct profd *d = ctx;
+	struct target *t;
+
+	if (!d->cfg.continuous_hz) {
+		r->status = 404;
+		snprintf(r->msg, sizeof(r->msg),
+			 "no history is recorded: start profd with "
+			 "--continuous to keep one");
+		return;
+	}
+	t = registry_get(d->reg, req->pid, r);
+	if (!t)
+		return;
+	target_history(t, req, r);
+	if (r->status != 200)
+		log_verbose("pid %d: history request failed: %d %s",
+			    (int)target_pid(t), r->status, r->msg);
+	registry_put(d->reg, t);
+}
+
+static void
 op_threads(void *ctx, pid_t pid, int debug, bool goroutine,
 	   struct http_reply *r)
 {
@@ -248,6 +272,7 @@ op_log(void *ctx, const char *line)
 static const struct http_ops ops = {
 	.profile = op_profile,
 	.memory = op_memory,
+	.history = op_history,
 	.cmdline = op_cmdline,
 	.symbol = op_symbol,
 	.threads = op_threads,
@@ -488,6 +513,8 @@ start_registry(struct profd *d)
 	topts.stop_budget_us = c->stop_budget_us;
 	topts.attach_window = c->attach_window;
 	topts.rt_priority = c->rt_priority;
+	topts.continuous_hz = c->continuous_hz;
+	topts.history_s = c->history_s;
 	d->reg = registry_new(&topts, c->allow_any_pid, c->max_targets);
 	if (!d->reg)
 		fatalx("out of memory");

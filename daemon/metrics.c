@@ -238,6 +238,19 @@ target_metrics(struct textbuf *b, struct target *t)
 		       "# TYPE profd_windows_active gauge\n"
 		       "profd_windows_active{pid=\"%d\"} %u\n",
 		       (int)pid, st.windows_active);
+	if (st.history)
+		textbuf_printf(b,
+			       "# HELP profd_history_buckets Time buckets "
+			       "continuous mode holds.\n"
+			       "# TYPE profd_history_buckets gauge\n"
+			       "profd_history_buckets{pid=\"%d\"} %" PRIu64 "\n"
+			       "# HELP profd_history_stacks Distinct stacks "
+			       "in them, CPU and wall.\n"
+			       "# TYPE profd_history_stacks gauge\n"
+			       "profd_history_stacks{pid=\"%d\"} %" PRIu64
+			       "\n",
+			       (int)pid, st.history_buckets, (int)pid,
+			       st.history_stacks);
 	counter(b, "profd_samples_total",
 		"Stack samples added to windows.", pid, c->samples);
 	counter(b, "profd_stops_total",

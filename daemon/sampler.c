@@ -54,6 +54,7 @@
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
 #include "daemon/guardian.h"
+#include "daemon/history.h"
 #include "daemon/log.h"
 #include "daemon/proc.h"
 #include "daemon/profile.h"
@@ -177,6 +178,8 @@ sampler_setup(struct target *t)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	start_timer(t);
 	sm->guard = guardian_claim(t->pid);
+	if (t->hist)
+		recorder_start(t, t->o.continuous_hz);
 }
 
 /* Start every posted session. Called with t->mu held, which it drops
@@ -215,6 +218,20 @@ next_wakeup(struct target *t, uint64_t *next)
 			*next = s->end_ns;
 	}
 	return any;
+}
+
+/* Whether continuous mode's recorder runs (until the process exits), and
+ * then *next lowered to its next tick. Called with t->mu held. */
+static bool
+recorder_wakeup(struct target *t, uint64_t *next)
+{
+	struct sampler *sm = t->sm;
+
+	if (!sm->rec_on || !t->alive)
+		return false;
+	if (sm->rec_next < *next)
+		*next = sm->rec_next;
+	return true;
 }
 
 /* Sleep until `until` (CLOCK_MONOTONIC) or a new session, with t->mu
@@ -291,17 +308,25 @@ run_due(struct target *t)
 	service_events(t);
 	now = mono_ns();
 	ndue = pick_due(t, now, due);
-	if (ndue > 0) {
-		if (sm->attach_window) {
+	sm->rec_due = sm->rec_on && sm->rec_next <= now;
+	if (ndue > 0 || sm->rec_due) {
+		/* the recorder alone keeps the per-sample attach */
+		if (sm->attach_window && ndue > 0) {
 			seize_all(t);
 			guard_report(t, 0, mono_ns());
 		}
 		tick(t, due, ndue);
 		now = mono_ns();
 		schedule_next(t, due, ndue, now);
+		if (sm->rec_due)
+			recorder_after_tick(t, now);
+		sm->rec_due = false;
 	}
-	if (sm->execed)
+	if (sm->execed) {
+		if (sm->rec_on)
+			recorder_cut(t);
 		sessions_target_execed(t);
+	}
 	for (i = 0; i < PROFD_MAX_SESSIONS; i++) {
 		struct session *s = t->active[i];
 
@@ -347,13 +372,14 @@ sampler_main(void *arg)
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
 		uint64_t now, next;
-		bool any;
+		bool any, rec;
 
 		start_pending(t);
 		if (t->stop)
 			break;
 		any = next_wakeup(t, &next);
-		sm->guard_active = any;
+		rec = recorder_wakeup(t, &next);
+		sm->guard_active = any || rec;
 		guard_report(t, 0, mono_ns());
 		if (!any && sm->attach_window && sm->ntraced > 0) {
 			/* last window of --attach=window closed */
@@ -362,7 +388,7 @@ sampler_main(void *arg)
 			pthread_mutex_lock(&t->mu);
 			continue;
 		}
-		if (!any && sm->late == 0) {
+		if (!any && !rec && sm->late == 0) {
 			pthread_cond_wait(&t->wake, &t->mu);
 			continue;
 		}

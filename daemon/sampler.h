@@ -75,6 +75,10 @@ struct target {
 
 	/* RSS readings of /metrics, under its own lock (memory.h). */
 	struct rss_trend trend;
+	/* Continuous mode (history.c): the ring is set by target_new and
+	 * freed by target_free, NULL without --continuous; it has its own
+	 * lock. */
+	struct history *hist;
 
 	/* The sampler thread's own, no lock: see sampler_int.h. */
 	struct sampler *sm;

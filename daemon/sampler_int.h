@@ -56,9 +56,10 @@ struct thr {
 	uint64_t faults;	/* stat: minflt + majflt, latest read */
 	uint64_t changed_ns;	/* CLOCK_MONOTONIC when the counters last
 				   moved, as far as profd saw */
-	uint64_t attributed[PROFD_MAX_SESSIONS];	/* cpu_ns (faults for
+	uint64_t attributed[PROFD_MAX_SESSIONS + 1];	/* cpu_ns (faults for
 				   a growth window) already weighed into
-				   each session slot */
+				   each session slot, and cpu_ns into the
+				   recorder's (REC_SLOT) */
 	struct stack_cache cache;
 	enum thr_pt pt;
 	bool traced;		/* seized by us */
@@ -72,6 +73,9 @@ struct thr {
 	int processor;		/* CPU it last ran on (stat) */
 	double exec_start_ms;	/* se.exec_start before a dump's stops */
 };
+
+/* thr.attributed[] of continuous mode's recorder (history.c). */
+#define REC_SLOT PROFD_MAX_SESSIONS
 
 /* One stopped thread's copy (stops.c fills it, tick.c unwinds it). */
 struct slot {
@@ -125,6 +129,12 @@ struct sampler {
 	/* sessions (session.c) */
 	bool execed;			/* it exec'd: see
 					   sessions_target_execed() */
+
+	/* continuous mode's recorder (history.c), when t->hist is set */
+	bool rec_on;			/* started */
+	bool rec_due;			/* takes part in this tick */
+	bool rec_refused;		/* ptrace refused in this tick */
+	uint64_t rec_next, rec_period;	/* CLOCK_MONOTONIC ns */
 };
 
 #endif /* PROFD_SAMPLER_INT_H */

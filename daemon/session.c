@@ -12,6 +12,7 @@
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
 #include "daemon/export.h"
+#include "daemon/history.h"
 #include "daemon/log.h"
 #include "daemon/proc.h"
 #include "daemon/profile.h"
@@ -292,14 +293,36 @@ add_weighted(struct target *t, struct session *ss, struct thr *h,
 		STAT_ADD(t, samples, 1);
 }
 
-/* Add one thread's stack to every due session (see session.h). Per-target
- * history and triggers would take their sample here too. */
+/* Continuous mode: the recorder's sample, into the current history
+ * bucket, weighted as a CPU window and a wall window would weigh it, the
+ * CPU time against the recorder's own baseline (REC_SLOT). */
+static void
+record_sample(struct target *t, struct thr *h, const uint64_t *pcs, size_t n,
+	      const struct slot *s)
+{
+	uint64_t *att = &h->attributed[REC_SLOT];
+
+	if (s && !sample_is_biased(s)) {
+		int64_t v = h->cpu_ns > *att ? (int64_t)(h->cpu_ns - *att) : 0;
+
+		*att = h->cpu_ns;
+		history_add(t->hist, HIST_CPU, h->tid, h->comm, 0, pcs, n, v);
+	}
+	history_add(t->hist, HIST_WALL, h->tid, h->comm, s ? 'R' : h->state,
+		    pcs, n, (int64_t)t->sm->rec_period);
+}
+
+/* Add one thread's stack to every due session (see session.h), and to
+ * the history when the recorder takes part in this tick. */
 void
 session_add_sample(struct target *t, struct session **due, size_t ndue,
 		   struct thr *h, const uint64_t *pcs, size_t n, bool partial,
 		   const struct slot *s, long nr, uint64_t arg0)
 {
 	size_t k;
+
+	if (t->sm->rec_due)
+		record_sample(t, h, pcs, n, s);
 
 	for (k = 0; k < ndue; k++) {
 		struct session *ss = due[k];

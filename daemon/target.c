@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
 #include "daemon/export.h"
+#include "daemon/history.h"
 #include "daemon/log.h"
 #include "daemon/memory.h"
 #include "daemon/proc.h"
@@ -121,6 +123,14 @@ target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 		errno = ENOMEM;
 		goto fail;
 	}
+	if (o->continuous_hz > 0) {
+		t->hist = history_new(o->history_s, HIST_MAX_STACKS);
+		if (!t->hist) {
+			snprintf(err, errlen, "out of memory");
+			errno = ENOMEM;
+			goto fail;
+		}
+	}
 	t->uw = unwinder_new(t->space);
 	if (!t->uw) {
 		snprintf(err, errlen, "libunwind: cannot create address space");
@@ -160,6 +170,7 @@ target_free(struct target *t)
 		return;
 	target_stop(t);
 	sampler_free(t->sm);
+	history_free(t->hist);
 	unwinder_free(t->uw);
 	space_free(t->space);
 	if (t->task_fd >= 0)
@@ -429,6 +440,27 @@ run_big_stack(void *(*fn)(void *), void *arg, struct http_reply *r,
 	return 0;
 }
 
+/* A profile of agg into r (200, or 500 with the reason): info's sample
+ * type and labels are set here from the kind of data (wall clock, page
+ * faults or CPU), the rest is the caller's. */
+static void
+export_reply(const struct agg *a, const struct modsnap *ms, bool wall,
+	     bool growth, struct export_info *info, struct http_reply *r)
+{
+	char err[PROFD_ERRLEN];
+
+	info->sample_type = wall ? "wall" : growth ? "faults" : "cpu";
+	info->sample_unit = growth ? "bytes" : "nanoseconds";
+	info->state_labels = wall;
+	r->profile = export_pprof(a, ms, info, err, sizeof(err));
+	if (!r->profile) {
+		r->status = 500;
+		snprintf(r->msg, sizeof(r->msg), "%s", err);
+	} else {
+		r->status = 200;
+	}
+}
+
 struct export_job {
 	struct target *t;
 	struct session *s;
@@ -440,7 +472,7 @@ export_main(void *arg)
 {
 	struct export_job *j = arg;
 	struct session *s = j->s;
-	char comment[512], err[PROFD_ERRLEN];
+	char comment[512];
 	struct export_info info;
 	bool wall = s->kind == SESSION_WALL;
 	bool growth = s->kind == SESSION_GROWTH;
@@ -457,21 +489,12 @@ export_main(void *arg)
 		 s->exited ? " (process exited)" : "", s->agg->samples,
 		 s->ticks, s->lost);
 	memset(&info, 0, sizeof(info));
-	info.sample_type = wall ? "wall" : growth ? "faults" : "cpu";
-	info.sample_unit = growth ? "bytes" : "nanoseconds";
 	info.period = growth ? (int64_t)sysconf(_SC_PAGESIZE)
 			     : (int64_t)s->period_ns;
 	info.time_nanos = s->start_wall;
 	info.duration_nanos = (int64_t)s->duration_ns;
 	info.comment = comment;
-	info.state_labels = wall;
-	j->r->profile = export_pprof(s->agg, &s->ms, &info, err, sizeof(err));
-	if (!j->r->profile) {
-		j->r->status = 500;
-		snprintf(j->r->msg, sizeof(j->r->msg), "%s", err);
-	} else {
-		j->r->status = 200;
-	}
+	export_reply(s->agg, &s->ms, wall, growth, &info, j->r);
 	return NULL;
 }
 
@@ -496,6 +519,143 @@ target_profile(struct target *t, const struct http_profile_req *req,
 	log_verbose("pid %d: window done: %.1f s, %" PRIu64 " samples",
 		    (int)t->pid, (double)s->duration_ns / 1e9, s->agg->samples);
 	session_free(s);
+}
+
+/* An RFC 3339 UTC time, to the second, for comments. */
+static void
+rfc3339(int64_t ns, char *buf, size_t len)
+{
+	time_t sec = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+
+	if (!gmtime_r(&sec, &tm) ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "?");
+}
+
+struct history_job {
+	struct target *t;
+	const struct http_history_req *req;
+	struct history_span *sp;
+	int64_t from;
+	struct http_reply *r;
+};
+
+/* Export a merged span (on a thread with a big stack, as export_main). */
+static void *
+history_export_main(void *arg)
+{
+	struct history_job *j = arg;
+	const struct history_span *sp = j->sp;
+	char comment[768], a[32], b[32], o[32], note[160];
+	bool wall = j->req->kind == HTTP_PROFILE_WALL;
+	struct export_info info;
+
+	rfc3339(sp->start, a, sizeof(a));
+	rfc3339(sp->end, b, sizeof(b));
+	note[0] = '\0';
+	if (j->from != INT64_MIN && j->from < sp->oldest) {
+		rfc3339(sp->oldest, o, sizeof(o));
+		snprintf(note, sizeof(note),
+			 "; the span asked for begins before the history, "
+			 "which begins at %s: this is all there is",
+			 o);
+	}
+	snprintf(comment, sizeof(comment),
+		 "profd %s: pid %d (%s), history, %s, %s to %s (%.1f s) in "
+		 "%zu bucket(s) of %llu s at %u Hz: %" PRIu64
+		 " samples, %" PRIu64 " over the cap of %d stacks per "
+		 "bucket%s",
+		 PROFD_VERSION, (int)j->t->pid, j->t->comm,
+		 wall ? "wall clock, every thread" : "cpu, running threads", a,
+		 b, (double)(sp->end - sp->start) / 1e9, sp->nbuckets,
+		 (unsigned long long)(HIST_BUCKET_NS / 1000000000ULL),
+		 j->t->o.continuous_hz, sp->agg->samples, sp->dropped,
+		 HIST_MAX_STACKS, note);
+	memset(&info, 0, sizeof(info));
+	info.period = (int64_t)(1000000000ULL / j->t->o.continuous_hz);
+	info.time_nanos = sp->start;
+	info.duration_nanos = sp->end - sp->start;
+	info.comment = comment;
+	export_reply(sp->agg, &sp->ms, wall, false, &info, j->r);
+	return NULL;
+}
+
+/* The span a history request asks for, [*from, *to) in wall ns: what it
+ * gave, the rest from now and the history's start. */
+static void
+history_bounds(const struct http_history_req *req, int64_t now,
+	       int64_t *from, int64_t *to)
+{
+	int64_t secs = (int64_t)req->seconds * 1000000000LL;
+
+	*from = INT64_MIN;
+	*to = now;
+	if (req->since != INT64_MIN && req->until != INT64_MIN) {
+		*from = req->since;
+		*to = req->until;
+	} else if (req->since != INT64_MIN) {
+		*from = req->since;
+		if (secs)
+			*to = req->since + secs;
+	} else if (req->until != INT64_MIN) {
+		*to = req->until;
+		if (secs)
+			*from = req->until - secs;
+	} else if (secs) {
+		*from = now - secs;
+	}
+}
+
+void
+target_history(struct target *t, const struct http_history_req *req,
+	       struct http_reply *r)
+{
+	struct history_span sp;
+	struct history_job j;
+	int64_t now = wall_now_ns(), from, to;
+	char o[32];
+	int e;
+
+	if (!t->hist) {
+		r->status = 404;
+		snprintf(r->msg, sizeof(r->msg),
+			 "process %d keeps no history: start profd with "
+			 "--continuous",
+			 (int)t->pid);
+		return;
+	}
+	history_bounds(req, now, &from, &to);
+	e = history_span(t->hist,
+			 req->kind == HTTP_PROFILE_WALL ? HIST_WALL : HIST_CPU,
+			 from, to, now, &sp);
+	if (e == -ERANGE) {
+		rfc3339(sp.oldest, o, sizeof(o));
+		r->status = 404;
+		if (sp.oldest)
+			snprintf(r->msg, sizeof(r->msg),
+				 "no history of process %d in that span: it "
+				 "holds %s to now",
+				 (int)t->pid, o);
+		else
+			snprintf(r->msg, sizeof(r->msg),
+				 "no history of process %d yet", (int)t->pid);
+		return;
+	}
+	if (e < 0) {
+		r->status = 503;
+		snprintf(r->msg, sizeof(r->msg), "profd is out of memory");
+		return;
+	}
+	j.t = t;
+	j.req = req;
+	j.sp = &sp;
+	j.from = from;
+	j.r = r;
+	run_big_stack(history_export_main, &j, r, "build the profile");
+	log_verbose("pid %d: history of %zu bucket(s): %" PRIu64 " samples",
+		    (int)t->pid, sp.nbuckets, sp.agg->samples);
+	history_span_free(&sp);
 }
 
 struct dump_job {
@@ -625,6 +785,10 @@ target_stats(struct target *t, struct target_stats *o)
 	pthread_mutex_lock(&t->mu);
 	o->windows_active = t->nactive;
 	pthread_mutex_unlock(&t->mu);
+	o->history = t->hist != NULL;
+	if (t->hist)
+		history_counts(t->hist, &o->history_buckets,
+				&o->history_stacks);
 }
 
 void

@@ -36,6 +36,9 @@ struct target_opts {
 	bool attach_window;	/* keep threads seized for the window */
 	int rt_priority;	/* SCHED_FIFO priority of the sampler, 0:
 				   none */
+	unsigned continuous_hz;	/* --continuous: record at this rate, 0:
+				   off */
+	unsigned history_s;	/* --history, seconds */
 };
 
 /* Start watching pid: opens its /proc directory, starts the sampler
@@ -55,7 +58,8 @@ bool target_alive(struct target *t);
 
 /* Look again whether the process still runs (an exited one may be a
  * zombie, a reused PID has another start time) and return it. The sampler
- * notices exits by itself only while a window is open. */
+ * notices exits by itself only while a window is open or continuous mode
+ * records. */
 bool target_poll(struct target *t);
 void target_comm(const struct target *t, char *buf, size_t len);
 
@@ -66,6 +70,12 @@ void target_build_id(struct target *t, char *buf, size_t len);
  * calling (HTTP) thread. Fills r with a pprof profile or an error status
  * + message. */
 void target_profile(struct target *t, const struct http_profile_req *req,
+		    struct http_reply *r);
+
+/* Continuous mode's history over req's span, merged into one profile at
+ * once (CPU or wall, as req->kind says); 404 when the target keeps no
+ * history or none of it falls in the span. Fills r as target_profile. */
+void target_history(struct target *t, const struct http_history_req *req,
 		    struct http_reply *r);
 
 /* Stacks of every thread now: pprof (debug 0) or text (1: aggregated,
@@ -99,6 +109,8 @@ struct sampler_stats {
 struct target_stats {
 	struct sampler_stats sampler;
 	unsigned windows_active;	/* windows the sampler runs now */
+	bool history;			/* continuous mode records it */
+	uint64_t history_buckets, history_stacks;
 };
 
 void target_stats(struct target *t, struct target_stats *out);

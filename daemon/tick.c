@@ -277,6 +277,8 @@ ptrace_refused(struct target *t, const char *msg)
 {
 	log_warnx("pid %d: %s", (int)t->pid, msg);
 	sessions_fail(t, 403, msg);
+	if (t->sm->rec_due)
+		t->sm->rec_refused = true;	/* retried in a while */
 }
 
 /* A thread that is not running and has run since its stack was copied:
@@ -388,7 +390,10 @@ tick(struct target *t, struct session **due, size_t ndue)
 	struct sampler *sm = t->sm;
 	uint64_t t0 = mono_ns(), c0 = thread_cpu_ns(), used = 0;
 	char msg[PROFD_ERRLEN];
-	bool all = false, dump = false, refreshed = false, faults_only = true;
+	/* continuous mode's recorder keeps wall data: every thread; and
+	 * CPU data: every running thread, faults or not */
+	bool all = sm->rec_due, dump = false, refreshed = false;
+	bool faults_only = !sm->rec_due;
 	size_t k, nrun, nlater;
 	int r;
 

@@ -231,6 +231,16 @@ struct http_profile_req {
 	const struct http_client *client;	/* NULL: cannot tell */
 };
 
+/* /debug/pprof/history: the span asked for, in wall-clock ns since the
+ * epoch, as the request gave it; what was not given is 0 (seconds) or
+ * INT64_MIN (since, until). The daemon puts in the rest. */
+struct http_history_req {
+	enum http_profile_kind kind;	/* kind=cpu|wall */
+	pid_t pid;		/* 0: the default target */
+	unsigned seconds;	/* 0: not given */
+	int64_t since, until;	/* INT64_MIN: not given */
+};
+
 /* Whether the client of a request has closed its connection (or shut down
  * its sending side, which a client waiting for its answer does not do):
  * the answer can no longer be delivered. Never blocks; valid only while
@@ -258,6 +268,10 @@ struct http_ops {
 	/* Where the target's resident memory sits now, by mapping
 	 * (/debug/pprof/memory): a profile, at once (no window). */
 	void (*memory)(void *ctx, pid_t pid, struct http_reply *r);
+	/* The merged profile of continuous mode's history over a span, at
+	 * once (404 with a hint without --continuous). */
+	void (*history)(void *ctx, const struct http_history_req *req,
+			struct http_reply *r);
 	/* The target's command line, NUL-separated (as Go serves it). */
 	void (*cmdline)(void *ctx, pid_t pid, struct http_reply *r);
 	/* Names for runtime addresses of the target (Go's /symbol protocol):
@@ -330,6 +344,11 @@ void http_stop(struct http_server *s);
  * garbage and -ERANGE out of [min, max] (*out untouched then). */
 int http_parse_uint(const char *s, unsigned min, unsigned max,
 		    unsigned *out);
+
+/* A time as RFC 3339 ("2026-12-03T13:00:00Z", "...T14:00:00.5+01:00")
+ * or as Unix seconds ("1764766800", fractions allowed) into *ns since the
+ * epoch. 0, or -EINVAL. */
+int http_parse_time(const char *s, int64_t *ns);
 
 /* Split "/pid/1234/debug/pprof/profile" into pid 1234 and the rest
  * "/debug/pprof/profile" (*rest points into URI, or is a static "/" for

@@ -546,6 +546,177 @@ route_memory(struct http_server *s, struct mg_connection *c, pid_t pid)
 	return send_reply(c, &r, "memory");
 }
 
+/* n digits of s as a number into *v; false when one is not a digit. */
+static bool
+digits(const char *s, int n, int *v)
+{
+	int i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return true;
+}
+
+/* A fraction of a second ("5" of "12.5") into ns; the end in *end. */
+static int64_t
+fraction_ns(const char *s, const char **end)
+{
+	int64_t ns = 0, scale = 100000000;
+
+	for (; *s >= '0' && *s <= '9'; s++) {
+		ns += (*s - '0') * scale;
+		scale /= 10;
+	}
+	*end = s;
+	return ns;
+}
+
+/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM). */
+static int
+parse_rfc3339(const char *s, int64_t *ns)
+{
+	int y, mo, d, h, mi, sec, oh, om, off = 0;
+	int64_t frac = 0;
+	struct tm tm;
+	time_t t;
+
+	if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' ||
+	    !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d) ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    !digits(s + 11, 2, &h) || s[13] != ':' ||
+	    !digits(s + 14, 2, &mi) || s[16] != ':' ||
+	    !digits(s + 17, 2, &sec))
+		return -EINVAL;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || sec > 60)
+		return -EINVAL;
+	s += 19;
+	if (*s == '.') {
+		const char *e;
+
+		frac = fraction_ns(s + 1, &e);
+		if (e == s + 1)
+			return -EINVAL;
+		s = e;
+	}
+	if ((*s == 'Z' || *s == 'z') && s[1] == '\0') {
+		off = 0;
+	} else if ((*s == '+' || *s == '-') && strlen(s) == 6 &&
+		   digits(s + 1, 2, &oh) && s[3] == ':' &&
+		   digits(s + 4, 2, &om) && oh < 24 && om < 60) {
+		off = (oh * 60 + om) * 60 * (*s == '-' ? -1 : 1);
+	} else {
+		return -EINVAL;
+	}
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	if (t == (time_t)-1 || tm.tm_mday != d)	/* e.g. February 30 */
+		return -EINVAL;
+	*ns = ((int64_t)t - off) * 1000000000LL + frac;
+	return 0;
+}
+
+int
+http_parse_time(const char *s, int64_t *ns)
+{
+	const char *e;
+	int64_t sec = 0, frac = 0;
+	size_t n = strspn(s, "0123456789");
+
+	if (n == 0)
+		return -EINVAL;
+	if (s[n] == '-')
+		return parse_rfc3339(s, ns);
+	if (n > 12)	/* beyond the year 33000 */
+		return -EINVAL;
+	for (e = s; e < s + n; e++)
+		sec = sec * 10 + (*e - '0');
+	e = s + n;
+	if (*e == '.') {
+		frac = fraction_ns(e + 1, &e);
+		if (e == s + n + 1)
+			return -EINVAL;
+	}
+	if (*e != '\0')
+		return -EINVAL;
+	*ns = sec * 1000000000LL + frac;
+	return 0;
+}
+
+/* HISTORY_MAX_SECONDS: a seconds= longer than any history asks for all
+ * of it. */
+#define HISTORY_MAX_SECONDS (366u * 86400u)
+
+/* since= or until= into *ns (left INT64_MIN when absent). */
+static int
+history_time(struct mg_connection *c, const char *name, int64_t *ns)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	char v[64];
+	int n = get_var(ri, name, v, sizeof(v));
+
+	if (n == -1)
+		return 0;
+	if (n == -2 || http_parse_time(v, ns) < 0)
+		return send_error(c, 400,
+				  "invalid %s=%.40s: want an RFC 3339 time "
+				  "(2026-12-03T13:00:00Z) or Unix seconds",
+				  name, n >= 0 ? v : "...");
+	return 0;
+}
+
+/* /debug/pprof/history: continuous mode's record of a span, at once. */
+static int
+route_history(struct http_server *s, struct mg_connection *c, pid_t pid)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	struct http_history_req req;
+	struct http_reply r;
+	char v[64];
+	int n, e;
+
+	memset(&req, 0, sizeof(req));
+	req.kind = HTTP_PROFILE_CPU;
+	req.pid = pid;
+	req.since = req.until = INT64_MIN;
+	n = get_var(ri, "kind", v, sizeof(v));
+	if (n >= 0 && strcmp(v, "wall") == 0)
+		req.kind = HTTP_PROFILE_WALL;
+	else if (n == -2 || (n >= 0 && strcmp(v, "cpu") != 0))
+		return send_error(c, 400, "invalid kind=%.32s: want cpu or wall",
+				  n >= 0 ? v : "...");
+	n = get_var(ri, "seconds", v, sizeof(v));
+	if (n == -2 || (n >= 0 && http_parse_uint(v, 1, HISTORY_MAX_SECONDS,
+						  &req.seconds) < 0))
+		return send_error(c, 400,
+				  "invalid seconds=%.32s: want a whole number "
+				  "of seconds from 1 to %u",
+				  n >= 0 ? v : "...", HISTORY_MAX_SECONDS);
+	if ((e = history_time(c, "since", &req.since)) != 0 ||
+	    (e = history_time(c, "until", &req.until)) != 0)
+		return e;
+	if (req.seconds && req.since != INT64_MIN && req.until != INT64_MIN)
+		return send_error(c, 400,
+				  "give at most two of seconds=, since= and "
+				  "until=");
+	if (req.since != INT64_MIN && req.until != INT64_MIN &&
+	    req.since >= req.until)
+		return send_error(c, 400, "since= must be before until=");
+	memset(&r, 0, sizeof(r));
+	s->ops->history(s->opsctx, &req, &r);
+	return send_reply(c, &r, "history");
+}
+
 static int
 route_threads(struct http_server *s, struct mg_connection *c, pid_t pid,
 	      bool goroutine)
@@ -854,6 +1025,12 @@ route_index(struct http_server *s, struct mg_connection *c, pid_t pid)
 	    "<td>Where the resident memory sits now, by mapping ([heap], "
 	    "[stack], [anon], each file): resident, anonymous and swap "
 	    "bytes, from /proc/PID/smaps.</td></tr>\n"
+	    "<tr><td><a href=\"history?seconds=60\">history</a></td>"
+	    "<td>With <code>profd --continuous</code>: the recorded CPU "
+	    "(or <code>kind=wall</code>) profile of the last "
+	    "<code>seconds=N</code>, or <code>since=</code>/"
+	    "<code>until=</code> (RFC 3339 or Unix seconds), at once."
+	    "</td></tr>\n"
 	    "<tr><td><a href=\"threads?debug=1\">threads</a></td>"
 	    "<td>Stacks of every thread now: <a href=\"threads?debug=2\">"
 	    "one block per thread</a> with state, system call and idle time, "
@@ -924,6 +1101,8 @@ route_pprof(struct http_server *s, struct mg_connection *c, pid_t pid,
 		return route_profile(s, c, pid, HTTP_PROFILE_GROWTH);
 	if (strcmp(path, "memory") == 0)
 		return route_memory(s, c, pid);
+	if (strcmp(path, "history") == 0)
+		return route_history(s, c, pid);
 	if (strcmp(path, "threads") == 0)
 		return route_threads(s, c, pid, false);
 	if (strcmp(path, "goroutine") == 0)

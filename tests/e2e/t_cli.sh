@@ -52,6 +52,12 @@ usage_error listenport --pid "$P" --listen 127.0.0.1:notaport
 usage_error listenbig --pid "$P" --listen 127.0.0.1:70000
 usage_error extra --pid "$P" --listen "$L" extra
 usage_error short -p "$P" -l "$L" extra
+usage_error cont0 --pid "$P" --listen "$L" --continuous=0
+usage_error contabc --pid "$P" --listen "$L" --continuous=abc
+usage_error hist5s --pid "$P" --listen "$L" --continuous --history 5s
+usage_error hist25h --pid "$P" --listen "$L" --continuous --history 25h
+usage_error hist10d --pid "$P" --listen "$L" --continuous --history 10d
+usage_error histalone --pid "$P" --listen "$L" --history 1m
 
 # --help: usage on stdout naming every long option, exit 0.
 for h in --help -h; do

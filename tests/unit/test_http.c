@@ -5,6 +5,42 @@
 #include "http/http.h"
 #include "tests/unit/check.h"
 
+/* since= and until= of /debug/pprof/history. */
+static void
+test_parse_time(void)
+{
+	int64_t ns = 0;
+
+	CHECK(http_parse_time("1764766800", &ns) == 0 &&
+		      ns == 1764766800LL * 1000000000LL,
+	      "Unix seconds");
+	CHECK(http_parse_time("1764766800.25", &ns) == 0 &&
+		      ns == 1764766800LL * 1000000000LL + 250000000LL,
+	      "Unix seconds with a fraction");
+	CHECK(http_parse_time("2025-12-03T13:00:00Z", &ns) == 0 &&
+		      ns == 1764766800LL * 1000000000LL,
+	      "RFC 3339, UTC");
+	CHECK(http_parse_time("2025-12-03T14:00:00.5+01:00", &ns) == 0 &&
+		      ns == 1764766800LL * 1000000000LL + 500000000LL,
+	      "RFC 3339 with a fraction and an offset");
+	CHECK(http_parse_time("2025-12-03t12:30:00-00:30", &ns) == 0 &&
+		      ns == 1764766800LL * 1000000000LL,
+	      "RFC 3339, lower-case t, negative offset");
+	CHECK_EQ_INT(http_parse_time("2025-02-30T00:00:00Z", &ns), -EINVAL,
+		     "February 30");
+	CHECK_EQ_INT(http_parse_time("2025-12-03T13:00:00", &ns), -EINVAL,
+		     "no zone");
+	CHECK_EQ_INT(http_parse_time("2025-12-03", &ns), -EINVAL, "a date");
+	CHECK_EQ_INT(http_parse_time("2025-12-03T25:00:00Z", &ns), -EINVAL,
+		     "hour 25");
+	CHECK_EQ_INT(http_parse_time("", &ns), -EINVAL, "empty");
+	CHECK_EQ_INT(http_parse_time("-5", &ns), -EINVAL, "negative");
+	CHECK_EQ_INT(http_parse_time("12x", &ns), -EINVAL, "garbage after");
+	CHECK_EQ_INT(http_parse_time("1.", &ns), -EINVAL, "a dot alone");
+	CHECK_EQ_INT(http_parse_time("9999999999999999", &ns), -EINVAL,
+		     "too far");
+}
+
 int
 main(void)
 {
@@ -23,6 +59,8 @@ main(void)
 	CHECK_EQ_INT(http_parse_uint("", 1, 600, &v), -EINVAL, "empty");
 	CHECK_EQ_INT(http_parse_uint("99999999999999999999", 1, 600, &v),
 		     -ERANGE, "overflow");
+
+	test_parse_time();
 
 	CHECK_EQ_INT(http_split_pid("/debug/pprof/profile", &pid, &rest), 0,
 		     "no prefix");

@@ -1,0 +1,197 @@
+/* test_history - continuous mode's bucket ring (daemon/history.c) without a
+ * sampler: rotation every 10 s and when the ring is full, which buckets a
+ * span selects, the merge of their aggregates and of their module
+ * snapshots; and --history's durations (daemon/config.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/config.h"
+#include "daemon/history.h"
+#include "daemon/profile.h"
+#include "tests/unit/check.h"
+
+#define S 1000000000LL		/* one second in ns */
+#define WALL0 (1700000000LL * S)
+
+/* A snapshot of one module [start, end) named path. */
+static void
+one_module(struct modsnap *ms, uint64_t start, uint64_t end, const char *path)
+{
+	memset(ms, 0, sizeof(*ms));
+	ms->v = calloc(1, sizeof(*ms->v));
+	ms->v[0].start = start;
+	ms->v[0].end = end;
+	ms->v[0].path = strdup(path);
+	ms->v[0].main = true;
+	ms->n = 1;
+}
+
+/* The value of the entry whose leaf PC is pc, summed; -1 when none. */
+static int64_t
+value_of(const struct agg *a, uint64_t pc)
+{
+	int64_t v = -1;
+	size_t i;
+
+	for (i = 0; i < a->nlist; i++)
+		if (a->list[i]->n > 0 && a->list[i]->pcs[0] == pc)
+			v = (v < 0 ? 0 : v) + a->list[i]->value;
+	return v;
+}
+
+static void
+test_duration(void)
+{
+	unsigned s = 0;
+
+	CHECK(config_duration("10m", 10, 86400, &s) == 0 && s == 600, "10m");
+	CHECK(config_duration("90s", 10, 86400, &s) == 0 && s == 90, "90s");
+	CHECK(config_duration("2h", 10, 86400, &s) == 0 && s == 7200, "2h");
+	CHECK(config_duration("45", 10, 86400, &s) == 0 && s == 45,
+	      "no suffix: seconds");
+	CHECK(config_duration("24h", 10, 86400, &s) == 0 && s == 86400,
+	      "24h is the most");
+	CHECK(config_duration("25h", 10, 86400, &s) == -EINVAL, "25h: too long");
+	CHECK(config_duration("9s", 10, 86400, &s) == -EINVAL, "9s: too short");
+	CHECK(config_duration("10d", 10, 86400, &s) == -EINVAL, "10d: no days");
+	CHECK(config_duration("", 10, 86400, &s) == -EINVAL, "empty");
+	CHECK(config_duration("-1m", 10, 86400, &s) == -EINVAL, "negative");
+	CHECK(config_duration("99999999999999999999h", 10, 86400, &s) ==
+		      -EINVAL,
+	      "overflow");
+}
+
+int
+main(void)
+{
+	struct history *h;
+	struct history_span sp;
+	struct modsnap ms;
+	uint64_t pc, buckets, stacks, mono = 5 * (uint64_t)S;
+	int i;
+
+	test_duration();
+	CHECK_EQ_INT(history_buckets(600), 61, "10 min: 60 buckets + the one "
+					       "filling");
+	CHECK_EQ_INT(history_buckets(15), 3, "15 s: 2 buckets + 1");
+
+	h = history_new(30, 2);	/* 4 buckets, 2 stacks each */
+	CHECK(h != NULL, "history_new");
+	pc = 0x1000;
+	CHECK_EQ_INT(history_add(h, HIST_CPU, 1, "t", 0, &pc, 1, 5), 0,
+		     "add before any bucket: ignored");
+	history_counts(h, &buckets, &stacks);
+	CHECK(buckets == 0 && stacks == 0, "no bucket yet");
+
+	one_module(&ms, 0x1000, 0x2000, "/old");
+	history_set_maps(h, 1, &ms);
+	CHECK(ms.v == NULL, "set_maps takes the snapshot over");
+	CHECK(history_maps_are(h, 1) && !history_maps_are(h, 2), "maps gen");
+	CHECK_EQ_INT(history_rotate(h, mono, WALL0, false), 1, "first bucket");
+	CHECK_EQ_INT(history_rotate(h, mono + 9 * S, WALL0 + 9 * S, false), 0,
+		     "no rotation within 10 s");
+
+	/* buckets 0..5 at 10 s apart, each with pc 0x1000 + i*16 and
+	 * value i + 1; bucket 3 onward with other maps */
+	for (i = 0; i < 6; i++) {
+		if (i > 0)
+			CHECK_EQ_INT(history_rotate(h, mono + (uint64_t)i * 10 * S,
+						    WALL0 + i * 10 * S, false),
+				     1, "rotation after 10 s");
+		if (i == 3) {
+			one_module(&ms, 0x1800, 0x3000, "/new");
+			history_set_maps(h, 2, &ms);
+		}
+		pc = 0x1000 + (uint64_t)i * 16;
+		history_add(h, HIST_CPU, 1, "t", 0, &pc, 1, i + 1);
+		history_add(h, HIST_CPU, 1, "t", 0, &pc, 1, i + 1);
+		history_add(h, HIST_WALL, 1, "t", 'S', &pc, 1, 100);
+		pc = 0x9000;	/* a common stack */
+		history_add(h, HIST_CPU, 1, "t", 0, &pc, 1, 1);
+		pc = 0x9999;	/* over the cap of 2 stacks */
+		history_add(h, HIST_CPU, 1, "t", 0, &pc, 1, 1);
+	}
+	history_counts(h, &buckets, &stacks);
+	CHECK_EQ_INT(buckets, 4, "ring full: 4 buckets kept");
+	CHECK_EQ_INT(stacks, 4 * 3, "2 cpu + 1 wall stacks per bucket");
+
+	/* the whole history: buckets 2..5 */
+	CHECK_EQ_INT(history_span(h, HIST_CPU, 0, WALL0 + 100 * S,
+				  WALL0 + 55 * S, &sp),
+		     0, "span of everything");
+	CHECK_EQ_INT(sp.nbuckets, 4, "4 buckets");
+	CHECK(sp.start == WALL0 + 20 * S && sp.end == WALL0 + 55 * S,
+	      "span from the oldest bucket's start to now");
+	CHECK(sp.oldest == WALL0 + 20 * S, "history begins with bucket 2");
+	CHECK_EQ_INT(value_of(sp.agg, 0x1000), -1, "bucket 0 was dropped");
+	CHECK_EQ_INT(value_of(sp.agg, 0x1020), 2 * 3, "bucket 2 merged");
+	CHECK_EQ_INT(value_of(sp.agg, 0x1050), 2 * 6, "bucket 5 merged");
+	CHECK_EQ_INT(value_of(sp.agg, 0x9000), 4, "a stack of every bucket "
+						  "summed");
+	CHECK_EQ_INT(sp.dropped, 4, "samples over the cap counted");
+	CHECK_EQ_INT(sp.agg->samples, 4 * 4, "samples, dropped included");
+	/* maps: /new [0x1800,0x3000) wins, /old kept where it does not
+	 * overlap: nothing of it does, so only /new */
+	CHECK_EQ_INT(sp.ms.n, 1, "overlapping older module left out");
+	CHECK(sp.ms.n == 1 && strcmp(sp.ms.v[0].path, "/new") == 0 &&
+		      sp.ms.v[0].main,
+	      "the newest maps win");
+	history_span_free(&sp);
+
+	/* a span inside bucket 3 and 4 only */
+	CHECK_EQ_INT(history_span(h, HIST_CPU, WALL0 + 35 * S, WALL0 + 45 * S,
+				  WALL0 + 55 * S, &sp),
+		     0, "span of 10 s");
+	CHECK_EQ_INT(sp.nbuckets, 2, "two buckets overlap 35..45 s");
+	CHECK(sp.start == WALL0 + 30 * S && sp.end == WALL0 + 50 * S,
+	      "whole buckets: 30..50 s");
+	CHECK_EQ_INT(value_of(sp.agg, 0x1020), -1, "bucket 2 not in it");
+	CHECK_EQ_INT(value_of(sp.agg, 0x1030), 8, "bucket 3 in it");
+	history_span_free(&sp);
+
+	/* buckets 2 (old maps) and 3 (new): the union names both */
+	CHECK_EQ_INT(history_span(h, HIST_WALL, WALL0 + 25 * S, WALL0 + 35 * S,
+				  WALL0 + 55 * S, &sp),
+		     0, "wall span across a maps change");
+	CHECK_EQ_INT(value_of(sp.agg, 0x1020), 100, "wall value: the period");
+	CHECK_EQ_INT(sp.agg->list[0]->state, 'S', "wall state kept");
+	CHECK_EQ_INT(sp.ms.n, 1, "old /old overlaps /new: one module");
+	history_span_free(&sp);
+
+	CHECK_EQ_INT(history_span(h, HIST_CPU, WALL0, WALL0 + 10 * S,
+				  WALL0 + 55 * S, &sp),
+		     -ERANGE, "span before the history: nothing");
+	history_span_free(&sp);
+
+	/* forced rotation (exec) */
+	CHECK_EQ_INT(history_rotate(h, mono + 51 * S, WALL0 + 51 * S, true), 1,
+		     "forced rotation");
+	history_counts(h, &buckets, &stacks);
+	CHECK_EQ_INT(buckets, 4, "still 4 buckets");
+	history_free(h);
+	history_free(NULL);
+
+	/* union of non-overlapping modules */
+	h = history_new(10, 8);
+	one_module(&ms, 0x1000, 0x2000, "/a");
+	history_set_maps(h, 1, &ms);
+	history_rotate(h, mono, WALL0, false);
+	pc = 0x1100;
+	history_add(h, HIST_CPU, 1, "t", 0, &pc, 1, 1);
+	history_rotate(h, mono + 10 * S, WALL0 + 10 * S, false);
+	one_module(&ms, 0x5000, 0x6000, "/b");
+	history_set_maps(h, 2, &ms);
+	CHECK_EQ_INT(history_span(h, HIST_CPU, 0, WALL0 + 20 * S,
+				  WALL0 + 15 * S, &sp),
+		     0, "span over two snapshots");
+	CHECK(sp.ms.n == 2 && strcmp(sp.ms.v[0].path, "/a") == 0 &&
+		      strcmp(sp.ms.v[1].path, "/b") == 0,
+	      "both modules, sorted by address");
+	CHECK(sp.ms.n == 2 && !sp.ms.v[0].main && sp.ms.v[1].main,
+	      "the newest snapshot's main module is the main one");
+	history_span_free(&sp);
+	history_free(h);
+	return check_report();
+}
