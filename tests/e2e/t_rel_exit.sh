@@ -87,11 +87,15 @@ exec_into()
 	local n=$1 i exe
 	shift
 	printf 'exec %s\n' "$*" >"$FIFO"
+	# No early "it died": while a thread that is not the leader execs, the
+	# kernel makes the old leader a zombie and waits for it (de_thread),
+	# so /proc/PID/stat says Z for a moment in a process that lives on.
 	for ((i = 0; i < 100; i++)); do
 		[ "$(count_matches "$out" '^ready [0-9]+$')" -ge "$n" ] && break
-		alive "$TARGET_PID" || fail "(b): the target died on 'exec $*': $(cat "$out.err")"
 		sleep 0.1
 	done
+	alive "$TARGET_PID" ||
+	    fail "(b): the target died on 'exec $*' (state $(state_of "$TARGET_PID" || echo gone)): $(cat "$out.err")"
 	[ "$(count_matches "$out" "^ready $TARGET_PID\$")" = "$n" ] ||
 	    fail "(b): no ready line $n ('ready $TARGET_PID') within 10 s of 'exec $*': $(cat "$out")"
 	exe=$(readlink "/proc/$TARGET_PID/exe")
