@@ -545,6 +545,7 @@ target_run()
 HAVE_METRICS=0
 HAVE_WALL=0
 HAVE_ATTACH=0
+HAVE_CONT=0
 
 # profd_start TPID TAG [ARGS...]: PFD, BASE, PLOG.
 profd_start()
@@ -651,6 +652,30 @@ profd_window_begin()
 	fi
 }
 
+# profd_record_begin TAG: continuous mode, no window: wait until the
+# recorder has ticked (it attaches by itself), then take the "before"
+# figures as profd_window_begin does; run_work fetches the history of the
+# run at its end, which profd_window_end then waits for.
+profd_record_begin()
+{
+	local tag=$1 n=1000 m
+	PTAG=$tag
+	for (( ; n > 0; n--)); do
+		if metrics "$BASE" "$tag.metrics.poll" &&
+		    m=$(msum "$tag.metrics.poll" profd_ticks_total) &&
+		    [ "${m%%.*}" -ge 1 ] 2>/dev/null; then
+			break
+		fi
+		nap 0.01
+	done
+	if [ "$n" -eq 0 ]; then
+		say "bench: continuous mode never ticked: $(tail -n 3 "$PLOG")"
+		return 1
+	fi
+	metrics "$BASE" "$tag.metrics.before" || : >"$tag.metrics.before"
+	read -r CPU0_STAT CPU0_SCHED < <(proc_cpu "$PFD")
+}
+
 # profd_window_end: wait for the answer; sets P_* (empty when unknown).
 profd_window_end()
 {
@@ -711,6 +736,9 @@ profd_probe()
 	mkdir -p "$OUT"
 	if "$PROFD" --attach=window -V >/dev/null 2>&1; then
 		HAVE_ATTACH=1
+	fi
+	if "$PROFD" --continuous=19 -V >/dev/null 2>&1; then
+		HAVE_CONT=1
 	fi
 	target_start "$tag" "$BIN/sleepers" -n 3 -a 60 || die "sleepers target does not start"
 	profd_start "$TPID" "$tag" || die "profd does not start: $PROFD"
@@ -774,11 +802,13 @@ perf_end()
 
 # ---- sections ---------------------------------------------------------------------------
 
-SLOW_CFGS=(profd_cpu99 profd_cpu999 profd_wall99 perf_fp99 perf_dwarf99 perf_fp999)
+SLOW_CFGS=(profd_cpu99 profd_cpu999 profd_wall99 profd_cont19 perf_fp99 perf_dwarf99 perf_fp999 perf_fp19)
 declare -A CFG_LABEL=(
 	[profd_cpu99]="profd CPU profile, 99 Hz"
 	[profd_cpu999]="profd CPU profile, 999 Hz"
 	[profd_wall99]="profd wall profile, 99 Hz"
+	[profd_cont19]="profd --continuous=19 (recorder, no window)"
+	[perf_fp19]="perf record -F 19 -g"
 	[perf_fp99]="perf record -F 99 -g"
 	[perf_dwarf99]="perf record -F 99 --call-graph dwarf"
 	[perf_fp999]="perf record -F 999 -g"
@@ -788,6 +818,7 @@ cfg_available()
 {
 	case $1 in
 	profd_wall*) [ "$HAVE_WALL" = 1 ] ;;
+	profd_cont*) [ "$HAVE_CONT" = 1 ] ;;
 	perf_*) [ "$HAVE_PERF" = 1 ] ;;
 	*) return 0 ;;
 	esac
@@ -850,6 +881,13 @@ run_work()
 		profd_window_begin "$tag" "$path" "$secs" "$hz" || run_abort || return 1
 	fi
 	case $cfg in
+	profd_cont*)
+		profd_start "$TPID" "$tag" --continuous="${cfg#profd_cont}" ||
+		    run_abort || return 1
+		profd_record_begin "$tag" || run_abort || return 1
+		;;
+	esac
+	case $cfg in
 	perf_* | both)
 		freq=${cfg##*[a-z]} cg=fp
 		[ "$cfg" = both ] && freq=$ACC_HZ
@@ -872,6 +910,11 @@ run_work()
 		;;
 	profd_* | both)
 		[ "$cfg" = both ] && { perf_end || true; }
+		# continuous mode: what the recorder holds of the run, at once
+		[[ $cfg == profd_cont* ]] && start "$tag.curl.out" "$tag.curl.err" \
+		    curl -sS --max-time 60 -o "$tag.pb.gz" \
+		    -w '%{http_code} %{time_total}\n' \
+		    "$BASE/debug/pprof/history?seconds=$secs" && CURL=$BG
 		profd_window_end || true
 		CURL=
 		profd_stop
@@ -1147,6 +1190,7 @@ report_slowdown()
 		if ! cfg_available "$cfg"; then
 			case $cfg in
 			profd_wall*) why="n/a (profd has no /debug/pprof/wall)" ;;
+			profd_cont*) why="n/a (profd has no --continuous)" ;;
 			*) why="n/a (perf not installed)" ;;
 			esac
 			for t in $THREADS; do cells+=("$why"); done
@@ -1181,7 +1225,7 @@ report_profd()
 	local tsv=$OUT/t_profd.tsv t cfg samples el hz cpu cps tps hwm hists p50 p99 mx stops nthr i50 i99
 	row "profd config" threads "samples/run" "Hz per sampled thread" "CPU ms/run" "CPU us/sample" "sampler CPU us/sample" \
 	    "stop p50 us" "stop p99 us" "stop max us" "interrupt p50/p99 us" "peak RSS MB" >"$tsv"
-	for cfg in profd_cpu99 profd_cpu999 profd_wall99; do
+	for cfg in profd_cpu99 profd_cpu999 profd_wall99 profd_cont19; do
 		cfg_available "$cfg" || continue
 		for t in $THREADS; do
 			samples=$(sel samples sec=slow T="$t" cfg="$cfg" | med)
