@@ -37,7 +37,9 @@
 #define HIST_MAX_STACKS	   4096		/* distinct stacks per bucket, kind */
 #define HIST_DEFAULT_HZ	   19		/* --continuous without =HZ */
 
-enum hist_kind { HIST_CPU, HIST_WALL, HIST_NKINDS };
+/* HIST_GROWTH: page faults since the recorder's last sample of the
+ * thread, times the page size (as a growth window weighs them). */
+enum hist_kind { HIST_CPU, HIST_WALL, HIST_GROWTH, HIST_NKINDS };
 
 struct history;
 
@@ -97,7 +99,7 @@ int history_span(struct history *h, enum hist_kind k, int64_t from,
 /* Free what history_span filled. */
 void history_span_free(struct history_span *sp);
 
-/* Buckets held and distinct stacks in them (both kinds), for /metrics. */
+/* Buckets held and distinct stacks in them (every kind), for /metrics. */
 void history_counts(struct history *h, uint64_t *buckets, uint64_t *stacks);
 
 /* ---- the recorder (the sampler thread's side) ---------------------------

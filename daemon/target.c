@@ -549,6 +549,7 @@ history_export_main(void *arg)
 	const struct history_span *sp = j->sp;
 	char comment[768], a[32], b[32], o[32], note[160];
 	bool wall = j->req->kind == HTTP_PROFILE_WALL;
+	bool growth = j->req->kind == HTTP_PROFILE_GROWTH;
 	struct export_info info;
 
 	rfc3339(sp->start, a, sizeof(a));
@@ -567,7 +568,10 @@ history_export_main(void *arg)
 		 " samples, %" PRIu64 " over the cap of %d stacks per "
 		 "bucket%s",
 		 PROFD_VERSION, (int)j->t->pid, j->t->comm,
-		 wall ? "wall clock, every thread" : "cpu, running threads", a,
+		 wall	  ? "wall clock, every thread"
+		 : growth ? "memory growth (page faults), running threads"
+			  : "cpu, running threads",
+		 a,
 		 b, (double)(sp->end - sp->start) / 1e9, sp->nbuckets,
 		 (unsigned long long)(HIST_BUCKET_NS / 1000000000ULL),
 		 j->t->o.continuous_hz, sp->agg->samples, sp->dropped,
@@ -577,7 +581,7 @@ history_export_main(void *arg)
 	info.time_nanos = sp->start;
 	info.duration_nanos = sp->end - sp->start;
 	info.comment = comment;
-	export_reply(sp->agg, &sp->ms, wall, false, &info, j->r);
+	export_reply(sp->agg, &sp->ms, wall, growth, &info, j->r);
 	return NULL;
 }
 
@@ -627,7 +631,9 @@ target_history(struct target *t, const struct http_history_req *req,
 	}
 	history_bounds(req, now, &from, &to);
 	e = history_span(t->hist,
-			 req->kind == HTTP_PROFILE_WALL ? HIST_WALL : HIST_CPU,
+			 req->kind == HTTP_PROFILE_WALL	    ? HIST_WALL
+			 : req->kind == HTTP_PROFILE_GROWTH ? HIST_GROWTH
+							    : HIST_CPU,
 			 from, to, now, &sp);
 	if (e == -ERANGE) {
 		rfc3339(sp.oldest, o, sizeof(o));

@@ -235,7 +235,7 @@ struct http_profile_req {
  * epoch, as the request gave it; what was not given is 0 (seconds) or
  * INT64_MIN (since, until). The daemon puts in the rest. */
 struct http_history_req {
-	enum http_profile_kind kind;	/* kind=cpu|wall */
+	enum http_profile_kind kind;	/* kind=cpu|wall|growth */
 	pid_t pid;		/* 0: the default target */
 	unsigned seconds;	/* 0: not given */
 	int64_t since, until;	/* INT64_MIN: not given */

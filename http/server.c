@@ -692,8 +692,11 @@ route_history(struct http_server *s, struct mg_connection *c, pid_t pid)
 	n = get_var(ri, "kind", v, sizeof(v));
 	if (n >= 0 && strcmp(v, "wall") == 0)
 		req.kind = HTTP_PROFILE_WALL;
+	else if (n >= 0 && strcmp(v, "growth") == 0)
+		req.kind = HTTP_PROFILE_GROWTH;
 	else if (n == -2 || (n >= 0 && strcmp(v, "cpu") != 0))
-		return send_error(c, 400, "invalid kind=%.32s: want cpu or wall",
+		return send_error(c, 400,
+				  "invalid kind=%.32s: want cpu, wall or growth",
 				  n >= 0 ? v : "...");
 	n = get_var(ri, "seconds", v, sizeof(v));
 	if (n == -2 || (n >= 0 && http_parse_uint(v, 1, HISTORY_MAX_SECONDS,
