@@ -28,6 +28,7 @@
 #include "daemon/session.h"
 #include "daemon/target.h"
 #include "daemon/warmer.h"
+#include "daemon/watch.h"
 #include "space/space.h"
 #include "symbolize/symbolize.h"
 
@@ -131,6 +132,14 @@ target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	if (o->continuous_hz > 0 && o->ntriggers > 0) {
+		t->watch = watch_new(t, o->triggers, o->ntriggers);
+		if (!t->watch) {
+			snprintf(err, errlen, "out of memory");
+			errno = ENOMEM;
+			goto fail;
+		}
+	}
 	t->uw = unwinder_new(t->space);
 	if (!t->uw) {
 		snprintf(err, errlen, "libunwind: cannot create address space");
@@ -161,6 +170,8 @@ target_stop(struct target *t)
 	pthread_mutex_unlock(&t->mu);
 	pthread_join(t->thread, NULL);
 	t->thread_started = false;
+	/* after the sampler: an exit it noticed last may still be written */
+	watch_stop(t->watch);
 }
 
 void
@@ -171,6 +182,7 @@ target_free(struct target *t)
 	target_stop(t);
 	sampler_free(t->sm);
 	history_free(t->hist);
+	watch_free(t->watch);
 	unwinder_free(t->uw);
 	space_free(t->space);
 	if (t->task_fd >= 0)
@@ -519,18 +531,6 @@ target_profile(struct target *t, const struct http_profile_req *req,
 	log_verbose("pid %d: window done: %.1f s, %" PRIu64 " samples",
 		    (int)t->pid, (double)s->duration_ns / 1e9, s->agg->samples);
 	session_free(s);
-}
-
-/* An RFC 3339 UTC time, to the second, for comments. */
-static void
-rfc3339(int64_t ns, char *buf, size_t len)
-{
-	time_t sec = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-
-	if (!gmtime_r(&sec, &tm) ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "?");
 }
 
 struct history_job {

@@ -292,6 +292,12 @@ struct http_ops {
 	/* Check pid names a target this server may serve (0 = default).
 	 * Fills r (404, 409, 403...) and returns false when it does not. */
 	bool (*check_target)(void *ctx, pid_t pid, struct http_reply *r);
+	/* /snapshots/ (name NULL): the list, as JSON text; /snapshots/NAME/
+	 * FILE: the file's bytes as text. name and file hold no '/', are
+	 * not "." or ".." and do not begin with '.'. 404 for anything not
+	 * listed. */
+	void (*snapshots)(void *ctx, const char *name, const char *file,
+			  struct http_reply *r);
 	/* civetweb's log lines (LINE borrowed, no newline needed), from any
 	 * civetweb thread. May be NULL. */
 	void (*log)(void *ctx, const char *line);

@@ -1127,6 +1127,56 @@ route_pprof(struct http_server *s, struct mg_connection *c, pid_t pid,
 			  path);
 }
 
+/* /snapshots/ and /snapshots/NAME/FILE (rest: what follows
+ * "/snapshots"): one name and one file, each without '/' and not
+ * hidden, else 404. */
+static int
+route_snapshots(struct http_server *s, struct mg_connection *c,
+		const char *rest)
+{
+	char name[256], file[64];
+	const char *slash, *type = "application/octet-stream";
+	struct http_reply r;
+	size_t nl;
+
+	if (rest[0] == '\0')
+		return redirect(c, "/snapshots/");
+	if (rest[0] != '/')
+		return send_error(c, 404, "unknown path; see /snapshots/");
+	rest++;
+	memset(&r, 0, sizeof(r));
+	if (rest[0] == '\0') {
+		s->ops->snapshots(s->opsctx, NULL, NULL, &r);
+		if (r.status != 200)
+			return send_reply(c, &r, "snapshots");
+		send_body(c, 200, "application/json", r.text, r.text_len,
+			  NULL, false);
+		free(r.text);
+		return 200;
+	}
+	slash = strchr(rest, '/');
+	nl = slash ? (size_t)(slash - rest) : 0;
+	if (!slash || nl == 0 || nl >= sizeof(name) || rest[0] == '.' ||
+	    slash[1] == '.' || slash[1] == '\0' || strchr(slash + 1, '/') ||
+	    strlen(slash + 1) >= sizeof(file))
+		return send_error(c, 404,
+				  "no such snapshot file; see /snapshots/");
+	memcpy(name, rest, nl);
+	name[nl] = '\0';
+	snprintf(file, sizeof(file), "%s", slash + 1);
+	s->ops->snapshots(s->opsctx, name, file, &r);
+	if (r.status != 200)
+		return send_reply(c, &r, "snapshot");
+	nl = strlen(file);
+	if (nl > 5 && strcmp(file + nl - 5, ".json") == 0)
+		type = "application/json";
+	else if (nl > 4 && strcmp(file + nl - 4, ".txt") == 0)
+		type = "text/plain; charset=utf-8";
+	send_body(c, 200, type, r.text, r.text_len, NULL, false);
+	free(r.text);
+	return 200;
+}
+
 /* 401 with both schemes go tool pprof and browsers can answer. */
 static int
 send_unauthorized(struct mg_connection *c)
@@ -1190,6 +1240,8 @@ handler(struct mg_connection *c, void *cbdata)
 		return send_error(c, 404,
 				  "bad target prefix: want /pid/<PID>/debug/"
 				  "pprof/...");
+	if (pid == 0 && strncmp(path, "/snapshots", 10) == 0)
+		return route_snapshots(s, c, path + 10);
 	if (pid == 0) {
 		if (strcmp(path, "/metrics") == 0)
 			return route_metrics(s, c);
