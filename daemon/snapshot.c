@@ -138,14 +138,14 @@ name_time(const char *s)
 
 struct ent {
 	char name[256];
-	const char *time;	/* into name */
+	size_t time;		/* where name_time() found it */
 };
 
 static int
 ent_cmp_newest(const void *a, const void *b)
 {
 	const struct ent *x = a, *y = b;
-	int c = strncmp(y->time, x->time, 17);
+	int c = strncmp(y->name + y->time, x->name + x->time, 17);
 
 	return c ? c : strcmp(y->name, x->name);
 }
@@ -181,7 +181,7 @@ list_entries(const char *prefix, struct ent **out, size_t *n)
 		    !S_ISDIR(st.st_mode))
 			continue;
 		snprintf(v[cnt].name, sizeof(v[cnt].name), "%s", de->d_name);
-		v[cnt].time = name_time(v[cnt].name);
+		v[cnt].time = (size_t)(name_time(v[cnt].name) - v[cnt].name);
 		cnt++;
 	}
 	closedir(d);
@@ -206,7 +206,8 @@ prune(const char *safe)
 		const char *rest = v[i].name + strlen(prefix);
 
 		/* "name-PID-TIME-": not another name that begins alike */
-		if (i < keep_n || rest + strspn(rest, "0123456789") != v[i].time)
+		if (i < keep_n ||
+		    rest + strspn(rest, "0123456789") != v[i].name + v[i].time)
 			continue;
 		if (remove_tree(outdir, v[i].name) == 0)
 			log_info("snapshot %s removed (--keep %u)", v[i].name,
@@ -392,7 +393,7 @@ serve_list(struct http_reply *r)
 	}
 	textbuf_printf(&b, "[");
 	for (i = 0; i < n; i++) {
-		const char *t = v[i].time;
+		const char *t = v[i].name + v[i].time;
 
 		textbuf_printf(&b,
 			       "%s\n{\"name\":\"%s\",\"time\":\"%.4s-%.2s-%.2s"
