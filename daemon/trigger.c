@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/config.h"
 #include "daemon/trigger.h"
 
 /* A non-negative decimal number (digits, at most one '.') at *p; *p moves
@@ -72,25 +73,13 @@ size(const char **p, uint64_t *bytes)
 	return -EINVAL;
 }
 
-/* "/DURATION" to the end: a whole number with s, m or h (none: s). */
+/* "/DURATION" to the end (config_duration's syntax). */
 static int
 duration(const char *p, unsigned *seconds)
 {
-	double v;
-	unsigned mul = 1;
-
-	if (*p++ != '/' || number(&p, &v) < 0 || v != (double)(uint64_t)v)
+	if (*p != '/')
 		return -EINVAL;
-	if (*p == 's')
-		p++;
-	else if (*p == 'm')
-		mul = 60, p++;
-	else if (*p == 'h')
-		mul = 3600, p++;
-	if (*p != '\0' || v < 1 || v * mul > TRIGGER_MAX_DUR)
-		return -EINVAL;
-	*seconds = (unsigned)v * mul;
-	return 0;
+	return config_duration(p + 1, 1, TRIGGER_MAX_DUR, seconds);
 }
 
 /* N%: 0 < N <= 10000 (a CPU share may be several cores' worth). */
