@@ -1,6 +1,7 @@
 /* history.h - continuous mode's flight recorder (history.c): per target, a
- * ring of fixed-length time buckets, each with a CPU-weighted and a
- * wall-weighted aggregate of the samples the recorder took in it and the
+ * ring of fixed-length time buckets, each with a CPU-weighted, a
+ * wall-weighted and a growth-weighted (page faults) aggregate of the
+ * samples the recorder took in it and the
  * module snapshot that names their PCs; and the recorder itself, which
  * runs beside the sessions on the target's sampler thread.
  *
