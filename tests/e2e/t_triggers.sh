@@ -148,28 +148,12 @@ stop_profd
 
 # ---- c. oom -------------------------------------------------------------------
 LIMIT=$((96 << 20))
-CG=
-if [ -w /sys/fs/cgroup/memory/cgroup.procs ] &&
-    [ -e /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
-	CG=/sys/fs/cgroup/memory/profd-t_triggers.$$
-	mkdir "$CG" 2>/dev/null || CG=
-	if [ -n "$CG" ]; then
-		at_exit "rmdir '$CG' 2>/dev/null"
-		echo "$LIMIT" >"$CG/memory.limit_in_bytes" || fail "cannot set $CG's limit"
-		# no swapping instead of the OOM kill
-		[ -e "$CG/memory.memsw.limit_in_bytes" ] &&
-		    { echo "$LIMIT" >"$CG/memory.memsw.limit_in_bytes" || fail "cannot set $CG's memsw limit"; }
-	fi
-elif grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null &&
-    [ -w /sys/fs/cgroup/cgroup.subtree_control ]; then
-	echo +memory >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
-	CG=/sys/fs/cgroup/profd-t_triggers.$$
-	mkdir "$CG" 2>/dev/null || CG=
-	if [ -n "$CG" ]; then
-		at_exit "rmdir '$CG' 2>/dev/null"
-		echo "$LIMIT" >"$CG/memory.max" || fail "cannot set $CG's memory.max"
-		[ -e "$CG/memory.swap.max" ] && echo 0 >"$CG/memory.swap.max"
-	fi
+memcg_create profd-t_triggers "$LIMIT"
+# no swapping instead of the OOM kill
+if [ -e "$CG/memory.memsw.limit_in_bytes" ]; then
+	echo "$LIMIT" >"$CG/memory.memsw.limit_in_bytes" || fail "cannot set $CG's memsw limit"
+elif [ -e "$CG/memory.swap.max" ]; then
+	echo 0 >"$CG/memory.swap.max" || fail "cannot set $CG's memory.swap.max"
 fi
 if [ -z "$CG" ]; then
 	say "SKIP: oom part: neither a v1 memory hierarchy (/sys/fs/cgroup/memory) nor a v2 one with the memory controller can be created here"
