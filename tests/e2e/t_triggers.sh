@@ -16,7 +16,8 @@
 #      saying why, where neither can be made) with a small limit, the
 #      unbounded grower is OOM-killed by the kernel: an oom snapshot
 #      whose manifest says the cgroup's oom_kill count went up, and whose
-#      growth profile names grow_leaf.
+#      growth profile names grow_leaf; with --keep 3 in the same
+#      directory, the oldest snapshot (a.'s) is removed.
 . "$(dirname "$0")/lib.sh"
 t_begin triggers
 need_pprof_dump
@@ -158,11 +159,13 @@ fi
 if [ -z "$CG" ]; then
 	say "SKIP: oom part: neither a v1 memory hierarchy (/sys/fs/cgroup/memory) nor a v2 one with the memory controller can be created here"
 else
-	OUT2=$TEST_DIR/snapshots-oom
+	# the same directory, which holds a. and b.'s: with --keep 3, the oom
+	# and exit snapshots to come push out a.'s, the oldest "grow" one
+	OUT2=$OUT
 	start_target grow "$CNT" 0 120
 	echo "$TARGET_PID" >"$CG/cgroup.procs" || fail "cannot move the target into $CG"
 	grep -q "profd-t_triggers.$$" "/proc/$TARGET_PID/cgroup" || fail "the target is not in $CG"
-	start_profd --continuous=99 --output-dir "$OUT2" --trigger oom --trigger exit
+	start_profd --continuous=99 --output-dir "$OUT2" --trigger oom --trigger exit --keep 3
 	wait_history
 	kill -USR2 "$TARGET_PID"
 	wait_gone "$TARGET_PID" 30 || fail "the grower is still alive 30 s into growing in a $LIMIT-byte cgroup"
@@ -181,6 +184,11 @@ else
 	expect_status "GET /snapshots/.../manifest.json" "$code" 200
 	cmp -s "$TEST_DIR/om.json" "$O/manifest.json" || fail "served manifest differs"
 	ok "oom: exit snapshot beside it; /snapshots/ serves its manifest"
+	left=$(find "$OUT" -mindepth 1 -maxdepth 1 -name 'grow-*' | wc -l)
+	[ "$left" = 3 ] || fail "--keep 3: $left snapshots left: $(ls "$OUT")"
+	[ ! -e "$S" ] || fail "--keep 3: the oldest ($(basename "$S")) is still there"
+	[ -d "$E" ] || fail "--keep 3: $(basename "$E") was removed, not the oldest"
+	ok "--keep 3: the oldest snapshot was removed"
 	stop_profd
 fi
 say "PASS triggers"
