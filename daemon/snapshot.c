@@ -23,6 +23,9 @@
 #define FILE_MAX	(512u << 20)
 #define FIRED_MAX	256		/* {pid, trigger} series kept */
 
+/* write_mu: one snapshot written (and pruned) at a time; mu: the
+ * counters, held briefly (the sampler threads count what fires). */
+static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static char outdir[512];
 static unsigned keep_n;
@@ -259,7 +262,7 @@ snapshot_write(const char *name, pid_t pid, int64_t wall, const char *safe,
 	gmtime_r(&sec, &tm);
 	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(out, outlen, "%s-%d-%s-%s", sname, (int)pid, ts, safe);
-	pthread_mutex_lock(&mu);
+	pthread_mutex_lock(&write_mu);
 	snprintf(tmp, sizeof(tmp), "%s/.tmp-XXXXXX", outdir);
 	if (!mkdtemp(tmp)) {
 		e = -errno;
@@ -283,7 +286,9 @@ snapshot_write(const char *name, pid_t pid, int64_t wall, const char *safe,
 		e = -errno;
 		goto fail;
 	}
+	pthread_mutex_lock(&mu);
 	written++;
+	pthread_mutex_unlock(&mu);
 	log_info("snapshot %s written", out);
 	prune(sname);
 	goto out;
@@ -291,10 +296,12 @@ fail:
 	(void)remove_tree(outdir, strrchr(tmp, '/') + 1);
 out:
 	if (e < 0) {
+		pthread_mutex_lock(&mu);
 		errors++;
+		pthread_mutex_unlock(&mu);
 		log_warn("snapshot %s not written: %s", out, strerror(-e));
 	}
-	pthread_mutex_unlock(&mu);
+	pthread_mutex_unlock(&write_mu);
 	return e;
 }
 

@@ -58,13 +58,15 @@ struct watch {
 	bool have_cg, have_oom, said_nolimit, exited;
 	uint64_t oom_base;
 
-	/* the worker's queue and what it keeps, under mu */
+	/* the worker's queue, under mu (the sampler holds it only to post) */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t thr;
 	bool thr_ok, stop;
 	struct job q[QUEUE_N];
 	size_t qhead, qn;
+
+	/* what the worker keeps: its own, no lock */
 	char *dump;
 	size_t dump_len;
 	int64_t dump_wall;
@@ -539,12 +541,10 @@ take_dump(struct watch *w)
 	memset(&r, 0, sizeof(r));
 	target_threads(w->t, 2, false, &r);
 	if (r.status == 200 && r.text) {
-		pthread_mutex_lock(&w->mu);
 		free(w->dump);
 		w->dump = r.text;
 		w->dump_len = r.text_len;
 		w->dump_wall = wall_now_ns();
-		pthread_mutex_unlock(&w->mu);
 		r.text = NULL;
 	}
 	pprof_free(r.profile);
@@ -553,12 +553,10 @@ take_dump(struct watch *w)
 	target_comm(w->t, comm, sizeof(comm));
 	memory_view(w->t->pid, comm, &r);
 	if (encode_reply(&r, &mem, &mlen) == 0) {
-		pthread_mutex_lock(&w->mu);
 		free(w->mem);
 		w->mem = mem;
 		w->mem_len = mlen;
 		w->mem_wall = wall_now_ns();
-		pthread_mutex_unlock(&w->mu);
 	}
 }
 
@@ -611,7 +609,6 @@ write_snapshot(struct watch *w, const struct job *j)
 		if (history_file(w, hist[i].kind, &prof[i], &plen[i]) == 0)
 			f[nf++] = (struct snap_file){ hist[i].file, prof[i],
 						      plen[i] };
-	pthread_mutex_lock(&w->mu);
 	rfc3339(w->dump_wall, dumpt, sizeof(dumpt));
 	rfc3339(w->mem_wall, memt, sizeof(memt));
 	if (w->dump)
@@ -646,7 +643,6 @@ write_snapshot(struct watch *w, const struct job *j)
 		(void)snapshot_write(comm, w->t->pid, j->wall, tr->safe, f, nf,
 				     dir, sizeof(dir));
 	}
-	pthread_mutex_unlock(&w->mu);
 	free(m.s);
 	for (i = 0; i < 3; i++)
 		free(prof[i]);
