@@ -27,7 +27,8 @@
 	"             [--debuginfod-timeout N] [--debuginfod-max-size N]\n" \
 	"             [--debuginfod-cache DIR] [--runtime-dir DIR]\n" \
 	"             [--no-guardian] [--continuous[=HZ]]\n" \
-	"             [--history DURATION]\n"
+	"             [--history DURATION] [--trigger EXPR]\n" \
+	"             [--output-dir DIR] [--keep N]\n"
 
 /* Where downloaded debug files go when --debuginfod-cache is not given:
  * for root, and under other users' XDG cache directory. */
@@ -461,6 +462,30 @@ set_history(const struct opt *o, const char *arg, struct parse_ctx *x)
 	return 0;
 }
 
+/* --trigger EXPR, repeatable (trigger.h). */
+static int
+set_trigger(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	(void)o;
+	if (x->c->ntriggers >= TRIGGER_MAX) {
+		snprintf(x->err, x->errlen, "--trigger: at most %d of them",
+			 TRIGGER_MAX);
+		return -EINVAL;
+	}
+	if (trigger_parse(arg, &x->c->triggers[x->c->ntriggers], x->err,
+			  x->errlen) < 0)
+		return -EINVAL;
+	x->c->ntriggers++;
+	return 0;
+}
+
+static int
+set_keep(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	x->c->have_keep = true;
+	return set_num(o, arg, x);
+}
+
 /* --help and --version: stop at once, as before any other check. */
 static int
 set_stop(const struct opt *o, const char *arg, struct parse_ctx *x)
@@ -560,6 +585,18 @@ static const struct opt options[] = {
 	{ "history", 0, "DURATION",
 	  "history --continuous keeps, 10s..24h (10m)",
 	  .set = set_history },
+	{ "trigger", 0, "EXPR",
+	  "write a snapshot when EXPR holds (repeatable):\n"
+	  "rss>=SIZE, rss>=N%, rss-growth>=SIZE/DURATION,\n"
+	  "cpu>=N%/DURATION, exit, oom; needs\n"
+	  "--continuous and --output-dir",
+	  .set = set_trigger },
+	{ "output-dir", 0, "DIR",
+	  "where triggers write snapshots (absolute)",
+	  .set = set_abs_path, FIELD(output_dir) },
+	{ "keep", 0, "N",
+	  "snapshots kept per target name (20)",
+	  .set = set_keep, FIELD(keep), 1, 100000 },
 	{ "debug", 'd', NULL, "log debug messages (same as -vv)",
 	  .set = set_debug },
 	{ "verbose", 'v', NULL, "log more; repeat for debug messages",
@@ -677,6 +714,17 @@ check_config(struct parse_ctx *x)
 			 "--history goes with --continuous: give both");
 		return -EINVAL;
 	}
+	if (c->ntriggers && (!c->continuous_hz || !c->output_dir[0])) {
+		snprintf(x->err, x->errlen,
+			 "--trigger needs --continuous (the history a "
+			 "snapshot holds) and --output-dir (where it goes)");
+		return -EINVAL;
+	}
+	if ((c->output_dir[0] || c->have_keep) && !c->ntriggers) {
+		snprintf(x->err, x->errlen,
+			 "--output-dir and --keep go with --trigger");
+		return -EINVAL;
+	}
 	if (!c->runtime_dir[0])
 		default_runtime_dir(c);
 	if (c->debuginfod[0] && !c->debuginfod_cache[0])
@@ -702,6 +750,7 @@ set_defaults(struct config *c)
 	c->debuginfod_timeout = 10;
 	c->debuginfod_max_size = 256UL << 20;
 	c->history_s = HIST_DEFAULT_SECONDS;
+	c->keep = 20;
 }
 
 int

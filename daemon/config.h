@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "daemon/trigger.h"
+
 #define PROFD_MAX_PIDS	  64		/* --pid given */
 #define PROFD_MAX_MATCH	  16		/* --match given */
 
@@ -47,6 +49,11 @@ struct config {
 	unsigned continuous_hz;	/* --continuous[=HZ]; 0: off */
 	unsigned history_s;	/* --history, seconds */
 	bool have_history;	/* --history given */
+	struct trigger triggers[TRIGGER_MAX];	/* --trigger, repeatable */
+	size_t ntriggers;
+	char output_dir[512];	/* --output-dir; "" none */
+	unsigned keep;		/* --keep: snapshots kept per target name */
+	bool have_keep;		/* --keep given */
 };
 
 /* Fill c with the defaults, then parse argv into it. c->match points into

@@ -417,10 +417,14 @@ recorder_start(struct target *t, unsigned hz)
 	if (space_refresh(t->space, msg, sizeof(msg)) > 0)
 		unwinder_flush(t->uw);
 	pthread_mutex_unlock(&t->space_mu);
-	/* CPU time used before the recorder started is not its own */
+	/* CPU time used (pages faulted in) before the recorder started
+	 * is not its own */
 	if (scan_threads(t, SCAN_FULL, &sm->unexplained) == 0)
-		for (i = 0; i < sm->nthr; i++)
+		for (i = 0; i < sm->nthr; i++) {
 			sm->thr[i]->attributed[REC_SLOT] = sm->thr[i]->cpu_ns;
+			sm->thr[i]->attributed[REC_FAULT_SLOT] =
+				sm->thr[i]->faults;
+		}
 	note_maps(t);
 	now = mono_ns();
 	if (history_rotate(t->hist, now, wall_now_ns(), false) < 0)

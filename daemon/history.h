@@ -1,6 +1,7 @@
 /* history.h - continuous mode's flight recorder (history.c): per target, a
- * ring of fixed-length time buckets, each with a CPU-weighted and a
- * wall-weighted aggregate of the samples the recorder took in it and the
+ * ring of fixed-length time buckets, each with a CPU-weighted, a
+ * wall-weighted and a growth-weighted (page faults) aggregate of the
+ * samples the recorder took in it and the
  * module snapshot that names their PCs; and the recorder itself, which
  * runs beside the sessions on the target's sampler thread.
  *
@@ -37,7 +38,9 @@
 #define HIST_MAX_STACKS	   4096		/* distinct stacks per bucket, kind */
 #define HIST_DEFAULT_HZ	   19		/* --continuous without =HZ */
 
-enum hist_kind { HIST_CPU, HIST_WALL, HIST_NKINDS };
+/* HIST_GROWTH: page faults since the recorder's last sample of the
+ * thread, times the page size (as a growth window weighs them). */
+enum hist_kind { HIST_CPU, HIST_WALL, HIST_GROWTH, HIST_NKINDS };
 
 struct history;
 
@@ -97,7 +100,7 @@ int history_span(struct history *h, enum hist_kind k, int64_t from,
 /* Free what history_span filled. */
 void history_span_free(struct history_span *sp);
 
-/* Buckets held and distinct stacks in them (both kinds), for /metrics. */
+/* Buckets held and distinct stacks in them (every kind), for /metrics. */
 void history_counts(struct history *h, uint64_t *buckets, uint64_t *stacks);
 
 /* ---- the recorder (the sampler thread's side) ---------------------------

@@ -36,6 +36,7 @@
 #include "daemon/metrics.h"
 #include "daemon/proc.h"
 #include "daemon/registry.h"
+#include "daemon/snapshot.h"
 #include "daemon/target.h"
 #include "http/http.h"
 #include "symbolize/symbolize.h"
@@ -269,6 +270,14 @@ op_log(void *ctx, const char *line)
 		log_verbose("http: %.*s", (int)n, line);
 }
 
+static void
+op_snapshots(void *ctx, const char *name, const char *file,
+	     struct http_reply *r)
+{
+	(void)ctx;
+	snapshot_serve(name, file, r);
+}
+
 static const struct http_ops ops = {
 	.profile = op_profile,
 	.memory = op_memory,
@@ -280,6 +289,7 @@ static const struct http_ops ops = {
 	.targets_json = op_targets_json,
 	.targets = op_targets,
 	.check_target = op_check_target,
+	.snapshots = op_snapshots,
 	.log = op_log,
 };
 
@@ -515,6 +525,11 @@ start_registry(struct profd *d)
 	topts.rt_priority = c->rt_priority;
 	topts.continuous_hz = c->continuous_hz;
 	topts.history_s = c->history_s;
+	topts.triggers = c->triggers;
+	topts.ntriggers = c->ntriggers;
+	if (c->ntriggers > 0 &&
+	    snapshot_init(c->output_dir, c->keep, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	d->reg = registry_new(&topts, c->allow_any_pid, c->max_targets);
 	if (!d->reg)
 		fatalx("out of memory");

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
@@ -268,6 +269,13 @@ cgroup_parse(const char *buf, size_t len, struct cgroup_paths *out)
 							sizeof(out->v2));
 			} else if (has_controller(c1 + 1,
 						  (size_t)(c2 - c1 - 1),
+						  "cpu") &&
+				   !out->v1_cpu[0]) {
+				(void)copy_path(path, pl, out->v1_cpu,
+						sizeof(out->v1_cpu));
+			}
+			if (c2 != c1 + 1 && has_controller(c1 + 1,
+						  (size_t)(c2 - c1 - 1),
 						  "memory") &&
 				   !out->v1_memory[0]) {
 				(void)copy_path(path, pl, out->v1_memory,
@@ -307,13 +315,16 @@ read_u64(const char *dir, const char *name, uint64_t *v)
 #define V1_UNLIMITED (UINT64_C(1) << 62)
 
 int
-memory_cgroup(pid_t pid, uint64_t *usage, uint64_t *limit, bool *has_limit)
+cgroup_dirs(pid_t pid, struct cgroup_dirs *out)
 {
+	static const char *const roots[] = { "/sys/fs/cgroup",
+					     "/sys/fs/cgroup/unified" };
 	struct cgroup_paths cg;
-	char path[64], dir[1100], *buf;
-	size_t len;
+	char path[64], probe[1200], *buf;
+	size_t len, i;
 	int e;
 
+	memset(out, 0, sizeof(*out));
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	e = proc_read(path, 1 << 16, &buf, &len);
 	if (e < 0)
@@ -329,27 +340,142 @@ memory_cgroup(pid_t pid, uint64_t *usage, uint64_t *limit, bool *has_limit)
 		cg.v2[0] = '\0';
 	/* the memory controller is on v1 where both are mounted (hybrid) */
 	if (cg.v1_memory[0]) {
-		snprintf(dir, sizeof(dir), "/sys/fs/cgroup/memory%s",
+		snprintf(out->mem, sizeof(out->mem), "/sys/fs/cgroup/memory%s",
 			 cg.v1_memory);
-		if (read_u64(dir, "memory.usage_in_bytes", usage) == 0 &&
-		    read_u64(dir, "memory.limit_in_bytes", limit) == 0) {
-			*has_limit = *limit < V1_UNLIMITED;
-			return 0;
+		snprintf(probe, sizeof(probe), "%s/memory.usage_in_bytes",
+			 out->mem);
+		if (access(probe, R_OK) < 0)
+			out->mem[0] = '\0';
+	}
+	if (cg.v1_cpu[0] && strcmp(cg.v1_cpu, "/") != 0)
+		snprintf(out->cpu, sizeof(out->cpu), "/sys/fs/cgroup/cpu%s",
+			 cg.v1_cpu);
+	for (i = 0; i < 2 && cg.v2[0]; i++) {
+		snprintf(probe, sizeof(probe), "%s%s/memory.current", roots[i],
+			 cg.v2);
+		if (!out->mem[0] && access(probe, R_OK) == 0) {
+			snprintf(out->mem, sizeof(out->mem), "%s%s", roots[i],
+				 cg.v2);
+			out->mem_v2 = true;
+		}
+		snprintf(probe, sizeof(probe), "%s%s/cpu.max", roots[i],
+			 cg.v2);
+		if (!out->cpu[0] && access(probe, R_OK) == 0) {
+			snprintf(out->cpu, sizeof(out->cpu), "%s%s", roots[i],
+				 cg.v2);
+			out->cpu_v2 = true;
 		}
 	}
-	if (cg.v2[0]) {
-		static const char *const roots[] = { "/sys/fs/cgroup",
-						     "/sys/fs/cgroup/unified" };
-		size_t i;
+	return out->mem[0] || out->cpu[0] ? 0 : -ENOENT;
+}
 
-		for (i = 0; i < 2; i++) {
-			snprintf(dir, sizeof(dir), "%s%s", roots[i], cg.v2);
-			if (read_u64(dir, "memory.current", usage) != 0)
-				continue;
-			e = read_u64(dir, "memory.max", limit);
-			*has_limit = e == 0;
+int
+cgroup_memory(const struct cgroup_dirs *d, uint64_t *usage, uint64_t *limit,
+	      bool *has_limit)
+{
+	int e;
+
+	if (!d->mem[0])
+		return -ENOENT;
+	if (!d->mem_v2) {
+		if (read_u64(d->mem, "memory.usage_in_bytes", usage) != 0 ||
+		    read_u64(d->mem, "memory.limit_in_bytes", limit) != 0)
+			return -ENOENT;
+		*has_limit = *limit < V1_UNLIMITED;
+		return 0;
+	}
+	if (read_u64(d->mem, "memory.current", usage) != 0)
+		return -ENOENT;
+	e = read_u64(d->mem, "memory.max", limit);
+	*has_limit = e == 0;
+	return 0;
+}
+
+int
+cgroup_key_value(const char *buf, size_t len, const char *key, uint64_t *v)
+{
+	size_t kl = strlen(key);
+	const char *p = buf, *end = buf + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+
+		if ((size_t)(le - p) > kl + 1 && memcmp(p, key, kl) == 0 &&
+		    p[kl] == ' ' && p[kl + 1] >= '0' && p[kl + 1] <= '9') {
+			uint64_t x = 0;
+
+			for (p += kl + 1; p < le && *p >= '0' && *p <= '9'; p++)
+				x = x * 10 + (uint64_t)(*p - '0');
+			*v = x;
 			return 0;
 		}
+		p = le + 1;
 	}
 	return -ENOENT;
+}
+
+int
+cgroup_oom_kills(const struct cgroup_dirs *d, uint64_t *n)
+{
+	char path[1200], *buf;
+	size_t len;
+	int e;
+
+	if (!d->mem[0])
+		return -ENOENT;
+	snprintf(path, sizeof(path), "%s/%s", d->mem,
+		 d->mem_v2 ? "memory.events" : "memory.oom_control");
+	e = proc_read(path, 4096, &buf, &len);
+	if (e < 0)
+		return e;
+	e = cgroup_key_value(buf, len, "oom_kill", n);
+	free(buf);
+	return e;
+}
+
+int
+cgroup_cpu_quota(const struct cgroup_dirs *d, double *cores)
+{
+	char path[1200], *buf;
+	uint64_t quota, period;
+	size_t len;
+	int e;
+
+	if (!d->cpu[0])
+		return 1;
+	if (!d->cpu_v2) {
+		if (read_u64(d->cpu, "cpu.cfs_quota_us", &quota) != 0 ||
+		    read_u64(d->cpu, "cpu.cfs_period_us", &period) != 0 ||
+		    period == 0)
+			return 1;	/* -1: none, which strtoull wraps */
+		if (quota > (UINT64_C(1) << 40))
+			return 1;
+		*cores = (double)quota / (double)period;
+		return 0;
+	}
+	/* "QUOTA PERIOD" or "max PERIOD" */
+	snprintf(path, sizeof(path), "%s/cpu.max", d->cpu);
+	e = proc_read(path, 128, &buf, &len);
+	if (e < 0)
+		return 1;
+	e = sscanf(buf, "%" SCNu64 " %" SCNu64, &quota, &period) == 2 &&
+			    period > 0
+		    ? 0
+		    : 1;
+	free(buf);
+	if (e == 0)
+		*cores = (double)quota / (double)period;
+	return e;
+}
+
+int
+memory_cgroup(pid_t pid, uint64_t *usage, uint64_t *limit, bool *has_limit)
+{
+	struct cgroup_dirs d;
+	int e = cgroup_dirs(pid, &d);
+
+	if (e < 0)
+		return e;
+	return cgroup_memory(&d, usage, limit, has_limit);
 }

@@ -60,6 +60,7 @@ bool rss_trend_add(struct rss_trend *tr, uint64_t mono_ns, uint64_t rss,
  * PATH"), and the v2 unified path ("0::PATH"); "" for none. */
 struct cgroup_paths {
 	char v1_memory[512];
+	char v1_cpu[512];	/* the v1 cpu controller's */
 	char v2[512];
 };
 
@@ -77,5 +78,35 @@ int cgroup_parse(const char *buf, size_t len, struct cgroup_paths *out);
  * read. */
 int memory_cgroup(pid_t pid, uint64_t *usage, uint64_t *limit,
 		  bool *has_limit);
+
+/* The cgroup directories of a process, resolved once (cgroup_dirs) so
+ * that they can be read after it has exited (triggers, watch.c). "" when
+ * none. */
+struct cgroup_dirs {
+	char mem[1100];
+	bool mem_v2;
+	char cpu[1100];
+	bool cpu_v2;
+};
+
+/* Resolve pid's memory and CPU cgroup directories. 0, -ENOENT (in none
+ * profd can read), -errno. */
+int cgroup_dirs(pid_t pid, struct cgroup_dirs *out);
+
+/* Usage and limit of the memory cgroup (see memory_cgroup). */
+int cgroup_memory(const struct cgroup_dirs *d, uint64_t *usage,
+		  uint64_t *limit, bool *has_limit);
+
+/* The memory cgroup's count of OOM kills: v2 memory.events 'oom_kill',
+ * v1 memory.oom_control 'oom_kill'. 0, -ENOENT. */
+int cgroup_oom_kills(const struct cgroup_dirs *d, uint64_t *n);
+
+/* The CPU quota in cores (v2 cpu.max, v1 cpu.cfs_quota_us /
+ * cpu.cfs_period_us): 0 with *cores set, 1 when there is none. */
+int cgroup_cpu_quota(const struct cgroup_dirs *d, double *cores);
+
+/* The value of the line "key N" in text buf[0..len) (pure). 0, -ENOENT. */
+int cgroup_key_value(const char *buf, size_t len, const char *key,
+		     uint64_t *v);
 
 #endif /* PROFD_DAEMON_MEMORY_H */

@@ -20,6 +20,7 @@
 #include "daemon/metrics.h"
 #include "daemon/proc.h"
 #include "daemon/registry.h"
+#include "daemon/snapshot.h"
 #include "daemon/target.h"
 #include "daemon/textbuf.h"
 #include "symbolize/symbolize.h"
@@ -358,6 +359,7 @@ metrics_text(struct target **targets, size_t n, char **out, size_t *len)
 	registry_metrics(&b);
 	for (i = 0; i < n; i++)
 		target_metrics(&b, targets[i]);
+	snapshot_metrics(&b);
 	file_metrics(&b);
 	if (b.oom) {
 		free(b.s);

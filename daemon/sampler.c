@@ -65,6 +65,7 @@
 #include "daemon/threads.h"
 #include "daemon/tick.h"
 #include "daemon/warmer.h"
+#include "daemon/watch.h"
 
 /* With stops still owed (PT_LATE), look for them this often. */
 #define LATE_POLL_NS	   (1 * 1000000ULL)
@@ -180,6 +181,8 @@ sampler_setup(struct target *t)
 	sm->guard = guardian_claim(t->pid);
 	if (t->hist)
 		recorder_start(t, t->o.continuous_hz);
+	if (t->watch)
+		watch_start(t);
 }
 
 /* Start every posted session. Called with t->mu held, which it drops
@@ -320,6 +323,8 @@ run_due(struct target *t)
 		schedule_next(t, due, ndue, now);
 		if (sm->rec_due)
 			recorder_after_tick(t, now);
+		if (sm->rec_due && t->watch)
+			watch_tick(t, now);
 		sm->rec_due = false;
 	}
 	if (sm->execed) {
@@ -377,6 +382,12 @@ sampler_main(void *arg)
 		start_pending(t);
 		if (t->stop)
 			break;
+		if (t->watch && !t->alive) {
+			/* noticed here, by a window or by target_poll() */
+			pthread_mutex_unlock(&t->mu);
+			watch_exited(t);
+			pthread_mutex_lock(&t->mu);
+		}
 		any = next_wakeup(t, &next);
 		rec = recorder_wakeup(t, &next);
 		sm->guard_active = any || rec;

@@ -79,6 +79,9 @@ struct target {
 	 * freed by target_free, NULL without --continuous; it has its own
 	 * lock. */
 	struct history *hist;
+	/* --trigger (watch.c): set by target_new when triggers are given
+	 * with --continuous, freed by target_free; NULL otherwise. */
+	struct watch *watch;
 
 	/* The sampler thread's own, no lock: see sampler_int.h. */
 	struct sampler *sm;

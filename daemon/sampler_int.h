@@ -56,10 +56,11 @@ struct thr {
 	uint64_t faults;	/* stat: minflt + majflt, latest read */
 	uint64_t changed_ns;	/* CLOCK_MONOTONIC when the counters last
 				   moved, as far as profd saw */
-	uint64_t attributed[PROFD_MAX_SESSIONS + 1];	/* cpu_ns (faults for
+	uint64_t attributed[PROFD_MAX_SESSIONS + 2];	/* cpu_ns (faults for
 				   a growth window) already weighed into
-				   each session slot, and cpu_ns into the
-				   recorder's (REC_SLOT) */
+				   each session slot, cpu_ns into the
+				   recorder's (REC_SLOT) and faults into
+				   its growth (REC_FAULT_SLOT) */
 	struct stack_cache cache;
 	enum thr_pt pt;
 	bool traced;		/* seized by us */
@@ -76,6 +77,7 @@ struct thr {
 
 /* thr.attributed[] of continuous mode's recorder (history.c). */
 #define REC_SLOT PROFD_MAX_SESSIONS
+#define REC_FAULT_SLOT (PROFD_MAX_SESSIONS + 1)
 
 /* One stopped thread's copy (stops.c fills it, tick.c unwinds it). */
 struct slot {

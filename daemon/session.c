@@ -294,19 +294,27 @@ add_weighted(struct target *t, struct session *ss, struct thr *h,
 }
 
 /* Continuous mode: the recorder's sample, into the current history
- * bucket, weighted as a CPU window and a wall window would weigh it, the
- * CPU time against the recorder's own baseline (REC_SLOT). */
+ * bucket, weighted as a CPU, a wall and a growth window would weigh it,
+ * the CPU time and the faults against the recorder's own baselines
+ * (REC_SLOT, REC_FAULT_SLOT). */
 static void
 record_sample(struct target *t, struct thr *h, const uint64_t *pcs, size_t n,
 	      const struct slot *s)
 {
 	uint64_t *att = &h->attributed[REC_SLOT];
+	uint64_t *fatt = &h->attributed[REC_FAULT_SLOT];
 
 	if (s && !sample_is_biased(s)) {
 		int64_t v = h->cpu_ns > *att ? (int64_t)(h->cpu_ns - *att) : 0;
 
 		*att = h->cpu_ns;
 		history_add(t->hist, HIST_CPU, h->tid, h->comm, 0, pcs, n, v);
+		if (h->faults > *fatt) {
+			v = (int64_t)(h->faults - *fatt) * page_size();
+			*fatt = h->faults;
+			history_add(t->hist, HIST_GROWTH, h->tid, h->comm, 0,
+				    pcs, n, v);
+		}
 	}
 	history_add(t->hist, HIST_WALL, h->tid, h->comm, s ? 'R' : h->state,
 		    pcs, n, (int64_t)t->sm->rec_period);

@@ -28,6 +28,7 @@
 #include "daemon/session.h"
 #include "daemon/target.h"
 #include "daemon/warmer.h"
+#include "daemon/watch.h"
 #include "space/space.h"
 #include "symbolize/symbolize.h"
 
@@ -131,6 +132,14 @@ target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	if (o->continuous_hz > 0 && o->ntriggers > 0) {
+		t->watch = watch_new(t, o->triggers, o->ntriggers);
+		if (!t->watch) {
+			snprintf(err, errlen, "out of memory");
+			errno = ENOMEM;
+			goto fail;
+		}
+	}
 	t->uw = unwinder_new(t->space);
 	if (!t->uw) {
 		snprintf(err, errlen, "libunwind: cannot create address space");
@@ -161,6 +170,8 @@ target_stop(struct target *t)
 	pthread_mutex_unlock(&t->mu);
 	pthread_join(t->thread, NULL);
 	t->thread_started = false;
+	/* after the sampler: an exit it noticed last may still be written */
+	watch_stop(t->watch);
 }
 
 void
@@ -171,6 +182,7 @@ target_free(struct target *t)
 	target_stop(t);
 	sampler_free(t->sm);
 	history_free(t->hist);
+	watch_free(t->watch);
 	unwinder_free(t->uw);
 	space_free(t->space);
 	if (t->task_fd >= 0)
@@ -521,18 +533,6 @@ target_profile(struct target *t, const struct http_profile_req *req,
 	session_free(s);
 }
 
-/* An RFC 3339 UTC time, to the second, for comments. */
-static void
-rfc3339(int64_t ns, char *buf, size_t len)
-{
-	time_t sec = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-
-	if (!gmtime_r(&sec, &tm) ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "?");
-}
-
 struct history_job {
 	struct target *t;
 	const struct http_history_req *req;
@@ -549,6 +549,7 @@ history_export_main(void *arg)
 	const struct history_span *sp = j->sp;
 	char comment[768], a[32], b[32], o[32], note[160];
 	bool wall = j->req->kind == HTTP_PROFILE_WALL;
+	bool growth = j->req->kind == HTTP_PROFILE_GROWTH;
 	struct export_info info;
 
 	rfc3339(sp->start, a, sizeof(a));
@@ -567,7 +568,10 @@ history_export_main(void *arg)
 		 " samples, %" PRIu64 " over the cap of %d stacks per "
 		 "bucket%s",
 		 PROFD_VERSION, (int)j->t->pid, j->t->comm,
-		 wall ? "wall clock, every thread" : "cpu, running threads", a,
+		 wall	  ? "wall clock, every thread"
+		 : growth ? "memory growth (page faults), running threads"
+			  : "cpu, running threads",
+		 a,
 		 b, (double)(sp->end - sp->start) / 1e9, sp->nbuckets,
 		 (unsigned long long)(HIST_BUCKET_NS / 1000000000ULL),
 		 j->t->o.continuous_hz, sp->agg->samples, sp->dropped,
@@ -577,7 +581,7 @@ history_export_main(void *arg)
 	info.time_nanos = sp->start;
 	info.duration_nanos = sp->end - sp->start;
 	info.comment = comment;
-	export_reply(sp->agg, &sp->ms, wall, false, &info, j->r);
+	export_reply(sp->agg, &sp->ms, wall, growth, &info, j->r);
 	return NULL;
 }
 
@@ -627,7 +631,9 @@ target_history(struct target *t, const struct http_history_req *req,
 	}
 	history_bounds(req, now, &from, &to);
 	e = history_span(t->hist,
-			 req->kind == HTTP_PROFILE_WALL ? HIST_WALL : HIST_CPU,
+			 req->kind == HTTP_PROFILE_WALL	    ? HIST_WALL
+			 : req->kind == HTTP_PROFILE_GROWTH ? HIST_GROWTH
+							    : HIST_CPU,
 			 from, to, now, &sp);
 	if (e == -ERANGE) {
 		rfc3339(sp.oldest, o, sizeof(o));

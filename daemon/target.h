@@ -27,6 +27,7 @@
 #include "http/http.h"
 
 struct target;
+struct trigger;
 
 struct target_opts {
 	unsigned stack_bytes;
@@ -39,6 +40,9 @@ struct target_opts {
 	unsigned continuous_hz;	/* --continuous: record at this rate, 0:
 				   off */
 	unsigned history_s;	/* --history, seconds */
+	const struct trigger *triggers;	/* --trigger (with --continuous);
+					   the configuration's, borrowed */
+	size_t ntriggers;
 };
 
 /* Start watching pid: opens its /proc directory, starts the sampler

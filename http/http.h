@@ -235,7 +235,7 @@ struct http_profile_req {
  * epoch, as the request gave it; what was not given is 0 (seconds) or
  * INT64_MIN (since, until). The daemon puts in the rest. */
 struct http_history_req {
-	enum http_profile_kind kind;	/* kind=cpu|wall */
+	enum http_profile_kind kind;	/* kind=cpu|wall|growth */
 	pid_t pid;		/* 0: the default target */
 	unsigned seconds;	/* 0: not given */
 	int64_t since, until;	/* INT64_MIN: not given */
@@ -292,6 +292,12 @@ struct http_ops {
 	/* Check pid names a target this server may serve (0 = default).
 	 * Fills r (404, 409, 403...) and returns false when it does not. */
 	bool (*check_target)(void *ctx, pid_t pid, struct http_reply *r);
+	/* /snapshots/ (name NULL): the list, as JSON text; /snapshots/NAME/
+	 * FILE: the file's bytes as text. name and file hold no '/', are
+	 * not "." or ".." and do not begin with '.'. 404 for anything not
+	 * listed. */
+	void (*snapshots)(void *ctx, const char *name, const char *file,
+			  struct http_reply *r);
 	/* civetweb's log lines (LINE borrowed, no newline needed), from any
 	 * civetweb thread. May be NULL. */
 	void (*log)(void *ctx, const char *line);

@@ -692,8 +692,11 @@ route_history(struct http_server *s, struct mg_connection *c, pid_t pid)
 	n = get_var(ri, "kind", v, sizeof(v));
 	if (n >= 0 && strcmp(v, "wall") == 0)
 		req.kind = HTTP_PROFILE_WALL;
+	else if (n >= 0 && strcmp(v, "growth") == 0)
+		req.kind = HTTP_PROFILE_GROWTH;
 	else if (n == -2 || (n >= 0 && strcmp(v, "cpu") != 0))
-		return send_error(c, 400, "invalid kind=%.32s: want cpu or wall",
+		return send_error(c, 400,
+				  "invalid kind=%.32s: want cpu, wall or growth",
 				  n >= 0 ? v : "...");
 	n = get_var(ri, "seconds", v, sizeof(v));
 	if (n == -2 || (n >= 0 && http_parse_uint(v, 1, HISTORY_MAX_SECONDS,
@@ -1027,7 +1030,8 @@ route_index(struct http_server *s, struct mg_connection *c, pid_t pid)
 	    "bytes, from /proc/PID/smaps.</td></tr>\n"
 	    "<tr><td><a href=\"history?seconds=60\">history</a></td>"
 	    "<td>With <code>profd --continuous</code>: the recorded CPU "
-	    "(or <code>kind=wall</code>) profile of the last "
+	    "(or <code>kind=wall</code>, <code>kind=growth</code>) profile "
+	    "of the last "
 	    "<code>seconds=N</code>, or <code>since=</code>/"
 	    "<code>until=</code> (RFC 3339 or Unix seconds), at once."
 	    "</td></tr>\n"
@@ -1124,6 +1128,56 @@ route_pprof(struct http_server *s, struct mg_connection *c, pid_t pid,
 			  path);
 }
 
+/* /snapshots/ and /snapshots/NAME/FILE (rest: what follows
+ * "/snapshots"): one name and one file, each without '/' and not
+ * hidden, else 404. */
+static int
+route_snapshots(struct http_server *s, struct mg_connection *c,
+		const char *rest)
+{
+	char name[256], file[64];
+	const char *slash, *type = "application/octet-stream";
+	struct http_reply r;
+	size_t nl;
+
+	if (rest[0] == '\0')
+		return redirect(c, "/snapshots/");
+	if (rest[0] != '/')
+		return send_error(c, 404, "unknown path; see /snapshots/");
+	rest++;
+	memset(&r, 0, sizeof(r));
+	if (rest[0] == '\0') {
+		s->ops->snapshots(s->opsctx, NULL, NULL, &r);
+		if (r.status != 200)
+			return send_reply(c, &r, "snapshots");
+		send_body(c, 200, "application/json", r.text, r.text_len,
+			  NULL, false);
+		free(r.text);
+		return 200;
+	}
+	slash = strchr(rest, '/');
+	nl = slash ? (size_t)(slash - rest) : 0;
+	if (!slash || nl == 0 || nl >= sizeof(name) || rest[0] == '.' ||
+	    slash[1] == '.' || slash[1] == '\0' || strchr(slash + 1, '/') ||
+	    strlen(slash + 1) >= sizeof(file))
+		return send_error(c, 404,
+				  "no such snapshot file; see /snapshots/");
+	memcpy(name, rest, nl);
+	name[nl] = '\0';
+	snprintf(file, sizeof(file), "%s", slash + 1);
+	s->ops->snapshots(s->opsctx, name, file, &r);
+	if (r.status != 200)
+		return send_reply(c, &r, "snapshot");
+	nl = strlen(file);
+	if (nl > 5 && strcmp(file + nl - 5, ".json") == 0)
+		type = "application/json";
+	else if (nl > 4 && strcmp(file + nl - 4, ".txt") == 0)
+		type = "text/plain; charset=utf-8";
+	send_body(c, 200, type, r.text, r.text_len, NULL, false);
+	free(r.text);
+	return 200;
+}
+
 /* 401 with both schemes go tool pprof and browsers can answer. */
 static int
 send_unauthorized(struct mg_connection *c)
@@ -1187,6 +1241,8 @@ handler(struct mg_connection *c, void *cbdata)
 		return send_error(c, 404,
 				  "bad target prefix: want /pid/<PID>/debug/"
 				  "pprof/...");
+	if (pid == 0 && strncmp(path, "/snapshots", 10) == 0)
+		return route_snapshots(s, c, path + 10);
 	if (pid == 0) {
 		if (strcmp(path, "/metrics") == 0)
 			return route_metrics(s, c);

@@ -229,6 +229,36 @@ wait_for_line()
 	return 1
 }
 
+# memcg_create NAME LIMIT: a memory cgroup NAME.$$ limited to LIMIT bytes,
+# v1 where the memory hierarchy is writable (/sys/fs/cgroup/memory), else
+# v2 where the memory controller can be enabled; removed when the test
+# ends.  Sets CG (empty when neither can be made), CG_USAGE_FILE and
+# CG_LIMIT_FILE.
+memcg_create()
+{
+	local name=$1 limit=$2
+	CG=
+	if [ -w /sys/fs/cgroup/memory/cgroup.procs ] &&
+	    [ -e /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
+		CG=/sys/fs/cgroup/memory/$name.$$
+		mkdir "$CG" 2>/dev/null || { CG=; return 0; }
+		at_exit "rmdir '$CG' 2>/dev/null"
+		echo "$limit" >"$CG/memory.limit_in_bytes" || fail "cannot set $CG's limit"
+		CG_USAGE_FILE=memory.usage_in_bytes
+		CG_LIMIT_FILE=memory.limit_in_bytes
+	elif grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null &&
+	    [ -w /sys/fs/cgroup/cgroup.subtree_control ]; then
+		echo +memory >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+		CG=/sys/fs/cgroup/$name.$$
+		mkdir "$CG" 2>/dev/null || { CG=; return 0; }
+		at_exit "rmdir '$CG' 2>/dev/null"
+		[ -e "$CG/memory.max" ] || fail "$CG has no memory.max (memory controller not enabled)"
+		echo "$limit" >"$CG/memory.max" || fail "cannot set $CG's memory.max"
+		CG_USAGE_FILE=memory.current
+		CG_LIMIT_FILE=memory.max
+	fi
+}
+
 # ---- targets ------------------------------------------------------------------
 
 # start_target NAME [ARGS...]: start build/targets/NAME in the background and

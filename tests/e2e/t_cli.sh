@@ -58,6 +58,14 @@ usage_error hist5s --pid "$P" --listen "$L" --continuous --history 5s
 usage_error hist25h --pid "$P" --listen "$L" --continuous --history 25h
 usage_error hist10d --pid "$P" --listen "$L" --continuous --history 10d
 usage_error histalone --pid "$P" --listen "$L" --history 1m
+D=$TEST_DIR/snaps
+usage_error trigbad --pid "$P" --listen "$L" --continuous --output-dir "$D" --trigger 'rss>=lots'
+usage_error trignocont --pid "$P" --listen "$L" --output-dir "$D" --trigger exit
+usage_error trignodir --pid "$P" --listen "$L" --continuous --trigger exit
+usage_error trigreldir --pid "$P" --listen "$L" --continuous --output-dir snaps --trigger exit
+usage_error keepalone --pid "$P" --listen "$L" --continuous --keep 5
+grep -q -- '--trigger needs --continuous' "$TEST_DIR/trignodir.err" ||
+    fail "--trigger without --output-dir: the message does not say what it needs: $(head -n 1 "$TEST_DIR/trignodir.err")"
 
 # --help: usage on stdout naming every long option, exit 0.
 for h in --help -h; do

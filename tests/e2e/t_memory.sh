@@ -164,31 +164,12 @@ kill -USR2 "$TARGET_PID"
 # A memory cgroup for the target: v1 where the memory controller is there
 # (its charges moved along), else v2 where it can be enabled.
 LIMIT=$((768 << 20))
-CG=
-if [ -w /sys/fs/cgroup/memory/cgroup.procs ] &&
-    [ -e /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
-	CG=/sys/fs/cgroup/memory/profd-t_memory.$$
-	mkdir "$CG" 2>/dev/null || CG=
-	if [ -n "$CG" ]; then
-		at_exit "rmdir '$CG' 2>/dev/null"
-		echo 1 >"$CG/memory.move_charge_at_immigrate" 2>/dev/null || true
-		echo "$LIMIT" >"$CG/memory.limit_in_bytes" || fail "cannot set $CG's limit"
-		USAGE_FILE=memory.usage_in_bytes
-		LIMIT_FILE=memory.limit_in_bytes
-	fi
-elif grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null &&
-    [ -w /sys/fs/cgroup/cgroup.subtree_control ]; then
-	echo +memory >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
-	CG=/sys/fs/cgroup/profd-t_memory.$$
-	mkdir "$CG" 2>/dev/null || CG=
-	if [ -n "$CG" ]; then
-		at_exit "rmdir '$CG' 2>/dev/null"
-		[ -e "$CG/memory.max" ] || fail "$CG has no memory.max (memory controller not enabled)"
-		echo "$LIMIT" >"$CG/memory.max" || fail "cannot set $CG's memory.max"
-		USAGE_FILE=memory.current
-		LIMIT_FILE=memory.max
-	fi
+memcg_create profd-t_memory "$LIMIT"
+if [ -n "$CG" ] && [ -e "$CG/memory.move_charge_at_immigrate" ]; then
+	echo 1 >"$CG/memory.move_charge_at_immigrate" 2>/dev/null || true
 fi
+USAGE_FILE=$CG_USAGE_FILE
+LIMIT_FILE=$CG_LIMIT_FILE
 if [ -z "$CG" ]; then
 	say "SKIP: cgroup series: neither a v1 memory hierarchy (/sys/fs/cgroup/memory) nor a v2 one with the memory controller can be created here"
 else

@@ -18,6 +18,10 @@
  * paused.
  * SIGUSR1 pauses the grower (it sleeps between chunks, its memory kept),
  * SIGUSR2 lets it go on: the tests read a steady RSS meanwhile.
+ * CAP_MIB pN: cap N, the grower starts paused (SIGUSR2 starts it).
+ * CAP_MIB 0: no cap, nothing is unmapped: the grower starts paused and,
+ * after SIGUSR2, grows without bound (until a memory cgroup's limit gets
+ * it OOM-killed).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -69,8 +73,9 @@ grow_mid(void)
 	struct timespec ts = { 0, 1000 * 1000 };
 	uint64_t h = __atomic_load_n(&head, __ATOMIC_RELAXED);
 
-	while (paused || h - __atomic_load_n(&tail, __ATOMIC_ACQUIRE) >=
-				 cap_chunks) {
+	while (paused || (cap_chunks > 0 &&
+			  h - __atomic_load_n(&tail, __ATOMIC_ACQUIRE) >=
+				  cap_chunks)) {
 		counters[2] = paused ? 1 : 0;
 		nanosleep(&ts, NULL);
 	}
@@ -99,6 +104,10 @@ reaper(void)
 	for (;;) {
 		uint64_t t = __atomic_load_n(&tail, __ATOMIC_RELAXED);
 
+		if (cap_chunks == 0) {	/* unbounded: keep everything */
+			nanosleep(&ts, NULL);
+			continue;
+		}
 		if (__atomic_load_n(&head, __ATOMIC_ACQUIRE) - t <
 		    cap_chunks / 2 + 1) {
 			nanosleep(&ts, NULL);
@@ -137,8 +146,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: grow COUNTERS [CAP_MIB [ALARM]]\n");
 		return 64;
 	}
-	if (argc > 2)
-		cap_chunks = target_arg(argv[2], "cap MiB");
+	if (argc > 2 && argv[2][0] == 'p') {
+		paused = 1;
+		cap_chunks = target_arg(argv[2] + 1, "cap MiB");
+	} else if (argc > 2) {
+		cap_chunks = strcmp(argv[2], "0") == 0
+				     ? 0
+				     : target_arg(argv[2], "cap MiB");
+	}
 	if (cap_chunks > MAX_CHUNKS) {
 		fprintf(stderr, "at most %d MiB\n", MAX_CHUNKS);
 		return 64;
@@ -146,6 +161,8 @@ main(int argc, char **argv)
 	target_init(argc > 3 ? argv[3] : NULL);
 	counters = target_counters(argv[1], 1);
 	page = sysconf(_SC_PAGESIZE);
+	if (cap_chunks == 0)
+		paused = 1;
 	signal(SIGUSR1, on_signal);
 	signal(SIGUSR2, on_signal);
 	held = mmap(NULL, (size_t)HELD_MIB << 20, PROT_READ | PROT_WRITE,

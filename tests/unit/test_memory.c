@@ -216,6 +216,31 @@ test_cgroup(void)
 	CHECK_EQ_STR(cg.v1_memory, "/b", "co-mounted memory controller");
 	CHECK_EQ_INT(cgroup_parse("5:memoryx:/c\n", 13, &cg), -ENOENT,
 		     "memoryx is not memory");
+	CHECK_EQ_INT(cgroup_parse(v1, sizeof(v1) - 1, &cg), 0, "parse v1");
+	CHECK_EQ_STR(cg.v1_cpu, "/a", "v1 cpu controller path (cpu,cpuacct)");
+	CHECK_EQ_STR(cg.v1_memory, "/kubepods/pod1/abc",
+		     "and the memory one");
+}
+
+/* "key N" lines: memory.events (v2), memory.oom_control (v1). */
+static void
+test_key_value(void)
+{
+	static const char v2[] = "low 0\nhigh 0\nmax 12\noom 3\n"
+				 "oom_kill 2\noom_group_kill 0\n";
+	static const char v1[] = "oom_kill_disable 0\nunder_oom 0\noom_kill 7";
+	uint64_t v = 0;
+
+	CHECK_EQ_INT(cgroup_key_value(v2, sizeof(v2) - 1, "oom_kill", &v), 0,
+		     "v2 memory.events: oom_kill");
+	CHECK_EQ_INT(v, 2, "oom_kill, not oom or oom_group_kill");
+	CHECK_EQ_INT(cgroup_key_value(v1, sizeof(v1) - 1, "oom_kill", &v), 0,
+		     "v1 memory.oom_control: oom_kill, no final newline");
+	CHECK_EQ_INT(v, 7, "not oom_kill_disable");
+	CHECK_EQ_INT(cgroup_key_value("oom_kill x\n", 11, "oom_kill", &v),
+		     -ENOENT, "no number");
+	CHECK_EQ_INT(cgroup_key_value("", 0, "oom_kill", &v), -ENOENT,
+		     "empty");
 }
 
 static void
@@ -244,6 +269,7 @@ main(void)
 {
 	test_smaps();
 	test_cgroup();
+	test_key_value();
 	test_trend();
 	return check_report();
 }
