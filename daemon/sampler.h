@@ -79,6 +79,7 @@ struct target {
 	 * freed by target_free, NULL without --continuous; it has its own
 	 * lock. */
 	struct history *hist;
+	bool hist_lent;		/* a --match service's: not ours to free */
 
 	/* The sampler thread's own, no lock: see sampler_int.h. */
 	struct sampler *sm;

@@ -52,6 +52,13 @@ install_wake_handler(void)
 struct target *
 target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 {
+	return target_new_hist(pid, o, NULL, err, errlen);
+}
+
+struct target *
+target_new_hist(pid_t pid, const struct target_opts *o, struct history *lent,
+		char *err, size_t errlen)
+{
 	char path[64], *comm;
 	pthread_condattr_t ca;
 	struct target *t;
@@ -123,7 +130,10 @@ target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 		errno = ENOMEM;
 		goto fail;
 	}
-	if (o->continuous_hz > 0) {
+	if (o->continuous_hz > 0 && lent) {
+		t->hist = lent;
+		t->hist_lent = true;
+	} else if (o->continuous_hz > 0) {
 		t->hist = history_new(o->history_s, HIST_MAX_STACKS);
 		if (!t->hist) {
 			snprintf(err, errlen, "out of memory");
@@ -170,7 +180,8 @@ target_free(struct target *t)
 		return;
 	target_stop(t);
 	sampler_free(t->sm);
-	history_free(t->hist);
+	if (!t->hist_lent)
+		history_free(t->hist);
 	unwinder_free(t->uw);
 	space_free(t->space);
 	if (t->task_fd >= 0)
