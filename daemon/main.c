@@ -267,8 +267,13 @@ static bool
 op_check_target(void *ctx, pid_t pid, struct http_reply *r)
 {
 	struct profd *d = ctx;
-	struct target *t = registry_get(d->reg, pid, r);
+	struct target *t;
 
+	/* a service (its name was looked up): each request finds its
+	 * process, or waits for one in a restart gap, or serves history */
+	if (pid < 0)
+		return true;
+	t = registry_get(d->reg, pid, r);
 	if (!t)
 		return false;
 	registry_put(d->reg, t);

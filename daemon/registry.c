@@ -293,6 +293,8 @@ add_locked(struct registry *r, pid_t pid, enum reg_origin origin, int rule,
 	e->since = wall_now_ns();
 	e->used = mono_ns();
 	e->listed = true;
+	if (rule >= 0 && memory_rss(pid, &e->rss) < 0)
+		e->rss = 0;	/* the watcher's next look */
 	return 0;
 }
 
@@ -617,6 +619,7 @@ service_get_locked(struct registry *r, pid_t pid, bool recorded,
 	int rule = (int)(-(long)pid) - 1;
 	struct entry *e = NULL;
 	struct timespec ts;
+	bool waited = false;
 	size_t i, n;
 
 	if (!svc) {
@@ -656,6 +659,11 @@ service_get_locked(struct registry *r, pid_t pid, bool recorded,
 				 n, r->rules[rule].src);
 			return NULL;
 		}
+		if (!waited)
+			log_info("service %s: no process now (a restart?): "
+				 "a request waits up to %d s for the next",
+				 svc->name, REG_SERVICE_WAIT_S);
+		waited = true;
 		if (r->stop || pthread_cond_timedwait(&r->cond, &r->mu, &ts) ==
 				       ETIMEDOUT) {
 			reply->status = 404;
