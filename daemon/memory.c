@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
@@ -306,11 +307,12 @@ read_u64(const char *dir, const char *name, uint64_t *v)
  * PAGE_COUNTER_MAX pages, 2^63 - 4096 bytes on x86-64). */
 #define V1_UNLIMITED (UINT64_C(1) << 62)
 
-int
-memory_cgroup(pid_t pid, uint64_t *usage, uint64_t *limit, bool *has_limit)
+/* The cgroup paths of pid, the root cgroup left out (it is no memory
+ * cgroup: no limit, the host's usage). 0 or -errno. */
+static int
+pid_cgroups(pid_t pid, struct cgroup_paths *cg)
 {
-	struct cgroup_paths cg;
-	char path[64], dir[1100], *buf;
+	char path[64], *buf;
 	size_t len;
 	int e;
 
@@ -318,15 +320,73 @@ memory_cgroup(pid_t pid, uint64_t *usage, uint64_t *limit, bool *has_limit)
 	e = proc_read(path, 1 << 16, &buf, &len);
 	if (e < 0)
 		return e;
-	e = cgroup_parse(buf, len, &cg);
+	e = cgroup_parse(buf, len, cg);
 	free(buf);
 	if (e < 0)
 		return e;
-	/* the root cgroup is no memory cgroup: no limit, the host's usage */
-	if (strcmp(cg.v1_memory, "/") == 0)
-		cg.v1_memory[0] = '\0';
-	if (strcmp(cg.v2, "/") == 0)
-		cg.v2[0] = '\0';
+	if (strcmp(cg->v1_memory, "/") == 0)
+		cg->v1_memory[0] = '\0';
+	if (strcmp(cg->v2, "/") == 0)
+		cg->v2[0] = '\0';
+	return 0;
+}
+
+int
+memory_oom_file(pid_t pid, char *out, size_t len)
+{
+	static const char *const root[] = { "/sys/fs/cgroup/memory",
+					    "/sys/fs/cgroup",
+					    "/sys/fs/cgroup/unified" };
+	struct cgroup_paths cg;
+	size_t i;
+	int e = pid_cgroups(pid, &cg);
+
+	if (e < 0)
+		return e;
+	for (i = 0; i < 3; i++) {
+		const char *p = i == 0 ? cg.v1_memory : cg.v2;
+
+		if (!p[0])
+			continue;
+		if ((size_t)snprintf(out, len, "%s%s/%s", root[i], p,
+				     i == 0 ? "memory.oom_control"
+					    : "memory.events") < len &&
+		    access(out, R_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+int
+memory_oom_kills(const char *file, uint64_t *n)
+{
+	char *buf, *p;
+	size_t len;
+	int e = proc_read(file, 1 << 16, &buf, &len);
+
+	if (e < 0)
+		return e;
+	e = -ENOENT;
+	for (p = buf; p && p < buf + len; p = strchr(p, '\n'), p = p ? p + 1 : p)
+		if (strncmp(p, "oom_kill ", 9) == 0) {
+			*n = strtoull(p + 9, NULL, 10);
+			e = 0;
+			break;
+		}
+	free(buf);
+	return e;
+}
+
+int
+memory_cgroup(pid_t pid, uint64_t *usage, uint64_t *limit, bool *has_limit)
+{
+	struct cgroup_paths cg;
+	char dir[1100];
+	int e;
+
+	e = pid_cgroups(pid, &cg);
+	if (e < 0)
+		return e;
 	/* the memory controller is on v1 where both are mounted (hybrid) */
 	if (cg.v1_memory[0]) {
 		snprintf(dir, sizeof(dir), "/sys/fs/cgroup/memory%s",

@@ -78,4 +78,13 @@ int cgroup_parse(const char *buf, size_t len, struct cgroup_paths *out);
 int memory_cgroup(pid_t pid, uint64_t *usage, uint64_t *limit,
 		  bool *has_limit);
 
+/* The file of pid's memory cgroup that counts its OOM kills (v2
+ * memory.events, v1 memory.oom_control), into out. 0, or -ENOENT (no
+ * memory cgroup profd can read), -errno. */
+int memory_oom_file(pid_t pid, char *out, size_t len);
+
+/* The "oom_kill N" count of such a file. 0, -ENOENT (no such line, an
+ * older kernel), -errno (the cgroup is gone). */
+int memory_oom_kills(const char *file, uint64_t *n);
+
 #endif /* PROFD_DAEMON_MEMORY_H */

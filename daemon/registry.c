@@ -64,7 +64,9 @@ struct exit_rec {
 	char comm[64];
 	int64_t start, end;	/* wall ns: taken on, noticed gone */
 	uint64_t rss;		/* bytes, at the watcher's last look */
-	const char *cause;	/* "unknown": profd is not its parent */
+	const char *cause;	/* "oom": its memory cgroup's oom_kill
+				   count went up while it ran; else
+				   "unknown" (profd is not its parent) */
 };
 
 #define SVC_EXITS 32		/* exit records kept per service */
@@ -77,6 +79,7 @@ struct service {
 				   its entry, until another takes over */
 	uint64_t restarts, exits, pending;	/* pending: exits not yet
 						   followed by a start */
+	uint64_t oom_kills;	/* exits with the cgroup's oom_kill up */
 	struct exit_rec rec[SVC_EXITS];	/* the last exits, a ring */
 };
 
@@ -98,6 +101,9 @@ struct entry {
 				   /metrics, /targets): not a use */
 	uint64_t rss;		/* --match: bytes, at the watcher's last
 				   look */
+	char oom_file[320];	/* --match: its cgroup's OOM kill count */
+	uint64_t oom0;		/* ... when it was taken on */
+	bool has_oom;
 	bool listed;
 };
 
@@ -191,6 +197,7 @@ service_exited(struct service *svc, struct entry *e)
 {
 	struct exit_rec *x = &svc->rec[svc->exits % SVC_EXITS];
 	char comm[64];
+	uint64_t n;
 
 	memset(x, 0, sizeof(*x));
 	x->pid = target_pid(e->t);
@@ -200,6 +207,12 @@ service_exited(struct service *svc, struct entry *e)
 	x->end = wall_now_ns();
 	x->rss = e->rss;
 	x->cause = "unknown";
+	/* the kernel counts the kill before the process is gone */
+	if (e->has_oom && memory_oom_kills(e->oom_file, &n) == 0 &&
+	    n > e->oom0) {
+		x->cause = "oom";
+		svc->oom_kills++;
+	}
 	svc->exits++;
 	svc->pending++;
 	if (svc->holder != e->t)
@@ -295,6 +308,10 @@ add_locked(struct registry *r, pid_t pid, enum reg_origin origin, int rule,
 	e->listed = true;
 	if (rule >= 0 && memory_rss(pid, &e->rss) < 0)
 		e->rss = 0;	/* the watcher's next look */
+	e->has_oom = rule >= 0 &&
+		     memory_oom_file(pid, e->oom_file, sizeof(e->oom_file)) ==
+			     0 &&
+		     memory_oom_kills(e->oom_file, &e->oom0) == 0;
 	return 0;
 }
 
@@ -932,10 +949,11 @@ service_json(struct registry *r, size_t k, struct textbuf *b)
 			textbuf_printf(b, "%s%d", np++ ? ", " : "",
 				       (int)target_pid(r->v[j].t));
 	textbuf_printf(b, "], \"up\": %s, \"history_pid\": %d, "
-			  "\"restarts\": %" PRIu64 ", \"exits\": [",
+			  "\"restarts\": %" PRIu64 ", \"oom_kills\": %" PRIu64
+			  ", \"exits\": [",
 		       np ? "true" : "false",
 		       svc->holder ? (int)target_pid(svc->holder) : 0,
-		       svc->restarts);
+		       svc->restarts, svc->oom_kills);
 	first = svc->exits > SVC_EXITS ? svc->exits - SVC_EXITS : 0;
 	for (i = first; i < svc->exits; i++) {
 		const struct exit_rec *x = &svc->rec[i % SVC_EXITS];
@@ -1007,6 +1025,15 @@ registry_services_metrics(struct registry *r, char **text, size_t *len)
 			       "profd_service_restarts_total{service=\"%s\"} "
 			       "%" PRIu64 "\n",
 			       r->rules[k].svc.name, r->rules[k].svc.restarts);
+	textbuf_printf(&b, "# HELP profd_service_oom_kills_total Processes of "
+			   "the service that ended while their memory "
+			   "cgroup's oom_kill count went up.\n"
+			   "# TYPE profd_service_oom_kills_total counter\n");
+	for (k = 0; k < r->nrules; k++)
+		textbuf_printf(&b,
+			       "profd_service_oom_kills_total{service=\"%s\"} "
+			       "%" PRIu64 "\n",
+			       r->rules[k].svc.name, r->rules[k].svc.oom_kills);
 	textbuf_printf(&b, "# HELP profd_service_exits_total Processes of the "
 			   "service that ended.\n"
 			   "# TYPE profd_service_exits_total counter\n");

@@ -7,8 +7,10 @@
 # its history has samples of it), SIGKILLs it and starts it again, three
 # times. Then:
 #  - /services has three exit records, of the three killed PIDs, in order,
-#    with start <= end, an uptime, the cause "unknown" and a last RSS;
-#  - /metrics: profd_service_restarts_total and _exits_total 3, up 1;
+#    with start <= end, an uptime, the cause "unknown" (not "oom": the
+#    cgroup's oom_kill count did not go up) and a last RSS;
+#  - /metrics: profd_service_restarts_total and _exits_total 3,
+#    _oom_kills_total 0 (a SIGKILL is no OOM kill), up 1;
 #  - /service/NAME/debug/pprof/history over the whole span has samples of
 #    all four PIDs (tid labels: spin has one thread) in spin_leaf;
 #  - a profile window asked for in the restart gap (after profd noticed
@@ -127,8 +129,9 @@ name, rule, pids = sys.argv[2], sys.argv[3], [int(p) for p in sys.argv[4:]]
 s = [x for x in json.load(open(sys.argv[1])) if x["service"] == name][0]
 if s["match"] != rule:
     sys.exit("match %r, want %r" % (s["match"], rule))
-if s["pids"] != [pids[3]] or not s["up"] or s["restarts"] != 3:
-    sys.exit("pids %r up %r restarts %r, want [%d] true 3" % (s["pids"], s["up"], s["restarts"], pids[3]))
+if s["pids"] != [pids[3]] or not s["up"] or s["restarts"] != 3 or s["oom_kills"] != 0:
+    sys.exit("pids %r up %r restarts %r oom_kills %r, want [%d] true 3 0"
+             % (s["pids"], s["up"], s["restarts"], s["oom_kills"], pids[3]))
 ex = s["exits"]
 if [x["pid"] for x in ex] != pids[:3]:
     sys.exit("exit records of %r, want %r" % ([x["pid"] for x in ex], pids[:3]))
@@ -150,12 +153,13 @@ EOF
 
 # ---- /metrics --------------------------------------------------------------------
 curl -sS --max-time 10 "$BASE/metrics" >"$TEST_DIR/metrics" || fail "/metrics does not answer"
-for m in "profd_service_restarts_total 3" "profd_service_exits_total 3" "profd_service_up 1"; do
+for m in "profd_service_restarts_total 3" "profd_service_exits_total 3" \
+    "profd_service_oom_kills_total 0" "profd_service_up 1"; do
 	set -- $m
 	v=$(awk -v l="$1{service=\"$NAME\"}" '$1 == l { print $2 }' "$TEST_DIR/metrics")
 	[ "$v" = "$2" ] || fail "/metrics: $1{service=\"$NAME\"} is '$v', want $2"
 done
-ok "/metrics: restarts 3, exits 3, up 1 for service $NAME"
+ok "/metrics: restarts 3, exits 3, OOM kills 0 (SIGKILL is no OOM kill), up 1 for service $NAME"
 
 # ---- the history spans the restarts ---------------------------------------------
 code=$(fetch "$SVC/debug/pprof/history" "$TEST_DIR/all.hist")
