@@ -1,5 +1,6 @@
 /* clock.c - clocks and the latency histogram (see clock.h). */
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "daemon/clock.h"
@@ -32,6 +33,17 @@ wall_now_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void
+wall_rfc3339(int64_t ns, char *buf, size_t len)
+{
+	time_t sec = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+
+	if (!gmtime_r(&sec, &tm) ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "?");
 }
 
 uint64_t

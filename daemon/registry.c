@@ -33,6 +33,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <regex.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -919,17 +920,6 @@ registry_free(struct registry *r)
 	free(r);
 }
 
-static void
-rfc3339_ns(int64_t ns, char *buf, size_t len)
-{
-	time_t sec = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-
-	if (!gmtime_r(&sec, &tm) ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "?");
-}
-
 /* One service's object of /services, with the lock held. */
 static void
 service_json(struct registry *r, size_t k, struct textbuf *b)
@@ -958,8 +948,8 @@ service_json(struct registry *r, size_t k, struct textbuf *b)
 	for (i = first; i < svc->exits; i++) {
 		const struct exit_rec *x = &svc->rec[i % SVC_EXITS];
 
-		rfc3339_ns(x->start, a, sizeof(a));
-		rfc3339_ns(x->end, z, sizeof(z));
+		wall_rfc3339(x->start, a, sizeof(a));
+		wall_rfc3339(x->end, z, sizeof(z));
 		textbuf_printf(b, "%s\n    {\"pid\": %d, \"comm\": ",
 			       i > first ? "," : "", (int)x->pid);
 		textbuf_json(b, x->comm, strlen(x->comm));
@@ -999,8 +989,22 @@ registry_services_json(struct registry *r, char **out, size_t *len)
 int
 registry_services_metrics(struct registry *r, char **text, size_t *len)
 {
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} counters[] = {
+		{ "restarts",
+		  "Processes of the service taken on after one of it ended.",
+		  offsetof(struct service, restarts) },
+		{ "oom_kills",
+		  "Processes of the service that ended while their memory "
+		  "cgroup's oom_kill count went up.",
+		  offsetof(struct service, oom_kills) },
+		{ "exits", "Processes of the service that ended.",
+		  offsetof(struct service, exits) },
+	};
 	struct textbuf b = { 0 };
-	size_t k, j;
+	size_t k, j, c;
 	char *nt;
 
 	if (r->nrules == 0)
@@ -1017,31 +1021,24 @@ registry_services_metrics(struct registry *r, char **text, size_t *len)
 		textbuf_printf(&b, "profd_service_up{service=\"%s\"} %d\n",
 			       r->rules[k].svc.name, up);
 	}
-	textbuf_printf(&b, "# HELP profd_service_restarts_total Processes of "
-			   "the service taken on after one of it ended.\n"
-			   "# TYPE profd_service_restarts_total counter\n");
-	for (k = 0; k < r->nrules; k++)
+	for (c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
 		textbuf_printf(&b,
-			       "profd_service_restarts_total{service=\"%s\"} "
-			       "%" PRIu64 "\n",
-			       r->rules[k].svc.name, r->rules[k].svc.restarts);
-	textbuf_printf(&b, "# HELP profd_service_oom_kills_total Processes of "
-			   "the service that ended while their memory "
-			   "cgroup's oom_kill count went up.\n"
-			   "# TYPE profd_service_oom_kills_total counter\n");
-	for (k = 0; k < r->nrules; k++)
-		textbuf_printf(&b,
-			       "profd_service_oom_kills_total{service=\"%s\"} "
-			       "%" PRIu64 "\n",
-			       r->rules[k].svc.name, r->rules[k].svc.oom_kills);
-	textbuf_printf(&b, "# HELP profd_service_exits_total Processes of the "
-			   "service that ended.\n"
-			   "# TYPE profd_service_exits_total counter\n");
-	for (k = 0; k < r->nrules; k++)
-		textbuf_printf(&b,
-			       "profd_service_exits_total{service=\"%s\"} "
-			       "%" PRIu64 "\n",
-			       r->rules[k].svc.name, r->rules[k].svc.exits);
+			       "# HELP profd_service_%s_total %s\n"
+			       "# TYPE profd_service_%s_total counter\n",
+			       counters[c].name, counters[c].help,
+			       counters[c].name);
+		for (k = 0; k < r->nrules; k++) {
+			const struct service *svc = &r->rules[k].svc;
+
+			textbuf_printf(&b,
+				       "profd_service_%s_total{service=\"%s\"} "
+				       "%" PRIu64 "\n",
+				       counters[c].name, svc->name,
+				       *(const uint64_t *)(const void *)((
+					       const char *)svc +
+					       counters[c].off));
+		}
+	}
 	pthread_mutex_unlock(&r->mu);
 	if (b.oom || !(nt = realloc(*text, *len + b.len + 1))) {
 		free(b.s);

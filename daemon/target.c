@@ -532,17 +532,7 @@ target_profile(struct target *t, const struct http_profile_req *req,
 	session_free(s);
 }
 
-/* An RFC 3339 UTC time, to the second, for comments. */
-static void
-rfc3339(int64_t ns, char *buf, size_t len)
-{
-	time_t sec = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-
-	if (!gmtime_r(&sec, &tm) ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "?");
-}
+#define rfc3339 wall_rfc3339	/* comments' times (clock.h) */
 
 struct history_job {
 	struct target *t;

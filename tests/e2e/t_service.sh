@@ -37,33 +37,6 @@ SVC=$BASE/service/$NAME
 grep -qF "watching for processes matching '$RE'" "$PROFD_LOG" ||
     fail "profd does not log the --match rule"
 
-# services_get EXPR: a Python expression over s, this service's object of
-# /services (None when /services does not list it).
-services_get()
-{
-	curl -sS --max-time 10 "$BASE/services" >"$TEST_DIR/services.json" 2>/dev/null || return 1
-	python3 - "$TEST_DIR/services.json" "$NAME" "$1" <<'EOF' 2>/dev/null
-import json, sys
-s = [x for x in json.load(open(sys.argv[1])) if x["service"] == sys.argv[2]]
-s = s[0] if s else None
-print(eval(sys.argv[3]))
-EOF
-}
-
-# wait_services EXPR WANT: poll /services every 0.1 s (at most 15 s) until
-# EXPR prints WANT.
-wait_services()
-{
-	local n have
-	for ((n = 150; n > 0; n--)); do
-		have=$(services_get "$1") || have="(no answer)"
-		[ "$have" = "$2" ] && return 0
-		alive "$PROFD_PID" || fail "profd died: $(tail -n 5 "$PROFD_LOG")"
-		sleep 0.1
-	done
-	fail "/services: $1 is '$have' after 15 s, want '$2': $(cat "$TEST_DIR/services.json")"
-}
-
 # history_pids FILE: the tids (= PIDs, spin has one thread) of the samples
 # of a history profile, sorted, space-separated.
 history_pids()
@@ -92,12 +65,12 @@ pids=()
 for i in 1 2 3; do
 	start_target_cmd "$NAME" "$BIN/$NAME" 120
 	pids+=("$TARGET_PID")
-	wait_services 's["history_pid"]' "$TARGET_PID"
+	wait_service "$NAME" 's["history_pid"]' "$TARGET_PID"
 	wait_recorded "$TARGET_PID"
 	ok "run $i: pid $TARGET_PID records the service's history"
 	kill -KILL "$TARGET_PID"
 	wait_gone "$TARGET_PID" 5 || fail "pid $TARGET_PID survived SIGKILL"
-	wait_services 'len(s["exits"]), s["up"]' "($i, False)"
+	wait_service "$NAME" 'len(s["exits"]), s["up"]' "($i, False)"
 	ok "run $i: profd noticed pid $TARGET_PID gone: exit record $i"
 done
 
@@ -118,11 +91,11 @@ expect_profile "profile asked for in the restart gap" "$TEST_DIR/gap.prof" "$BG_
 got=$(history_pids "$TEST_DIR/gap.prof")
 [ "$got" = "$TARGET_PID" ] || fail "the gap's profile has samples of '$got', want the new pid $TARGET_PID"
 ok "profile asked for in the gap: 200 from the next process, pid $TARGET_PID"
-wait_services 's["history_pid"]' "$TARGET_PID"
+wait_service "$NAME" 's["history_pid"]' "$TARGET_PID"
 wait_recorded "$TARGET_PID"
 
 # ---- exit records -----------------------------------------------------------------
-services_get 's' >/dev/null || fail "/services does not answer"
+service_get "$NAME" 's' >/dev/null || fail "/services does not answer"
 python3 - "$TEST_DIR/services.json" "$NAME" "$RE" "${pids[@]}" <<'EOF' || fail "/services: $(cat "$TEST_DIR/services.json")"
 import json, sys, datetime
 name, rule, pids = sys.argv[2], sys.argv[3], [int(p) for p in sys.argv[4:]]
@@ -177,7 +150,7 @@ ok "the history spans the four processes: pids $got, $total (sample values)"
 holder=$TARGET_PID
 start_target_cmd "$NAME" "$BIN/$NAME" 120
 second=$TARGET_PID
-wait_services 'len(s["pids"])' 2
+wait_service "$NAME" 'len(s["pids"])' 2
 code=$(fetch "$BASE/debug/pprof/profile?seconds=1" "$TEST_DIR/two")
 expect_error_body "two processes, no /pid/" "$TEST_DIR/two" "$code"
 [ "$code" = 409 ] || fail "two processes: HTTP $code, want 409"

@@ -59,32 +59,7 @@ start_target_cmd "$NAME" sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2" "$3" 512
     sh "$CG" "$BIN/$NAME" "$TEST_DIR/counters"
 VICTIM=$TARGET_PID
 
-# services_get EXPR: a Python expression over s, this service's object of
-# /services.
-services_get()
-{
-	curl -sS --max-time 10 "$BASE/services" >"$TEST_DIR/services.json" 2>/dev/null || return 1
-	python3 - "$TEST_DIR/services.json" "$NAME" "$1" <<'EOF' 2>/dev/null
-import json, sys
-s = [x for x in json.load(open(sys.argv[1])) if x["service"] == sys.argv[2]]
-s = s[0] if s else None
-print(eval(sys.argv[3]))
-EOF
-}
-
-wait_services()
-{
-	local n have
-	for ((n = 150; n > 0; n--)); do
-		have=$(services_get "$1") || have="(no answer)"
-		[ "$have" = "$2" ] && return 0
-		alive "$PROFD_PID" || fail "profd died: $(tail -n 5 "$PROFD_LOG")"
-		sleep 0.1
-	done
-	fail "/services: $1 is '$have' after 15 s, want '$2': $(cat "$TEST_DIR/services.json")"
-}
-
-wait_services 's["history_pid"]' "$VICTIM"
+wait_service "$NAME" 's["history_pid"]' "$VICTIM"
 ok "profd records pid $VICTIM in the cgroup"
 
 if [ "$KIND" = v1 ]; then
@@ -101,8 +76,8 @@ fi
 [ "$n" = 1 ] || fail "the cgroup's oom_kill count is '$n', want 1"
 ok "the kernel's OOM killer killed pid $VICTIM (oom_kill 1)"
 
-wait_services 'len(s["exits"])' 1
-rec=$(services_get '(s["exits"][0]["pid"], s["exits"][0]["cause"], s["oom_kills"])')
+wait_service "$NAME" 'len(s["exits"])' 1
+rec=$(service_get "$NAME" '(s["exits"][0]["pid"], s["exits"][0]["cause"], s["oom_kills"])')
 [ "$rec" = "($VICTIM, 'oom', 1)" ] || fail "/services: exit record (pid, cause, oom_kills) $rec, want ($VICTIM, 'oom', 1)"
 ok "/services: pid $VICTIM ended with cause oom, oom_kills 1"
 v=$(curl -sS --max-time 10 "$BASE/metrics" |
