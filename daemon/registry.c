@@ -723,6 +723,9 @@ registry_get_recorded(struct registry *r, pid_t pid,
 	return t;
 }
 
+/* Long because each kind of name has its own answers: a service (< 0),
+ * the default (0: the only one, else 404 or a 409 listing them), a PID
+ * (served, taken on under --allow-any-pid, or 403/404/503). */
 struct target *
 registry_get(struct registry *r, pid_t pid, struct http_reply *reply)
 {
