@@ -35,6 +35,17 @@ wall_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+void
+wall_rfc3339(int64_t ns, char *buf, size_t len)
+{
+	time_t sec = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+
+	if (!gmtime_r(&sec, &tm) ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "?");
+}
+
 uint64_t
 thread_cpu_ns(void)
 {
@@ -67,15 +78,4 @@ hist_add(struct hist *h, uint64_t ns)
 	__atomic_fetch_add(&h->n, 1, __ATOMIC_RELAXED);
 	if (ns > __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED))
 		__atomic_store_n(&h->max_ns, ns, __ATOMIC_RELAXED);
-}
-
-void
-rfc3339(int64_t ns, char *buf, size_t len)
-{
-	time_t sec = (time_t)(ns / 1000000000LL);
-	struct tm tm;
-
-	if (!gmtime_r(&sec, &tm) ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "?");
 }

@@ -11,6 +11,7 @@
 #ifndef PROFD_DAEMON_CLOCK_H
 #define PROFD_DAEMON_CLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -20,9 +21,9 @@ uint64_t mono_ns(void);
 /* CLOCK_REALTIME, in ns since the epoch. */
 int64_t wall_now_ns(void);
 
-/* Wall ns since the epoch as an RFC 3339 UTC time, to the second
- * ("2026-12-03T13:00:00Z"), into buf; "?" when it cannot. Any thread. */
-void rfc3339(int64_t ns, char *buf, size_t len);
+/* ns since the epoch as an RFC 3339 UTC time, to the second, into buf
+ * ("?" when it cannot be written). Any thread. */
+void wall_rfc3339(int64_t ns, char *buf, size_t len);
 
 /* CPU time of the calling thread, in ns. */
 uint64_t thread_cpu_ns(void);

@@ -40,6 +40,8 @@ struct history {
 	struct hist_maps *maps;		/* set last; referenced */
 	uint64_t gen;
 	bool have_gen;
+	bool sealed;			/* history_handover: the newest
+					   bucket is the last process's */
 };
 
 static struct hist_maps *
@@ -126,7 +128,7 @@ history_rotate(struct history *h, uint64_t mono, int64_t wall, bool force)
 	int k;
 
 	pthread_mutex_lock(&h->mu);
-	if (h->count > 0 && !force &&
+	if (h->count > 0 && !force && !h->sealed &&
 	    mono - bucket_at(h, h->count - 1)->start_mono < HIST_BUCKET_NS) {
 		pthread_mutex_unlock(&h->mu);
 		return 0;
@@ -148,6 +150,7 @@ history_rotate(struct history *h, uint64_t mono, int64_t wall, bool force)
 		h->count--;
 	}
 	b = bucket_at(h, h->count++);
+	h->sealed = false;
 	b->start_mono = mono;
 	b->start = b->end = wall;
 	memcpy(b->agg, a, sizeof(a));
@@ -174,11 +177,20 @@ history_set_maps(struct history *h, uint64_t gen, struct modsnap *ms)
 	h->maps = m;
 	h->gen = gen;
 	h->have_gen = true;
-	if (h->count > 0) {
+	if (h->count > 0 && !h->sealed) {
 		b = bucket_at(h, h->count - 1);
 		maps_put(b->maps);
 		b->maps = maps_ref(m);
 	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+void
+history_handover(struct history *h)
+{
+	pthread_mutex_lock(&h->mu);
+	h->have_gen = false;
+	h->sealed = h->count > 0;
 	pthread_mutex_unlock(&h->mu);
 }
 
@@ -200,7 +212,7 @@ history_add(struct history *h, enum hist_kind k, pid_t tid, const char *comm,
 	int r = 0;
 
 	pthread_mutex_lock(&h->mu);
-	if (h->count > 0)
+	if (h->count > 0 && !h->sealed)
 		r = agg_add(bucket_at(h, h->count - 1)->agg[k], tid, comm,
 			    state, pcs, n, 1, value);
 	pthread_mutex_unlock(&h->mu);

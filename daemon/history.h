@@ -69,6 +69,13 @@ int history_rotate(struct history *h, uint64_t mono, int64_t wall,
  * taken over (emptied). */
 void history_set_maps(struct history *h, uint64_t gen, struct modsnap *ms);
 
+/* The process that recorded into h is gone and another is to go on (a
+ * --match service's restart, registry.c): the current bucket is closed
+ * with its maps, samples are dropped until the next history_rotate,
+ * which begins a new bucket whatever its age, and the next maps set are
+ * taken whatever their generation. */
+void history_handover(struct history *h);
+
 /* Whether the maps set last are of generation gen. */
 bool history_maps_are(struct history *h, uint64_t gen);
 

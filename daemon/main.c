@@ -113,7 +113,7 @@ op_history(void *ctx, const struct http_history_req *req,
 			 "--continuous to keep one");
 		return;
 	}
-	t = registry_get(d->reg, req->pid, r);
+	t = registry_get_recorded(d->reg, req->pid, r);
 	if (!t)
 		return;
 	target_history(t, req, r);
@@ -200,9 +200,31 @@ op_metrics(void *ctx, struct http_reply *r)
 	struct profd *d = ctx;
 	struct target *ts[256];
 	size_t n;
+	int rc;
 
 	n = registry_snapshot(d->reg, ts, 256, NULL);
-	text_reply(d, r, metrics_text(ts, n, &r->text, &r->text_len), ts, n);
+	rc = metrics_text(ts, n, &r->text, &r->text_len);
+	if (rc == 0)
+		rc = registry_services_metrics(d->reg, &r->text, &r->text_len);
+	text_reply(d, r, rc, ts, n);
+}
+
+static void
+op_services_json(void *ctx, struct http_reply *r)
+{
+	struct profd *d = ctx;
+
+	text_reply(d, r,
+		   registry_services_json(d->reg, &r->text, &r->text_len),
+		   NULL, 0);
+}
+
+static pid_t
+op_service(void *ctx, const char *name)
+{
+	struct profd *d = ctx;
+
+	return registry_service_id(d->reg, name);
 }
 
 static void
@@ -246,8 +268,13 @@ static bool
 op_check_target(void *ctx, pid_t pid, struct http_reply *r)
 {
 	struct profd *d = ctx;
-	struct target *t = registry_get(d->reg, pid, r);
+	struct target *t;
 
+	/* a service (its name was looked up): each request finds its
+	 * process, or waits for one in a restart gap, or serves history */
+	if (pid < 0)
+		return true;
+	t = registry_get(d->reg, pid, r);
 	if (!t)
 		return false;
 	registry_put(d->reg, t);
@@ -287,6 +314,8 @@ static const struct http_ops ops = {
 	.threads = op_threads,
 	.metrics = op_metrics,
 	.targets_json = op_targets_json,
+	.services_json = op_services_json,
+	.service = op_service,
 	.targets = op_targets,
 	.check_target = op_check_target,
 	.snapshots = op_snapshots,

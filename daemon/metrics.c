@@ -372,24 +372,7 @@ metrics_text(struct target **targets, size_t n, char **out, size_t *len)
 
 /* ---- /targets ---------------------------------------------------------- */
 
-static void
-json_str(struct textbuf *b, const char *s, size_t n)
-{
-	size_t i;
-
-	textbuf_printf(b, "\"");
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch == '"' || ch == '\\')
-			textbuf_printf(b, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			textbuf_printf(b, "\\u%04x", ch);
-		else
-			textbuf_printf(b, "%c", ch);
-	}
-	textbuf_printf(b, "\"");
-}
+#define json_str textbuf_json
 
 int
 targets_json(struct target **ts, const struct registry_info *info, size_t n,

@@ -14,11 +14,26 @@
  * one with a window open); and the watcher lets go of on-demand targets
  * no request has used for IDLE_RELEASE_S. A target let go stops its
  * sampler and lets go of every thread, as at shutdown.
+ *
+ * Each --match rule is a service (struct service), named after its rule:
+ * it outlives the processes it matches. In continuous mode it owns a
+ * history ring that it lends to one process of the rule at a time (the
+ * first one it takes on while no other holds it); when that process
+ * exits, the watcher stops its sampler, hands the ring over
+ * (history_handover) and the next process of the rule records into the
+ * same ring, so the history of a service spans its restarts. Other
+ * processes matching the rule at the same time keep their own ring, as
+ * --pid targets do. The service keeps an exit record of each process of
+ * the rule that ended, counts restarts, and keeps the last process that
+ * held its ring (a reference) so that its history stays served in a
+ * restart gap.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <regex.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +42,13 @@
 
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
+#include "daemon/history.h"
+#include "daemon/memory.h"
 #include "daemon/log.h"
 #include "daemon/proc.h"
 #include "daemon/registry.h"
 #include "daemon/target.h"
+#include "daemon/textbuf.h"
 #include "http/http.h"
 
 #define SCAN_NS (500 * 1000000ULL)
@@ -41,9 +59,35 @@
 /* Over every registry, for /metrics. */
 static uint64_t evicted_total, idle_released_total;
 
+/* A process of a service that ended. */
+struct exit_rec {
+	pid_t pid;
+	char comm[64];
+	int64_t start, end;	/* wall ns: taken on, noticed gone */
+	uint64_t rss;		/* bytes, at the watcher's last look */
+	const char *cause;	/* "oom": its memory cgroup's oom_kill
+				   count went up while it ran; else
+				   "unknown" (profd is not its parent) */
+};
+
+#define SVC_EXITS 32		/* exit records kept per service */
+
+struct service {
+	char name[64];		/* /service/NAME/ */
+	struct history *hist;	/* continuous mode's ring, or NULL */
+	struct target *holder;	/* the process recording into hist */
+	struct target *last;	/* the last holder, with a reference of
+				   its entry, until another takes over */
+	uint64_t restarts, exits, pending;	/* pending: exits not yet
+						   followed by a start */
+	uint64_t oom_kills;	/* exits with the cgroup's oom_kill up */
+	struct exit_rec rec[SVC_EXITS];	/* the last exits, a ring */
+};
+
 struct rule {
 	char *src;		/* as given */
 	regex_t re;
+	struct service svc;
 };
 
 struct entry {
@@ -56,6 +100,12 @@ struct entry {
 				   took or gave back a reference */
 	unsigned peeks;		/* references of registry_snapshot() (for
 				   /metrics, /targets): not a use */
+	uint64_t rss;		/* --match: bytes, at the watcher's last
+				   look */
+	struct cgroup_dirs cg;	/* --match: its cgroups, for the OOM kill
+				   count after it is gone */
+	uint64_t oom0;		/* ... when it was taken on */
+	bool has_oom;
 	bool listed;
 };
 
@@ -114,6 +164,70 @@ lru_locked(struct registry *r)
 	return best;
 }
 
+/* A process of svc was taken on (t; lend: it records into the
+ * service's ring), with the lock held: a restart when a process of the
+ * service ended before. */
+static void
+service_started(struct registry *r, struct service *svc, struct target *t,
+		bool lend)
+{
+	struct target *last = svc->last;
+	size_t i;
+
+	if (svc->pending > 0) {
+		svc->pending--;
+		svc->restarts++;
+	}
+	if (!lend)
+		return;
+	svc->holder = t;
+	svc->last = NULL;
+	/* the reference kept for the gap's history requests */
+	for (i = 0; last && i < r->n; i++)
+		if (r->v[i].t == last && r->v[i].refs > 0) {
+			r->v[i].refs--;
+			break;
+		}
+}
+
+/* The process of entry e (of service svc) was noticed gone, with the
+ * lock held: keep its exit record; when it held the service's ring, stop
+ * its sampler (nothing records into the ring any more) and hand the ring
+ * over, keeping the target (and a reference) for the gap. */
+static void
+service_exited(struct service *svc, struct entry *e)
+{
+	struct exit_rec *x = &svc->rec[svc->exits % SVC_EXITS];
+	char comm[64];
+	uint64_t n;
+
+	memset(x, 0, sizeof(*x));
+	x->pid = target_pid(e->t);
+	target_comm(e->t, comm, sizeof(comm));
+	snprintf(x->comm, sizeof(x->comm), "%s", comm);
+	x->start = e->since;
+	x->end = wall_now_ns();
+	x->rss = e->rss;
+	x->cause = "unknown";
+	/* the kernel counts the kill before the process is gone */
+	if (e->has_oom && cgroup_oom_kills(&e->cg, &n) == 0 &&
+	    n > e->oom0) {
+		x->cause = "oom";
+		svc->oom_kills++;
+	}
+	svc->exits++;
+	svc->pending++;
+	if (svc->holder != e->t)
+		return;
+	/* its sampler may still be at a tick: after the join nothing but
+	 * the next holder adds to the ring */
+	target_stop(e->t);
+	history_handover(svc->hist);
+	svc->holder = NULL;
+	svc->last = e->t;
+	e->refs++;
+}
+
 /* Add a target for pid, with the lock held. -errno with err filled. When
  * the table is full, an idle on-demand target makes room: it is taken out
  * and handed back in *evicted, for the caller to free after unlocking
@@ -122,9 +236,11 @@ static int
 add_locked(struct registry *r, pid_t pid, enum reg_origin origin, int rule,
 	   char *err, size_t errlen, struct target **evicted)
 {
+	struct service *svc;
 	struct target *t;
 	struct entry *e;
 	long victim = -1;
+	bool lend;
 
 	*evicted = NULL;
 	if (find(r, pid))
@@ -162,9 +278,14 @@ add_locked(struct registry *r, pid_t pid, enum reg_origin origin, int rule,
 		r->v = nv;
 		r->cap = nc;
 	}
-	t = target_new(pid, &r->opts, err, errlen);
+	svc = rule >= 0 ? &r->rules[rule].svc : NULL;
+	lend = svc && svc->hist && !svc->holder;
+	t = target_new_hist(pid, &r->opts, lend ? svc->hist : NULL, err,
+			    errlen);
 	if (!t)
 		return -errno ? -errno : -EPERM;
+	if (svc)
+		service_started(r, svc, t, lend);
 	if (victim >= 0) {
 		e = &r->v[victim];
 		log_info("pid %d: no longer served, to make room for pid %d "
@@ -187,6 +308,10 @@ add_locked(struct registry *r, pid_t pid, enum reg_origin origin, int rule,
 	e->since = wall_now_ns();
 	e->used = mono_ns();
 	e->listed = true;
+	if (rule >= 0 && memory_rss(pid, &e->rss) < 0)
+		e->rss = 0;	/* the watcher's next look */
+	e->has_oom = rule >= 0 && cgroup_dirs(pid, &e->cg) == 0 &&
+		     cgroup_oom_kills(&e->cg, &e->oom0) == 0;
 	return 0;
 }
 
@@ -262,7 +387,7 @@ scan(struct registry *r)
 	struct dirent *de;
 	size_t i, nd;
 	pid_t self = getpid();
-	uint64_t now = mono_ns();
+	uint64_t now = mono_ns(), rss;
 	DIR *d;
 
 	pthread_mutex_lock(&r->mu);
@@ -274,6 +399,12 @@ scan(struct registry *r)
 				 (int)target_pid(e->t));
 			e->listed = false;
 			e->refs--;
+			if (e->rule >= 0)
+				service_exited(&r->rules[e->rule].svc, e);
+		} else if (e->listed && e->rule >= 0) {
+			/* the last RSS of its exit record */
+			if (memory_rss(target_pid(e->t), &rss) == 0)
+				e->rss = rss;
 		} else if (e->listed && e->origin == REG_ON_DEMAND &&
 			   e->refs == 1 &&
 			   now - e->used >= IDLE_RELEASE_S * 1000000000ULL) {
@@ -315,9 +446,14 @@ scan(struct registry *r)
 			continue;
 		pthread_mutex_lock(&r->mu);
 		if (add_locked(r, pid, REG_MATCH, rule, err, sizeof(err),
-			       &ev) == 0)
-			log_info("pid %d: matches --match '%s', now served",
-				 (int)pid, r->rules[rule].src);
+			       &ev) == 0) {
+			log_info("pid %d: matches --match '%s', now served "
+				 "as service %s",
+				 (int)pid, r->rules[rule].src,
+				 r->rules[rule].svc.name);
+			/* requests waiting out a restart gap */
+			pthread_cond_broadcast(&r->cond);
+		}
 		else
 			log_warnx("pid %d matches --match '%s' but cannot be "
 				  "profiled: %s",
@@ -372,6 +508,30 @@ registry_new(const struct target_opts *o, bool any_pid, size_t max_targets)
 	return r;
 }
 
+/* The name of rule i: the regex without its anchors when what remains is
+ * a plain name ([A-Za-z0-9._-]), else "match<i+1>". */
+static void
+service_name(const char *re, size_t i, char *out, size_t len)
+{
+	size_t n = strlen(re), k;
+
+	if (n && re[0] == '^') {
+		re++;
+		n--;
+	}
+	if (n && re[n - 1] == '$')
+		n--;
+	for (k = 0; k < n; k++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "0123456789._-",
+			    re[k]))
+			break;
+	if (n == 0 || k < n || n >= len)
+		snprintf(out, len, "match%zu", i + 1);
+	else
+		snprintf(out, len, "%.*s", (int)n, re);
+}
+
 int
 registry_add_rule(struct registry *r, const char *re, char *err,
 		  size_t errlen)
@@ -395,8 +555,14 @@ registry_add_rule(struct registry *r, const char *re, char *err,
 		return -EINVAL;
 	}
 	nr->src = strdup(re);
-	if (!nr->src) {
+	memset(&nr->svc, 0, sizeof(nr->svc));
+	service_name(re, r->nrules, nr->svc.name, sizeof(nr->svc.name));
+	if (nr->src && r->opts.continuous_hz)
+		nr->svc.hist = history_new(r->opts.history_s,
+					   HIST_MAX_STACKS);
+	if (!nr->src || (r->opts.continuous_hz && !nr->svc.hist)) {
 		regfree(&nr->re);
+		free(nr->src);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -447,6 +613,118 @@ registry_count(struct registry *r)
 	return n;
 }
 
+/* The service of id pid (< 0: registry_service_id), or NULL. */
+static struct service *
+service_of(struct registry *r, pid_t pid)
+{
+	size_t i = (size_t)(-(long)pid) - 1;
+
+	return i < r->nrules ? &r->rules[i].svc : NULL;
+}
+
+/* A process of service id pid with a reference, with the lock held: the
+ * one that records its history (or the only one), waiting up to
+ * REG_SERVICE_WAIT_S for the next in a restart gap; recorded: the last
+ * that recorded it will do (history requests, in the gap). NULL with
+ * reply filled: 404 (no such service, nothing came), 409 (several
+ * processes and none records the service's history). */
+static struct target *
+service_get_locked(struct registry *r, pid_t pid, bool recorded,
+		   struct http_reply *reply)
+{
+	struct service *svc = service_of(r, pid);
+	int rule = (int)(-(long)pid) - 1;
+	struct entry *e = NULL;
+	struct timespec ts;
+	bool waited = false;
+	size_t i, n;
+
+	if (!svc) {
+		reply->status = 404;
+		snprintf(reply->msg, sizeof(reply->msg),
+			 "no such service (see /services)");
+		return NULL;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += REG_SERVICE_WAIT_S;
+	for (;;) {
+		for (i = n = 0; i < r->n; i++) {
+			struct entry *x = &r->v[i];
+
+			if (x->rule != rule)
+				continue;
+			if ((x->listed && x->t == svc->holder) ||
+			    (recorded && !svc->holder && x->t == svc->last)) {
+				e = x;
+				break;
+			}
+			if (x->listed) {
+				e = x;
+				n++;
+			}
+		}
+		if (i < r->n || n == 1)
+			break;
+		e = NULL;
+		if (n > 1) {
+			reply->status = 409;
+			snprintf(reply->msg, sizeof(reply->msg),
+				 "%zu processes match --match '%s' and none "
+				 "records the service's history: choose one "
+				 "with /pid/<PID>/ (see /targets), or anchor "
+				 "the regex ('^name$')",
+				 n, r->rules[rule].src);
+			return NULL;
+		}
+		if (!waited)
+			log_info("service %s: no process now (a restart?): "
+				 "a request waits up to %d s for the next",
+				 svc->name, REG_SERVICE_WAIT_S);
+		waited = true;
+		if (r->stop || pthread_cond_timedwait(&r->cond, &r->mu, &ts) ==
+				       ETIMEDOUT) {
+			reply->status = 404;
+			snprintf(reply->msg, sizeof(reply->msg),
+				 "no process of service %s (--match '%s') "
+				 "came within %d s; see /services",
+				 svc->name, r->rules[rule].src,
+				 REG_SERVICE_WAIT_S);
+			return NULL;
+		}
+	}
+	e->refs++;
+	e->used = mono_ns();
+	return e->t;
+}
+
+pid_t
+registry_service_id(struct registry *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->nrules; i++)
+		if (strcmp(r->rules[i].svc.name, name) == 0)
+			return (pid_t)(-(long)i - 1);
+	return 0;
+}
+
+struct target *
+registry_get_recorded(struct registry *r, pid_t pid,
+		      struct http_reply *reply)
+{
+	struct target *t;
+
+	if (pid >= 0)
+		return registry_get(r, pid, reply);
+	pthread_mutex_lock(&r->mu);
+	t = service_get_locked(r, pid, true, reply);
+	pthread_mutex_unlock(&r->mu);
+	return t;
+}
+
+/* Long because each kind of name has its own answers: a service (< 0),
+ * the default (0: the only one, else 404 or a 409 listing them), a PID
+ * (served, taken on under --allow-any-pid, or 403/404/503). */
 struct target *
 registry_get(struct registry *r, pid_t pid, struct http_reply *reply)
 {
@@ -456,6 +734,11 @@ registry_get(struct registry *r, pid_t pid, struct http_reply *reply)
 	size_t i, n = 0, len = 0;
 
 	pthread_mutex_lock(&r->mu);
+	if (pid < 0) {
+		t = service_get_locked(r, pid, false, reply);
+		pthread_mutex_unlock(&r->mu);
+		return t;
+	}
 	if (pid == 0) {
 		for (i = 0; i < r->n; i++) {
 			if (!r->v[i].listed)
@@ -496,9 +779,10 @@ registry_get(struct registry *r, pid_t pid, struct http_reply *reply)
 			reply->status = 409;
 			/* the list may be cut short; the advice must not be */
 			snprintf(reply->msg, sizeof(reply->msg),
-				 "profd serves %zu processes, choose one with "
-				 "/pid/<PID>/debug/pprof/...: %.*s",
-				 n, (int)(sizeof(reply->msg) - 96), list);
+				 "profd serves %zu processes, each apart: "
+				 "choose one with /pid/<PID>/debug/pprof/..., "
+				 "or anchor --match ('^name$'): %.*s",
+				 n, (int)(sizeof(reply->msg) - 132), list);
 		}
 		pthread_mutex_unlock(&r->mu);
 		return t;
@@ -629,10 +913,142 @@ registry_free(struct registry *r)
 	for (i = 0; i < r->nrules; i++) {
 		regfree(&r->rules[i].re);
 		free(r->rules[i].src);
+		history_free(r->rules[i].svc.hist);
 	}
 	free(r->rules);
 	free(r->v);
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
+}
+
+/* One service's object of /services, with the lock held. */
+static void
+service_json(struct registry *r, size_t k, struct textbuf *b)
+{
+	struct service *svc = &r->rules[k].svc;
+	uint64_t i, first;
+	size_t j, np = 0;
+	char a[32], z[32];
+
+	textbuf_printf(b, "{\"service\": ");
+	textbuf_json(b, svc->name, strlen(svc->name));
+	textbuf_printf(b, ", \"match\": ");
+	textbuf_json(b, r->rules[k].src, strlen(r->rules[k].src));
+	textbuf_printf(b, ", \"pids\": [");
+	for (j = 0; j < r->n; j++)
+		if (r->v[j].listed && r->v[j].rule == (int)k)
+			textbuf_printf(b, "%s%d", np++ ? ", " : "",
+				       (int)target_pid(r->v[j].t));
+	textbuf_printf(b, "], \"up\": %s, \"history_pid\": %d, "
+			  "\"restarts\": %" PRIu64 ", \"oom_kills\": %" PRIu64
+			  ", \"exits\": [",
+		       np ? "true" : "false",
+		       svc->holder ? (int)target_pid(svc->holder) : 0,
+		       svc->restarts, svc->oom_kills);
+	first = svc->exits > SVC_EXITS ? svc->exits - SVC_EXITS : 0;
+	for (i = first; i < svc->exits; i++) {
+		const struct exit_rec *x = &svc->rec[i % SVC_EXITS];
+
+		wall_rfc3339(x->start, a, sizeof(a));
+		wall_rfc3339(x->end, z, sizeof(z));
+		textbuf_printf(b, "%s\n    {\"pid\": %d, \"comm\": ",
+			       i > first ? "," : "", (int)x->pid);
+		textbuf_json(b, x->comm, strlen(x->comm));
+		textbuf_printf(b,
+			       ", \"start\": \"%s\", \"end\": \"%s\", "
+			       "\"uptime_seconds\": %.1f, \"cause\": \"%s\", "
+			       "\"last_rss_bytes\": %" PRIu64 "}",
+			       a, z, (double)(x->end - x->start) / 1e9,
+			       x->cause, x->rss);
+	}
+	textbuf_printf(b, "%s]}", svc->exits ? "\n  " : "");
+}
+
+int
+registry_services_json(struct registry *r, char **out, size_t *len)
+{
+	struct textbuf b = { 0 };
+	size_t k;
+
+	pthread_mutex_lock(&r->mu);
+	textbuf_printf(&b, "[");
+	for (k = 0; k < r->nrules; k++) {
+		textbuf_printf(&b, "%s\n  ", k ? "," : "");
+		service_json(r, k, &b);
+	}
+	textbuf_printf(&b, "%s]\n", r->nrules ? "\n" : "");
+	pthread_mutex_unlock(&r->mu);
+	if (b.oom) {
+		free(b.s);
+		return -ENOMEM;
+	}
+	*out = b.s;
+	*len = b.len;
+	return 0;
+}
+
+int
+registry_services_metrics(struct registry *r, char **text, size_t *len)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} counters[] = {
+		{ "restarts",
+		  "Processes of the service taken on after one of it ended.",
+		  offsetof(struct service, restarts) },
+		{ "oom_kills",
+		  "Processes of the service that ended while their memory "
+		  "cgroup's oom_kill count went up.",
+		  offsetof(struct service, oom_kills) },
+		{ "exits", "Processes of the service that ended.",
+		  offsetof(struct service, exits) },
+	};
+	struct textbuf b = { 0 };
+	size_t k, j, c;
+	char *nt;
+
+	if (r->nrules == 0)
+		return 0;
+	pthread_mutex_lock(&r->mu);
+	textbuf_printf(&b, "# HELP profd_service_up Whether a process of the "
+			   "--match service runs now.\n"
+			   "# TYPE profd_service_up gauge\n");
+	for (k = 0; k < r->nrules; k++) {
+		bool up = false;
+
+		for (j = 0; j < r->n; j++)
+			up |= r->v[j].listed && r->v[j].rule == (int)k;
+		textbuf_printf(&b, "profd_service_up{service=\"%s\"} %d\n",
+			       r->rules[k].svc.name, up);
+	}
+	for (c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
+		textbuf_printf(&b,
+			       "# HELP profd_service_%s_total %s\n"
+			       "# TYPE profd_service_%s_total counter\n",
+			       counters[c].name, counters[c].help,
+			       counters[c].name);
+		for (k = 0; k < r->nrules; k++) {
+			const struct service *svc = &r->rules[k].svc;
+
+			textbuf_printf(&b,
+				       "profd_service_%s_total{service=\"%s\"} "
+				       "%" PRIu64 "\n",
+				       counters[c].name, svc->name,
+				       *(const uint64_t *)(const void *)((
+					       const char *)svc +
+					       counters[c].off));
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	if (b.oom || !(nt = realloc(*text, *len + b.len + 1))) {
+		free(b.s);
+		return -ENOMEM;
+	}
+	memcpy(nt + *len, b.s, b.len + 1);
+	*text = nt;
+	*len += b.len;
+	free(b.s);
+	return 0;
 }

@@ -59,6 +59,27 @@ size_t registry_count(struct registry *r);
  * with registry_put(); NULL with reply's status and msg filled. */
 struct target *registry_get(struct registry *r, pid_t pid,
 			    struct http_reply *reply);
+/* Services (--match rules, registry.c): NAME of /service/NAME/ is the
+ * rule without its ^ and $ when the rest is a plain name
+ * ([A-Za-z0-9._-]), else match<N> (the rule's rank). A service's id is a
+ * negative pid that registry_get() and registry_get_recorded() take: the
+ * process recording the service's history (or its only one); in a
+ * restart gap they wait up to REG_SERVICE_WAIT_S for the next process. */
+#define REG_SERVICE_WAIT_S 5
+/* The id of service name, 0 when there is none. Any thread. */
+pid_t registry_service_id(struct registry *r, const char *name);
+/* registry_get(), but for a service in a restart gap the process that
+ * recorded its history last will do, at once (history requests). */
+struct target *registry_get_recorded(struct registry *r, pid_t pid,
+				     struct http_reply *reply);
+/* /services as JSON into *out (malloc'd, the caller's): per service its
+ * name, rule, processes, restarts and exit records. 0 or -ENOMEM. Any
+ * thread. */
+int registry_services_json(struct registry *r, char **out, size_t *len);
+/* Append the services' series of /metrics (profd_service_up,
+ * _restarts_total, _exits_total) to *text (malloc'd, *len bytes, grown
+ * here). 0 or -ENOMEM (*text untouched). Any thread. */
+int registry_services_metrics(struct registry *r, char **text, size_t *len);
 /* Give back a reference from registry_get() or registry_snapshot(). */
 void registry_put(struct registry *r, struct target *t);
 /* Up to max listed targets, each with a reference (registry_put each);

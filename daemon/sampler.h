@@ -82,6 +82,7 @@ struct target {
 	/* --trigger (watch.c): set by target_new when triggers are given
 	 * with --continuous, freed by target_free; NULL otherwise. */
 	struct watch *watch;
+	bool hist_lent;		/* a --match service's: not ours to free */
 
 	/* The sampler thread's own, no lock: see sampler_int.h. */
 	struct sampler *sm;

@@ -53,6 +53,13 @@ install_wake_handler(void)
 struct target *
 target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 {
+	return target_new_hist(pid, o, NULL, err, errlen);
+}
+
+struct target *
+target_new_hist(pid_t pid, const struct target_opts *o, struct history *lent,
+		char *err, size_t errlen)
+{
 	char path[64], *comm;
 	pthread_condattr_t ca;
 	struct target *t;
@@ -124,7 +131,10 @@ target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 		errno = ENOMEM;
 		goto fail;
 	}
-	if (o->continuous_hz > 0) {
+	if (o->continuous_hz > 0 && lent) {
+		t->hist = lent;
+		t->hist_lent = true;
+	} else if (o->continuous_hz > 0) {
 		t->hist = history_new(o->history_s, HIST_MAX_STACKS);
 		if (!t->hist) {
 			snprintf(err, errlen, "out of memory");
@@ -181,7 +191,8 @@ target_free(struct target *t)
 		return;
 	target_stop(t);
 	sampler_free(t->sm);
-	history_free(t->hist);
+	if (!t->hist_lent)
+		history_free(t->hist);
 	watch_free(t->watch);
 	unwinder_free(t->uw);
 	space_free(t->space);
@@ -552,11 +563,11 @@ history_export_main(void *arg)
 	bool growth = j->req->kind == HTTP_PROFILE_GROWTH;
 	struct export_info info;
 
-	rfc3339(sp->start, a, sizeof(a));
-	rfc3339(sp->end, b, sizeof(b));
+	wall_rfc3339(sp->start, a, sizeof(a));
+	wall_rfc3339(sp->end, b, sizeof(b));
 	note[0] = '\0';
 	if (j->from != INT64_MIN && j->from < sp->oldest) {
-		rfc3339(sp->oldest, o, sizeof(o));
+		wall_rfc3339(sp->oldest, o, sizeof(o));
 		snprintf(note, sizeof(note),
 			 "; the span asked for begins before the history, "
 			 "which begins at %s: this is all there is",
@@ -636,7 +647,7 @@ target_history(struct target *t, const struct http_history_req *req,
 							    : HIST_CPU,
 			 from, to, now, &sp);
 	if (e == -ERANGE) {
-		rfc3339(sp.oldest, o, sizeof(o));
+		wall_rfc3339(sp.oldest, o, sizeof(o));
 		r->status = 404;
 		if (sp.oldest)
 			snprintf(r->msg, sizeof(r->msg),

@@ -26,6 +26,7 @@
 #include "daemon/clock.h"
 #include "http/http.h"
 
+struct history;
 struct target;
 struct trigger;
 
@@ -49,6 +50,13 @@ struct target_opts {
  * thread, does not attach. NULL with err filled (e.g. "no such process"). */
 struct target *target_new(pid_t pid, const struct target_opts *o, char *err,
 			  size_t errlen);
+
+/* target_new, recording continuous mode into hist (not NULL), which
+ * stays the caller's: a --match service's ring, which outlives each of
+ * its processes (registry.c). target_free leaves it alone. */
+struct target *target_new_hist(pid_t pid, const struct target_opts *o,
+			       struct history *hist, char *err,
+			       size_t errlen);
 
 /* Finish open windows (their clients get 503), let go of every thread and
  * join the sampler. Waiting workers wake up; call before http_stop(). */

@@ -37,3 +37,22 @@ textbuf_printf(struct textbuf *b, const char *fmt, ...)
 		b->cap = nc;
 	}
 }
+
+void
+textbuf_json(struct textbuf *b, const char *s, size_t n)
+{
+	size_t i;
+
+	textbuf_printf(b, "\"");
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\')
+			textbuf_printf(b, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			textbuf_printf(b, "\\u%04x", ch);
+		else
+			textbuf_printf(b, "%c", ch);
+	}
+	textbuf_printf(b, "\"");
+}

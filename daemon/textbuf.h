@@ -24,4 +24,7 @@ struct textbuf {
 void textbuf_printf(struct textbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Append s[0..n) as a JSON string, quoted and escaped. */
+void textbuf_json(struct textbuf *b, const char *s, size_t n);
+
 #endif /* PROFD_TEXTBUF_H */

@@ -604,13 +604,13 @@ write_snapshot(struct watch *w, const struct job *j)
 	if (!dead)
 		take_dump(w);
 	target_comm(w->t, comm, sizeof(comm));
-	rfc3339(j->wall, when, sizeof(when));
+	wall_rfc3339(j->wall, when, sizeof(when));
 	for (i = 0; i < 3; i++)
 		if (history_file(w, hist[i].kind, &prof[i], &plen[i]) == 0)
 			f[nf++] = (struct snap_file){ hist[i].file, prof[i],
 						      plen[i] };
-	rfc3339(w->dump_wall, dumpt, sizeof(dumpt));
-	rfc3339(w->mem_wall, memt, sizeof(memt));
+	wall_rfc3339(w->dump_wall, dumpt, sizeof(dumpt));
+	wall_rfc3339(w->mem_wall, memt, sizeof(memt));
 	if (w->dump)
 		f[nf++] = (struct snap_file){ "threads.txt", w->dump,
 					      w->dump_len };

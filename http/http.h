@@ -287,6 +287,11 @@ struct http_ops {
 	void (*metrics)(void *ctx, struct http_reply *r);
 	/* /targets: JSON array describing every served process. */
 	void (*targets_json)(void *ctx, struct http_reply *r);
+	/* /services: JSON array describing every --match service. */
+	void (*services_json)(void *ctx, struct http_reply *r);
+	/* The id of the --match service NAME (/service/NAME/...): a
+	 * negative pid the other callbacks take; 0 when there is none. */
+	pid_t (*service)(void *ctx, const char *name);
 	/* Targets for the index page; returns how many were written. */
 	size_t (*targets)(void *ctx, struct http_target_info *out, size_t max);
 	/* Check pid names a target this server may serve (0 = default).

@@ -939,19 +939,28 @@ out:
 	return status;
 }
 
+/* A JSON answer the daemon builds (/targets, /services). */
 static int
-route_targets(struct http_server *s, struct mg_connection *c)
+route_json(struct mg_connection *c,
+	   void (*op)(void *ctx, struct http_reply *r), void *ctx,
+	   const char *what)
 {
 	struct http_reply r;
 
 	memset(&r, 0, sizeof(r));
-	s->ops->targets_json(s->opsctx, &r);
+	op(ctx, &r);
 	if (r.status != 200)
-		return send_reply(c, &r, "targets");
+		return send_reply(c, &r, what);
 	send_body(c, 200, "application/json", r.text ? r.text : "[]",
 		  r.text ? r.text_len : 2, NULL, false);
 	free(r.text);
 	return 200;
+}
+
+static int
+route_targets(struct http_server *s, struct mg_connection *c)
+{
+	return route_json(c, s->ops->targets_json, s->opsctx, "targets");
 }
 
 static void
@@ -1237,13 +1246,31 @@ handler(struct mg_connection *c, void *cbdata)
 	    !http_auth_ok(mg_get_header(c, "Authorization"),
 			  s->cfg.auth_token))
 		return send_unauthorized(c);
-	if (http_split_pid(uri, &pid, &path) < 0)
+	if (strncmp(uri, "/service/", 9) == 0) {
+		/* a --match service by name: its id is a negative pid */
+		size_t nl = strcspn(uri + 9, "/");
+		char name[64];
+
+		snprintf(name, sizeof(name), "%.*s", (int)nl, uri + 9);
+		pid = nl < sizeof(name) ? s->ops->service(s->opsctx, name) : 0;
+		if (pid >= 0)
+			return send_error(c, 404,
+					  "no service %.64s: services are "
+					  "named after their --match rule "
+					  "(see /services)",
+					  name);
+		path = uri[9 + nl] ? uri + 9 + nl : "/";
+	} else if (http_split_pid(uri, &pid, &path) < 0) {
 		return send_error(c, 404,
 				  "bad target prefix: want /pid/<PID>/debug/"
 				  "pprof/...");
+	}
 	if (pid == 0 && strncmp(path, "/snapshots", 10) == 0)
 		return route_snapshots(s, c, path + 10);
 	if (pid == 0) {
+		if (strcmp(path, "/services") == 0)
+			return route_json(c, s->ops->services_json,
+					  s->opsctx, "services");
 		if (strcmp(path, "/metrics") == 0)
 			return route_metrics(s, c);
 		if (strcmp(path, "/targets") == 0)
@@ -1258,7 +1285,10 @@ handler(struct mg_connection *c, void *cbdata)
 	if (strcmp(path, "/debug/fgprof") == 0)
 		return route_profile(s, c, pid, HTTP_PROFILE_WALL);
 	if (strcmp(path, "/") == 0 || strcmp(path, "/debug/pprof") == 0) {
-		if (pid)
+		if (pid < 0)
+			snprintf(loc, sizeof(loc), "%.*s/debug/pprof/",
+				 (int)(strlen(uri) - strlen(path)), uri);
+		else if (pid)
 			snprintf(loc, sizeof(loc), "/pid/%d/debug/pprof/",
 				 (int)pid);
 		else

@@ -948,3 +948,30 @@ metric_get()
 	    -v l="$1{pid=\"$pid\"}" '($1 == l || $1 == n) && !done { print $2; done = 1 }'
 }
 
+# service_get NAME EXPR: a Python expression over s, the object of
+# profd's /services for the --match service NAME (None when it is not
+# listed); /services is left in $TEST_DIR/services.json.
+service_get()
+{
+	curl -sS --max-time 10 "$BASE/services" >"$TEST_DIR/services.json" 2>/dev/null || return 1
+	python3 - "$TEST_DIR/services.json" "$1" "$2" <<'EOF' 2>/dev/null
+import json, sys
+s = [x for x in json.load(open(sys.argv[1])) if x["service"] == sys.argv[2]]
+s = s[0] if s else None
+print(eval(sys.argv[3]))
+EOF
+}
+
+# wait_service NAME EXPR WANT: poll /services every 0.1 s (at most 15 s)
+# until service_get NAME EXPR prints WANT.
+wait_service()
+{
+	local n have
+	for ((n = 150; n > 0; n--)); do
+		have=$(service_get "$1" "$2") || have="(no answer)"
+		[ "$have" = "$3" ] && return 0
+		alive "$PROFD_PID" || fail "profd died: $(tail -n 5 "$PROFD_LOG")"
+		sleep 0.1
+	done
+	fail "/services: $1: $2 is '$have' after 15 s, want '$3': $(cat "$TEST_DIR/services.json")"
+}

@@ -13,9 +13,13 @@
 #      arrives, says 200), STOPPING=1 on SIGTERM;
 #  (c) deploy/: profd.service passes systemd-analyze verify without a word
 #      and has the hardening it promises; its ExecStart arguments start
-#      profd; the Kubernetes manifests parse and have a shared process
-#      namespace, SYS_PTRACE, a read-only root, /healthz probes, --match
-#      and a token not every user can read; the Parca and Alloy examples
+#      profd; the Kubernetes manifests (sidecar, DaemonSet) parse and have
+#      a shared process namespace (or hostPID), SYS_PTRACE, a read-only
+#      root, /healthz probes, --match, a token not every user can read
+#      and --output-dir on a volume, pass only options profd --help lists,
+#      and start profd; deploy/Containerfile builds the image they name,
+#      its runtime stage installs the package of every library profd
+#      links; the Parca and Alloy examples
 #      use only keys their schemas know, and every profile type they leave
 #      enabled is one profd serves (fetched here, decoded), every one it
 #      does not serve is disabled (404 here).
@@ -310,6 +314,10 @@ stop_profd
 TOKF=$TEST_DIR/token
 (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TOKF" && echo >>"$TOKF")
 TOKEN=$(head -n 1 "$TOKF")
+# profd --help's long options, one a line (as t_man reads them)
+"$PROFD" --help | sed -nE 's/^  (-[A-Za-z], |    )(--[a-z][a-z-]*).*/\2/p' |
+    sort -u >"$TEST_DIR/help.long"
+[ "$(wc -l <"$TEST_DIR/help.long")" -ge 20 ] || fail "profd --help: too few options: $(cat "$TEST_DIR/help.long")"
 for y in deploy/kubernetes/*.yaml; do
 	"$PY" - "$y" >"$TEST_DIR/k8s.args" <<'EOF' || fail "$y: $(cat "$TEST_DIR/k8s.args")"
 import sys, yaml
@@ -327,8 +335,13 @@ for d in docs:
             continue
         found += 1
         name = "%s/%s" % (d["metadata"]["name"], c["name"])
-        if spec.get("shareProcessNamespace") is not True:
-            die("%s: shareProcessNamespace is not true" % name)
+        # a sidecar shares the pod's PID namespace, a DaemonSet the host's
+        if spec.get("shareProcessNamespace") is not True and spec.get("hostPID") is not True:
+            die("%s: neither shareProcessNamespace nor hostPID is true" % name)
+        outdir = [a.split("=", 1)[1] for a in args if a.startswith("--output-dir=")]
+        for o in outdir:
+            if not [m for m in c.get("volumeMounts", []) if m["mountPath"].rstrip("/") == o.rstrip("/")]:
+                die("%s: --output-dir %s is no volume (the root is read-only)" % (name, o))
         sc = c.get("securityContext", {})
         if "SYS_PTRACE" not in sc.get("capabilities", {}).get("add", []):
             die("%s: no SYS_PTRACE" % name)
@@ -356,19 +369,29 @@ for d in docs:
             if mode & 0o004:
                 die("%s: token volume mode %o: every user can read it" % (name, mode))
         print("\n".join(args))
-        sys.stderr.write("ok: %s: shareProcessNamespace, SYS_PTRACE, readOnlyRootFilesystem, "
+        sys.stderr.write("ok: %s: a shared PID namespace, SYS_PTRACE, readOnlyRootFilesystem, "
                          "probes on /healthz:%d, %s\n" % (name, port, " ".join(args)))
 if not found:
     die("no container runs profd with --match")
 EOF
-	# The sidecar's own arguments: the token from here, any port.
+	# Every option the manifest passes is one of profd --help's.
 	mapfile -t kargs <"$TEST_DIR/k8s.args"
-	for i in "${!kargs[@]}"; do
-		case ${kargs[$i]} in
-		--auth-token-file=*) kargs[i]=--auth-token-file=$TOKF ;;
-		--listen=*) kargs[i]=--listen=${kargs[$i]#--listen=}; kargs[i]=${kargs[$i]%:*}:0 ;;
+	run=()
+	for a in "${kargs[@]}"; do
+		o=${a%%=*}
+		[[ $o != --* ]] || grep -qxF -- "$o" "$TEST_DIR/help.long" ||
+		    fail "$y: passes $o, which profd --help does not list"
+		# the manifest's own paths and port: the token and the
+		# snapshot directory from here, any port
+		case $a in
+		--auth-token-file=*) a=--auth-token-file=$TOKF ;;
+		--output-dir=*) mkdir -p "$TEST_DIR/snapshots"; a=--output-dir=$TEST_DIR/snapshots ;;
+		--listen=*) a=${a%:*}:0 ;;
 		esac
+		run+=("$a")
 	done
+	ok "$y: every option it passes is in profd --help"
+	kargs=("${run[@]}")
 	LISTEN_RE='listening on [0-9.]+:[0-9]+' start_profd_bare "${kargs[@]}"
 	! grep -q 'warning:' "$PROFD_LOG" || fail "profd ${kargs[*]}: $(grep 'warning:' "$PROFD_LOG")"
 	code=$(fetch "$BASE/healthz" "$TEST_DIR/k8s.healthz")
@@ -376,6 +399,45 @@ EOF
 	ok "profd ${kargs[*]}: starts without warnings, /healthz -> $code"
 	stop_profd
 done
+
+# ==== (c) deploy/Containerfile ======================================================
+# The image the manifests name is the one it builds; its runtime stage
+# installs the Debian package of every shared library profd links (NEEDED
+# in the profd tested here; libc6 is in the base image), and the
+# ENTRYPOINT is where make install PREFIX=/usr puts profd.
+CF=deploy/Containerfile
+for y in deploy/kubernetes/*.yaml; do
+	img=$(sed -nE 's/^ *image: *(.*profd.*)$/\1/p' "$y" | sort -u)
+	[ -n "$img" ] || fail "$y: no profd image"
+	grep -qF -- "-t $img " "$CF" || fail "$CF does not build $img (the image $y names)"
+done
+ok "$CF builds the image the manifests name"
+runtime=$(awk '/^FROM/ { n++ } n == 2' "$CF")
+inst=$(printf '%s\n' "$runtime" | sed -n '/apt-get install/,/rm -rf/p')
+command -v dpkg >/dev/null || fail "dpkg: not found"
+for lib in $(objdump -p "$PROFD" | awk '$1 == "NEEDED" { print $2 }'); do
+	path=$(ldd "$PROFD" | awk -v l="$lib" '$1 == l { print $3 }')
+	[ -n "$path" ] || fail "ldd $PROFD: $lib not found"
+	# dpkg knows each file by one name, /lib or /usr/lib (merged /usr)
+	real=$(readlink -f "$path")
+	pkg=
+	for p in "$path" "$real" "/usr${path#/usr}" "${real#/usr}"; do
+		pkg=$(dpkg -S "$p" 2>/dev/null | head -n 1 | cut -d: -f1) || pkg=
+		[ -z "$pkg" ] || break
+	done
+	[ -n "$pkg" ] || fail "$lib ($path): no Debian package owns it"
+	case $pkg in
+	libc6) continue ;;
+	lib[alt]san[0-9]* | libubsan[0-9]*) continue ;;	# the sanitizer build's
+	esac
+	printf '%s\n' "$inst" | grep -qw -- "$pkg" ||
+	    fail "$CF: the runtime stage does not install $pkg ($lib, which profd links)"
+	ok "$lib: $pkg, installed by the runtime stage"
+done
+printf '%s\n' "$runtime" | grep -q '^ENTRYPOINT \["/usr/sbin/profd"\]' ||
+    fail "$CF: ENTRYPOINT is not /usr/sbin/profd"
+grep -q 'make install PREFIX=/usr DESTDIR=/out' "$CF" ||
+    fail "$CF: profd is not installed with PREFIX=/usr"
 
 # ==== (c) deploy/parca.yaml and deploy/alloy.alloy ===================================
 # Both scrape a profd for the profile types they enable: PATH [delta].

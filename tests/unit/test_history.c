@@ -1,7 +1,8 @@
 /* test_history - continuous mode's bucket ring (daemon/history.c) without a
  * sampler: rotation every 10 s and when the ring is full, which buckets a
  * span selects, the merge of their aggregates and of their module
- * snapshots; and --history's durations (daemon/config.c).
+ * snapshots, the handover of a service's ring to its next process; and
+ * --history's durations (daemon/config.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -191,6 +192,40 @@ main(void)
 	      "both modules, sorted by address");
 	CHECK(sp.ms.n == 2 && !sp.ms.v[0].main && sp.ms.v[1].main,
 	      "the newest snapshot's main module is the main one");
+	history_span_free(&sp);
+	history_free(h);
+
+	/* handover (a --match service's restart): the old process's bucket
+	 * keeps its maps, samples wait for the new bucket, which begins at
+	 * once, and maps of the same generation number are taken again */
+	h = history_new(60, 8);
+	one_module(&ms, 0x1000, 0x2000, "/old");
+	history_set_maps(h, 1, &ms);
+	history_rotate(h, mono, WALL0, false);
+	pc = 0x1100;
+	history_add(h, HIST_CPU, 11, "t", 0, &pc, 1, 1);
+	history_handover(h);
+	CHECK(!history_maps_are(h, 1), "after handover no generation is known");
+	pc = 0x1200;
+	CHECK_EQ_INT(history_add(h, HIST_CPU, 12, "t", 0, &pc, 1, 1), 0,
+		     "a sample before the new bucket");
+	one_module(&ms, 0x3000, 0x4000, "/new");
+	history_set_maps(h, 1, &ms);
+	CHECK_EQ_INT(history_rotate(h, mono + 2 * S, WALL0 + 2 * S, false), 1,
+		     "the next rotation begins a bucket, 2 s after the last");
+	pc = 0x3100;
+	history_add(h, HIST_CPU, 12, "t", 0, &pc, 1, 1);
+	CHECK_EQ_INT(history_span(h, HIST_CPU, 0, WALL0 + 60 * S,
+				  WALL0 + 3 * S, &sp),
+		     0, "span over both processes");
+	CHECK_EQ_INT(sp.nbuckets, 2, "two buckets");
+	CHECK(value_of(sp.agg, 0x1100) == 1 && value_of(sp.agg, 0x3100) == 1,
+	      "a sample of each process");
+	CHECK(value_of(sp.agg, 0x1200) == -1,
+	      "none added between handover and the new bucket");
+	CHECK(sp.ms.n == 2 && strcmp(sp.ms.v[0].path, "/old") == 0 &&
+		      strcmp(sp.ms.v[1].path, "/new") == 0,
+	      "the old bucket is named by the old program");
 	history_span_free(&sp);
 	history_free(h);
 	return check_report();
