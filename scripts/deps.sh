@@ -33,6 +33,7 @@ libdebuginfod1
 nodejs
 python3
 python3-yaml
+jq
 systemd
 "
 

@@ -422,7 +422,7 @@ for lib in $(objdump -p "$PROFD" | awk '$1 == "NEEDED" { print $2 }'); do
 	real=$(readlink -f "$path")
 	pkg=
 	for p in "$path" "$real" "/usr${path#/usr}" "${real#/usr}"; do
-		pkg=$(dpkg -S "$p" 2>/dev/null | head -n 1 | cut -d: -f1) || pkg=
+		pkg=$(dpkg -S "$p" 2>/dev/null | first_line | cut -d: -f1) || pkg=
 		[ -z "$pkg" ] || break
 	done
 	[ -n "$pkg" ] || fail "$lib ($path): no Debian package owns it"
@@ -430,11 +430,11 @@ for lib in $(objdump -p "$PROFD" | awk '$1 == "NEEDED" { print $2 }'); do
 	libc6) continue ;;
 	lib[alt]san[0-9]* | libubsan[0-9]*) continue ;;	# the sanitizer build's
 	esac
-	printf '%s\n' "$inst" | grep -qw -- "$pkg" ||
+	grep -w -- "$pkg" <<<"$inst" >/dev/null ||
 	    fail "$CF: the runtime stage does not install $pkg ($lib, which profd links)"
 	ok "$lib: $pkg, installed by the runtime stage"
 done
-printf '%s\n' "$runtime" | grep -q '^ENTRYPOINT \["/usr/sbin/profd"\]' ||
+grep '^ENTRYPOINT \["/usr/sbin/profd"\]' <<<"$runtime" >/dev/null ||
     fail "$CF: ENTRYPOINT is not /usr/sbin/profd"
 grep -q 'make install PREFIX=/usr DESTDIR=/out' "$CF" ||
     fail "$CF: profd is not installed with PREFIX=/usr"
