@@ -56,6 +56,9 @@ target_new(pid_t pid, const struct target_opts *o, char *err, size_t errlen)
 	return target_new_hist(pid, o, NULL, err, errlen);
 }
 
+/* Long (110 lines) on purpose: one straight sequence of set-ups (fds,
+ * maps, sampler state, history, triggers, unwinder, thread), each of
+ * which unwinds through the single fail path and target_free(). */
 struct target *
 target_new_hist(pid_t pid, const struct target_opts *o, struct history *lent,
 		char *err, size_t errlen)
