@@ -142,6 +142,7 @@ name_time(const char *s)
 struct ent {
 	char name[256];
 	size_t time;		/* where name_time() found it */
+	struct timespec mtime;	/* orders two snapshots of the same second */
 };
 
 static int
@@ -150,7 +151,13 @@ ent_cmp_newest(const void *a, const void *b)
 	const struct ent *x = a, *y = b;
 	int c = strncmp(y->name + y->time, x->name + x->time, 17);
 
-	return c ? c : strcmp(y->name, x->name);
+	if (c)
+		return c;
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? 1 : -1;
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+		return x->mtime.tv_nsec < y->mtime.tv_nsec ? 1 : -1;
+	return strcmp(y->name, x->name);
 }
 
 /* The snapshots in outdir (with prefix, when not NULL), newest first,
@@ -185,6 +192,7 @@ list_entries(const char *prefix, struct ent **out, size_t *n)
 			continue;
 		snprintf(v[cnt].name, sizeof(v[cnt].name), "%s", de->d_name);
 		v[cnt].time = (size_t)(name_time(v[cnt].name) - v[cnt].name);
+		v[cnt].mtime = st.st_mtim;
 		cnt++;
 	}
 	closedir(d);
