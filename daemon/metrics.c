@@ -34,6 +34,15 @@ counter(struct textbuf *b, const char *name, const char *help, pid_t pid,
 		       name, help, name, name, (int)pid, v);
 }
 
+/* A counter of seconds. */
+static void
+counter_f(struct textbuf *b, const char *name, const char *help, pid_t pid,
+	  double v)
+{
+	textbuf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s{pid=\"%d\"} %.9f\n",
+		       name, help, name, name, (int)pid, v);
+}
+
 static void
 histogram(struct textbuf *b, const char *name, const char *help, pid_t pid,
 	  const struct hist *h)
@@ -294,6 +303,23 @@ target_metrics(struct textbuf *b, struct target *t)
 		"CPU samples of threads that were waiting for a CPU "
 		"and stopped at a system call exit.",
 		pid, c->preempted_dropped);
+	counter(b, "profd_preempted_samples_moved_total",
+		"CPU samples of threads that were waiting for a CPU and "
+		"stopped at a system call exit, whose CPU time went to the "
+		"thread's last fair sample's stack.",
+		pid, c->preempted_moved);
+	counter_f(b, "profd_cpu_unattributed_seconds_total",
+		  "CPU time that ended a CPU window in no stack: its thread "
+		  "had no fair sample yet.",
+		  pid, (double)c->cpu_unattributed_ns / 1e9);
+	counter(b, "profd_stopped_again_total",
+		"Threads stopped a second time in a tick because their "
+		"first stop was such a sample, for their CPU weight.",
+		pid, c->stopped_again);
+	counter(b, "profd_sleeping_thread_stops_total",
+		"Stops of threads that were not running (thread dumps "
+		"only: a wall-clock window never stops a sleeper).",
+		pid, c->sleeper_stops);
 	counter(b, "profd_signals_reinjected_total",
 		"Signals that arrived during a stop, passed on.", pid,
 		c->signals_reinjected);

@@ -130,6 +130,7 @@ sampler_free(struct sampler *sm)
 	htab_free(&sm->seen);
 	free(sm->run);
 	free(sm->later);
+	free(sm->again);
 	free(sm->dents);
 	free(sm);
 }
@@ -335,8 +336,12 @@ run_due(struct target *t)
 	for (i = 0; i < PROFD_MAX_SESSIONS; i++) {
 		struct session *s = t->active[i];
 
-		if (s && __atomic_load_n(&s->end_ns, __ATOMIC_RELAXED) <= now)
+		if (s && __atomic_load_n(&s->end_ns, __ATOMIC_RELAXED) <= now) {
+			if (now >= s->start_ns + (uint64_t)s->seconds *
+							  1000000000ULL)
+				session_settle(t, s);	/* not cancelled */
 			session_finish(t, s, 200, NULL);
+		}
 	}
 }
 

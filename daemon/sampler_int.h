@@ -62,6 +62,8 @@ struct thr {
 				   recorder's (REC_SLOT) and faults into
 				   its growth (REC_FAULT_SLOT) */
 	struct stack_cache cache;
+	struct stack_cache run;	/* its stack at its last stop that was a
+				   fair CPU sample (session.c) */
 	enum thr_pt pt;
 	bool traced;		/* seized by us */
 	int slot;		/* snapshot slot while PENDING */
@@ -86,6 +88,9 @@ struct slot {
 	struct thr *thr;
 	bool valid;
 	bool preempted;		/* was off CPU when interrupted */
+	bool defer;		/* biased (session.c): its CPU waits for the
+				   thread's stop again this tick */
+	bool again;		/* that stop again: for CPU weights only */
 };
 
 /* PCs handed to the warmer per generation of the maps, at most (the
@@ -121,6 +126,7 @@ struct sampler {
 	/* one tick (tick.c) */
 	unsigned rotate;
 	struct thr **run, **later;	/* threads to stop; caplists each */
+	struct thr **again;		/* biased, to stop again; caplists */
 	size_t caplists;
 	uint64_t pcs[PROFD_MAX_FRAMES + 1];
 	uint8_t flags[PROFD_MAX_FRAMES + 1];

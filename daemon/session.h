@@ -52,6 +52,12 @@ struct session {
 	int64_t start_wall;
 	struct agg *agg;
 	uint64_t ticks, stops, lost, reused, nonstop, dropped;
+	uint64_t moved;		/* biased samples whose worth went to the
+				   thread's last fair sample's stack */
+	uint64_t settled;	/* CPU ns (bytes) added as the window ended
+				   (session_settle) */
+	uint64_t unattributed;	/* CPU ns (bytes) of threads never sampled
+				   fairly: in no stack */
 
 	/* DUMP sessions */
 	struct dump_thread *dump;
@@ -78,6 +84,15 @@ void session_start(struct target *t, struct session *s);
  * s may be freed by its worker as soon as this returns. */
 void session_finish(struct target *t, struct session *s, int status,
 		    const char *msg);
+
+/* Whether a stop's registers are not where the thread spends its CPU
+ * (it waited for a CPU and stopped at a system call exit; see session.c). */
+bool sample_is_biased(const struct slot *s);
+
+/* A CPU or growth window's time is up: add what each thread used since
+ * its last sample to the window (see session.c). Nothing for the other
+ * kinds. */
+void session_settle(struct target *t, struct session *s);
 
 /* End every active session with status and msg. */
 void sessions_fail(struct target *t, int status, const char *msg);

@@ -498,14 +498,25 @@ export_main(void *arg)
 {
 	struct export_job *j = arg;
 	struct session *s = j->s;
-	char comment[512];
+	char comment[768], est[256];
 	struct export_info info;
 	bool wall = s->kind == SESSION_WALL;
 	bool growth = s->kind == SESSION_GROWTH;
+	double div = growth ? 1048576.0 : 1e6;
+	const char *unit = growth ? "MiB" : "ms of CPU";
 
+	est[0] = '\0';
+	if (!wall && (s->moved || s->settled || s->unattributed))
+		snprintf(est, sizeof(est),
+			 "; %.1f %s after threads' last samples, and %" PRIu64
+			 " samples of threads waiting for a CPU, went to their "
+			 "last fair samples' stacks; %.1f %s in no stack "
+			 "(threads never sampled running)",
+			 (double)s->settled / div, unit, s->moved,
+			 (double)s->unattributed / div, unit);
 	snprintf(comment, sizeof(comment),
 		 "profd %s: pid %d (%s), %s, %.1f s at %u Hz%s: %" PRIu64
-		 " samples, %" PRIu64 " ticks, %" PRIu64 " lost",
+		 " samples, %" PRIu64 " ticks, %" PRIu64 " lost%s",
 		 PROFD_VERSION, (int)j->t->pid, j->t->comm,
 		 wall	  ? "wall clock, every thread"
 		 : growth ? "memory growth, page faults of running threads "
@@ -513,7 +524,7 @@ export_main(void *arg)
 			  : "cpu, running threads",
 		 (double)s->duration_ns / 1e9, s->hz,
 		 s->exited ? " (process exited)" : "", s->agg->samples,
-		 s->ticks, s->lost);
+		 s->ticks, s->lost, est);
 	memset(&info, 0, sizeof(info));
 	info.period = growth ? (int64_t)sysconf(_SC_PAGESIZE)
 			     : (int64_t)s->period_ns;

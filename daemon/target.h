@@ -107,6 +107,11 @@ struct sampler_stats {
 	uint64_t exited_in_stop;	/* threads that exited while seized */
 	uint64_t signals_reinjected, group_stops;
 	uint64_t preempted_dropped;	/* see sample_is_biased() */
+	uint64_t preempted_moved;	/* and add_weighted() */
+	uint64_t cpu_unattributed_ns;	/* see session_settle() */
+	uint64_t stopped_again;		/* see stop_again() */
+	uint64_t sleeper_stops;		/* stops of sleeping threads (thread
+					   dumps only) */
 	uint64_t truncated, unwind_failures;
 	uint64_t stacks_reused, nonstop_captures, nonstop_failures;
 	uint64_t threads_scanned;	/* by full scans */

@@ -127,6 +127,7 @@ thr_free(struct thr *h)
 {
 	thr_close_fds(h);
 	free(h->cache.pcs);
+	free(h->run.pcs);
 	free(h);
 }
 
@@ -228,6 +229,7 @@ thr_read(struct target *t, struct thr *h)
 		/* a new thread with a recycled tid: start over */
 		memset(h->attributed, 0, sizeof(h->attributed));
 		h->cache.valid = false;
+		h->run.valid = false;
 	}
 	h->starttime = st.starttime;
 	h->state = st.state;
@@ -503,10 +505,9 @@ cache_valid(const struct thr *h)
 }
 
 void
-cache_store(struct thr *h, const uint64_t *pcs, size_t n, bool partial,
-	    uint64_t cpu, uint64_t slices)
+cache_store(struct stack_cache *c, const uint64_t *pcs, size_t n,
+	    bool partial, uint64_t cpu, uint64_t slices)
 {
-	struct stack_cache *c = &h->cache;
 
 	if (n > c->cap) {
 		uint64_t *np = realloc(c->pcs, n * sizeof(*np));

@@ -57,10 +57,12 @@ int scan_threads(struct target *t, enum scan_mode mode, int64_t *unexplained);
 /* Whether h's cached stack is still right: it has not run since. */
 bool cache_valid(const struct thr *h);
 
-/* Keep pcs[0..n) as h's stack at counters (cpu, slices); on allocation
- * failure the cache is marked invalid. */
-void cache_store(struct thr *h, const uint64_t *pcs, size_t n, bool partial,
-		 uint64_t cpu, uint64_t slices);
+/* Keep pcs[0..n) in c (a thread's cache or run stack) with the
+ * counters (cpu, slices) of that moment; on allocation failure c is
+ * marked invalid. */
+struct stack_cache;
+void cache_store(struct stack_cache *c, const uint64_t *pcs, size_t n,
+		 bool partial, uint64_t cpu, uint64_t slices);
 
 /* Free every thread of the table, and the table. */
 void threads_free(struct sampler *sm);

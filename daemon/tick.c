@@ -135,11 +135,13 @@ ensure_slots(struct target *t, size_t n)
 
 /* Stop the threads in list[0..n) in batches within the tick's budget and
  * add their stacks to the due sessions. Returns -EPERM with msg filled
- * when ptrace is refused. *used_ns accumulates stop time. */
+ * when ptrace is refused. *used_ns accumulates stop time. nagain: where
+ * the threads whose stop was biased are counted (put in sm->again), or
+ * NULL; again: this pass stops them again (see stop_again). */
 static int
 stop_and_sample(struct target *t, struct session **due, size_t ndue,
 		struct thr **list, size_t n, uint64_t *used_ns, char *msg,
-		size_t msglen, bool *refreshed)
+		size_t msglen, bool *refreshed, size_t *nagain, bool again)
 {
 	struct sampler *sm = t->sm;
 	size_t done = 0, i, batch = t->o.max_batch;
@@ -172,10 +174,14 @@ stop_and_sample(struct target *t, struct session **due, size_t ndue,
 				continue;
 			}
 			*used_ns += mono_ns() - s->t_stop;
+			s->again = again;
+			s->defer = nagain && sample_is_biased(s);
+			if (s->defer)
+				sm->again[(*nagain)++] = h;
 			k = unwind_one(t, &s->snap, refreshed, &partial);
 			if (k < 1)
 				continue;
-			cache_store(h, sm->pcs, (size_t)k, partial, h->cpu_ns,
+			cache_store(&h->cache, sm->pcs, (size_t)k, partial, h->cpu_ns,
 				    h->slices);
 			warm_pcs(t, sm->pcs, (size_t)k);
 			h->read_gen = sm->tick_gen;
@@ -208,6 +214,10 @@ ensure_lists(struct sampler *sm)
 	if (!l)
 		return false;
 	sm->later = l;
+	l = realloc(sm->again, cap * sizeof(*l));
+	if (!l)
+		return false;
+	sm->again = l;
 	sm->caplists = cap;
 	return true;
 }
@@ -271,6 +281,35 @@ select_running(struct sampler *sm, struct session **due, size_t ndue,
 	return n;
 }
 
+/*
+ * Threads whose stop was biased (they were waiting for a CPU, and stopped
+ * at a system call exit: session.c sample_is_biased) are running now:
+ * stop them once more, those still running, for their CPU weight alone.
+ * On a busy machine that is most stops of a service whose threads wake,
+ * run briefly and sleep: the first stop lands where the thread woke, the
+ * second inside the work it woke for. A thread that is no longer running
+ * is not stopped (it sleeps: a stop would disturb it); its CPU goes to its
+ * next fair sample, or to its last one when the window ends.
+ */
+static int
+stop_again(struct target *t, struct session **due, size_t ndue, size_t n,
+	   uint64_t *used_ns, char *msg, size_t msglen, bool *refreshed)
+{
+	struct sampler *sm = t->sm;
+	size_t i, m = 0;
+
+	for (i = 0; i < n; i++) {
+		struct thr *h = sm->again[i];
+
+		if (thr_check(t, h, thr_read(t, h)) == 0 && h->state == 'R' &&
+		    !h->gone && h->pt == PT_NONE)
+			sm->again[m++] = h;
+	}
+	STAT_ADD(t, stopped_again, m);
+	return stop_and_sample(t, due, ndue, sm->again, m, used_ns, msg,
+			       msglen, refreshed, NULL, true);
+}
+
 /* The kernel refused to let profd trace the target: every window ends. */
 static void
 ptrace_refused(struct target *t, const char *msg)
@@ -283,12 +322,12 @@ ptrace_refused(struct target *t, const char *msg)
 
 /* A thread that is not running and has run since its stack was copied:
  * copy it without a stop and add it to the due sessions. Returns true
- * when only a stop will do (the copy is partial, and the thread sleeps in
- * a system call that a stop does not disturb). Called with space_mu held
- * and slot 0 ready. */
+ * when only a stop will do: may_stop is set (a thread dump is due), the
+ * copy is partial, and the thread sleeps in a system call that a stop
+ * does not disturb. Called with space_mu held and slot 0 ready. */
 static bool
 sample_sleeper(struct target *t, struct session **due, size_t ndue,
-	       struct thr *h, bool *refreshed)
+	       struct thr *h, bool may_stop, bool *refreshed)
 {
 	struct sampler *sm = t->sm;
 	struct snapshot *snap = &sm->slots[0].snap;
@@ -307,20 +346,23 @@ sample_sleeper(struct target *t, struct session **due, size_t ndue,
 		sc.args[0] = 0;
 	}
 	if (n >= 1 && !partial) {
-		cache_store(h, sm->pcs, (size_t)n, false, h->cpu_ns, h->slices);
+		cache_store(&h->cache, sm->pcs, (size_t)n, false, h->cpu_ns, h->slices);
 		h->cache.sys_nr = sc.nr;
 		h->cache.sys_arg0 = sc.args[0];
 		session_add_sample(t, due, ndue, h, sm->pcs, (size_t)n, false,
 				   NULL, sc.nr, sc.args[0]);
 		return false;
 	}
-	/* Only a stop gives the whole register set. Never for a thread in
-	 * uninterruptible sleep or stopped by job control, and only in
-	 * system calls that restart transparently. */
-	if (h->state == 'S' && n >= 1 && restarts_transparently(sc.nr))
+	/* Only a stop gives the whole register set. Only for a thread
+	 * dump (a wall-clock window, which looks many times a second, takes
+	 * the partial stack: the stop would make the sleeper run), never
+	 * for a thread in uninterruptible sleep or stopped by job control,
+	 * and only in system calls that restart transparently. */
+	if (may_stop && h->state == 'S' && n >= 1 &&
+	    restarts_transparently(sc.nr))
 		return true;
 	if (n >= 1) {
-		cache_store(h, sm->pcs, (size_t)n, true, h->cpu_ns, h->slices);
+		cache_store(&h->cache, sm->pcs, (size_t)n, true, h->cpu_ns, h->slices);
 		h->cache.sys_nr = sc.nr;
 		h->cache.sys_arg0 = sc.args[0];
 		session_add_sample(t, due, ndue, h, sm->pcs, (size_t)n, true,
@@ -340,10 +382,11 @@ sample_sleeper(struct target *t, struct session **due, size_t ndue,
 
 /* Every thread not stopped this tick, for wall windows and dumps: its
  * cached stack while it has not run, else sample_sleeper(). Returns how
- * many threads it put in sm->later, to be stopped after all. */
+ * many threads it put in sm->later, to be stopped after all (dump: a
+ * thread dump is due). */
 static size_t
 sample_others(struct target *t, struct session **due, size_t ndue,
-	      bool *refreshed)
+	      bool dump, bool *refreshed)
 {
 	struct sampler *sm = t->sm;
 	size_t i, nlater = 0;
@@ -356,11 +399,13 @@ sample_others(struct target *t, struct session **due, size_t ndue,
 
 		if (h->gone || h->sampled_gen == sm->tick_gen ||
 		    h->state == 'Z' || h->state == 'X' ||
-		    (h->pt != PT_NONE && h->pt != PT_LISTEN))
+		    (h->pt != PT_NONE && h->pt != PT_LISTEN &&
+		     h->pt != PT_LATE))
 			continue;
-		if (h->state == 'R') {
-			/* not stopped this tick (budget, or lost): its
-			 * cached stack is all we have */
+		if (h->state == 'R' || h->pt == PT_LATE) {
+			/* not stopped this tick (budget, or its stop is
+			 * late: it waits for a CPU on a loaded machine):
+			 * its cached stack is all we have */
 			if (h->cache.valid)
 				session_add_sample(t, due, ndue, h,
 						   h->cache.pcs, h->cache.n,
@@ -377,7 +422,7 @@ sample_others(struct target *t, struct session **due, size_t ndue,
 		}
 		if (!ensure_slots(t, 1))
 			break;
-		if (sample_sleeper(t, due, ndue, h, refreshed))
+		if (sample_sleeper(t, due, ndue, h, dump, refreshed))
 			sm->later[nlater++] = h;
 	}
 	pthread_mutex_unlock(&t->space_mu);
@@ -393,14 +438,17 @@ tick(struct target *t, struct session **due, size_t ndue)
 	/* continuous mode's recorder keeps wall data: every thread; and
 	 * CPU data: every running thread, faults or not */
 	bool all = sm->rec_due, dump = false, refreshed = false;
-	bool faults_only = !sm->rec_due;
-	size_t k, nrun, nlater;
+	bool faults_only = !sm->rec_due, weights = sm->rec_due;
+	size_t k, nrun, nlater, nagain;
 	int r;
 
 	for (k = 0; k < ndue; k++) {
 		due[k]->ticks++;
 		if (due[k]->kind != SESSION_GROWTH)
 			faults_only = false;
+		if (due[k]->kind == SESSION_CPU ||
+		    due[k]->kind == SESSION_GROWTH)
+			weights = true;
 		if (due[k]->kind == SESSION_WALL || due[k]->kind == SESSION_DUMP)
 			all = true;
 		if (due[k]->kind == SESSION_DUMP)
@@ -420,18 +468,25 @@ tick(struct target *t, struct session **due, size_t ndue)
 	if (!ensure_lists(sm))
 		goto out;
 	nrun = select_running(sm, due, ndue, faults_only);
+	nagain = 0;
+	/* stopping again is for CPU and growth weights only */
 	r = stop_and_sample(t, due, ndue, sm->run, nrun, &used, msg,
-			    sizeof(msg), &refreshed);
+			    sizeof(msg), &refreshed, weights ? &nagain : NULL,
+			    false);
+	if (r == 0 && nagain > 0)
+		r = stop_again(t, due, ndue, nagain, &used, msg, sizeof(msg),
+			       &refreshed);
 	if (r == -EPERM) {
 		ptrace_refused(t, msg);
 		goto out;
 	}
 	if (!all)
 		goto out;
-	nlater = sample_others(t, due, ndue, &refreshed);
+	nlater = sample_others(t, due, ndue, dump, &refreshed);
 	if (nlater > 0) {
+		STAT_ADD(t, sleeper_stops, nlater);
 		r = stop_and_sample(t, due, ndue, sm->later, nlater, &used, msg,
-				    sizeof(msg), &refreshed);
+				    sizeof(msg), &refreshed, NULL, false);
 		if (r == -EPERM)
 			ptrace_refused(t, msg);
 	}
