@@ -704,8 +704,7 @@ _frames_vs_addr2line()
 # from / so that a relative file name could not be found by searching up
 # from the working directory (pprof's default -source_path), must name
 # SRC (absolute, as the build saw it) for FUNC, report no missing file,
-# and print source lines of FUNC that are SRC's lines. Prints "LINES" on
-# success (how many source lines it checked), fails the test otherwise.
+# and print source lines of FUNC that are SRC's lines.
 pprof_list_check()
 {
 	local P=$1 fn=$2 src=$3 out
@@ -735,7 +734,24 @@ pprof_list_check()
 			print all
 		}' "$src" "$out" >"$out.check" ||
 	    fail "go tool pprof -list '^$fn\$' $src: $(cat "$out.check")"
-	cat "$out.check"
+	ok "go tool pprof -list '^$fn\$' from /: $(cat "$out.check") source lines of $src"
+}
+
+# check_source_files PROFILE EXE SRC FUNC...: every frame of every
+# location in EXE names an absolute file, the one addr2line -i names
+# (files_vs_addr2line), and go tool pprof -list reads each FUNC's source
+# from SRC (pprof_list_check).
+check_source_files()
+{
+	local P=$1 exe=$2 src=$3 fn good all ex
+	shift 3
+	read -r good all ex <<<"$(files_vs_addr2line "$P" "$exe")"
+	[ "$all" -gt 0 ] || fail "no location in $exe to check ($ex)"
+	expect_range "locations in $exe whose frames' files are absolute and addr2line -i's (%; first mismatch: $ex)" \
+	    "$(pct "$good" "$all")" 100 100
+	for fn in "$@"; do
+		pprof_list_check "$P" "$fn" "$src"
+	done
 }
 
 # An awk function hex("0x1f" or "1f") -> 31, for awks without strtonum

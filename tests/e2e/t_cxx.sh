@@ -102,14 +102,7 @@ expect_range "samples whose leaf frames match addr2line -i at their PC (%; first
     "$(pct "$good" "$all")" 100 100
 # and every frame's source file, callers included, absolute as addr2line
 # names it; go tool pprof -list reads the source by that name, from /.
-read -r good all ex <<<"$(files_vs_addr2line "$P" "$exe")"
-[ "$all" -gt 0 ] || fail "no location in $exe to check ($ex)"
-expect_range "locations in $exe whose frames' files are absolute and addr2line -i's (%; first mismatch: $ex)" \
-    "$(pct "$good" "$all")" 100 100
-for fn in "$KERNEL" "$RUN"; do
-	n=$(pprof_list_check "$P" "$fn" "$SRC")
-	ok "go tool pprof -list '^$fn\$' from /: $n source lines of $SRC"
-done
+check_source_files "$P" "$exe" "$SRC" "$KERNEL" "$RUN"
 expect_range "go tool pprof: cum% of '$RUN'" "$(table_get "$TB" "$RUN" 2)" 80 100
 expect_range "go tool pprof: cum% of '$DRIVE'" "$(table_get "$TB" "$DRIVE" 2)" 80 100
 

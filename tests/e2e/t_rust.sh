@@ -107,14 +107,7 @@ check_variant()
 	# Every frame's source file, callers and the standard library's
 	# included, absolute as addr2line names it (DW_AT_comp_dir joined);
 	# go tool pprof -list reads hot.rs by that name, from /.
-	read -r good all ex <<<"$(files_vs_addr2line "$P" "$exe")"
-	[ "$all" -gt 0 ] || fail "$name: no location in $exe to check ($ex)"
-	expect_range "$name: locations whose frames' files are absolute and addr2line -i's (%; first mismatch: $ex)" \
-	    "$(pct "$good" "$all")" 100 100
-	for fn in "$MIX" "$STEP"; do
-		n=$(pprof_list_check "$P" "$fn" "$SRC")
-		ok "$name: go tool pprof -list '^$fn\$' from /: $n source lines of $SRC"
-	done
+	check_source_files "$P" "$exe" "$SRC" "$MIX" "$STEP"
 	expect_range "$name: go tool pprof flat% of '$MIX (inline)'" \
 	    "$(table_get "$TB" "$MIX (inline)" 1)" 1 100
 	expect_range "$name: go tool pprof cum% of '$drive'" \

@@ -86,16 +86,8 @@ ok "go tool pprof -raw: $nloc lib_hot location(s), all in $lib ($mstart-$mlimit)
 # Source file names of both binaries: every frame of every location,
 # absolute as addr2line -i names it; go tool pprof -list reads each
 # function's source by that name, from /.
-for bin in "$lib" "$TARGET_DIR/shlib"; do
-	read -r good all ex <<<"$(files_vs_addr2line "$P" "$bin")"
-	[ "$all" -gt 0 ] || fail "no location in $bin to check ($ex)"
-	expect_range "locations in $bin whose frames' files are absolute and addr2line -i's (%; first mismatch: $ex)" \
-	    "$(pct "$good" "$all")" 100 100
-done
-n=$(pprof_list_check "$P" lib_hot "$TARGET_SRC/libhot.c")
-ok "go tool pprof -list '^lib_hot\$' from /: $n source lines of $TARGET_SRC/libhot.c"
-n=$(pprof_list_check "$P" run_work "$TARGET_SRC/shlib.c")
-ok "go tool pprof -list '^run_work\$' from /: $n source lines of $TARGET_SRC/shlib.c"
+check_source_files "$P" "$lib" "$TARGET_SRC/libhot.c" lib_hot
+check_source_files "$P" "$TARGET_DIR/shlib" "$TARGET_SRC/shlib.c" run_work
 
 wait_untraced 5 || fail "profd still attached 5 s after the window ended"
 stop_profd

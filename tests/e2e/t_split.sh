@@ -119,11 +119,9 @@ done
 # Source file names as addr2line -i (binutils, another DWARF reader) gives
 # them for the same address: absolute, DW_AT_comp_dir joined, for every
 # frame of every location in the binary (callers too) and, with the line,
-# for every leaf PC.
-read -r good all ex <<<"$(files_vs_addr2line "$P" "$exe")"
-[ "$all" -gt 0 ] || fail "no location in $exe to check ($ex)"
-expect_range "locations in $exe whose frames' files are absolute and addr2line -i's (%; first mismatch: $ex)" \
-    "$(pct "$good" "$all")" 100 100
+# for every leaf PC; go tool pprof -list finds the source by its absolute
+# name, from anywhere.
+check_source_files "$P" "$exe" "$SRC" hot_a chain_b3
 read -r good all ex <<<"$(leaf_frames_vs_addr2line "$P" "$exe")"
 [ "$all" -gt 0 ] || fail "no sample with a leaf PC in $exe to check ($ex)"
 expect_range "samples whose leaf frames' FILE:LINE are addr2line -i's (%; first mismatch: $ex)" \
@@ -213,12 +211,6 @@ for fn in hot_a hot_b hot_c; do
 		} END { printf "%.2f %.2f\n", good, all }' "$TL")"
 	expect_range "go tool pprof -lines: $fn flat at split.c:$lo-$hi (% of $fn)" \
 	    "$(pct "$good" "$all")" 95 100
-done
-
-# go tool pprof -list finds the source by its absolute name, from anywhere.
-for fn in hot_a chain_b3; do
-	n=$(pprof_list_check "$P" "$fn" "$SRC")
-	ok "go tool pprof -list '^$fn\$' from /: $n source lines of $SRC"
 done
 
 # ---- after the window ------------------------------------------------------
