@@ -8,6 +8,43 @@
 
 #include "check.h"
 
+/* dir, name -> what path_join_clean() makes of them */
+static const struct {
+	const char *dir, *name, *want, *what;
+} cases[] = {
+	/* absolute names are kept (cleaned), the directory unused */
+	{ "/build", "/usr/include/stdio.h", "/usr/include/stdio.h",
+	  "absolute name: kept" },
+	{ NULL, "/src/./a//b/../c.c", "/src/a/c.c",
+	  "absolute name without a dir: cleaned" },
+	/* relative names joined to comp_dir */
+	{ "/home/u/proj", "tests/targets/demo.c",
+	  "/home/u/proj/tests/targets/demo.c", "comp_dir joined" },
+	{ "/home/u/proj/", "src/x.c", "/home/u/proj/src/x.c",
+	  "comp_dir with a trailing '/'" },
+	{ "/", "x.c", "/x.c", "comp_dir the root" },
+	/* ../ and ./ */
+	{ "/a/b/build", "../src/x.c", "/a/b/src/x.c",
+	  "../ climbs out of comp_dir" },
+	{ "/a/b", "../../../../x.c", "/x.c", "../ stops at the root" },
+	{ "/a/./b/.", "./c/./d.c", "/a/b/c/d.c", "./ components dropped" },
+	{ "/a/b/..", "c/../d.c", "/a/d.c", ".. in both dir and name" },
+	{ "/a", "b/..", "/a", ".. at the end" },
+	{ "/", "..", "/", "/..: the root" },
+	/* // */
+	{ "//a//b//", "//c.c", "/c.c", "// in an absolute name" },
+	{ "//a//b//", "c//d.c", "/a/b/c/d.c", "// in dir and name" },
+	/* no comp_dir: the name stays relative, cleaned */
+	{ "", "./src//x.c", "src/x.c", "empty comp_dir" },
+	{ NULL, "a/../../x.c", "../x.c", "no comp_dir: a leading .. is kept" },
+	{ NULL, "../../a/../x.c", "../../x.c",
+	  "no comp_dir: .. after .. is kept, later ones apply" },
+	{ "build", "../x.c", "x.c", "relative comp_dir" },
+	{ ".", "x.c", "x.c", "comp_dir '.' (Go's)" },
+	{ NULL, "a/..", ".", "nothing left: '.'" },
+	{ NULL, "", ".", "empty name: '.'" },
+};
+
 /* The result of joining name to dir in a buffer of len bytes. */
 static const char *
 jc(size_t len, const char *dir, const char *name)
@@ -30,43 +67,11 @@ main(void)
 	char small[8];
 	char exact[sizeof("/ab/c.c")];
 
-	/* absolute names are kept (cleaned), the directory unused */
-	CHECK_EQ_STR(jc(256, "/build", "/usr/include/stdio.h"),
-		     "/usr/include/stdio.h", "absolute name: kept");
-	CHECK_EQ_STR(jc(256, NULL, "/src/./a//b/../c.c"), "/src/a/c.c",
-		     "absolute name without a dir: cleaned");
-	/* relative names joined to comp_dir */
-	CHECK_EQ_STR(jc(256, "/home/u/proj", "tests/targets/demo.c"),
-		     "/home/u/proj/tests/targets/demo.c", "comp_dir joined");
-	CHECK_EQ_STR(jc(256, "/home/u/proj/", "src/x.c"), "/home/u/proj/src/x.c",
-		     "comp_dir with a trailing '/'");
-	CHECK_EQ_STR(jc(256, "/", "x.c"), "/x.c", "comp_dir the root");
-	/* ../ and ./ */
-	CHECK_EQ_STR(jc(256, "/a/b/build", "../src/x.c"), "/a/b/src/x.c",
-		     "../ climbs out of comp_dir");
-	CHECK_EQ_STR(jc(256, "/a/b", "../../../../x.c"), "/x.c",
-		     "../ stops at the root");
-	CHECK_EQ_STR(jc(256, "/a/./b/.", "./c/./d.c"), "/a/b/c/d.c",
-		     "./ components dropped");
-	CHECK_EQ_STR(jc(256, "/a/b/..", "c/../d.c"), "/a/d.c",
-		     ".. in both dir and name");
-	CHECK_EQ_STR(jc(256, "/a", "b/.."), "/a", ".. at the end");
-	/* // */
-	CHECK_EQ_STR(jc(256, "//a//b//", "//c.c"), "/c.c",
-		     "// in an absolute name");
-	CHECK_EQ_STR(jc(256, "//a//b//", "c//d.c"), "/a/b/c/d.c",
-		     "// in dir and name");
-	/* no comp_dir: the name stays relative, cleaned */
-	CHECK_EQ_STR(jc(256, "", "./src//x.c"), "src/x.c", "empty comp_dir");
-	CHECK_EQ_STR(jc(256, NULL, "a/../../x.c"), "../x.c",
-		     "no comp_dir: a leading .. is kept");
-	CHECK_EQ_STR(jc(256, NULL, "../../a/../x.c"), "../../x.c",
-		     "no comp_dir: .. after .. is kept, later ones apply");
-	CHECK_EQ_STR(jc(256, "build", "../x.c"), "x.c", "relative comp_dir");
-	CHECK_EQ_STR(jc(256, ".", "x.c"), "x.c", "comp_dir '.' (Go's)");
-	CHECK_EQ_STR(jc(256, NULL, "a/.."), ".", "nothing left: '.'");
-	CHECK_EQ_STR(jc(256, NULL, ""), ".", "empty name: '.'");
-	CHECK_EQ_STR(jc(256, "/", ".."), "/", "/..: the root");
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECK_EQ_STR(jc(256, cases[i].dir, cases[i].name),
+			     cases[i].want, cases[i].what);
 	/* buffers: the result and its NUL must fit */
 	CHECK_EQ_INT(path_join_clean(exact, sizeof(exact), "/ab", "c.c"), 7,
 		     "a result that just fits");
