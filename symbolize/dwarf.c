@@ -43,6 +43,7 @@
 #include <zlib.h>
 
 #include "common/hash.h"
+#include "common/path.h"
 #include "common/sorted.h"
 
 #define ARENA_CHUNK	(64 * 1024)
@@ -937,9 +938,40 @@ die_names(struct symcache *c, Dwarf_Die *d, struct sym_frame *f,
 	return f->name && f->system_name ? 0 : -ENOMEM;
 }
 
-/* The file of the call that inlined subroutine inl stands for. */
+/*
+ * Source file name file of CU cu as addr2line prints it, interned ("" for
+ * NULL; NULL on ENOMEM). libdw joins a line table's file name to its
+ * directory entry (dwarf_getsrclines), but that entry may itself be
+ * relative to the CU's DW_AT_comp_dir: in DWARF 4 every include
+ * directory is, in DWARF 5 all but directory 0 (DWARF 5 section 6.2.4),
+ * and GCC puts the source's own directory there ("tests/targets"). So
+ * what libdw gives is joined to DW_AT_comp_dir here, as binutils'
+ * concat_filename does, and cleaned of "." and ".." by its text alone:
+ * the directory is the build machine's, so it is never looked up on
+ * ours, nor prefixed with the target's /proc/PID/root. Without a
+ * comp_dir, or when the result would not fit in PATH_MAX, the name stays
+ * as libdw gave it.
+ */
 static const char *
-call_file(Dwarf_Die *inl)
+intern_file(struct symcache *c, Dwarf_Die *cu, const char *file)
+{
+	char buf[PATH_MAX];
+	Dwarf_Attribute a;
+	const char *dir = NULL;
+
+	if (!file || !file[0])
+		return intern(c, file);
+	if (file[0] != '/' && cu && dwarf_attr(cu, DW_AT_comp_dir, &a))
+		dir = dwarf_formstring(&a);
+	if (path_join_clean(buf, sizeof(buf), dir, file) < 0)
+		return intern(c, file);
+	return intern(c, buf);
+}
+
+/* The file of the call that inlined subroutine inl stands for, interned
+ * ("" when unknown; NULL on ENOMEM). */
+static const char *
+call_file(struct symcache *c, Dwarf_Die *inl)
 {
 	Dwarf_Attribute a;
 	Dwarf_Word idx;
@@ -949,11 +981,11 @@ call_file(Dwarf_Die *inl)
 
 	if (!dwarf_attr(inl, DW_AT_call_file, &a) ||
 	    dwarf_formudata(&a, &idx) != 0)
-		return NULL;
+		return intern(c, NULL);
 	if (!dwarf_diecu(inl, &cu, NULL, NULL) ||
 	    dwarf_getsrcfiles(&cu, &files, &nfiles) != 0 || idx >= nfiles)
-		return NULL;
-	return dwarf_filesrc(files, idx, NULL, NULL);
+		return intern(c, NULL);
+	return intern_file(c, &cu, dwarf_filesrc(files, idx, NULL, NULL));
 }
 
 static bool
@@ -1200,7 +1232,7 @@ dwarf_frames(struct elfimg *img, struct symcache *c, Dwarf_Die *cu,
 			f->file = intern(c, file);
 			f->line = line;
 		} else {
-			f->file = intern(c, call_file(inner));
+			f->file = call_file(c, inner);
 			f->line = attr_int(inner, DW_AT_call_line, false);
 		}
 		if (!f->file) {
@@ -1253,8 +1285,14 @@ resolve(struct elfimg *img, struct symcache *c, uint64_t vaddr,
 		if (ln)
 			file = dwfl_lineinfo(ln, NULL, &line, NULL, NULL,
 					     NULL);
-		if (!file)
+		if (file) {
+			/* absolute, as call_file() gives inline frames */
+			file = intern_file(c, dwfl_linecu(ln), file);
+			if (!file)
+				return -ENOMEM;
+		} else {
 			line = 0;
+		}
 		rc = dwarf_frames(img, c, cu, addr, cubias, vaddr, file, line,
 				  e);
 		if (rc < 0)

@@ -60,7 +60,11 @@ int symbolize_set_debuginfod(const char *urls, unsigned int timeout_s,
 struct sym_frame {
 	const char *name;	 /* demangled function name; "" when unknown */
 	const char *system_name; /* linkage (mangled) name, or = name */
-	const char *file;	 /* source file, "" when unknown */
+	const char *file;	 /* source file as the build named it:
+				    absolute where DWARF's name is relative
+				    to a known DW_AT_comp_dir (joined, "."
+				    and ".." removed, never looked up);
+				    "" when unknown */
 	int line;		 /* 0 when unknown */
 	int start_line;		 /* declaration line of the function, or 0 */
 };

@@ -12,7 +12,8 @@
 #     else as perf on the same run says (below);
 #   - file:line of every frame of ours inside its function in the .go
 #     source, the inlined main.mixC as an inline frame under main.hotC
-#     exactly where Go's own line table says so (go_inline_check);
+#     exactly where Go's own line table says so (go_inline_check); file
+#     names absolute as Go recorded them (go_files_check);
 #   - few truncated stacks;
 #   - the issue's acceptance check: `perf record` on the same run, its
 #     leaf IPs named by `go tool addr2line` (Go's own reader of the same
@@ -142,6 +143,62 @@ go_inline_check()
 	ok "main.hotC's CPU in the inlined main.mixC: $(pct "$inmix" "$all") % (any share > 0 will do: it depends on the CPU model)"
 }
 
+# go_files_check PROFILE BINARY: source file names of Go code, checked
+# location by location. Go's table (.gopclntab) records them absolute, as
+# the build saw them (no DW_AT_comp_dir to join, nothing to clean), for
+# DWARF or none alike: every frame of every location in BINARY, callers
+# included, must name an absolute file, and the innermost frame's file
+# must be the one go tool addr2line (Go's own reader, which reports the
+# innermost position) gives for that address (where it knows one: not for
+# the C code of a cgo binary). Then go tool pprof -list,
+# run from /, reads main.hotC's source by that name.
+go_files_check()
+{
+	local P=$1 exe L=$TEST_DIR/locations good all bad
+	exe=$(realpath "$2")
+	pdump locations -L "$P" >"$L" || fail "pprof-dump locations failed"
+	awk -v exe="$exe" '$3 == exe { print $1 }' "$L" | sort -u >"$L.pcs"
+	[ -s "$L.pcs" ] || fail "no location in $exe"
+	GOFLAGS='' go tool addr2line "$exe" <"$L.pcs" | paste - - >"$L.names" ||
+	    fail "go tool addr2line failed"
+	[ "$(wc -l <"$L.names")" = "$(wc -l <"$L.pcs")" ] ||
+	    fail "go tool addr2line named $(wc -l <"$L.names") of $(wc -l <"$L.pcs") PCs"
+	paste "$L.pcs" "$L.names" >"$L.map"
+	# .map: PC, function, file:line; $L: PC, offset, file, value, frames
+	# (NAME@FILE:LINE, innermost first)
+	read -r good all bad <<<"$(awk -v exe="$exe" '
+		NR == FNR {
+			split($0, f, "\t")
+			file = f[3]; sub(/:[^:]*$/, "", file)
+			want[f[1]] = file
+			next
+		}
+		$3 == exe {
+			all++
+			frames = $0
+			sub(/^[^ ]+ [^ ]+ [^ ]+ [^ ]+ /, "", frames)
+			n = split(frames, fr, ";")
+			ok = 1
+			for (i = 1; i <= n; i++) {
+				file = fr[i]; sub(/.*@/, "", file); sub(/:[^:]*$/, "", file)
+				if (substr(file, 1, 1) != "/")
+					ok = 0
+				if (i == 1)
+					first = file
+			}
+			# "?": C code of a cgo binary, not in Go'"'"'s table
+			if (ok && (first == want[$1] || want[$1] == "?"))
+				good++
+			else if (bad == "")
+				bad = $1 ":profd=" frames "/go-addr2line=" want[$1]
+		}
+		END { printf "%d %d %s\n", good, all, (bad == "" ? "-" : bad) }
+	' "$L.map" "$L")"
+	expect_range "locations in $exe with absolute files, the innermost go tool addr2line's (%; first mismatch: $bad)" \
+	    "$(pct "$good" "$all")" 100 100
+	pprof_list_check "$P" main.hotC "$GOHOT_SRC"
+}
+
 # go_check VARIANT: the whole test for build/targets/VARIANT.
 go_check()
 {
@@ -237,6 +294,7 @@ go_check()
 	[ "$all" -gt 0 ] || fail "hash/fnv.(*sum64a).Write: no frames in pprof-dump folded -L"
 	expect_range "hash/fnv.(*sum64a).Write frames at fnv.go:$lo-$hi (% of its CPU; e.g. $example)" \
 	    "$(pct "$good" "$all")" 95 100
+	go_files_check "$P" "$exe"
 
 	# ---- go tool pprof ---------------------------------------------------
 	TB=$TEST_DIR/top

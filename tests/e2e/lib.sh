@@ -610,19 +610,32 @@ summary_get()
 
 # leaf_frames_vs_addr2line PROFILE EXE: inline frames checked address by
 # address, against binutils' addr2line -i (a DWARF reader other than the
-# libdw profd uses). For every sample whose leaf PC lies in EXE, the lines
-# of profd's frames for that PC (innermost first) must be the lines
-# addr2line gives for it. Which PCs the samples land on depends on the CPU
-# model; that each PC is named right does not. Prints "GOOD ALL EXAMPLE":
-# the samples whose frames match, all samples in EXE (last sample type),
-# and the first mismatch ("-" if none).
-leaf_frames_vs_addr2line()
+# libdw profd uses). For every sample whose leaf PC lies in EXE, profd's
+# frames for that PC (innermost first) must have the FILE:LINE addr2line
+# gives for it, file names absolute and equal (both cleaned of "." and
+# ".."). Which PCs the samples land on depends on the CPU model; that each
+# PC is named right does not. Prints "GOOD ALL EXAMPLE": the samples whose
+# frames match, all samples in EXE (last sample type), and the first
+# mismatch ("-" if none).
+leaf_frames_vs_addr2line() { _frames_vs_addr2line leaves "$@"; }
+
+# files_vs_addr2line PROFILE EXE: every location of the profile in EXE,
+# the callers' too (profd named them at return address - 1, and that is
+# their address in the profile), checked against addr2line -i: each of
+# its frames' Function.filename must be absolute and the file addr2line
+# names for that frame (cleaned of "." and ".." as profd cleans it).
+# Prints "GOOD ALL EXAMPLE" as leaf_frames_vs_addr2line does, counting
+# locations.
+files_vs_addr2line() { _frames_vs_addr2line locations "$@"; }
+
+# _frames_vs_addr2line leaves|locations PROFILE EXE
+_frames_vs_addr2line()
 {
-	local P=$1 exe L
-	exe=$(realpath "$2")
-	L=$TEST_DIR/leaves.$(basename "$exe")
-	if ! pdump leaves -L "$P" >"$L"; then
-		echo "0 0 pprof-dump-leaves-failed"
+	local what=$1 P=$2 exe L
+	exe=$(realpath "$3")
+	L=$TEST_DIR/$what.$(basename "$exe")
+	if ! pdump "$what" -L "$P" >"$L"; then
+		echo "0 0 pprof-dump-$what-failed"
 		return
 	fi
 	# file offset -> ELF address, through the program headers
@@ -644,33 +657,101 @@ leaf_frames_vs_addr2line()
 		echo "0 0 no-PC-in-$exe-or-addr2line-failed"
 		return
 	fi
-	awk -v exe="$exe" "$_AWK_HEX"'
+	# leaves: FILE:LINE of each frame, weighed by the sample's value;
+	# locations: the FILE of each frame, each location counted once.
+	awk -v exe="$exe" -v what="$what" "$_AWK_HEX$_AWK_CLEAN"'
+		function key(file, line) {
+			return what == "leaves" ? file ":" line : file
+		}
 		FILENAME == ARGV[1] {
 			if ($0 ~ /^0x[0-9a-f]+$/) { cur = hex($0); want[cur] = ""; next }
 			sub(/ \(discriminator [0-9]+\)$/, "")
-			n = split($0, f, ":")
-			want[cur] = want[cur] (want[cur] == "" ? "" : ";") f[n]
+			line = $0; sub(/.*:/, "", line)
+			file = $0; sub(/:[^:]*$/, "", file)
+			if (file == "??") file = ""	# no line known
+			want[cur] = want[cur] (want[cur] == "" ? "" : ";") \
+			    key(file == "" ? "" : clean(file), line)
 			next
 		}
 		FILENAME == ARGV[2] { va[$1] = hex($2); next }
 		$3 == exe {
-			all += $4
+			v = what == "leaves" ? $4 : 1
+			all += v
 			got = ""
+			abs = 1
 			frames = $0	# names may have spaces: all after field 4
 			sub(/^[^ ]+ [^ ]+ [^ ]+ [^ ]+ /, "", frames)
 			n = split(frames, fr, ";")
 			for (i = 1; i <= n; i++) {
-				k = split(fr[i], fl, ":")
-				got = got (i > 1 ? ";" : "") fl[k]
+				loc = fr[i]; sub(/.*@/, "", loc)	# NAME@FILE:LINE
+				line = loc; sub(/.*:/, "", line)
+				file = loc; sub(/:[^:]*$/, "", file)
+				if (file != "" && substr(file, 1, 1) != "/")
+					abs = 0
+				got = got (i > 1 ? ";" : "") key(file, line)
 			}
 			w = want[va[$1]]
-			if (got == w)
-				good += $4
+			if (got == w && abs)
+				good += v
 			else if (bad == "")
 				bad = $1 ":profd=" got "/addr2line=" w
 		}
 		END { printf "%d %d %s\n", good, all, (bad == "" ? "-" : bad) }
 	' "$L.a2l" "$L.va" "$L"
+}
+
+# pprof_list_check PROFILE FUNC SRC: `go tool pprof -list '^FUNC$'`, run
+# from / so that a relative file name could not be found by searching up
+# from the working directory (pprof's default -source_path), must name
+# SRC (absolute, as the build saw it) for FUNC, report no missing file,
+# and print source lines of FUNC that are SRC's lines.
+pprof_list_check()
+{
+	local P=$1 fn=$2 src=$3 out
+	case $P in /*) ;; *) P=$PWD/$P ;; esac
+	out=$TEST_DIR/list.$(printf '%s' "$fn" | tr -c 'A-Za-z0-9_.\n' _)
+	(cd / && pprof -symbolize=none -list "^$fn\$" "$P") >"$out" 2>"$out.err" ||
+	    fail "go tool pprof -list '^$fn\$' failed: $(cat "$out.err")"
+	grep -Fqx "ROUTINE ======================== $fn in $src" "$out" ||
+	    fail "go tool pprof -list '^$fn\$': no 'ROUTINE ... $fn in $src': $(grep ROUTINE "$out" | first_lines 3)"
+	if grep -Eq 'could not find|Error:' "$out" "$out.err"; then
+		fail "go tool pprof -list '^$fn\$': $(grep -Eh 'could not find|Error:' "$out" "$out.err" | first_line)"
+	fi
+	# "   flat   cum   N:TEXT": each listed line must be line N of src
+	awk '
+		NR == FNR { text[FNR] = $0; next }
+		/^ *[^ ]+ +[^ ]+ +[0-9]+:/ {
+			s = $0; sub(/^ *[^ ]+ +[^ ]+ +/, "", s)
+			n = s; sub(/:.*/, "", n)
+			t = substr(s, length(n) + 2)
+			all++
+			if (text[n + 0] == t) good++
+			else if (bad == "") bad = n ": " t
+		}
+		END {
+			if (!all) { print "no source lines listed"; exit 1 }
+			if (good != all) { print all - good " of " all " lines differ from the file, e.g. " bad; exit 1 }
+			print all
+		}' "$src" "$out" >"$out.check" ||
+	    fail "go tool pprof -list '^$fn\$' $src: $(cat "$out.check")"
+	ok "go tool pprof -list '^$fn\$' from /: $(cat "$out.check") source lines of $src"
+}
+
+# check_source_files PROFILE EXE SRC FUNC...: every frame of every
+# location in EXE names an absolute file, the one addr2line -i names
+# (files_vs_addr2line), and go tool pprof -list reads each FUNC's source
+# from SRC (pprof_list_check).
+check_source_files()
+{
+	local P=$1 exe=$2 src=$3 fn good all ex
+	shift 3
+	read -r good all ex <<<"$(files_vs_addr2line "$P" "$exe")"
+	[ "$all" -gt 0 ] || fail "no location in $exe to check ($ex)"
+	expect_range "locations in $exe whose frames' files are absolute and addr2line -i's (%; first mismatch: $ex)" \
+	    "$(pct "$good" "$all")" 100 100
+	for fn in "$@"; do
+		pprof_list_check "$P" "$fn" "$src"
+	done
 }
 
 # An awk function hex("0x1f" or "1f") -> 31, for awks without strtonum
@@ -684,6 +765,25 @@ _AWK_HEX='function hex(s,    i, c, v) {
 		v = v * 16 + c - 1
 	}
 	return v
+}'
+
+# An awk function clean(path): "." and ".." components and repeated '/'
+# removed by the text alone, as profd cleans source file names (Go's
+# path.Clean); addr2line prints them as the build wrote them.
+# shellcheck disable=SC2016
+_AWK_CLEAN='function clean(p,    n, i, c, out, k, abs, parts) {
+	abs = substr(p, 1, 1) == "/"
+	n = split(p, c, "/"); k = 0
+	for (i = 1; i <= n; i++) {
+		if (c[i] == "" || c[i] == ".") continue
+		if (c[i] == ".." && k > 0 && parts[k] != "..") { k--; continue }
+		if (c[i] == ".." && abs) continue
+		parts[++k] = c[i]
+	}
+	out = ""
+	for (i = 1; i <= k; i++) out = out (i > 1 ? "/" : "") parts[i]
+	if (abs) return "/" out
+	return out == "" ? "." : out
 }'
 
 # comment_count SUMMARY WHAT: the number before " WHAT" in profd's comment

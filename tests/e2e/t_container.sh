@@ -14,7 +14,8 @@
 # /proc/PID/map_files, and profd without CAP_SYS_ADMIN (setpriv), which is
 # refused map_files and must use /proc/PID/root and /proc/PID/exe.  The
 # profile must name spin_leaf, spin_mid, spin_root and main, with file:line
-# in spin.c, and carry spin's build-id.
+# in spin.c (named as spin's build named it, not through the target's
+# root), and carry spin's build-id.
 . "$(dirname "$0")/lib.sh"
 t_begin container
 need_pprof_dump
@@ -71,16 +72,19 @@ check_spin()
 	    "$(pct "$(fold_sum_leaf "$F" "$CHAIN")" "$(fold_total "$F")")" 90 100
 	FL=$F-lines
 	pdump folded -L "$P" >"$FL" || fail "pprof-dump folded -L failed"
-	read -r good all <<<"$(awk -v lo="$LO" -v hi="$HI" '{
+	# The file as spin's build named it, whichever root the DWARF came
+	# from: never with a /proc/PID/root prefix.
+	read -r good all <<<"$(awk -v lo="$LO" -v hi="$HI" -v src="$TARGET_SRC/spin.c" '{
 		n = split($0, fr, ";"); leaf = fr[n]; sub(/ [0-9]+$/, "", leaf)
 		if (leaf !~ /^spin_leaf@/) next
 		all += $NF
 		line = leaf; sub(/.*:/, "", line)
-		if (leaf ~ /(^|\/)spin\.c:[0-9]+$/ && line + 0 >= lo && line + 0 <= hi)
+		file = leaf; sub(/^[^@]*@/, "", file); sub(/:[0-9]+$/, "", file)
+		if (file == src && line + 0 >= lo && line + 0 <= hi)
 			good += $NF
 	} END { printf "%.0f %.0f\n", good, all }' "$FL")"
 	[ "$all" -gt 0 ] || fail "$name: no spin_leaf leaf frames"
-	expect_range "$name: spin_leaf at spin.c:$LO-$HI (%)" "$(pct "$good" "$all")" 95 100
+	expect_range "$name: spin_leaf at $TARGET_SRC/spin.c:$LO-$HI (%)" "$(pct "$good" "$all")" 95 100
 	wait_untraced 5 || fail "profd still attached 5 s after the window ended"
 	stop_profd
 	assert_target_ok

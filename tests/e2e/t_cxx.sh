@@ -2,7 +2,9 @@
 # shellcheck source-path=SCRIPTDIR disable=SC2119  # SC2119: optional arguments
 # t_cxx - C++ target (tests/targets/cxx.cpp): demangled names of a class
 # template member, a function template in a namespace, and the always_inline
-# kernel<double> as an inline frame of its own above run(int), with file:line.
+# kernel<double> as an inline frame of its own above run(int), with file:line
+# (absolute file names, as addr2line gives them, that go tool pprof -list
+# reads).
 # The expected names are what c++filt makes of the mangled names in the
 # binary (nm for the symbols, DWARF for the inlined kernel, which has none).
 . "$(dirname "$0")/lib.sh"
@@ -98,6 +100,9 @@ read -r good all ex <<<"$(leaf_frames_vs_addr2line "$P" "$exe")"
 [ "$all" -gt 0 ] || fail "no sample with a leaf PC in $exe to check ($ex)"
 expect_range "samples whose leaf frames match addr2line -i at their PC (%; first mismatch: $ex)" \
     "$(pct "$good" "$all")" 100 100
+# and every frame's source file, callers included, absolute as addr2line
+# names it; go tool pprof -list reads the source by that name, from /.
+check_source_files "$P" "$exe" "$SRC" "$KERNEL" "$RUN"
 expect_range "go tool pprof: cum% of '$RUN'" "$(table_get "$TB" "$RUN" 2)" 80 100
 expect_range "go tool pprof: cum% of '$DRIVE'" "$(table_get "$TB" "$DRIVE" 2)" 80 100
 

@@ -4,7 +4,8 @@
 # manglings, legacy (_ZN...17h<hash>E) and v0 (_R...): demangled names
 # without hash or crate disambiguator, a trait method of a generic struct,
 # a generic function (v0 names its type parameter), the #[inline(always)]
-# helper as an inline frame of its own, and file:line in hot.rs.
+# helper as an inline frame of its own, and file:line in hot.rs (file names
+# absolute, as addr2line gives them, that go tool pprof -list reads).
 . "$(dirname "$0")/lib.sh"
 t_begin rust
 need_pprof_dump
@@ -103,6 +104,10 @@ check_variant()
 	[ "$all" -gt 0 ] || fail "$name: no sample with a leaf PC in $exe to check ($ex)"
 	expect_range "$name: samples whose leaf frames match addr2line -i at their PC (%; first mismatch: $ex)" \
 	    "$(pct "$good" "$all")" 100 100
+	# Every frame's source file, callers and the standard library's
+	# included, absolute as addr2line names it (DW_AT_comp_dir joined);
+	# go tool pprof -list reads hot.rs by that name, from /.
+	check_source_files "$P" "$exe" "$SRC" "$MIX" "$STEP"
 	expect_range "$name: go tool pprof flat% of '$MIX (inline)'" \
 	    "$(table_get "$TB" "$MIX (inline)" 1)" 1 100
 	expect_range "$name: go tool pprof cum% of '$drive'" \

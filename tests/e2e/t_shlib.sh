@@ -3,7 +3,8 @@
 # t_shlib - the hot loop is lib_hot, a static function of a shared library
 # (build/targets/libhot.so, -fomit-frame-pointer): it appears under lib_outer
 # under run_work (in the executable) under main, with file:line, and its
-# locations belong to the libhot.so mapping.
+# locations belong to the libhot.so mapping; file names in both binaries are
+# absolute, as addr2line gives them, and go tool pprof -list reads them.
 . "$(dirname "$0")/lib.sh"
 t_begin shlib
 need_pprof_dump
@@ -81,6 +82,12 @@ done < <(awk '/^Locations/ { l = 1; next } /^Mappings/ { l = 0 }
 	l && $4 == "lib_hot" { sub(/^M=/, "", $3); print $2, $3 }' "$RAW")
 [ "$nloc" -gt 0 ] || fail "go tool pprof -raw: no lib_hot location"
 ok "go tool pprof -raw: $nloc lib_hot location(s), all in $lib ($mstart-$mlimit)"
+
+# Source file names of both binaries: every frame of every location,
+# absolute as addr2line -i names it; go tool pprof -list reads each
+# function's source by that name, from /.
+check_source_files "$P" "$lib" "$TARGET_SRC/libhot.c" lib_hot
+check_source_files "$P" "$TARGET_DIR/shlib" "$TARGET_SRC/shlib.c" run_work
 
 wait_untraced 5 || fail "profd still attached 5 s after the window ended"
 stop_profd

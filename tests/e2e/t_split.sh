@@ -3,9 +3,10 @@
 # t_split - CPU profile of a multi-threaded -fomit-frame-pointer target whose
 # CPU time splits 60/30/10 between hot_a, hot_b and hot_c (see
 # tests/targets/split.c): every leaf appears under its own caller chain with
-# file:line, the split is within +-5 percentage points in profd's numbers
-# (pprof-dump) and in go tool pprof's, samples and CPU time are plausible,
-# and every sample carries thread and tid labels.
+# file:line (source file names absolute, as addr2line gives them, and
+# found by go tool pprof -list), the split is within +-5 percentage points
+# in profd's numbers (pprof-dump) and in go tool pprof's, samples and CPU
+# time are plausible, and every sample carries thread and tid labels.
 . "$(dirname "$0")/lib.sh"
 t_begin split
 need_pprof_dump
@@ -114,6 +115,17 @@ for fn in hot_a hot_b hot_c chain_a1 chain_b1 chain_b2 chain_b3 do_round worker;
 	expect_range "$fn frames at split.c:$lo-$hi (% of its CPU; e.g. $example)" \
 	    "$(pct "$good" "$all")" 95 100
 done
+
+# Source file names as addr2line -i (binutils, another DWARF reader) gives
+# them for the same address: absolute, DW_AT_comp_dir joined, for every
+# frame of every location in the binary (callers too) and, with the line,
+# for every leaf PC; go tool pprof -list finds the source by its absolute
+# name, from anywhere.
+check_source_files "$P" "$exe" "$SRC" hot_a chain_b3
+read -r good all ex <<<"$(leaf_frames_vs_addr2line "$P" "$exe")"
+[ "$all" -gt 0 ] || fail "no sample with a leaf PC in $exe to check ($ex)"
+expect_range "samples whose leaf frames' FILE:LINE are addr2line -i's (%; first mismatch: $ex)" \
+    "$(pct "$good" "$all")" 100 100
 
 # Per-thread attribution: each worker's share of the profile is its share
 # of the CPU the threads really used during the request (schedstat), within

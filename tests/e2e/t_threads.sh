@@ -169,9 +169,10 @@ for tid in "${TIDS[@]}"; do
 	[ -n "$fidx" ] || fail "debug=2: thread $tid \"$th\": no $fn frame: $(awk -v t="$tid" '$1 == t { printf "%s ", $3 }' "$FRM")"
 	read -r lo hi <<<"$(func_lines "$SRC" "$fn")"
 	fline=${floc##*:}
+	# the file as the build named it, absolute, as profiles name it
 	case $floc in
-	*blocker.c:*) ;;
-	*) fail "debug=2: thread $th: $fn at $floc, want blocker.c:$lo-$hi" ;;
+	"$SRC:"*) ;;
+	*) fail "debug=2: thread $th: $fn at $floc, want $SRC:$lo-$hi" ;;
 	esac
 	if [ "$fline" -lt "$lo" ] || [ "$fline" -gt "$hi" ]; then
 		fail "debug=2: thread $th: $fn at $floc, want blocker.c:$lo-$hi"
@@ -279,10 +280,12 @@ fetch_text "$BASE/debug/pprof/threads?debug=1" "$D1"
 sed 's/^/  /' "$D1" | first_lines 60
 check_count_text "$D1" threads
 for fn in spin_loop read_blocked epoll_blocked sleep_blocked cond_blocked main; do
-	grep -Eq "^#[[:space:]]+0x[0-9a-f]+[[:space:]]+$fn\\+0x[0-9a-f]+[[:space:]]+[^[:space:]]*blocker\\.c:[0-9]+\$" "$D1" ||
+	l=$(grep -E "^#[[:space:]]+0x[0-9a-f]+[[:space:]]+$fn\\+0x[0-9a-f]+[[:space:]]+[^[:space:]]*blocker\\.c:[0-9]+\$" "$D1" | first_line) ||
 	    fail "debug=1: no '#  0xPC  $fn+0xOFF  .../blocker.c:LINE' line"
+	f=$(awk '{ f = $NF; sub(/:[0-9]+$/, "", f); print f }' <<<"$l")
+	[ "$f" = "$SRC" ] || fail "debug=1: $fn in $f, want $SRC (as the build named it)"
 done
-ok "debug=1: a # line with FUNC+0xOFF and blocker.c:LINE for each thread's function"
+ok "debug=1: a # line with FUNC+0xOFF and $SRC:LINE for each thread's function"
 exe=$(realpath "$TARGET_DIR/blocker")
 sed -n '/^--- Memory map: ---$/,$p' "$D1" | grep -E "^[0-9a-f]+-[0-9a-f]+ r-xp [0-9a-f]+ [0-9a-f]+:[0-9a-f]+ [0-9]+ +$exe\$" >/dev/null ||
     fail "debug=1: the memory map has no r-xp line for $exe"

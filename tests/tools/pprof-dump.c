@@ -4,6 +4,7 @@
  *   pprof-dump folded [-i INDEX] [-L] [-t] FILE
  *   pprof-dump labels FILE
  *   pprof-dump leaves [-L] FILE
+ *   pprof-dump locations [-L] FILE
  *
  * FILE may be gzip'd or raw protobuf; "-" reads standard input. The profile
  * is read with pprof_decode(), so anything pprof or Parca would refuse
@@ -32,7 +33,8 @@ usage(void)
 		"usage: pprof-dump summary FILE\n"
 		"       pprof-dump folded [-i INDEX] [-L] [-t] FILE\n"
 		"       pprof-dump labels FILE\n"
-		"       pprof-dump leaves [-L] FILE\n");
+		"       pprof-dump leaves [-L] FILE\n"
+		"       pprof-dump locations [-L] FILE\n");
 	exit(EXIT_USAGE);
 }
 
@@ -316,39 +318,72 @@ labels(const struct pprof *p)
  * as NAME@FILE:LINE). Lets a test compare what profd says of an exact PC
  * with what another reader of the same binary says of it. */
 static void
+print_location(const struct pprof *p, const struct pprof_location *l,
+	       int64_t value, bool with_lines)
+{
+	const struct pprof_mapping *m;
+	const char *file;
+	size_t j;
+
+	printf("0x%" PRIx64, l->address);
+	if (l->mapping_id) {
+		m = &p->mappings[l->mapping_id - 1];
+		file = str(p, m->filename);
+		printf(" 0x%" PRIx64 " %s", l->address - m->start + m->offset,
+		       *file ? file : "-");
+	} else {
+		printf(" - -");
+	}
+	printf(" %" PRId64 " ", value);
+	if (!l->n_lines)
+		putchar('-');
+	for (j = 0; j < l->n_lines; j++) {
+		if (j)
+			putchar(';');
+		print_frame(stdout, p, l, &l->lines[j], with_lines);
+	}
+	putchar('\n');
+}
+
+static void
 leaves(const struct pprof *p, bool with_lines)
 {
-	const struct pprof_location *l;
-	const struct pprof_mapping *m;
 	const struct pprof_sample *s;
-	const char *file;
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < p->n_samples; i++) {
 		s = &p->samples[i];
-		if (!s->n_locations)
-			continue;
-		l = &p->locations[s->location_ids[0] - 1];
-		printf("0x%" PRIx64, l->address);
-		if (l->mapping_id) {
-			m = &p->mappings[l->mapping_id - 1];
-			file = str(p, m->filename);
-			printf(" 0x%" PRIx64 " %s",
-			       l->address - m->start + m->offset,
-			       *file ? file : "-");
-		} else {
-			printf(" - -");
-		}
-		printf(" %" PRId64 " ", s->values[s->n_values - 1]);
-		if (!l->n_lines)
-			putchar('-');
-		for (j = 0; j < l->n_lines; j++) {
-			if (j)
-				putchar(';');
-			print_frame(stdout, p, l, &l->lines[j], with_lines);
-		}
-		putchar('\n');
+		if (s->n_locations)
+			print_location(p, &p->locations[s->location_ids[0] - 1],
+				       s->values[s->n_values - 1], with_lines);
 	}
+}
+
+/* ---- locations -------------------------------------------------------- */
+
+/* One line per location, as leaves prints a leaf, with the number of
+ * samples whose stack holds it for value: every frame the profile names,
+ * callers too (their address is the return address - 1 profd
+ * symbolized). */
+static int
+locations(const struct pprof *p, bool with_lines)
+{
+	const struct pprof_sample *s;
+	int64_t *count;
+	size_t i, j;
+
+	count = calloc(p->n_locations + 1, sizeof(*count));
+	if (!count)
+		return -ENOMEM;
+	for (i = 0; i < p->n_samples; i++) {
+		s = &p->samples[i];
+		for (j = 0; j < s->n_locations; j++)
+			count[s->location_ids[j] - 1]++;
+	}
+	for (i = 0; i < p->n_locations; i++)
+		print_location(p, &p->locations[i], count[i], with_lines);
+	free(count);
+	return 0;
 }
 
 /* ---- main ------------------------------------------------------------- */
@@ -368,7 +403,7 @@ main(int argc, char **argv)
 	cmd = argv[1];
 	if (strcmp(cmd, "folded") == 0)
 		optstring = "+i:Lt";
-	else if (strcmp(cmd, "leaves") == 0)
+	else if (strcmp(cmd, "leaves") == 0 || strcmp(cmd, "locations") == 0)
 		optstring = "+L";
 	else if (strcmp(cmd, "summary") == 0 || strcmp(cmd, "labels") == 0)
 		optstring = "+";
@@ -407,6 +442,11 @@ main(int argc, char **argv)
 		labels(p);
 	} else if (strcmp(cmd, "leaves") == 0) {
 		leaves(p, with_lines);
+	} else if (strcmp(cmd, "locations") == 0) {
+		if (locations(p, with_lines) < 0) {
+			fprintf(stderr, "pprof-dump: %s\n", strerror(ENOMEM));
+			rc = 1;
+		}
 	} else {
 		if (index < 0)
 			index = (long)p->n_sample_types - 1;

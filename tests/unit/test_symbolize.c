@@ -499,6 +499,24 @@ find_vdso(const struct space *sp)
 	return NULL;
 }
 
+/* file names this source file as the build saw it: DW_AT_comp_dir (the
+ * directory make ran in) joined to __FILE__, with nothing to clean. The
+ * test runs where it was built, so that file exists. */
+static void
+check_this_file(const char *file, const char *what)
+{
+	size_t n = strlen(file), k = strlen(__FILE__);
+	struct stat st;
+	bool ok = file[0] == '/' && n > k && file[n - k - 1] == '/' &&
+		  strcmp(file + n - k, __FILE__) == 0 &&
+		  !strstr(file, "/./") && !strstr(file, "//") &&
+		  stat(file, &st) == 0;
+
+	CHECK(ok, what);
+	if (!ok)
+		printf("#   got \"%s\"\n", file);
+}
+
 static void
 test_self_symbols(const struct module *m)
 {
@@ -520,6 +538,8 @@ test_self_symbols(const struct module *m)
 			     "... system name = name for C");
 		CHECK_EQ_STR(base_name(f->file), "test_symbolize.c",
 			     "... in this file");
+		check_this_file(f->file, "... named absolute, as addr2line "
+				"does");
 		CHECK(f->line >= outer_decl_line &&
 		      f->line <= outer_decl_line + 4,
 		      "... at a line of its opening");
@@ -541,12 +561,16 @@ test_self_symbols(const struct module *m)
 			     "... its start_line through the abstract origin");
 		CHECK_EQ_STR(base_name(si.frames[0].file), "test_symbolize.c",
 			     "... in this file");
+		check_this_file(si.frames[0].file, "... named absolute (line "
+				"table)");
 		CHECK_EQ_STR(si.frames[1].name, "symtest_outer",
 			     "... owner is symtest_outer");
 		CHECK_EQ_INT(si.frames[1].line, captured_outer_line,
 			     "... at the line where it inlined symtest_inner");
 		CHECK_EQ_STR(base_name(si.frames[1].file), "test_symbolize.c",
 			     "... call file");
+		check_this_file(si.frames[1].file, "... named absolute "
+				"(DW_AT_call_file)");
 	}
 	rc = symbolize(m->img, captured_pc - 1 - m->bias, &si2);
 	CHECK(rc == 0 && si2.frames == si.frames && si2.n == si.n,
