@@ -510,8 +510,9 @@ held=$(sed -n 's/^open //p' "$TEST_DIR/slow.out" | first_line)
 ok "/healthz -> 200 while 20 clients hold half-sent requests (all $held still open)"
 
 # One window open; a second one and a thread dump (a session too) get 503.
+# 8 s: time for both requests, however loaded the machine.
 A=$TEST_DIR/a.pb.gz
-(fetch "$BASE/debug/pprof/profile?seconds=2" "$A" >"$A.code") &
+(fetch "$BASE/debug/pprof/profile?seconds=8" "$A" >"$A.code") &
 apid=$!
 _track "$apid"
 wait_window_open 1 10 || fail "the first window never started (profd log)"
