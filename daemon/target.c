@@ -806,6 +806,7 @@ target_stats(struct target *t, struct target_stats *o)
 	o->windows_active = t->nactive;
 	pthread_mutex_unlock(&t->mu);
 	o->history = t->hist != NULL;
+	o->triggers = t->watch != NULL;
 	if (t->hist)
 		history_counts(t->hist, &o->history_buckets,
 				&o->history_stacks);

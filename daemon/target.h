@@ -113,6 +113,7 @@ struct sampler_stats {
 	uint64_t deferred;		/* by the stop budget */
 	uint64_t unreadable;		/* thread reads without an fd to
 					   spare */
+	uint64_t triggers_checked;	/* --trigger checks (watch.c) */
 	struct hist stop, interrupt;	/* how long stops lasted, and took
 					   to arrive */
 };
@@ -122,6 +123,7 @@ struct target_stats {
 	struct sampler_stats sampler;
 	unsigned windows_active;	/* windows the sampler runs now */
 	bool history;			/* continuous mode records it */
+	bool triggers;			/* --trigger conditions watch it */
 	uint64_t history_buckets, history_stacks;
 };
 

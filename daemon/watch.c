@@ -407,6 +407,7 @@ watch_tick(struct target *t, uint64_t now)
 	    read_stat(t->pid, &state, &cpu_ns, &code) < 0 || state == 'Z' ||
 	    state == 'X')
 		return;		/* exiting: the sampler will tell */
+	STAT_ADD(t, triggers_checked, 1);
 	r = &w->ring[w->ringnext];
 	r->mono = now;
 	r->rss = rss;
