@@ -63,7 +63,9 @@ static uint64_t evicted_total, idle_released_total;
 struct exit_rec {
 	pid_t pid;
 	char comm[64];
-	int64_t start, end;	/* wall ns: taken on, noticed gone */
+	int64_t start, end;	/* wall ns: the process started (its
+				   /proc/PID/stat starttime), noticed gone */
+	int64_t since;		/* wall ns: profd took it on */
 	uint64_t rss;		/* bytes, at the watcher's last look */
 	const char *cause;	/* "oom": its memory cgroup's oom_kill
 				   count went up while it ran; else
@@ -205,7 +207,10 @@ service_exited(struct service *svc, struct entry *e)
 	x->pid = target_pid(e->t);
 	target_comm(e->t, comm, sizeof(comm));
 	snprintf(x->comm, sizeof(x->comm), "%s", comm);
-	x->start = e->since;
+	x->since = e->since;
+	x->start = target_start_wall(e->t);
+	if (x->start <= 0 || x->start > e->since)
+		x->start = e->since;	/* unknown: what profd knows */
 	x->end = wall_now_ns();
 	x->rss = e->rss;
 	x->cause = "unknown";
@@ -236,6 +241,7 @@ static int
 add_locked(struct registry *r, pid_t pid, enum reg_origin origin, int rule,
 	   char *err, size_t errlen, struct target **evicted)
 {
+	struct target_opts o;
 	struct service *svc;
 	struct target *t;
 	struct entry *e;
@@ -280,8 +286,9 @@ add_locked(struct registry *r, pid_t pid, enum reg_origin origin, int rule,
 	}
 	svc = rule >= 0 ? &r->rules[rule].svc : NULL;
 	lend = svc && svc->hist && !svc->holder;
-	t = target_new_hist(pid, &r->opts, lend ? svc->hist : NULL, err,
-			    errlen);
+	o = r->opts;
+	o.service = svc ? svc->name : NULL;
+	t = target_new_hist(pid, &o, lend ? svc->hist : NULL, err, errlen);
 	if (!t)
 		return -errno ? -errno : -EPERM;
 	if (svc)
@@ -929,7 +936,7 @@ service_json(struct registry *r, size_t k, struct textbuf *b)
 	struct service *svc = &r->rules[k].svc;
 	uint64_t i, first;
 	size_t j, np = 0;
-	char a[32], z[32];
+	char a[32], s[32], z[32];
 
 	textbuf_printf(b, "{\"service\": ");
 	textbuf_json(b, svc->name, strlen(svc->name));
@@ -951,15 +958,17 @@ service_json(struct registry *r, size_t k, struct textbuf *b)
 		const struct exit_rec *x = &svc->rec[i % SVC_EXITS];
 
 		wall_rfc3339(x->start, a, sizeof(a));
+		wall_rfc3339(x->since, s, sizeof(s));
 		wall_rfc3339(x->end, z, sizeof(z));
 		textbuf_printf(b, "%s\n    {\"pid\": %d, \"comm\": ",
 			       i > first ? "," : "", (int)x->pid);
 		textbuf_json(b, x->comm, strlen(x->comm));
 		textbuf_printf(b,
-			       ", \"start\": \"%s\", \"end\": \"%s\", "
-			       "\"uptime_seconds\": %.1f, \"cause\": \"%s\", "
-			       "\"last_rss_bytes\": %" PRIu64 "}",
-			       a, z, (double)(x->end - x->start) / 1e9,
+			       ", \"start\": \"%s\", \"served_since\": \"%s\", "
+			       "\"end\": \"%s\", \"uptime_seconds\": %.1f, "
+			       "\"cause\": \"%s\", \"last_rss_bytes\": %" PRIu64
+			       "}",
+			       a, s, z, (double)(x->end - x->start) / 1e9,
 			       x->cause, x->rss);
 	}
 	textbuf_printf(b, "%s]}", svc->exits ? "\n  " : "");

@@ -599,12 +599,12 @@ write_snapshot(struct watch *w, const struct job *j)
 	unsigned char *prof[3] = { NULL, NULL, NULL };
 	struct snap_file f[6];
 	struct textbuf m = { 0 };
-	char comm[64], when[32], dumpt[32], memt[32], dir[400];
+	char name[64], when[32], dumpt[32], memt[32], dir[400];
 	size_t nf = 0, i, plen[3];
 
 	if (!dead)
 		take_dump(w);
-	target_comm(w->t, comm, sizeof(comm));
+	target_snap_name(w->t, name, sizeof(name));
 	wall_rfc3339(j->wall, when, sizeof(when));
 	for (i = 0; i < 3; i++)
 		if (history_file(w, hist[i].kind, &prof[i], &plen[i]) == 0)
@@ -622,11 +622,14 @@ write_snapshot(struct watch *w, const struct job *j)
 		       "{\n\"profd_version\":\"%s\",\n\"trigger\":\"%s\",\n"
 		       "\"fired\":{%s},\n\"pid\":%d,\n\"name\":\"",
 		       PROFD_VERSION, tr->text, j->fired, (int)w->t->pid);
-	snapshot_safe_name(comm, dir, sizeof(dir));
+	snapshot_safe_name(name, dir, sizeof(dir));
+	textbuf_printf(&m, "%s\",\n", dir);
+	/* the service's name is plain ([A-Za-z0-9._-], registry.c) */
+	if (w->t->service[0])
+		textbuf_printf(&m, "\"service\":\"%s\",\n", w->t->service);
 	textbuf_printf(&m,
-		       "%s\",\n\"time\":\"%s\",\n\"time_unix_ns\":%" PRId64
-		       ",\n%s,\n",
-		       dir, when, j->wall, j->state);
+		       "\"time\":\"%s\",\n\"time_unix_ns\":%" PRId64 ",\n%s,\n",
+		       when, j->wall, j->state);
 	textbuf_printf(&m,
 		       "\"history\":\"the whole recorded history of each "
 		       "kind: cpu.pb.gz, wall.pb.gz, growth.pb.gz\",\n"
@@ -641,7 +644,7 @@ write_snapshot(struct watch *w, const struct job *j)
 		       w->mem ? memt : "");
 	if (!m.oom) {
 		f[nf++] = (struct snap_file){ "manifest.json", m.s, m.len };
-		(void)snapshot_write(comm, w->t->pid, j->wall, tr->safe, f, nf,
+		(void)snapshot_write(name, w->t->pid, j->wall, tr->safe, f, nf,
 				     dir, sizeof(dir));
 	}
 	free(m.s);
