@@ -18,6 +18,11 @@
 #      and its value is the spinner's own CPU time over about the same
 #      seconds, from /proc, within 15 points; an idle process fires
 #      neither.
+#   c. a --match service with --trigger exit: its snapshot goes by the
+#      rule's name (^tmsNNN: tmsNNN), not the process's comm (tmsNNN-sleep,
+#      a copy of sleep), and its manifest says "service"; its exit
+#      record in /services starts when the process did, which was before
+#      part b, long before profd took it on (served_since).
 # Absence is asserted only after profd_triggers_checked_total shows that
 # the conditions were checked long enough, in the same run.
 . "$(dirname "$0")/lib.sh"
@@ -94,6 +99,17 @@ else
 	wait_gone "$A" 10 && wait_gone "$H" 10 || fail "the growers outlived SIGKILL"
 fi
 
+# c.'s service: an idle process whose comm begins with the service's
+# name, started now so that it runs long before part c's profd takes it
+# on.  (The rule is anchored: the test's own tools get the name in their
+# command lines.)
+SVC=tms$$
+mkdir -p "$TEST_DIR/bin"
+cp "$(command -v sleep)" "$TEST_DIR/bin/$SVC-sleep"
+start_target_cmd "$SVC" bash -c 'echo ready $$; exec "$0" 120' "$TEST_DIR/bin/$SVC-sleep"
+SVC_PID=$TARGET_PID
+SVC_T0=$(date +%s)
+
 # ---- b. cpu>=N%/DUR of the CPU quota --------------------------------------------
 cpucg_create profd-t_triggers_more "2"
 if [ -z "$CPUCG" ]; then
@@ -134,4 +150,43 @@ else
 	ok "after $((n + 7)) checks: no cpu>=60%/5s snapshot of the spinner, none of the idle process"
 	stop_profd
 fi
+
+# ---- c. a service's snapshot and exit record -------------------------------------
+# at least 3 s between the process's start and profd's taking it on (part
+# b takes longer; without it, this is a supervisor that starts profd late)
+while [ $(($(date +%s) - SVC_T0)) -lt 3 ]; do sleep 0.2; done
+start_profd_re "$LOOPBACK_RE" --listen 127.0.0.1:0 --match "^$SVC" --continuous \
+    --output-dir "$OUT" --trigger exit
+wait_service "$SVC" 's["history_pid"]' "$SVC_PID"
+wait_checks "$SVC_PID" 1 >/dev/null
+kill -KILL "$SVC_PID"
+X=$(snap_wait "$OUT" "$SVC-$SVC_PID-*-exit" 30) ||
+    fail "no exit snapshot named after service $SVC: $(ls "$OUT")"
+[ -z "$(find "$OUT" -maxdepth 1 -name "$SVC-sleep-*")" ] || fail "a snapshot named after the comm: $(ls "$OUT")"
+jq -e --arg s "$SVC" --argjson p "$SVC_PID" '.trigger == "exit" and .service == $s and
+    .name == $s and .pid == $p' "$X/manifest.json" >/dev/null ||
+    fail "service exit manifest: $(cat "$X/manifest.json")"
+ok "service exit snapshot: $(basename "$X"): $(jq -c '{name, service, pid}' "$X/manifest.json")"
+wait_service "$SVC" 'len(s["exits"])' 1
+service_get "$SVC" 's' >/dev/null
+python3 - "$TEST_DIR/services.json" "$SVC" "$SVC_PID" "$SVC_T0" <<'EOF' || fail "/services: $(cat "$TEST_DIR/services.json")"
+import json, sys, datetime
+name, pid, t0 = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+x = [s for s in json.load(open(sys.argv[1])) if s["service"] == name][0]["exits"][0]
+def t(v):
+    return datetime.datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+if x["pid"] != pid:
+    sys.exit("exit record of %d, want %d" % (x["pid"], pid))
+# the process started within a second of t0 (the test's clock, read just
+# after it did); profd took it on 3 s or more later
+if not t0 - 1 <= t(x["start"]) <= t0 or t(x["served_since"]) < t(x["start"]) + 3:
+    sys.exit("start %s (the process started at %d), served_since %s"
+             % (x["start"], t0, x["served_since"]))
+if x["uptime_seconds"] < (t(x["end"]) - t(x["served_since"])) + 2:
+    sys.exit("uptime %.1f s counts from profd's taking it on" % x["uptime_seconds"])
+print("ok: exit record: started %s, served since %s, ended %s, up %.1f s"
+      % (x["start"], x["served_since"], x["end"], x["uptime_seconds"]))
+EOF
+stop_profd
 say "PASS triggers_more"
