@@ -329,6 +329,7 @@ check(struct watch *w, size_t i, uint64_t now, uint64_t rss,
 	bool has_limit = false;
 	const struct reading *old;
 	double cores = 1, v;
+	int e;
 
 	switch (tr->kind) {
 	case TRIG_RSS:
@@ -339,13 +340,20 @@ check(struct watch *w, size_t i, uint64_t now, uint64_t rss,
 			 rss, tr->bytes);
 		return rss >= tr->bytes;
 	case TRIG_RSS_PCT:
-		if (!w->have_cg ||
-		    cgroup_memory(&w->cg, &usage, &limit, &has_limit) < 0 ||
-		    !has_limit || limit == 0) {
+		e = w->have_cg && w->cg.mem[0]
+			    ? cgroup_memory(&w->cg, &usage, &limit, &has_limit)
+			    : -ENOENT;
+		if (e < 0 || !has_limit || limit == 0) {
 			if (!w->said_nolimit)
-				log_info("pid %d: --trigger %s never fires: its "
-					 "memory cgroup has no limit",
-					 (int)w->t->pid, tr->text);
+				log_info("pid %d: --trigger %s never fires: %s",
+					 (int)w->t->pid, tr->text,
+					 !w->have_cg || !w->cg.mem[0]
+						 ? "it is in no memory cgroup "
+						   "profd can read"
+					 : e < 0 ? "its memory cgroup's limit "
+						   "cannot be read"
+						 : "its memory cgroup has no "
+						   "limit");
 			w->said_nolimit = true;
 			return false;
 		}
