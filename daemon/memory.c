@@ -343,9 +343,13 @@ cgroup_dirs_at(const char *root, const char *buf, size_t len,
 		if (access(probe, R_OK) < 0)
 			out->mem[0] = '\0';
 	}
-	if (cg.v1_cpu[0] && strcmp(cg.v1_cpu, "/") != 0) {
-		snprintf(out->cpu, sizeof(out->cpu), "%s/cpu%s", root,
-			 cg.v1_cpu);
+	/* the cpu hierarchy is often co-mounted with cpuacct, with a
+	 * "cpu" link to it; not always */
+	for (i = 0; i < 2 && cg.v1_cpu[0] && strcmp(cg.v1_cpu, "/") != 0 &&
+		    !out->cpu[0];
+	     i++) {
+		snprintf(out->cpu, sizeof(out->cpu), "%s/%s%s", root,
+			 i ? "cpu,cpuacct" : "cpu", cg.v1_cpu);
 		snprintf(probe, sizeof(probe), "%s/cpu.cfs_quota_us",
 			 out->cpu);
 		if (access(probe, R_OK) < 0)

@@ -156,6 +156,15 @@ test_v1(void)
 	rm("cpu/svc/cpu.cfs_period_us");
 	CHECK_EQ_INT(cgroup_cpu_quota(&d, &cores), 1, "v1: no period file");
 
+	/* the cpu hierarchy without a "cpu" link: cpu,cpuacct */
+	put("cpu,cpuacct/svc/cpu.cfs_quota_us", "100000\n");
+	rm("cpu/svc/cpu.cfs_quota_us");
+	CHECK_EQ_INT(dirs(text, &d), 0, "v1 cpu,cpuacct: resolved");
+	CHECK_EQ_STR(d.cpu, at("cpu,cpuacct/svc"), "v1: cpu,cpuacct directory");
+	put("cpu/svc/cpu.cfs_quota_us", "100000\n");
+	rm("cpu,cpuacct/svc/cpu.cfs_quota_us");
+	CHECK_EQ_INT(dirs(text, &d), 0, "v1: resolved again");
+
 	/* a controller's directory without its files is not taken */
 	rm("memory/kube/pod1/memory.usage_in_bytes");
 	rm("cpu/svc/cpu.cfs_quota_us");
