@@ -4,9 +4,9 @@
 # cgroups this test makes (v1 or v2, whichever the machine has; a part is
 # skipped, saying why, where neither can be made):
 #   a. rss>=30% and rss-growth>=40MiB/5s: grower A (tests/targets/grow.c,
-#      p128: paused at about 50 MiB, let go it holds 112 MiB or more) in
-#      a memory cgroup limited to 256 MiB, and grower H, paused all along
-#      (a constant 50 MiB) in a memory cgroup without a limit.  While A
+#      p128 nospin: paused at about 50 MiB, let go it holds 112 MiB or
+#      more) in a memory cgroup limited to 256 MiB, and grower H, paused
+#      all along (a constant 50 MiB) in a memory cgroup without a limit.  While A
 #      holds, nothing fires; H's log says once that rss>=30% never fires
 #      (no limit); A let go fires both (manifests: value >= threshold,
 #      the limit); H, constant, never fires rss-growth, checked for more
@@ -52,9 +52,10 @@ CG_NOLIM=$CG
 if [ -z "$CG_LIM" ] || [ -z "$CG_NOLIM" ]; then
 	say "SKIP: part a: neither a v1 memory hierarchy (/sys/fs/cgroup/memory) nor a v2 one with the memory controller can be created here"
 else
-	start_target grow "$CNT.a" p128 120
+	# nospin: two growers without their spinner threads spare two CPUs
+	start_target grow "$CNT.a" p128 120 nospin
 	A=$TARGET_PID
-	start_target grow "$CNT.h" p128 120
+	start_target grow "$CNT.h" p128 120 nospin
 	H=$TARGET_PID
 	echo "$A" >"$CG_LIM/cgroup.procs" || fail "cannot move $A into $CG_LIM"
 	echo "$H" >"$CG_NOLIM/cgroup.procs" || fail "cannot move $H into $CG_NOLIM"
