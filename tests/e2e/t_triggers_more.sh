@@ -97,7 +97,8 @@ else
 	ok "H holds a constant $(rss_mib "$H") MiB: no rss-growth snapshot after $((n + 7)) checks; the no-limit line said once"
 	stop_profd
 	kill -KILL "$A" "$H"
-	wait_gone "$A" 10 && wait_gone "$H" 10 || fail "the growers outlived SIGKILL"
+	wait_gone "$A" 10 || fail "grower $A outlived SIGKILL"
+	wait_gone "$H" 10 || fail "grower $H outlived SIGKILL"
 fi
 
 # c.'s service: an idle process whose comm begins with the service's
@@ -107,6 +108,7 @@ fi
 SVC=tms$$
 mkdir -p "$TEST_DIR/bin"
 cp "$(command -v sleep)" "$TEST_DIR/bin/$SVC-sleep"
+# shellcheck disable=SC2016  # $$ and $0 are the inner shell's
 start_target_cmd "$SVC" bash -c 'echo ready $$; exec "$0" 120' "$TEST_DIR/bin/$SVC-sleep"
 SVC_PID=$TARGET_PID
 SVC_T0=$(date +%s)
