@@ -30,6 +30,7 @@ struct hist_bucket {
 	int64_t start, end;		/* wall ns; end set when it closes */
 	struct agg *agg[HIST_NKINDS];
 	struct hist_maps *maps;		/* referenced, NULL before any */
+	pid_t pid;			/* the process that recorded it */
 };
 
 struct history {
@@ -42,6 +43,7 @@ struct history {
 	bool have_gen;
 	bool sealed;			/* history_handover: the newest
 					   bucket is the last process's */
+	pid_t pid;			/* history_set_pid */
 };
 
 static struct hist_maps *
@@ -155,8 +157,39 @@ history_rotate(struct history *h, uint64_t mono, int64_t wall, bool force)
 	b->start = b->end = wall;
 	memcpy(b->agg, a, sizeof(a));
 	b->maps = maps_ref(h->maps);
+	b->pid = h->pid;
 	pthread_mutex_unlock(&h->mu);
 	return 1;
+}
+
+void
+history_set_pid(struct history *h, pid_t pid)
+{
+	pthread_mutex_lock(&h->mu);
+	h->pid = pid;
+	if (h->count > 0 && !h->sealed)
+		bucket_at(h, h->count - 1)->pid = pid;
+	pthread_mutex_unlock(&h->mu);
+}
+
+/* Note pid, the process of a bucket whose predecessor in the span was
+ * prev's, among sp's: once each, in the order met; past HIST_SPAN_PIDS,
+ * counted (a process records one run of buckets, so each change is
+ * another process). */
+static void
+span_pid(struct history_span *sp, pid_t pid, pid_t prev)
+{
+	size_t i;
+
+	if (pid <= 0 || pid == prev)
+		return;
+	for (i = 0; i < sp->npids; i++)
+		if (sp->pids[i] == pid)
+			return;
+	if (sp->npids < HIST_SPAN_PIDS)
+		sp->pids[sp->npids++] = pid;
+	else
+		sp->more_pids++;
 }
 
 void
@@ -348,6 +381,7 @@ history_span(struct history *h, enum hist_kind k, int64_t from, int64_t to,
 			if (n == 0)
 				out->start = b->start;
 			out->end = end;
+			span_pid(out, b->pid, n ? in[n - 1]->pid : 0);
 			in[n++] = b;
 		}
 	}
@@ -437,6 +471,7 @@ recorder_start(struct target *t, unsigned hz)
 			sm->thr[i]->attributed[REC_FAULT_SLOT] =
 				sm->thr[i]->faults;
 		}
+	history_set_pid(t->hist, t->pid);
 	note_maps(t);
 	now = mono_ns();
 	if (history_rotate(t->hist, now, wall_now_ns(), false) < 0)

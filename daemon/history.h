@@ -37,6 +37,7 @@
 #define HIST_DEFAULT_SECONDS 600
 #define HIST_MAX_STACKS	   4096		/* distinct stacks per bucket, kind */
 #define HIST_DEFAULT_HZ	   19		/* --continuous without =HZ */
+#define HIST_SPAN_PIDS	   16		/* processes a span names */
 
 /* HIST_GROWTH: page faults since the recorder's last sample of the
  * thread, times the page size (as a growth window weighs them). */
@@ -76,6 +77,11 @@ void history_set_maps(struct history *h, uint64_t gen, struct modsnap *ms);
  * taken whatever their generation. */
 void history_handover(struct history *h);
 
+/* The process recording into h from now on (recorder_start): the
+ * current bucket, unless history_handover sealed it, and those to come
+ * are pid's. */
+void history_set_pid(struct history *h, pid_t pid);
+
 /* Whether the maps set last are of generation gen. */
 bool history_maps_are(struct history *h, uint64_t gen);
 
@@ -96,6 +102,11 @@ struct history_span {
 	int64_t oldest;		/* wall ns the history begins at */
 	size_t nbuckets;
 	uint64_t dropped;	/* samples of stacks over the caps */
+	pid_t pids[HIST_SPAN_PIDS];	/* the processes that recorded
+					   the span (a --match service's
+					   restarts), oldest first */
+	size_t npids;
+	size_t more_pids;	/* changes of process past pids[] */
 };
 
 /* Merge the kind-k aggregates of every bucket overlapping [from, to)

@@ -284,10 +284,12 @@ cgroup_parse(const char *buf, size_t len, struct cgroup_paths *out)
 		}
 		p = le + 1;
 	}
-	return out->v1_memory[0] || out->v2[0] ? 0 : -ENOENT;
+	return out->v1_memory[0] || out->v1_cpu[0] || out->v2[0] ? 0
+								 : -ENOENT;
 }
 
-/* The first number in the file dir/name: 0, -ENOENT, or 1 for "max". */
+/* The first number in the file dir/name: 0, 1 for "max", -ENOENT (no
+ * file), -EINVAL (no number). */
 static int
 read_u64(const char *dir, const char *name, uint64_t *v)
 {
@@ -315,22 +317,16 @@ read_u64(const char *dir, const char *name, uint64_t *v)
 #define V1_UNLIMITED (UINT64_C(1) << 62)
 
 int
-cgroup_dirs(pid_t pid, struct cgroup_dirs *out)
+cgroup_dirs_at(const char *root, const char *buf, size_t len,
+	       struct cgroup_dirs *out)
 {
-	static const char *const roots[] = { "/sys/fs/cgroup",
-					     "/sys/fs/cgroup/unified" };
 	struct cgroup_paths cg;
-	char path[64], probe[1200], *buf;
-	size_t len, i;
+	char probe[1200];
+	size_t i;
 	int e;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	e = proc_read(path, 1 << 16, &buf, &len);
-	if (e < 0)
-		return e;
 	e = cgroup_parse(buf, len, &cg);
-	free(buf);
 	if (e < 0)
 		return e;
 	/* the root cgroup is no memory cgroup: no limit, the host's usage */
@@ -340,33 +336,62 @@ cgroup_dirs(pid_t pid, struct cgroup_dirs *out)
 		cg.v2[0] = '\0';
 	/* the memory controller is on v1 where both are mounted (hybrid) */
 	if (cg.v1_memory[0]) {
-		snprintf(out->mem, sizeof(out->mem), "/sys/fs/cgroup/memory%s",
+		snprintf(out->mem, sizeof(out->mem), "%s/memory%s", root,
 			 cg.v1_memory);
 		snprintf(probe, sizeof(probe), "%s/memory.usage_in_bytes",
 			 out->mem);
 		if (access(probe, R_OK) < 0)
 			out->mem[0] = '\0';
 	}
-	if (cg.v1_cpu[0] && strcmp(cg.v1_cpu, "/") != 0)
-		snprintf(out->cpu, sizeof(out->cpu), "/sys/fs/cgroup/cpu%s",
-			 cg.v1_cpu);
+	/* the cpu hierarchy is often co-mounted with cpuacct, with a
+	 * "cpu" link to it; not always */
+	for (i = 0; i < 2 && cg.v1_cpu[0] && strcmp(cg.v1_cpu, "/") != 0 &&
+		    !out->cpu[0];
+	     i++) {
+		snprintf(out->cpu, sizeof(out->cpu), "%s/%s%s", root,
+			 i ? "cpu,cpuacct" : "cpu", cg.v1_cpu);
+		snprintf(probe, sizeof(probe), "%s/cpu.cfs_quota_us",
+			 out->cpu);
+		if (access(probe, R_OK) < 0)
+			out->cpu[0] = '\0';
+	}
+	/* v2 at the root (unified), or beside v1 under unified/ (hybrid) */
 	for (i = 0; i < 2 && cg.v2[0]; i++) {
-		snprintf(probe, sizeof(probe), "%s%s/memory.current", roots[i],
-			 cg.v2);
+		const char *sub = i ? "/unified" : "";
+
+		snprintf(probe, sizeof(probe), "%s%s%s/memory.current", root,
+			 sub, cg.v2);
 		if (!out->mem[0] && access(probe, R_OK) == 0) {
-			snprintf(out->mem, sizeof(out->mem), "%s%s", roots[i],
-				 cg.v2);
+			snprintf(out->mem, sizeof(out->mem), "%s%s%s", root,
+				 sub, cg.v2);
 			out->mem_v2 = true;
 		}
-		snprintf(probe, sizeof(probe), "%s%s/cpu.max", roots[i],
+		snprintf(probe, sizeof(probe), "%s%s%s/cpu.max", root, sub,
 			 cg.v2);
 		if (!out->cpu[0] && access(probe, R_OK) == 0) {
-			snprintf(out->cpu, sizeof(out->cpu), "%s%s", roots[i],
-				 cg.v2);
+			snprintf(out->cpu, sizeof(out->cpu), "%s%s%s", root,
+				 sub, cg.v2);
 			out->cpu_v2 = true;
 		}
 	}
 	return out->mem[0] || out->cpu[0] ? 0 : -ENOENT;
+}
+
+int
+cgroup_dirs(pid_t pid, struct cgroup_dirs *out)
+{
+	char path[64], *buf;
+	size_t len;
+	int e;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	e = proc_read(path, 1 << 16, &buf, &len);
+	if (e < 0)
+		return e;
+	e = cgroup_dirs_at(CGROUP_ROOT, buf, len, out);
+	free(buf);
+	return e;
 }
 
 int
@@ -386,7 +411,10 @@ cgroup_memory(const struct cgroup_dirs *d, uint64_t *usage, uint64_t *limit,
 	}
 	if (read_u64(d->mem, "memory.current", usage) != 0)
 		return -ENOENT;
+	/* "max", or no file (the root cgroup has none): no limit */
 	e = read_u64(d->mem, "memory.max", limit);
+	if (e < 0 && e != -ENOENT)
+		return e;
 	*has_limit = e == 0;
 	return 0;
 }
@@ -449,7 +477,7 @@ cgroup_cpu_quota(const struct cgroup_dirs *d, double *cores)
 		    read_u64(d->cpu, "cpu.cfs_period_us", &period) != 0 ||
 		    period == 0)
 			return 1;	/* -1: none, which strtoull wraps */
-		if (quota > (UINT64_C(1) << 40))
+		if (quota == 0 || quota > (UINT64_C(1) << 40))
 			return 1;
 		*cores = (double)quota / (double)period;
 		return 0;
@@ -460,7 +488,7 @@ cgroup_cpu_quota(const struct cgroup_dirs *d, double *cores)
 	if (e < 0)
 		return 1;
 	e = sscanf(buf, "%" SCNu64 " %" SCNu64, &quota, &period) == 2 &&
-			    period > 0
+			    period > 0 && quota > 0
 		    ? 0
 		    : 1;
 	free(buf);

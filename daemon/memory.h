@@ -66,7 +66,7 @@ struct cgroup_paths {
 
 /* Parse /proc/PID/cgroup text buf[0..len) (pure). A path too long, or
  * holding a "/../" component or anything below a blank, is left out.
- * 0, or -ENOENT when neither path was found. */
+ * 0, or -ENOENT when no path was found. */
 int cgroup_parse(const char *buf, size_t len, struct cgroup_paths *out);
 
 /* The memory cgroup of pid, as profd sees it: usage and limit in bytes;
@@ -89,11 +89,26 @@ struct cgroup_dirs {
 	bool cpu_v2;
 };
 
-/* Resolve pid's memory and CPU cgroup directories. 0, -ENOENT (in none
- * profd can read), -errno. */
+/* Where the cgroup file systems are mounted: v1 hierarchies below it
+ * (memory/, cpu/), v2 at it or, beside v1 (hybrid), at unified/. */
+#define CGROUP_ROOT "/sys/fs/cgroup"
+
+/* Resolve pid's memory and CPU cgroup directories below CGROUP_ROOT. 0,
+ * -ENOENT (in none profd can read), -errno. */
 int cgroup_dirs(pid_t pid, struct cgroup_dirs *out);
 
-/* Usage and limit of the memory cgroup (see memory_cgroup). */
+/* cgroup_dirs for the text of /proc/PID/cgroup buf[0..len) and the
+ * mount point root (a test's fake tree): a directory is kept only when
+ * its controller's file is readable there (v1 memory.usage_in_bytes,
+ * cpu.cfs_quota_us; v2 memory.current, cpu.max); the memory controller
+ * on v1 wins in a hybrid. Reads only the file system. 0, -ENOENT. */
+int cgroup_dirs_at(const char *root, const char *buf, size_t len,
+		   struct cgroup_dirs *out);
+
+/* Usage and limit of the memory cgroup (see memory_cgroup): 0; -ENOENT
+ * when usage or (v1) the limit is missing or not a number; -EINVAL for
+ * a v2 memory.max that is neither a number nor "max" (a missing one is
+ * no limit). */
 int cgroup_memory(const struct cgroup_dirs *d, uint64_t *usage,
 		  uint64_t *limit, bool *has_limit);
 
@@ -102,7 +117,8 @@ int cgroup_memory(const struct cgroup_dirs *d, uint64_t *usage,
 int cgroup_oom_kills(const struct cgroup_dirs *d, uint64_t *n);
 
 /* The CPU quota in cores (v2 cpu.max, v1 cpu.cfs_quota_us /
- * cpu.cfs_period_us): 0 with *cores set, 1 when there is none. */
+ * cpu.cfs_period_us): 0 with *cores set, 1 when there is none ("max",
+ * v1's -1, a missing or unreadable file, garbage, a zero period). */
 int cgroup_cpu_quota(const struct cgroup_dirs *d, double *cores);
 
 /* The value of the line "key N" in text buf[0..len) (pure). 0, -ENOENT. */

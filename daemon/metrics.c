@@ -261,6 +261,11 @@ target_metrics(struct textbuf *b, struct target *t)
 			       "\n",
 			       (int)pid, st.history_buckets, (int)pid,
 			       st.history_stacks);
+	if (st.triggers)
+		counter(b, "profd_triggers_checked_total",
+			"Times the --trigger conditions were checked against "
+			"the process (about once a second).",
+			pid, c->triggers_checked);
 	counter(b, "profd_samples_total",
 		"Stack samples added to windows.", pid, c->samples);
 	counter(b, "profd_stops_total",

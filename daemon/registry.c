@@ -63,7 +63,9 @@ static uint64_t evicted_total, idle_released_total;
 struct exit_rec {
 	pid_t pid;
 	char comm[64];
-	int64_t start, end;	/* wall ns: taken on, noticed gone */
+	int64_t start, end;	/* wall ns: the process started (its
+				   /proc/PID/stat starttime), noticed gone */
+	int64_t since;		/* wall ns: profd took it on */
 	uint64_t rss;		/* bytes, at the watcher's last look */
 	const char *cause;	/* "oom": its memory cgroup's oom_kill
 				   count went up while it ran; else
@@ -81,6 +83,9 @@ struct service {
 	uint64_t restarts, exits, pending;	/* pending: exits not yet
 						   followed by a start */
 	uint64_t oom_kills;	/* exits with the cgroup's oom_kill up */
+	uint64_t gap_from;	/* CLOCK_MONOTONIC ns: the exit the next
+				   start follows (while pending) */
+	uint64_t max_gap;	/* ns: the longest restart gap seen */
 	struct exit_rec rec[SVC_EXITS];	/* the last exits, a ring */
 };
 
@@ -175,6 +180,11 @@ service_started(struct registry *r, struct service *svc, struct target *t,
 	size_t i;
 
 	if (svc->pending > 0) {
+		uint64_t now = mono_ns();
+
+		if (now - svc->gap_from > svc->max_gap)
+			svc->max_gap = now - svc->gap_from;
+		svc->gap_from = now;	/* for the next pending exit */
 		svc->pending--;
 		svc->restarts++;
 	}
@@ -205,7 +215,10 @@ service_exited(struct service *svc, struct entry *e)
 	x->pid = target_pid(e->t);
 	target_comm(e->t, comm, sizeof(comm));
 	snprintf(x->comm, sizeof(x->comm), "%s", comm);
-	x->start = e->since;
+	x->since = e->since;
+	x->start = target_start_wall(e->t);
+	if (x->start <= 0 || x->start > e->since)
+		x->start = e->since;	/* unknown: what profd knows */
 	x->end = wall_now_ns();
 	x->rss = e->rss;
 	x->cause = "unknown";
@@ -216,7 +229,8 @@ service_exited(struct service *svc, struct entry *e)
 		svc->oom_kills++;
 	}
 	svc->exits++;
-	svc->pending++;
+	if (svc->pending++ == 0)
+		svc->gap_from = mono_ns();
 	if (svc->holder != e->t)
 		return;
 	/* its sampler may still be at a tick: after the join nothing but
@@ -236,6 +250,7 @@ static int
 add_locked(struct registry *r, pid_t pid, enum reg_origin origin, int rule,
 	   char *err, size_t errlen, struct target **evicted)
 {
+	struct target_opts o;
 	struct service *svc;
 	struct target *t;
 	struct entry *e;
@@ -280,8 +295,9 @@ add_locked(struct registry *r, pid_t pid, enum reg_origin origin, int rule,
 	}
 	svc = rule >= 0 ? &r->rules[rule].svc : NULL;
 	lend = svc && svc->hist && !svc->holder;
-	t = target_new_hist(pid, &r->opts, lend ? svc->hist : NULL, err,
-			    errlen);
+	o = r->opts;
+	o.service = svc ? svc->name : NULL;
+	t = target_new_hist(pid, &o, lend ? svc->hist : NULL, err, errlen);
 	if (!t)
 		return -errno ? -errno : -EPERM;
 	if (svc)
@@ -622,12 +638,25 @@ service_of(struct registry *r, pid_t pid)
 	return i < r->nrules ? &r->rules[i].svc : NULL;
 }
 
+/* How long a request for svc waits for its next process in a restart
+ * gap, seconds: twice the longest gap seen, so that a service that
+ * always takes 8 s to come back is waited for, within the bounds. */
+static unsigned
+gap_wait_s(const struct service *svc)
+{
+	uint64_t s = (2 * svc->max_gap + 999999999ULL) / 1000000000ULL;
+
+	return s < REG_SERVICE_WAIT_MIN_S   ? REG_SERVICE_WAIT_MIN_S
+	       : s > REG_SERVICE_WAIT_MAX_S ? REG_SERVICE_WAIT_MAX_S
+					    : (unsigned)s;
+}
+
 /* A process of service id pid with a reference, with the lock held: the
- * one that records its history (or the only one), waiting up to
- * REG_SERVICE_WAIT_S for the next in a restart gap; recorded: the last
- * that recorded it will do (history requests, in the gap). NULL with
- * reply filled: 404 (no such service, nothing came), 409 (several
- * processes and none records the service's history). */
+ * one that records its history (or the only one), waiting gap_wait_s()
+ * for the next in a restart gap; recorded: the last that recorded it
+ * will do (history requests, in the gap). NULL with reply filled: 404
+ * (no such service, nothing came), 409 (several processes and none
+ * records the service's history). */
 static struct target *
 service_get_locked(struct registry *r, pid_t pid, bool recorded,
 		   struct http_reply *reply)
@@ -637,6 +666,7 @@ service_get_locked(struct registry *r, pid_t pid, bool recorded,
 	struct entry *e = NULL;
 	struct timespec ts;
 	bool waited = false;
+	unsigned wait_s;
 	size_t i, n;
 
 	if (!svc) {
@@ -645,8 +675,9 @@ service_get_locked(struct registry *r, pid_t pid, bool recorded,
 			 "no such service (see /services)");
 		return NULL;
 	}
+	wait_s = gap_wait_s(svc);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += REG_SERVICE_WAIT_S;
+	ts.tv_sec += wait_s;
 	for (;;) {
 		for (i = n = 0; i < r->n; i++) {
 			struct entry *x = &r->v[i];
@@ -678,17 +709,19 @@ service_get_locked(struct registry *r, pid_t pid, bool recorded,
 		}
 		if (!waited)
 			log_info("service %s: no process now (a restart?): "
-				 "a request waits up to %d s for the next",
-				 svc->name, REG_SERVICE_WAIT_S);
+				 "a request waits up to %u s for the next "
+				 "(twice the longest restart gap so far, "
+				 "%.1f s, within %d..%d s)",
+				 svc->name, wait_s, (double)svc->max_gap / 1e9,
+				 REG_SERVICE_WAIT_MIN_S, REG_SERVICE_WAIT_MAX_S);
 		waited = true;
 		if (r->stop || pthread_cond_timedwait(&r->cond, &r->mu, &ts) ==
 				       ETIMEDOUT) {
 			reply->status = 404;
 			snprintf(reply->msg, sizeof(reply->msg),
 				 "no process of service %s (--match '%s') "
-				 "came within %d s; see /services",
-				 svc->name, r->rules[rule].src,
-				 REG_SERVICE_WAIT_S);
+				 "came within %u s; see /services",
+				 svc->name, r->rules[rule].src, wait_s);
 			return NULL;
 		}
 	}
@@ -929,7 +962,7 @@ service_json(struct registry *r, size_t k, struct textbuf *b)
 	struct service *svc = &r->rules[k].svc;
 	uint64_t i, first;
 	size_t j, np = 0;
-	char a[32], z[32];
+	char a[32], s[32], z[32];
 
 	textbuf_printf(b, "{\"service\": ");
 	textbuf_json(b, svc->name, strlen(svc->name));
@@ -942,24 +975,28 @@ service_json(struct registry *r, size_t k, struct textbuf *b)
 				       (int)target_pid(r->v[j].t));
 	textbuf_printf(b, "], \"up\": %s, \"history_pid\": %d, "
 			  "\"restarts\": %" PRIu64 ", \"oom_kills\": %" PRIu64
-			  ", \"exits\": [",
+			  ", \"longest_gap_seconds\": %.1f, "
+			  "\"gap_wait_seconds\": %u, \"exits\": [",
 		       np ? "true" : "false",
 		       svc->holder ? (int)target_pid(svc->holder) : 0,
-		       svc->restarts, svc->oom_kills);
+		       svc->restarts, svc->oom_kills,
+		       (double)svc->max_gap / 1e9, gap_wait_s(svc));
 	first = svc->exits > SVC_EXITS ? svc->exits - SVC_EXITS : 0;
 	for (i = first; i < svc->exits; i++) {
 		const struct exit_rec *x = &svc->rec[i % SVC_EXITS];
 
 		wall_rfc3339(x->start, a, sizeof(a));
+		wall_rfc3339(x->since, s, sizeof(s));
 		wall_rfc3339(x->end, z, sizeof(z));
 		textbuf_printf(b, "%s\n    {\"pid\": %d, \"comm\": ",
 			       i > first ? "," : "", (int)x->pid);
 		textbuf_json(b, x->comm, strlen(x->comm));
 		textbuf_printf(b,
-			       ", \"start\": \"%s\", \"end\": \"%s\", "
-			       "\"uptime_seconds\": %.1f, \"cause\": \"%s\", "
-			       "\"last_rss_bytes\": %" PRIu64 "}",
-			       a, z, (double)(x->end - x->start) / 1e9,
+			       ", \"start\": \"%s\", \"served_since\": \"%s\", "
+			       "\"end\": \"%s\", \"uptime_seconds\": %.1f, "
+			       "\"cause\": \"%s\", \"last_rss_bytes\": %" PRIu64
+			       "}",
+			       a, s, z, (double)(x->end - x->start) / 1e9,
 			       x->cause, x->rss);
 	}
 	textbuf_printf(b, "%s]}", svc->exits ? "\n  " : "");

@@ -64,8 +64,11 @@ struct target *registry_get(struct registry *r, pid_t pid,
  * ([A-Za-z0-9._-]), else match<N> (the rule's rank). A service's id is a
  * negative pid that registry_get() and registry_get_recorded() take: the
  * process recording the service's history (or its only one); in a
- * restart gap they wait up to REG_SERVICE_WAIT_S for the next process. */
-#define REG_SERVICE_WAIT_S 5
+ * restart gap they wait for the next process up to twice the longest
+ * gap the service has had (from an exit noticed to the next process
+ * taken on), within REG_SERVICE_WAIT_MIN_S..REG_SERVICE_WAIT_MAX_S. */
+#define REG_SERVICE_WAIT_MIN_S 5
+#define REG_SERVICE_WAIT_MAX_S 30
 /* The id of service name, 0 when there is none. Any thread. */
 pid_t registry_service_id(struct registry *r, const char *name);
 /* registry_get(), but for a service in a restart gap the process that

@@ -39,6 +39,7 @@ struct target {
 	pid_t pid;
 	uint64_t starttime;		/* of the process, against PID reuse */
 	char comm[16];
+	char service[64];		/* o.service's copy, "" for none */
 	struct target_opts o;
 	int task_fd;			/* /proc/PID/task */
 

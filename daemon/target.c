@@ -82,6 +82,9 @@ target_new_hist(pid_t pid, const struct target_opts *o, struct history *lent,
 	}
 	t->pid = pid;
 	t->o = *o;
+	if (o->service)
+		snprintf(t->service, sizeof(t->service), "%s", o->service);
+	t->o.service = NULL;	/* the caller's: t->service is ours */
 	t->alive = true;
 	t->task_fd = -1;
 	pthread_mutex_init(&t->mu, NULL);
@@ -265,6 +268,34 @@ void
 target_comm(const struct target *t, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s", t->comm);
+}
+
+void
+target_snap_name(const struct target *t, char *buf, size_t len)
+{
+	if (t->service[0])
+		snprintf(buf, len, "%s", t->service);
+	else
+		target_comm(t, buf, len);
+}
+
+int64_t
+target_start_wall(const struct target *t)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+	struct timespec bt;
+	uint64_t boot_ns, start_ns;
+
+	/* starttime counts clock ticks on the boot clock (proc(5)), which
+	 * goes on during a suspend as CLOCK_BOOTTIME does */
+	if (!t->starttime || hz <= 0 ||
+	    clock_gettime(CLOCK_BOOTTIME, &bt) < 0)
+		return 0;
+	boot_ns = (uint64_t)bt.tv_sec * 1000000000ULL + (uint64_t)bt.tv_nsec;
+	start_ns = t->starttime * (1000000000ULL / (uint64_t)hz);
+	if (start_ns > boot_ns)
+		return 0;
+	return wall_now_ns() - (int64_t)(boot_ns - start_ns);
 }
 
 void
@@ -566,17 +597,49 @@ struct history_job {
 	struct http_reply *r;
 };
 
+/* Who recorded span sp of t's history, for its comment: "pid N (comm)",
+ * or, when several processes of a --match service did (its restarts),
+ * "service NAME, pids A, B, C (comm)", every one of them. */
+static void
+span_who(const struct target *t, const struct history_span *sp, char *out,
+	 size_t len)
+{
+	size_t i, o;
+	int k;
+
+	if (sp->npids <= 1 && !sp->more_pids) {
+		snprintf(out, len, "pid %d (%s)",
+			 sp->npids ? (int)sp->pids[0] : (int)t->pid, t->comm);
+		return;
+	}
+	k = snprintf(out, len, "%s%s%spids ", t->service[0] ? "service " : "",
+		     t->service, t->service[0] ? ", " : "");
+	o = k > 0 ? (size_t)k : 0;
+	for (i = 0; i < sp->npids && o < len; i++) {
+		k = snprintf(out + o, len - o, "%s%d", i ? ", " : "",
+			     (int)sp->pids[i]);
+		o += k > 0 ? (size_t)k : 0;
+	}
+	if (sp->more_pids && o < len) {
+		k = snprintf(out + o, len - o, " and %zu more", sp->more_pids);
+		o += k > 0 ? (size_t)k : 0;
+	}
+	if (o < len)
+		snprintf(out + o, len - o, " (%s)", t->comm);
+}
+
 /* Export a merged span (on a thread with a big stack, as export_main). */
 static void *
 history_export_main(void *arg)
 {
 	struct history_job *j = arg;
 	const struct history_span *sp = j->sp;
-	char comment[768], a[32], b[32], o[32], note[160];
+	char comment[1024], a[32], b[32], o[32], note[160], who[256];
 	bool wall = j->req->kind == HTTP_PROFILE_WALL;
 	bool growth = j->req->kind == HTTP_PROFILE_GROWTH;
 	struct export_info info;
 
+	span_who(j->t, sp, who, sizeof(who));
 	wall_rfc3339(sp->start, a, sizeof(a));
 	wall_rfc3339(sp->end, b, sizeof(b));
 	note[0] = '\0';
@@ -588,11 +651,11 @@ history_export_main(void *arg)
 			 o);
 	}
 	snprintf(comment, sizeof(comment),
-		 "profd %s: pid %d (%s), history, %s, %s to %s (%.1f s) in "
+		 "profd %s: %s, history, %s, %s to %s (%.1f s) in "
 		 "%zu bucket(s) of %llu s at %u Hz: %" PRIu64
 		 " samples, %" PRIu64 " over the cap of %d stacks per "
 		 "bucket%s",
-		 PROFD_VERSION, (int)j->t->pid, j->t->comm,
+		 PROFD_VERSION, who,
 		 wall	  ? "wall clock, every thread"
 		 : growth ? "memory growth (page faults), running threads"
 			  : "cpu, running threads",
@@ -817,6 +880,7 @@ target_stats(struct target *t, struct target_stats *o)
 	o->windows_active = t->nactive;
 	pthread_mutex_unlock(&t->mu);
 	o->history = t->hist != NULL;
+	o->triggers = t->watch != NULL;
 	if (t->hist)
 		history_counts(t->hist, &o->history_buckets,
 				&o->history_stacks);

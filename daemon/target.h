@@ -44,6 +44,9 @@ struct target_opts {
 	const struct trigger *triggers;	/* --trigger (with --continuous);
 					   the configuration's, borrowed */
 	size_t ntriggers;
+	const char *service;	/* the --match rule's name when the process
+				   is served as a service (registry.c),
+				   else NULL; target_new copies it */
 };
 
 /* Start watching pid: opens its /proc directory, starts the sampler
@@ -74,6 +77,14 @@ bool target_alive(struct target *t);
  * records. */
 bool target_poll(struct target *t);
 void target_comm(const struct target *t, char *buf, size_t len);
+
+/* The name a snapshot and its --keep go by: the --match service's name
+ * when there is one (target_opts.service), else the comm. Any thread. */
+void target_snap_name(const struct target *t, char *buf, size_t len);
+
+/* When the process started (/proc/PID/stat starttime against the boot
+ * clock), as wall ns since the epoch; 0 when unknown. Any thread. */
+int64_t target_start_wall(const struct target *t);
 
 /* GNU build-id of the main executable, "" when unknown. */
 void target_build_id(struct target *t, char *buf, size_t len);
@@ -118,6 +129,7 @@ struct sampler_stats {
 	uint64_t deferred;		/* by the stop budget */
 	uint64_t unreadable;		/* thread reads without an fd to
 					   spare */
+	uint64_t triggers_checked;	/* --trigger checks (watch.c) */
 	struct hist stop, interrupt;	/* how long stops lasted, and took
 					   to arrive */
 };
@@ -127,6 +139,7 @@ struct target_stats {
 	struct sampler_stats sampler;
 	unsigned windows_active;	/* windows the sampler runs now */
 	bool history;			/* continuous mode records it */
+	bool triggers;			/* --trigger conditions watch it */
 	uint64_t history_buckets, history_stacks;
 };
 

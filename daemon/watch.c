@@ -329,6 +329,7 @@ check(struct watch *w, size_t i, uint64_t now, uint64_t rss,
 	bool has_limit = false;
 	const struct reading *old;
 	double cores = 1, v;
+	int e;
 
 	switch (tr->kind) {
 	case TRIG_RSS:
@@ -339,13 +340,20 @@ check(struct watch *w, size_t i, uint64_t now, uint64_t rss,
 			 rss, tr->bytes);
 		return rss >= tr->bytes;
 	case TRIG_RSS_PCT:
-		if (!w->have_cg ||
-		    cgroup_memory(&w->cg, &usage, &limit, &has_limit) < 0 ||
-		    !has_limit || limit == 0) {
+		e = w->have_cg && w->cg.mem[0]
+			    ? cgroup_memory(&w->cg, &usage, &limit, &has_limit)
+			    : -ENOENT;
+		if (e < 0 || !has_limit || limit == 0) {
 			if (!w->said_nolimit)
-				log_info("pid %d: --trigger %s never fires: its "
-					 "memory cgroup has no limit",
-					 (int)w->t->pid, tr->text);
+				log_info("pid %d: --trigger %s never fires: %s",
+					 (int)w->t->pid, tr->text,
+					 !w->have_cg || !w->cg.mem[0]
+						 ? "it is in no memory cgroup "
+						   "profd can read"
+					 : e < 0 ? "its memory cgroup's limit "
+						   "cannot be read"
+						 : "its memory cgroup has no "
+						   "limit");
 			w->said_nolimit = true;
 			return false;
 		}
@@ -407,6 +415,7 @@ watch_tick(struct target *t, uint64_t now)
 	    read_stat(t->pid, &state, &cpu_ns, &code) < 0 || state == 'Z' ||
 	    state == 'X')
 		return;		/* exiting: the sampler will tell */
+	STAT_ADD(t, triggers_checked, 1);
 	r = &w->ring[w->ringnext];
 	r->mono = now;
 	r->rss = rss;
@@ -598,12 +607,12 @@ write_snapshot(struct watch *w, const struct job *j)
 	unsigned char *prof[3] = { NULL, NULL, NULL };
 	struct snap_file f[6];
 	struct textbuf m = { 0 };
-	char comm[64], when[32], dumpt[32], memt[32], dir[400];
+	char name[64], when[32], dumpt[32], memt[32], dir[400];
 	size_t nf = 0, i, plen[3];
 
 	if (!dead)
 		take_dump(w);
-	target_comm(w->t, comm, sizeof(comm));
+	target_snap_name(w->t, name, sizeof(name));
 	wall_rfc3339(j->wall, when, sizeof(when));
 	for (i = 0; i < 3; i++)
 		if (history_file(w, hist[i].kind, &prof[i], &plen[i]) == 0)
@@ -621,11 +630,14 @@ write_snapshot(struct watch *w, const struct job *j)
 		       "{\n\"profd_version\":\"%s\",\n\"trigger\":\"%s\",\n"
 		       "\"fired\":{%s},\n\"pid\":%d,\n\"name\":\"",
 		       PROFD_VERSION, tr->text, j->fired, (int)w->t->pid);
-	snapshot_safe_name(comm, dir, sizeof(dir));
+	snapshot_safe_name(name, dir, sizeof(dir));
+	textbuf_printf(&m, "%s\",\n", dir);
+	/* the service's name is plain ([A-Za-z0-9._-], registry.c) */
+	if (w->t->service[0])
+		textbuf_printf(&m, "\"service\":\"%s\",\n", w->t->service);
 	textbuf_printf(&m,
-		       "%s\",\n\"time\":\"%s\",\n\"time_unix_ns\":%" PRId64
-		       ",\n%s,\n",
-		       dir, when, j->wall, j->state);
+		       "\"time\":\"%s\",\n\"time_unix_ns\":%" PRId64 ",\n%s,\n",
+		       when, j->wall, j->state);
 	textbuf_printf(&m,
 		       "\"history\":\"the whole recorded history of each "
 		       "kind: cpu.pb.gz, wall.pb.gz, growth.pb.gz\",\n"
@@ -640,7 +652,7 @@ write_snapshot(struct watch *w, const struct job *j)
 		       w->mem ? memt : "");
 	if (!m.oom) {
 		f[nf++] = (struct snap_file){ "manifest.json", m.s, m.len };
-		(void)snapshot_write(comm, w->t->pid, j->wall, tr->safe, f, nf,
+		(void)snapshot_write(name, w->t->pid, j->wall, tr->safe, f, nf,
 				     dir, sizeof(dir));
 	}
 	free(m.s);

@@ -229,11 +229,11 @@ wait_for_line()
 	return 1
 }
 
-# memcg_create NAME LIMIT: a memory cgroup NAME.$$ limited to LIMIT bytes,
-# v1 where the memory hierarchy is writable (/sys/fs/cgroup/memory), else
-# v2 where the memory controller can be enabled; removed when the test
-# ends.  Sets CG (empty when neither can be made), CG_USAGE_FILE and
-# CG_LIMIT_FILE.
+# memcg_create NAME LIMIT: a memory cgroup NAME.$$ limited to LIMIT bytes
+# ("max": no limit), v1 where the memory hierarchy is writable
+# (/sys/fs/cgroup/memory), else v2 where the memory controller can be
+# enabled; removed when the test ends.  Sets CG (empty when neither can be
+# made), CG_USAGE_FILE and CG_LIMIT_FILE.
 memcg_create()
 {
 	local name=$1 limit=$2
@@ -243,6 +243,7 @@ memcg_create()
 		CG=/sys/fs/cgroup/memory/$name.$$
 		mkdir "$CG" 2>/dev/null || { CG=; return 0; }
 		at_exit "rmdir '$CG' 2>/dev/null"
+		[ "$limit" != max ] || limit=-1
 		echo "$limit" >"$CG/memory.limit_in_bytes" || fail "cannot set $CG's limit"
 		CG_USAGE_FILE=memory.usage_in_bytes
 		CG_LIMIT_FILE=memory.limit_in_bytes
@@ -256,6 +257,33 @@ memcg_create()
 		echo "$limit" >"$CG/memory.max" || fail "cannot set $CG's memory.max"
 		CG_USAGE_FILE=memory.current
 		CG_LIMIT_FILE=memory.max
+	fi
+}
+
+# cpucg_create NAME CORES: a CPU cgroup NAME.$$ whose quota is CORES
+# (whole) cores, v1 where the cpu hierarchy is writable
+# (/sys/fs/cgroup/cpu: cpu.cfs_quota_us over cpu.cfs_period_us), else v2
+# where the cpu controller can be enabled (cpu.max); removed when the test
+# ends.  Sets CPUCG (empty when neither can be made).
+cpucg_create()
+{
+	local name=$1 cores=$2
+	CPUCG=
+	if [ -w /sys/fs/cgroup/cpu/cgroup.procs ] &&
+	    [ -e /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+		CPUCG=/sys/fs/cgroup/cpu/$name.$$
+		mkdir "$CPUCG" 2>/dev/null || { CPUCG=; return 0; }
+		at_exit "rmdir '$CPUCG' 2>/dev/null"
+		echo 100000 >"$CPUCG/cpu.cfs_period_us" || fail "cannot set $CPUCG's period"
+		echo $((cores * 100000)) >"$CPUCG/cpu.cfs_quota_us" || fail "cannot set $CPUCG's quota"
+	elif grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null &&
+	    [ -w /sys/fs/cgroup/cgroup.subtree_control ]; then
+		echo +cpu >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+		CPUCG=/sys/fs/cgroup/$name.$$
+		mkdir "$CPUCG" 2>/dev/null || { CPUCG=; return 0; }
+		at_exit "rmdir '$CPUCG' 2>/dev/null"
+		[ -e "$CPUCG/cpu.max" ] || fail "$CPUCG has no cpu.max (cpu controller not enabled)"
+		echo "$((cores * 100000)) 100000" >"$CPUCG/cpu.max" || fail "cannot set $CPUCG's cpu.max"
 	fi
 }
 
@@ -1046,6 +1074,48 @@ metric_get()
 	local pid=${2:-$TARGET_PID}
 	curl -sS --max-time 10 "$BASE/metrics" 2>/dev/null | awk -v n="$1" \
 	    -v l="$1{pid=\"$pid\"}" '($1 == l || $1 == n) && !done { print $2; done = 1 }'
+}
+
+# snap_wait DIR GLOB SECONDS: poll until one snapshot DIR/GLOB exists;
+# prints its path.
+snap_wait()
+{
+	local n=$(($3 * 10)) d
+	while :; do
+		for d in "$1"/$2; do
+			[ -d "$d" ] && { printf '%s\n' "$d"; return 0; }
+		done
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || return 1
+		alive "$PROFD_PID" || fail "profd died"
+		sleep 0.1
+	done
+}
+
+# wait_history: until the recorder holds a bucket (/metrics), 20 s at most.
+wait_history()
+{
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ "$(metric_get profd_history_buckets)" -ge 1 ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "no history bucket 20 s after profd started"
+}
+
+# wait_checks PID N: until profd has checked PID's --trigger conditions N
+# times or more (profd_triggers_checked_total), N / 2 + 20 s at most;
+# prints the count.
+wait_checks()
+{
+	local i v
+	for ((i = 0; i < $2 * 5 + 200; i++)); do
+		v=$(metric_get profd_triggers_checked_total "$1")
+		[ "${v:-0}" -ge "$2" ] && { printf '%s\n' "$v"; return 0; }
+		alive "$PROFD_PID" || fail "profd died"
+		sleep 0.1
+	done
+	fail "pid $1: triggers checked ${v:-0} times, want $2"
 }
 
 # service_get NAME EXPR: a Python expression over s, the object of

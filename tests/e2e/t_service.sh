@@ -5,16 +5,20 @@
 # run's own); the test plays a supervisor: it starts the service, waits
 # until profd records it (/services names it as the history's process and
 # its history has samples of it), SIGKILLs it and starts it again, three
-# times. Then:
+# times, the first restart 5 s late (a supervisor's back-off). Then:
 #  - /services has three exit records, of the three killed PIDs, in order,
-#    with start <= end, an uptime, the cause "unknown" (not "oom": the
-#    cgroup's oom_kill count did not go up) and a last RSS;
+#    with start (the process's own start) <= served_since <= end, an
+#    uptime, the cause "unknown" (not "oom": the cgroup's oom_kill count
+#    did not go up) and a last RSS; the longest restart gap, 5 s or more,
+#    makes requests in a gap wait twice that (10 s or more);
 #  - /metrics: profd_service_restarts_total and _exits_total 3,
 #    _oom_kills_total 0 (a SIGKILL is no OOM kill), up 1;
 #  - /service/NAME/debug/pprof/history over the whole span has samples of
-#    all four PIDs (tid labels: spin has one thread) in spin_leaf;
+#    all four PIDs (tid labels: spin has one thread) in spin_leaf, and its
+#    comment names all four;
 #  - a profile window asked for in the restart gap (after profd noticed
-#    the exit, before the next start) waits and answers 200 from the next
+#    the exit, before the next start, which comes 6 s later: more than
+#    the 5 s a request waits at least) waits and answers 200 from the next
 #    process; the history asked for in the gap answers at once;
 #  - a second process matching at once: the bare /debug/pprof/profile is
 #    a 409 that says to anchor the regex, /service/NAME/ still answers
@@ -72,7 +76,16 @@ for i in 1 2 3; do
 	wait_gone "$TARGET_PID" 5 || fail "pid $TARGET_PID survived SIGKILL"
 	wait_service "$NAME" 'len(s["exits"]), s["up"]' "($i, False)"
 	ok "run $i: profd noticed pid $TARGET_PID gone: exit record $i"
+	if [ "$i" = 1 ]; then
+		# not a wait for readiness: the supervisor's restart delay,
+		# the gap the service's gap wait then follows
+		sleep 5
+	fi
 done
+gap=$(service_get "$NAME" 's["longest_gap_seconds"], s["gap_wait_seconds"]')
+python3 -c "import sys; g, w = $gap; sys.exit(not (g >= 5 and w >= 10 and w <= 30))" ||
+    fail "/services: longest gap, gap wait: $gap, want >= 5 s and 10..30 s"
+ok "longest restart gap, gap wait: $gap s"
 
 # ---- the gap: history at once, a window waits for the next process -------------
 code=$(fetch "$SVC/debug/pprof/history" "$TEST_DIR/gap.hist")
@@ -84,6 +97,12 @@ GAP_FETCH=$BG_PID
 # says so once per request
 wait_for_line "$PROFD_LOG" "service $NAME: no process now" 10 ||
     fail "profd does not say the gap's request waits: $(tail -n 5 "$PROFD_LOG")"
+grep -q "service $NAME: no process now.*waits up to [1-3][0-9] s" "$PROFD_LOG" ||
+    fail "the gap's request does not wait 10 s or more: $(grep "no process now" "$PROFD_LOG")"
+# not a wait for readiness: a restart later than the 5 s a request waits
+# at least, within the 10 s or more this service's gaps make it wait
+sleep 6
+alive "$GAP_FETCH" || fail "the gap's request gave up within 6 s: $(cat "$TEST_DIR/gap.prof")"
 start_target_cmd "$NAME" "$BIN/$NAME" 120
 pids+=("$TARGET_PID")
 bg_wait "$GAP_FETCH" gap.prof
@@ -112,8 +131,9 @@ def t(v):
     return datetime.datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ")
 prev = None
 for x in ex:
-    if t(x["start"]) > t(x["end"]) or (prev and t(x["start"]) < prev):
-        sys.exit("pid %d: start %s end %s out of order" % (x["pid"], x["start"], x["end"]))
+    if t(x["start"]) > t(x["served_since"]) or t(x["served_since"]) > t(x["end"]) or (prev and t(x["start"]) < prev):
+        sys.exit("pid %d: start %s served_since %s end %s out of order"
+                 % (x["pid"], x["start"], x["served_since"], x["end"]))
     prev = t(x["end"])
     if not 0 < x["uptime_seconds"] < 600 or x["cause"] != "unknown" or x["comm"] != name:
         sys.exit("pid %d: %r" % (x["pid"], x))
@@ -140,6 +160,12 @@ expect_profile "the service's history" "$TEST_DIR/all.hist" "$code"
 got=$(history_pids "$TEST_DIR/all.hist")
 want=$(printf '%s\n' "${pids[@]}" | sort -n | tr '\n' ' ' | sed 's/ $//')
 [ "$got" = "$want" ] || fail "the history has samples of pids '$got', want '$want' (all four runs)"
+comment=$(pdump summary "$TEST_DIR/all.hist" | grep '^comment profd' | first_line)
+for p in "${pids[@]}"; do
+	[[ "$comment" == *"service $NAME, pids "*"$p"* ]] ||
+	    fail "the history's comment does not name service $NAME and pid $p: $comment"
+done
+ok "the history's comment names the four: ${comment%%, history*}"
 pdump folded "$TEST_DIR/all.hist" >"$TEST_DIR/all.folded" || fail "pprof-dump folded failed"
 total=$(fold_total "$TEST_DIR/all.folded")
 leaf=$(fold_sum_leaf "$TEST_DIR/all.folded" spin_leaf)

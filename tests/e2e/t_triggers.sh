@@ -24,31 +24,6 @@ need_pprof_dump
 need_go
 command -v jq >/dev/null || fail "jq: not installed (scripts/deps.sh)"
 
-# snap_wait DIR GLOB SECONDS: poll until one snapshot DIR/GLOB exists;
-# prints its path.
-snap_wait()
-{
-	local n=$(($3 * 10)) d
-	while :; do
-		for d in "$1"/$2; do
-			[ -d "$d" ] && { printf '%s\n' "$d"; return 0; }
-		done
-		n=$((n - 1))
-		[ "$n" -gt 0 ] || return 1
-		alive "$PROFD_PID" || fail "profd died"
-		sleep 0.1
-	done
-}
-# wait_history: until the recorder holds a bucket (/metrics), 20 s at most.
-wait_history()
-{
-	local i
-	for ((i = 0; i < 200; i++)); do
-		[ "$(metric_get profd_history_buckets)" -ge 1 ] 2>/dev/null && return 0
-		sleep 0.1
-	done
-	fail "no history bucket 20 s after profd started"
-}
 # growth_share SNAPDIR: % of growth.pb.gz's faults/bytes under grow_leaf.
 growth_share()
 {

@@ -1,14 +1,16 @@
 /* grow - one thread that keeps growing its resident memory in a named
  * function, one that only computes, and a block held all along.
  *
- * Usage: grow COUNTERS [CAP_MIB [ALARM_SECONDS]]
+ * Usage: grow COUNTERS [CAP_MIB [ALARM_SECONDS [nospin]]]
  *
  * Threads:
  *   grower  grow_leaf, grow_mid, grower: maps 1 MiB chunks and touches
  *           every page of each (a page fault per page); waits while it
  *           holds CAP_MIB (default 32), so it faults for as long as the
  *           main thread frees
- *   spinner spin_leaf, spinner: a register loop, no page fault
+ *   spinner spin_leaf, spinner: a register loop, no page fault (none
+ *           with "nospin": a test that runs several growers, or only
+ *           reads their memory, spares a CPU per grower)
  *   grow    (main) holds HELD_MIB of touched anonymous memory from the
  *           start, and unmaps the grower's chunks, oldest first, while
  *           they are more than half of CAP_MIB
@@ -26,6 +28,7 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -141,9 +144,11 @@ main(int argc, char **argv)
 {
 	pthread_t g, s;
 	char *held;
+	bool spin = !(argc > 4 && strcmp(argv[4], "nospin") == 0);
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: grow COUNTERS [CAP_MIB [ALARM]]\n");
+	if (argc < 2 || (argc > 4 && spin)) {
+		fprintf(stderr,
+			"usage: grow COUNTERS [CAP_MIB [ALARM [nospin]]]\n");
 		return 64;
 	}
 	if (argc > 2 && argv[2][0] == 'p') {
@@ -174,10 +179,11 @@ main(int argc, char **argv)
 	memset(held, 1, (size_t)HELD_MIB << 20);
 	counters[0] = (uint64_t)HELD_MIB << 20;
 	if (pthread_create(&g, NULL, grower, NULL) != 0 ||
-	    pthread_create(&s, NULL, spinner, NULL) != 0)
+	    (spin && pthread_create(&s, NULL, spinner, NULL) != 0))
 		return 1;
 	pthread_setname_np(g, "grower");
-	pthread_setname_np(s, "spinner");
+	if (spin)
+		pthread_setname_np(s, "spinner");
 	target_ready();
 	reaper();		/* never returns */
 	return 0;

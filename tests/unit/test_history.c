@@ -201,11 +201,13 @@ main(void)
 	h = history_new(60, 8);
 	one_module(&ms, 0x1000, 0x2000, "/old");
 	history_set_maps(h, 1, &ms);
+	history_set_pid(h, 11);
 	history_rotate(h, mono, WALL0, false);
 	pc = 0x1100;
 	history_add(h, HIST_CPU, 11, "t", 0, &pc, 1, 1);
 	history_handover(h);
 	CHECK(!history_maps_are(h, 1), "after handover no generation is known");
+	history_set_pid(h, 12);
 	pc = 0x1200;
 	CHECK_EQ_INT(history_add(h, HIST_CPU, 12, "t", 0, &pc, 1, 1), 0,
 		     "a sample before the new bucket");
@@ -219,6 +221,10 @@ main(void)
 				  WALL0 + 3 * S, &sp),
 		     0, "span over both processes");
 	CHECK_EQ_INT(sp.nbuckets, 2, "two buckets");
+	CHECK(sp.npids == 2 && sp.pids[0] == 11 && sp.pids[1] == 12 &&
+		      sp.more_pids == 0,
+	      "the span names both processes, oldest first (the sealed "
+	      "bucket stays the old one's)");
 	CHECK(value_of(sp.agg, 0x1100) == 1 && value_of(sp.agg, 0x3100) == 1,
 	      "a sample of each process");
 	CHECK(value_of(sp.agg, 0x1200) == -1,
