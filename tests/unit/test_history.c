@@ -78,7 +78,7 @@ main(void)
 					       "filling");
 	CHECK_EQ_INT(history_buckets(15), 3, "15 s: 2 buckets + 1");
 
-	h = history_new(30, 2);	/* 4 buckets, 2 stacks each */
+	h = history_new(30, HIST_MAX_BUDGET, 2);	/* 4 buckets, 2 stacks each */
 	CHECK(h != NULL, "history_new");
 	pc = 0x1000;
 	CHECK_EQ_INT(history_add(h, HIST_CPU, 1, "t", 0, &pc, 1, 5), 0,
@@ -175,7 +175,7 @@ main(void)
 	history_free(NULL);
 
 	/* union of non-overlapping modules */
-	h = history_new(10, 8);
+	h = history_new(10, HIST_MAX_BUDGET, 8);
 	one_module(&ms, 0x1000, 0x2000, "/a");
 	history_set_maps(h, 1, &ms);
 	history_rotate(h, mono, WALL0, false);
@@ -198,7 +198,7 @@ main(void)
 	/* handover (a --match service's restart): the old process's bucket
 	 * keeps its maps, samples wait for the new bucket, which begins at
 	 * once, and maps of the same generation number are taken again */
-	h = history_new(60, 8);
+	h = history_new(60, HIST_MAX_BUDGET, 8);
 	one_module(&ms, 0x1000, 0x2000, "/old");
 	history_set_maps(h, 1, &ms);
 	history_rotate(h, mono, WALL0, false);
