@@ -143,21 +143,33 @@ bucket_max_bytes(size_t k)
 
 /* The cap of stacks per bucket and kind that keeps one bucket and the
  * ring (fixed bytes) within budget: the budget shared by three kinds of
- * stacks of the most frames, less the lists' first sizes. */
+ * stacks of the most frames (what one more stack costs, amortised), then
+ * lowered until the bound of a whole bucket fits. */
 static size_t
 stacks_for_budget(uint64_t budget, uint64_t fixed, size_t max_stacks)
 {
-	uint64_t per = HIST_NKINDS * agg_max_bytes(1, PROFD_MAX_FRAMES + 1);
-	size_t k;
+	uint64_t per = HIST_NKINDS *
+		       (agg_max_bytes(1024, PROFD_MAX_FRAMES + 1) -
+			agg_max_bytes(512, PROFD_MAX_FRAMES + 1)) /
+		       512;
+	size_t k, lo = 1, mid;
 
 	if (budget <= fixed + bucket_max_bytes(1))
 		return 1;
 	k = (size_t)((budget - fixed) / per);
 	if (k > max_stacks)
 		k = max_stacks;
-	while (k > 1 && fixed + bucket_max_bytes(k) > budget)
-		k -= k / 16 + 1;
-	return k ? k : 1;
+	if (k < 1)
+		k = 1;
+	/* the largest in [1, k] whose bucket fits */
+	while (lo < k) {
+		mid = lo + (k - lo + 1) / 2;
+		if (fixed + bucket_max_bytes(mid) <= budget)
+			lo = mid;
+		else
+			k = mid - 1;
+	}
+	return lo;
 }
 
 struct history *
