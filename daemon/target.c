@@ -583,7 +583,7 @@ history_export_main(void *arg)
 		snprintf(rss, sizeof(rss), "; RSS %.1f to %.1f MiB",
 			 (double)sp->rss_min / 1048576.0,
 			 (double)sp->rss_max / 1048576.0);
-	if (j->from != INT64_MIN && j->from < sp->oldest) {
+	if (!sp->cut && j->from != INT64_MIN && j->from < sp->oldest) {
 		wall_rfc3339(sp->oldest, o, sizeof(o));
 		snprintf(note, sizeof(note),
 			 "; the span asked for begins before the history, "
