@@ -1,5 +1,5 @@
 #!/bin/bash
-# shellcheck source-path=SCRIPTDIR
+# shellcheck source-path=SCRIPTDIR disable=SC2119,SC2016  # SC2119: optional arguments; SC2016: jq's $i
 # t_history_mem - continuous mode's memory bound and the buckets' figures.
 # Against tests/targets/stacks.c (2 busy threads, random paths 250 calls
 # deep: nearly every sample a new stack of about 2 KiB):
@@ -66,8 +66,9 @@ for ((;;)); do
 		$1 == "profd_history_oldest_seconds" p { old = $2 }
 		END { print b + 0, bud + 0, ev + 0, old + 0 }' "$M")"
 	[ "$bud" = "$BUDGET" ] || fail "profd_history_budget_bytes $bud, want $BUDGET"
-	[ "$b" -gt 0 ] && [ "$b" -le "$BUDGET" ] ||
-	    fail "profd_history_bytes $b after $polls polls: want 1..$BUDGET"
+	if [ "$b" -le 0 ] || [ "$b" -gt "$BUDGET" ]; then
+		fail "profd_history_bytes $b after $polls polls: want 1..$BUDGET"
+	fi
 	((b > maxb)) && maxb=$b
 	polls=$((polls + 1))
 	[ "$ev" -ge 2 ] && break
@@ -167,8 +168,9 @@ expect_range "buckets of the last 3 s" "$n_recent" 1 2
 ((n_recent <= n_all)) || fail "seconds=3 gave more buckets ($n_recent) than the whole history ($n_all)"
 for u in "history/buckets?pid=$TARGET_PID" "pid/$TARGET_PID/history/buckets"; do
 	code=$(fetch "$BASE/$u" "$B.pid")
-	[ "$code" = 200 ] && jq -e ".pid == $TARGET_PID" "$B.pid" >/dev/null ||
-	    fail "GET /$u: HTTP $code: $(head -c 300 "$B.pid")"
+	if [ "$code" != 200 ] || ! jq -e ".pid == $TARGET_PID" "$B.pid" >/dev/null; then
+		fail "GET /$u: HTTP $code: $(head -c 300 "$B.pid")"
+	fi
 	ok "GET /$u -> 200, the target's buckets"
 done
 expect_error "$BASE/history/buckets?pid=x" 400
