@@ -639,6 +639,19 @@ history_bounds(const struct http_history_req *req, int64_t now,
 	}
 }
 
+/* Whether t keeps a history; 404 into r when it does not. */
+static bool
+keeps_history(struct target *t, struct http_reply *r)
+{
+	if (t->hist)
+		return true;
+	r->status = 404;
+	snprintf(r->msg, sizeof(r->msg),
+		 "process %d keeps no history: start profd with --continuous",
+		 (int)t->pid);
+	return false;
+}
+
 void
 target_history(struct target *t, const struct http_history_req *req,
 	       struct http_reply *r)
@@ -649,14 +662,8 @@ target_history(struct target *t, const struct http_history_req *req,
 	char o[32];
 	int e;
 
-	if (!t->hist) {
-		r->status = 404;
-		snprintf(r->msg, sizeof(r->msg),
-			 "process %d keeps no history: start profd with "
-			 "--continuous",
-			 (int)t->pid);
+	if (!keeps_history(t, r))
 		return;
-	}
 	history_bounds(req, now, &from, &to);
 	e = history_span(t->hist,
 			 req->kind == HTTP_PROFILE_WALL	    ? HIST_WALL
@@ -698,14 +705,8 @@ target_history_buckets(struct target *t, const struct http_history_req *req,
 {
 	int64_t now = wall_now_ns(), from, to;
 
-	if (!t->hist) {
-		r->status = 404;
-		snprintf(r->msg, sizeof(r->msg),
-			 "process %d keeps no history: start profd with "
-			 "--continuous",
-			 (int)t->pid);
+	if (!keeps_history(t, r))
 		return;
-	}
 	history_bounds(req, now, &from, &to);
 	if (history_buckets_json(t->hist, t->pid, t->comm, from, to, now,
 				 &r->text, &r->text_len) < 0) {
