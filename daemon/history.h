@@ -23,11 +23,15 @@
  *
  * Ownership: history_new's caller owns the history (history_free). A
  * modsnap given to history_set_maps becomes the history's. What
- * history_span fills belongs to the caller (history_span_free).
+ * history_span fills belongs to the caller (history_span_free), and so
+ * does what history_list and history_buckets_json return (free()); a
+ * trigger name given to history_note_trigger is copied.
  * Threads: the ring (history_*) has its own lock: the sampler thread
- * adds, rotates and sets maps, any thread (HTTP workers, /metrics) reads
- * spans and counts. The recorder_* functions run on the target's sampler
- * thread only, without t->mu or t->space_mu held.
+ * adds, rotates, sets maps and pid and notes figures and triggers (and
+ * drops buckets over the budget while it adds), any thread (HTTP
+ * workers, /metrics) reads spans, lists, counts and memory. The
+ * recorder_* functions run on the target's sampler thread only, without
+ * t->mu or t->space_mu held, never while a thread is stopped.
  * Errors: -ENOMEM, -ERANGE (no bucket in the span) or NULL; never logs
  * (the recorder, in daemon/, logs through log.c).
  */
