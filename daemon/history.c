@@ -209,6 +209,25 @@ history_free(struct history *h)
 	free(h);
 }
 
+/* Called with h->mu held. */
+static bool
+rotation_due(struct history *h, uint64_t mono)
+{
+	return h->count == 0 || h->sealed ||
+	       mono - bucket_at(h, h->count - 1)->start_mono >= HIST_BUCKET_NS;
+}
+
+bool
+history_rotation_due(struct history *h, uint64_t mono)
+{
+	bool due;
+
+	pthread_mutex_lock(&h->mu);
+	due = rotation_due(h, mono);
+	pthread_mutex_unlock(&h->mu);
+	return due;
+}
+
 int
 history_rotate(struct history *h, uint64_t mono, int64_t wall, bool force)
 {
@@ -217,8 +236,7 @@ history_rotate(struct history *h, uint64_t mono, int64_t wall, bool force)
 	int k;
 
 	pthread_mutex_lock(&h->mu);
-	if (h->count > 0 && !force && !h->sealed &&
-	    mono - bucket_at(h, h->count - 1)->start_mono < HIST_BUCKET_NS) {
+	if (!force && !rotation_due(h, mono)) {
 		pthread_mutex_unlock(&h->mu);
 		return 0;
 	}
@@ -779,9 +797,10 @@ note_maps(struct target *t)
 	pthread_mutex_unlock(&t->space_mu);
 }
 
-/* Read the process's RSS and CPU time (at most once a second: cheap
- * reads of statm and stat, with every thread running) into the current
- * bucket, and its memory cgroup once per bucket. The first reading is the
+/* Read the process's RSS and CPU time (at most once a second, or when
+ * the caller zeroed rec_read_next: cheap reads of statm and stat, with
+ * every thread running) into the current bucket, and its memory cgroup
+ * once per bucket. The first reading is the
  * CPU baseline: what was used before it is not the history's. */
 static void
 read_figures(struct target *t, uint64_t now)
@@ -857,8 +876,11 @@ recorder_after_tick(struct target *t, uint64_t now)
 	int r;
 
 	note_maps(t);
-	/* the figures first: the CPU time since the last reading is the
-	 * ending bucket's */
+	/* the figures first, and now whatever the time of the last reading
+	 * when a bucket is to end: the CPU time so far is the ending
+	 * bucket's */
+	if (history_rotation_due(t->hist, now))
+		sm->rec_read_next = 0;
 	read_figures(t, now);
 	r = history_rotate(t->hist, now, wall_now_ns(), false);
 	if (r < 0)

@@ -85,6 +85,9 @@ void history_free(struct history *h);
 int history_rotate(struct history *h, uint64_t mono, int64_t wall,
 		   bool force);
 
+/* Whether history_rotate(h, mono, .., false) would begin a bucket now. */
+bool history_rotation_due(struct history *h, uint64_t mono);
+
 /* The maps of generation gen (space_generation) name the current
  * bucket's PCs from now on, and those of the buckets to come; *ms is
  * taken over (emptied). */

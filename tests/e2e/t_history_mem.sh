@@ -149,8 +149,9 @@ cpu_at()
 }
 used=$(awk -v a="$(cpu_at "$s_ns")" -v b="$(cpu_at "$e_ns")" 'BEGIN { printf "%.3f\n", b - a }')
 # the rate the target ran at in this run, and the tolerance: a third of a
-# bucket's length of it (the recorder reads the CPU time once a second, so
-# up to a second of it lands in the bucket next to it at either end)
+# bucket's length of it (the recorder reads the CPU time once a second and
+# as a bucket ends, at its next tick; the current bucket misses what was
+# used since its last reading, and this test's readings are 0.5 s apart)
 read -r rate tol <<<"$(awk 'NR == 1 { w0 = $1; c0 = $2 } { w = $1; c = $2 }
 	END { r = (c - c0) / ((w - w0) / 1e9); printf "%.3f %.3f\n", r, r * 10 / 3 }' "$CPU")"
 say "buckets' cpu_seconds $sum, the target's own over their span $used (at $rate cores; tolerance $tol s)"
