@@ -704,11 +704,16 @@ target_history_buckets(struct target *t, const struct http_history_req *req,
 		       struct http_reply *r)
 {
 	int64_t now = wall_now_ns(), from, to;
+	char comm[16];
 
 	if (!keeps_history(t, r))
 		return;
+	/* the sampler rewrites comm under mu when the process exec's */
+	pthread_mutex_lock(&t->mu);
+	memcpy(comm, t->comm, sizeof(comm));
+	pthread_mutex_unlock(&t->mu);
 	history_bounds(req, now, &from, &to);
-	if (history_buckets_json(t->hist, t->pid, t->comm, from, to, now,
+	if (history_buckets_json(t->hist, t->pid, comm, from, to, now,
 				 &r->text, &r->text_len) < 0) {
 		r->status = 503;
 		snprintf(r->msg, sizeof(r->msg), "profd is out of memory");
