@@ -18,7 +18,7 @@ BENCH_CXX   ?= g++
 # -fomit-frame-pointer so that callers are found through CFI only.
 BENCH_CFLAGS = -O2 -g -fomit-frame-pointer -pthread -Wall -Wextra -Werror \
 	       -Itests/targets
-BENCH_TGTS  = $(addprefix $(BENCH_BIN)/,work sleepers siglat) \
+BENCH_TGTS  = $(addprefix $(BENCH_BIN)/,work sleepers siglat stacks) \
 	      $(BENCH_OUT)/big/big
 # The large binary: units x functions per unit (bench/gen_big.py); 26 x 150
 # gives ~59 MB, mostly DWARF, in ~25 s on 2 cores.
@@ -40,6 +40,11 @@ bench-targets: $(BENCH_TGTS)
 $(BENCH_BIN)/%: bench/%.c tests/targets/target.h bench/bench.mk
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+# The test target whose every sample is a new stack (the hist section).
+$(BENCH_BIN)/stacks: tests/targets/stacks.c tests/targets/target.h bench/bench.mk
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)$(CC) -O1 -g -pthread -Wall -Wextra -Werror -o $@ $<
 
 # Generated sources, compiled in parallel whatever make's -j, linked; fails
 # if the result is smaller than BENCH_BIG_MIN_MB.

@@ -23,6 +23,15 @@
 #              request), on the large binary with full DWARF (bench/gen_big.py).
 #   rss        profd's RSS while profiling the 8-thread target for
 #              BENCH_RSS_SECONDS (default 60; 600 is the 10-minute goal).
+#   hist       continuous mode's memory: profd's VmRSS and VmHWM after
+#              BENCH_HIST_SECONDS (default 600) of --continuous recording of
+#              a busy 8-thread target whose every sample is a new stack
+#              (tests/targets/stacks.c, 64 calls deep), beside the bound
+#              (profd_history_budget_bytes) and what the history holds
+#              (profd_history_bytes); at the default rate (19 Hz) and at 99
+#              Hz, two profds on two targets at once (BENCH_HIST_HZ); then
+#              the disk the snapshots take: --trigger exit, the target
+#              killed, du -sb of --output-dir.
 #   attach     attach policy: signal latency added to bench/siglat (a busy
 #              thread that gets a 1 kHz timer signal) and profd's cost per
 #              tick, for --attach=sample and --attach=window.
@@ -33,10 +42,11 @@
 # Environment: PROFD (default build/profd), PPROF_DUMP (build/tools/
 # pprof-dump), PERF_BIN (perf), BENCH_REPS (3), BENCH_THREADS ("1 2 8"),
 # BENCH_WORK_SECONDS (1.5: length of a 1-thread run), BENCH_RSS_SECONDS (60),
-# BENCH_ONLY (sections to run: slowdown accuracy scaling response attach rss;
-# default all), BENCH_DROP_CACHES=1 (drop the page cache before the cold
+# BENCH_HIST_SECONDS (600), BENCH_HIST_HZ ("19 99"),
+# BENCH_ONLY (sections to run: slowdown accuracy scaling response attach rss
+# hist; default all), BENCH_DROP_CACHES=1 (drop the page cache before the cold
 # response measurement), BENCH_RESULTS (where to write the Markdown; default
-# bench/RESULTS.md), BENCH_DEADLINE (seconds; default 480 + RSS seconds, 0
+# bench/RESULTS.md), BENCH_DEADLINE (seconds; default 480 + RSS + HIST seconds, 0
 # for none: fewer slowdown repetitions when a slow or busy machine would
 # overrun it).
 #
@@ -62,14 +72,19 @@ REPS=${BENCH_REPS:-3}
 THREADS=${BENCH_THREADS:-1 2 8}
 WORK_SECONDS=${BENCH_WORK_SECONDS:-1.5}
 RSS_SECONDS=${BENCH_RSS_SECONDS:-60}
+HIST_SECONDS=${BENCH_HIST_SECONDS:-600}
+HIST_HZ=${BENCH_HIST_HZ:-19 99}
 ONLY=${BENCH_ONLY:-all}
 RESULTS=$(abspath "${BENCH_RESULTS:-bench/RESULTS.md}")
 # Time budget of this script (make bench: < 10 min with the builds): the
 # slowdown section does fewer repetitions when the next one would leave less
 # than RESERVE seconds for the rest (measured: ~85 + RSS s on a quiet
 # machine, ~110 + RSS s on a busy one).
-DEADLINE=${BENCH_DEADLINE:-$((480 + RSS_SECONDS))}
-RESERVE=$((130 + RSS_SECONDS))
+want_hist() { [ "${BENCH_ONLY:-all}" = all ] || [[ " ${BENCH_ONLY} " == *" hist "* ]]; }
+HIST_COST=0
+want_hist && HIST_COST=$((HIST_SECONDS + 30))
+DEADLINE=${BENCH_DEADLINE:-$((480 + RSS_SECONDS + HIST_COST))}
+RESERVE=$((130 + RSS_SECONDS + HIST_COST))
 SCALE_SECONDS=5
 SCALE_THREADS="10 100 1000"
 RESP_SECONDS=5
@@ -1094,6 +1109,72 @@ section_rss()
 	stop_pid "$TPID" KILL || true
 }
 
+# hist_start HZ DIR: a stacks target and a profd recording it at HZ with
+# --trigger exit into DIR/snaps; HT_<HZ>, HP_<HZ>, HB_<HZ>, HL_<HZ>.
+hist_start()
+{
+	local hz=$1 d=$2
+	mkdir -p "$d/snaps"
+	target_start "$d/stacks" "$BIN/stacks" 8 64 $((HIST_SECONDS + 300)) || return 1
+	if ! profd_start "$TPID" "$d/stacks" --continuous="$hz" \
+	    --trigger exit --output-dir "$d/snaps"; then
+		stop_pid "$TPID" KILL
+		return 1
+	fi
+	printf -v "HT_$hz" %s "$TPID"
+	printf -v "HP_$hz" %s "$PFD"
+	printf -v "HB_$hz" %s "$BASE"
+	printf -v "HL_$hz" %s "$PLOG"
+}
+
+# hist_end HZ DIR: read profd's memory and /metrics, kill the target, wait
+# (60 s at most) for the exit snapshot, measure it, stop profd; one record.
+hist_end()
+{
+	local hz=$1 d=$2 t p b m rss hwm n snap=- disk=- f
+	t=$(eval echo "\$HT_$hz") p=$(eval echo "\$HP_$hz") b=$(eval echo "\$HB_$hz")
+	rss=$(status_kb "$p" VmRSS)
+	hwm=$(status_kb "$p" VmHWM)
+	m=$d/metrics.end
+	metrics "$b" "$m" || true
+	stop_pid "$t" KILL
+	for ((n = 600; n > 0; n--)); do
+		f=$(find "$d/snaps" -mindepth 2 -maxdepth 2 -name manifest.json \
+		    -not -path '*/.*' 2>/dev/null | head -n 1)
+		[ -n "$f" ] && break
+		nap 0.1
+	done
+	if [ -n "$f" ]; then
+		snap=$(du -sb "$(dirname "$f")" | awk '{ print $1 }')
+		disk=$(du -sb "$d/snaps" | awk '{ print $1 }')
+	else
+		say "bench: hist $hz Hz: no exit snapshot within 60 s: $(tail -n 3 "$d/stacks.profd.log")"
+	fi
+	PFD=$p PLOG=$(eval echo "\$HL_$hz")
+	profd_stop
+	rec "sec=hist hz=$hz seconds=$HIST_SECONDS rss_kb=${rss:--} hwm_kb=${hwm:--}" \
+	    "hbytes=$(msum "$m" profd_history_bytes) budget=$(msum "$m" profd_history_budget_bytes)" \
+	    "buckets=$(msum "$m" profd_history_buckets) evicted=$(msum "$m" profd_history_buckets_evicted_total)" \
+	    "oldest=$(msum "$m" profd_history_oldest_seconds) stacks=$(msum "$m" profd_history_stacks)" \
+	    "snap_b=$snap disk_b=$disk"
+}
+
+section_hist()
+{
+	local d=$OUT/hist hz started=()
+	[ "$HAVE_CONT" = 1 ] || { say "bench: hist: this profd has no --continuous"; return 0; }
+	[ -x "$BIN/stacks" ] || { say "bench: hist: $BIN/stacks not built (make bench-targets)"; return 0; }
+	say "hist: continuous mode at ${HIST_HZ// /, } Hz of the 8-thread stacks target for ${HIST_SECONDS} s"
+	for hz in $HIST_HZ; do
+		hist_start "$hz" "$d/$hz" && started+=("$hz")
+	done
+	[ "${#started[@]}" -gt 0 ] || return 0
+	nap "$HIST_SECONDS"
+	for hz in "${started[@]}"; do
+		hist_end "$hz" "$d/$hz"
+	done
+}
+
 ATTACH_CFGS=(none sample window)
 
 section_attach()
@@ -1369,6 +1450,27 @@ report_rss()
 	note "VmRSS at 10 s and at the end of the window (before the export); peak: VmHWM (or profd_peak_resident_memory_bytes) after the answer, so it includes symbolization and encoding. Per-second VmRSS/VmHWM in bench/out/last/rss/rss.tsv. BENCH_RSS_SECONDS=600 runs the 10-minute case."
 }
 
+report_hist()
+{
+	local tsv=$OUT/t_hist.tsv hz
+	row "rate Hz" "recorded s" "VmRSS MB" "VmHWM MB" "history MB" "bound MB" "buckets held" "dropped for memory" "reaches back s" "stacks" "exit snapshot MB" >"$tsv"
+	for hz in $HIST_HZ; do
+		[ -n "$(sel1 seconds sec=hist hz="$hz")" ] || continue
+		row "$hz" "$HIST_SECONDS" \
+		    "$(fmt '%.1f' "$(calc 'k / 1024' k="$(sel1 rss_kb sec=hist hz="$hz")")")" \
+		    "$(fmt '%.1f' "$(calc 'k / 1024' k="$(sel1 hwm_kb sec=hist hz="$hz")")")" \
+		    "$(fmt '%.1f' "$(calc 'b / 1048576' b="$(sel1 hbytes sec=hist hz="$hz")")")" \
+		    "$(fmt '%.0f' "$(calc 'b / 1048576' b="$(sel1 budget sec=hist hz="$hz")")")" \
+		    "$(fmt '%.0f' "$(sel1 buckets sec=hist hz="$hz")")" \
+		    "$(fmt '%.0f' "$(sel1 evicted sec=hist hz="$hz")")" \
+		    "$(fmt '%.0f' "$(sel1 oldest sec=hist hz="$hz")")" \
+		    "$(fmt '%.0f' "$(sel1 stacks sec=hist hz="$hz")")" \
+		    "$(fmt '%.2f' "$(calc 'b / 1048576' b="$(sel1 snap_b sec=hist hz="$hz")")")" >>"$tsv"
+	done
+	table "profd memory in continuous mode: --continuous of tests/targets/stacks (8 busy threads, a new stack 64 calls deep at nearly every sample) for ${HIST_SECONDS} s" "$tsv"
+	note "VmRSS/VmHWM: the whole profd (one target) at the end of the recording. history: profd_history_bytes, what the history's buckets and ring hold, against its bound profd_history_budget_bytes (--history-memory, default 64 MiB); buckets dropped for memory make the history reach back less than --history (10 min). The rates ran at the same time, each with its own profd and target. exit snapshot: du -sb of the directory --trigger exit wrote when the target was killed (the whole history as cpu, wall and growth profiles, the last thread dump, the memory view, the manifest). BENCH_HIST_SECONDS=600 is the 10-minute case."
+}
+
 report_attach()
 {
 	local tsv=$OUT/t_attach.tsv cfg label m50 m99 mmean mmax n50 n99 nmean tc tk cpu per
@@ -1422,6 +1524,26 @@ verdict()
 		ok = (op == "<=") ? (v <= l) : (v >= l); print ok ? "ok" : "MISS" }'
 }
 
+# hist_goals: per continuous-mode rate measured, the history's bytes
+# against the bound it reported, and profd's peak RSS against that bound
+# plus what profd holds without a history (the rss section's peak, else
+# 64 MB).
+hist_goals()
+{
+	local hz h b hwm base
+	base=$(calc 'k / 1024' k="${RSS_PEAK:-}")
+	base=${base:-64}
+	for hz in $HIST_HZ; do
+		h=$(calc 'x / 1048576' x="$(sel1 hbytes sec=hist hz="$hz")")
+		b=$(calc 'x / 1048576' x="$(sel1 budget sec=hist hz="$hz")")
+		hwm=$(calc 'k / 1024' k="$(sel1 hwm_kb sec=hist hz="$hz")")
+		[ -n "$h" ] || continue
+		row "history memory, --continuous=$hz, ${HIST_SECONDS} s" "<= $(fmt '%.0f' "$b") MB" "$(fmt '%.1f' "$h")" "$(verdict "$h" '<=' "$b")"
+		row "profd peak RSS, --continuous=$hz, ${HIST_SECONDS} s" "<= $(fmt '%.0f' "$(calc 'x + y' x="$b" y="$base")") MB" \
+		    "$(fmt '%.1f' "$hwm")" "$(verdict "$hwm" '<=' "$(calc 'x + y' x="$b" y="$base")")"
+	done
+}
+
 report_goals()
 {
 	local tsv=$OUT/t_goals.tsv s99 s999 p50 p99 rssmb hists mx noisy
@@ -1448,6 +1570,7 @@ report_goals()
 		row "response, warm, large binary" "<= 0.5 s" "$(fmt '%.3f' "${RESP_WARM:-}")" "$(verdict "${RESP_WARM:-}" '<=' 0.5)"
 		row "response, cold, large binary" "<= 3 s" "$(fmt '%.3f' "${RESP_COLD:-}")" "$(verdict "${RESP_COLD:-}" '<=' 3)"
 		row "profd peak RSS, 8 threads, ${RSS_SECONDS} s" "<= 50 MB" "$(fmt '%.1f' "$rssmb")" "$(verdict "$rssmb" '<=' 50)"
+		hist_goals
 	} >>"$tsv"
 	table "Goals" "$tsv"
 	[ "$RSS_SECONDS" -ge 600 ] || note "The RSS goal is for 10 minutes; this run profiled for ${RSS_SECONDS} s (BENCH_RSS_SECONDS=600 for the full case)."
@@ -1493,7 +1616,7 @@ other_load()
 
 [ -x "$PROFD" ] || die "$PROFD: not built (make)"
 [ -x "$PPROF_DUMP" ] || die "$PPROF_DUMP: not built (make tests)"
-for b in work sleepers siglat; do
+for b in work sleepers siglat stacks; do
 	[ -x "$BIN/$b" ] || die "$BIN/$b: not built (make bench)"
 done
 command -v curl >/dev/null || die "curl: not installed"
@@ -1512,6 +1635,7 @@ want scaling && section_scaling
 want response && section_response
 want attach && section_attach
 want rss && section_rss
+want hist && section_hist
 reap_profds 10
 
 LOAD_AFTER=$(other_load)
@@ -1525,6 +1649,7 @@ want scaling && report_scaling
 want response && report_response
 want attach && report_attach
 want rss && report_rss
+want hist && report_hist
 DETAILS_TXT=$REPORT_TXT DETAILS_MD=$REPORT_MD
 REPORT_TXT=$OUT/head.txt REPORT_MD=$OUT/head.md
 printf 'profd benchmark (make bench), %s, %s s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" \

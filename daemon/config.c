@@ -27,8 +27,8 @@
 	"             [--debuginfod-timeout N] [--debuginfod-max-size N]\n" \
 	"             [--debuginfod-cache DIR] [--runtime-dir DIR]\n" \
 	"             [--no-guardian] [--continuous[=HZ]]\n" \
-	"             [--history DURATION] [--trigger EXPR]\n" \
-	"             [--output-dir DIR] [--keep N]\n"
+	"             [--history DURATION] [--history-memory SIZE]\n" \
+	"             [--trigger EXPR] [--output-dir DIR] [--keep N]\n"
 
 /* Where downloaded debug files go when --debuginfod-cache is not given:
  * for root, and under other users' XDG cache directory. */
@@ -462,6 +462,27 @@ set_history(const struct opt *o, const char *arg, struct parse_ctx *x)
 	return 0;
 }
 
+/* --history-memory SIZE (trigger.h's SIZE: 64MiB, 1.5GiB, bytes). */
+static int
+set_history_memory(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	const char *p = arg;
+	uint64_t v;
+
+	(void)o;
+	if (trigger_size(&p, &v) < 0 || *p != '\0' || v < HIST_MIN_BUDGET ||
+	    v > HIST_MAX_BUDGET) {
+		snprintf(x->err, x->errlen,
+			 "invalid --history-memory '%s': want a size from "
+			 "4MiB to 1TiB, e.g. 64MiB or 1.5GiB",
+			 arg);
+		return -EINVAL;
+	}
+	x->c->history_memory = v;
+	x->c->have_history_memory = true;
+	return 0;
+}
+
 /* --trigger EXPR, repeatable (trigger.h). */
 static int
 set_trigger(const struct opt *o, const char *arg, struct parse_ctx *x)
@@ -585,6 +606,11 @@ static const struct opt options[] = {
 	{ "history", 0, "DURATION",
 	  "history --continuous keeps, 10s..24h (10m)",
 	  .set = set_history },
+	{ "history-memory", 0, "SIZE",
+	  "memory each process's (service's) history may\n"
+	  "hold, 4MiB..1TiB (64MiB); past it the oldest\n"
+	  "buckets go",
+	  .set = set_history_memory },
 	{ "trigger", 0, "EXPR",
 	  "write a snapshot when EXPR holds (repeatable):\n"
 	  "rss>=SIZE, rss>=N%, rss-growth>=SIZE/DURATION,\n"
@@ -709,9 +735,11 @@ check_config(struct parse_ctx *x)
 			 c->hz, c->max_hz);
 		return -EINVAL;
 	}
-	if (c->have_history && !c->continuous_hz) {
+	if ((c->have_history || c->have_history_memory) &&
+	    !c->continuous_hz) {
 		snprintf(x->err, x->errlen,
-			 "--history goes with --continuous: give both");
+			 "--history and --history-memory go with "
+			 "--continuous: give both");
 		return -EINVAL;
 	}
 	if (c->ntriggers && (!c->continuous_hz || !c->output_dir[0])) {
@@ -750,6 +778,7 @@ set_defaults(struct config *c)
 	c->debuginfod_timeout = 10;
 	c->debuginfod_max_size = 256UL << 20;
 	c->history_s = HIST_DEFAULT_SECONDS;
+	c->history_memory = HIST_DEFAULT_BUDGET;
 	c->keep = 20;
 }
 

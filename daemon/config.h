@@ -49,6 +49,8 @@ struct config {
 	unsigned continuous_hz;	/* --continuous[=HZ]; 0: off */
 	unsigned history_s;	/* --history, seconds */
 	bool have_history;	/* --history given */
+	uint64_t history_memory;	/* --history-memory, bytes */
+	bool have_history_memory;	/* --history-memory given */
 	struct trigger triggers[TRIGGER_MAX];	/* --trigger, repeatable */
 	size_t ntriggers;
 	char output_dir[512];	/* --output-dir; "" none */

@@ -5,19 +5,33 @@
  * module snapshot that names their PCs; and the recorder itself, which
  * runs beside the sessions on the target's sampler thread.
  *
- * Memory is bounded: at most history_buckets(seconds) buckets, each with
- * at most max_stacks distinct stacks per kind (a stack is an agg_entry and
- * its PCs, the index and allocator overhead: at most 128 + 8 x frames
- * bytes, frames <= PROFD_MAX_FRAMES). Samples of
- * a stack that does not fit are counted as dropped.
+ * Memory is bounded by a budget per history (--history-memory): the
+ * history counts the bytes its buckets hold (aggregates, their entries
+ * and PCs, index, list and thread names: struct agg's bytes; trigger
+ * names) and the ring itself, and when the total passes the budget it
+ * drops its oldest buckets, never the current one: it then reaches back
+ * less far. One bucket can never pass the budget on its own: the cap of
+ * distinct stacks per bucket and kind is at most
+ * (budget - ring) / (3 x agg_max_bytes per stack of PROFD_MAX_FRAMES + 1
+ * frames) and HIST_MAX_STACKS; samples of a stack that does not fit are
+ * counted as dropped. Outside the budget: the module lists that name the
+ * PCs (shared with the target's own) and what a request merging a span
+ * allocates for its answer.
+ *
+ * Each bucket also carries figures of the process (struct hist_figures):
+ * its RSS, memory cgroup, CPU time, and the triggers that fired.
  *
  * Ownership: history_new's caller owns the history (history_free). A
  * modsnap given to history_set_maps becomes the history's. What
- * history_span fills belongs to the caller (history_span_free).
+ * history_span fills belongs to the caller (history_span_free), and so
+ * does what history_list and history_buckets_json return (free()); a
+ * trigger name given to history_note_trigger is copied.
  * Threads: the ring (history_*) has its own lock: the sampler thread
- * adds, rotates and sets maps, any thread (HTTP workers, /metrics) reads
- * spans and counts. The recorder_* functions run on the target's sampler
- * thread only, without t->mu or t->space_mu held.
+ * adds, rotates, sets maps and pid and notes figures and triggers (and
+ * drops buckets over the budget while it adds), any thread (HTTP
+ * workers, /metrics) reads spans, lists, counts and memory. The
+ * recorder_* functions run on the target's sampler thread only, without
+ * t->mu or t->space_mu held, never while a thread is stopped.
  * Errors: -ENOMEM, -ERANGE (no bucket in the span) or NULL; never logs
  * (the recorder, in daemon/, logs through log.c).
  */
@@ -38,6 +52,10 @@
 #define HIST_MAX_STACKS	   4096		/* distinct stacks per bucket, kind */
 #define HIST_DEFAULT_HZ	   19		/* --continuous without =HZ */
 #define HIST_SPAN_PIDS	   16		/* processes a span names */
+#define HIST_DEFAULT_BUDGET (64ULL << 20)	/* --history-memory */
+#define HIST_MIN_BUDGET	   (4ULL << 20)
+#define HIST_MAX_BUDGET	   (1ULL << 40)
+#define HIST_BUCKET_TRIGGERS 4		/* trigger names kept per bucket */
 
 /* HIST_GROWTH: page faults since the recorder's last sample of the
  * thread, times the page size (as a growth window weighs them). */
@@ -50,9 +68,12 @@ struct history;
 size_t history_buckets(unsigned seconds);
 
 /* An empty ring for `seconds` of history (HIST_MIN_SECONDS..
- * HIST_MAX_SECONDS), max_stacks distinct stacks per bucket and kind. NULL
- * when out of memory. */
-struct history *history_new(unsigned seconds, size_t max_stacks);
+ * HIST_MAX_SECONDS) within budget bytes (HIST_MIN_BUDGET..
+ * HIST_MAX_BUDGET), at most max_stacks (HIST_MAX_STACKS, less in tests)
+ * distinct stacks per bucket and kind, fewer when the budget asks for
+ * it. NULL when out of memory. */
+struct history *history_new(unsigned seconds, uint64_t budget,
+			    size_t max_stacks);
 
 /* Free h and every bucket. Accepts NULL. */
 void history_free(struct history *h);
@@ -64,6 +85,9 @@ void history_free(struct history *h);
  * yet, -ENOMEM (the current bucket goes on). */
 int history_rotate(struct history *h, uint64_t mono, int64_t wall,
 		   bool force);
+
+/* Whether history_rotate(h, mono, .., false) would begin a bucket now. */
+bool history_rotation_due(struct history *h, uint64_t mono);
 
 /* The maps of generation gen (space_generation) name the current
  * bucket's PCs from now on, and those of the buckets to come; *ms is
@@ -107,10 +131,18 @@ struct history_span {
 					   restarts), oldest first */
 	size_t npids;
 	size_t more_pids;	/* changes of process past pids[] */
+	size_t max_stacks;	/* the cap per bucket and kind */
+	bool cut;		/* buckets of the span asked for (or of the
+				   --history duration when it began
+				   before) were dropped for memory */
+	uint64_t budget;	/* --history-memory */
+	bool have_rss;		/* the RSS range of the buckets merged */
+	uint64_t rss_min, rss_max;
 };
 
 /* Merge the kind-k aggregates of every bucket overlapping [from, to)
- * (wall ns) into out; now: the wall clock, the current bucket's end.
+ * (wall ns; from INT64_MIN: all) into out; now: the wall clock, the
+ * current bucket's end.
  * 0, -ERANGE when no bucket overlaps (out empty), -ENOMEM. */
 int history_span(struct history *h, enum hist_kind k, int64_t from,
 		 int64_t to, int64_t now, struct history_span *out);
@@ -120,6 +152,71 @@ void history_span_free(struct history_span *sp);
 
 /* Buckets held and distinct stacks in them (every kind), for /metrics. */
 void history_counts(struct history *h, uint64_t *buckets, uint64_t *stacks);
+
+/* The history's memory, for /metrics and /history/buckets. */
+struct history_mem {
+	uint64_t bytes, budget;		/* held now, and the bound */
+	uint64_t evicted;		/* buckets dropped for memory */
+	uint64_t max_stacks;		/* per bucket and kind */
+	int64_t oldest;			/* wall ns of the oldest bucket's
+					   start, 0: none */
+};
+
+void history_memory(struct history *h, struct history_mem *out);
+
+/* ---- figures of each bucket --------------------------------------------- */
+
+/* What the recorder read of the process during a bucket. */
+struct hist_figures {
+	bool have_rss;
+	uint64_t rss_min, rss_max, rss_last;	/* bytes (statm) */
+	bool have_cgroup, cgroup_has_limit;
+	uint64_t cgroup_usage, cgroup_limit;	/* bytes, last reading */
+	uint64_t cpu_ns;	/* utime + stime of the process used within
+				   the bucket (/proc/PID/stat) */
+};
+
+/* A reading of the process into the current bucket: its RSS (when
+ * have_rss) and cpu_ns of CPU time used since the previous reading.
+ * Nothing happens before the first bucket or after a handover. */
+void history_note_usage(struct history *h, bool have_rss, uint64_t rss,
+			uint64_t cpu_ns);
+
+/* The memory cgroup's usage and limit (has_limit false: none) into the
+ * current bucket. */
+void history_note_cgroup(struct history *h, uint64_t usage, uint64_t limit,
+			 bool has_limit);
+
+/* Trigger `name` fired in the current bucket (the first
+ * HIST_BUCKET_TRIGGERS names are kept, copied; all are counted).
+ * -ENOMEM. */
+int history_note_trigger(struct history *h, const char *name);
+
+/* One bucket as history_list tells it. */
+struct hist_bucket_info {
+	int64_t start, end;		/* wall ns (end: now for the current) */
+	pid_t pid;			/* the process that recorded it */
+	bool current;			/* the one being filled */
+	struct hist_figures fig;
+	uint64_t samples[HIST_NKINDS], dropped[HIST_NKINDS];
+	unsigned ntriggers;		/* fired, all of them */
+	char triggers[HIST_BUCKET_TRIGGERS][64];	/* the first ones */
+};
+
+/* The buckets overlapping [from, to) (wall ns), oldest first, into *out
+ * (malloc'd, the caller frees it; NULL when *n is 0); now: the current
+ * bucket's end. 0, -ENOMEM. */
+int history_list(struct history *h, int64_t from, int64_t to, int64_t now,
+		 struct hist_bucket_info **out, size_t *n);
+
+/* /history/buckets: the buckets overlapping [from, to) (history_list) as
+ * JSON into *out (malloc'd, *len bytes, the caller's): the history's
+ * memory, then per bucket its span, process, CPU time, samples and
+ * dropped per kind, RSS, cgroup figures and triggers. pid and name say
+ * whose history it is. 0, -ENOMEM. Any thread. */
+int history_buckets_json(struct history *h, pid_t pid, const char *name,
+			 int64_t from, int64_t to, int64_t now, char **out,
+			 size_t *len);
 
 /* ---- the recorder (the sampler thread's side) ---------------------------
  * struct target (sampler.h) holds the history, struct sampler

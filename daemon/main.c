@@ -99,27 +99,48 @@ op_profile(void *ctx, const struct http_profile_req *req, struct http_reply *r)
 	registry_put(d->reg, t);
 }
 
-static void
-op_history(void *ctx, const struct http_history_req *req,
-	   struct http_reply *r)
+/* The target whose history a request asks for (registry_put it), or NULL
+ * with r filled: 404 without --continuous. */
+static struct target *
+history_target(struct profd *d, const struct http_history_req *req,
+	       struct http_reply *r)
 {
-	struct profd *d = ctx;
-	struct target *t;
-
 	if (!d->cfg.continuous_hz) {
 		r->status = 404;
 		snprintf(r->msg, sizeof(r->msg),
 			 "no history is recorded: start profd with "
 			 "--continuous to keep one");
-		return;
+		return NULL;
 	}
-	t = registry_get_recorded(d->reg, req->pid, r);
+	return registry_get_recorded(d->reg, req->pid, r);
+}
+
+static void
+op_history(void *ctx, const struct http_history_req *req,
+	   struct http_reply *r)
+{
+	struct profd *d = ctx;
+	struct target *t = history_target(d, req, r);
+
 	if (!t)
 		return;
 	target_history(t, req, r);
 	if (r->status != 200)
 		log_verbose("pid %d: history request failed: %d %s",
 			    (int)target_pid(t), r->status, r->msg);
+	registry_put(d->reg, t);
+}
+
+static void
+op_history_buckets(void *ctx, const struct http_history_req *req,
+		   struct http_reply *r)
+{
+	struct profd *d = ctx;
+	struct target *t = history_target(d, req, r);
+
+	if (!t)
+		return;
+	target_history_buckets(t, req, r);
 	registry_put(d->reg, t);
 }
 
@@ -309,6 +330,7 @@ static const struct http_ops ops = {
 	.profile = op_profile,
 	.memory = op_memory,
 	.history = op_history,
+	.history_buckets = op_history_buckets,
 	.cmdline = op_cmdline,
 	.symbol = op_symbol,
 	.threads = op_threads,
@@ -554,6 +576,7 @@ start_registry(struct profd *d)
 	topts.rt_priority = c->rt_priority;
 	topts.continuous_hz = c->continuous_hz;
 	topts.history_s = c->history_s;
+	topts.history_budget = c->history_memory;
 	topts.triggers = c->triggers;
 	topts.ntriggers = c->ntriggers;
 	if (c->ntriggers > 0 &&

@@ -227,6 +227,33 @@ target_memory_metrics(struct textbuf *b, struct target *t)
 	}
 }
 
+/* Continuous mode's memory bound (history.h): what the history holds
+ * against its budget, how far back it reaches, and the buckets dropped
+ * to stay within it. */
+static void
+history_memory_metrics(struct textbuf *b, pid_t pid,
+		       const struct target_stats *st)
+{
+	gauge(b, "profd_history_bytes",
+	      "Memory the history's buckets and ring hold (their stacks, "
+	      "index and figures), bytes.",
+	      pid, (double)st->history_bytes);
+	gauge(b, "profd_history_budget_bytes",
+	      "The bound of profd_history_bytes (--history-memory).", pid,
+	      (double)st->history_budget);
+	textbuf_printf(b,
+		       "# HELP profd_history_oldest_seconds How far back the "
+		       "history reaches now: the age of its oldest bucket's "
+		       "start.\n"
+		       "# TYPE profd_history_oldest_seconds gauge\n"
+		       "profd_history_oldest_seconds{pid=\"%d\"} %.3f\n",
+		       (int)pid, st->history_oldest_s);
+	counter(b, "profd_history_buckets_evicted_total",
+		"History buckets dropped to stay within --history-memory "
+		"(not for age).",
+		pid, st->history_evicted);
+}
+
 /* Every per-target series, labelled with the target's pid: the one list
  * of what the sampler counts (struct target_stats). */
 static void
@@ -266,6 +293,8 @@ target_metrics(struct textbuf *b, struct target *t)
 			"Times the --trigger conditions were checked against "
 			"the process (about once a second).",
 			pid, c->triggers_checked);
+	if (st.history)
+		history_memory_metrics(b, pid, &st);
 	counter(b, "profd_samples_total",
 		"Stack samples added to windows.", pid, c->samples);
 	counter(b, "profd_stops_total",

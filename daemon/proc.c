@@ -476,3 +476,62 @@ proc_sched_clock_now(int cpu, double *ms)
 	sched_yield();
 	return exec_start_of("/proc/thread-self/sched", ms);
 }
+
+/* /proc/PID/stat: the state, the CPU time used (utime + stime) and, of a
+ * zombie, the exit status (field 52, as wait(2) reports it). 0, -errno. */
+int
+proc_process_stat(pid_t pid, char *state, uint64_t *cpu_ns, int *exit_code)
+{
+	char path[64], *buf, *p;
+	unsigned long long ut = 0, st = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	size_t len;
+	int field, e;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	e = proc_read(path, 4096, &buf, &len);
+	if (e < 0)
+		return e;
+	p = strrchr(buf, ')');
+	*exit_code = -1;
+	if (!p || p[1] != ' ') {
+		free(buf);
+		return -EINVAL;
+	}
+	*state = p[2];
+	/* fields after the comm, 3 (state) on, space-separated */
+	for (field = 3, p += 2; *p; field++) {
+		if (field == 14)
+			ut = strtoull(p, NULL, 10);
+		else if (field == 15)
+			st = strtoull(p, NULL, 10);
+		else if (field == 52)
+			*exit_code = (int)strtol(p, NULL, 10);
+		p = strchr(p, ' ');
+		if (!p)
+			break;
+		p++;
+	}
+	free(buf);
+	*cpu_ns = (ut + st) * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
+	return 0;
+}
+
+/* Resident set (statm's second field, in pages). */
+int
+proc_statm_rss(pid_t pid, uint64_t *rss)
+{
+	char path[64], *buf, *p;
+	size_t len;
+	int e;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	e = proc_read(path, 256, &buf, &len);
+	if (e < 0)
+		return e;
+	p = strchr(buf, ' ');
+	*rss = p ? strtoull(p + 1, NULL, 10) * (uint64_t)sysconf(_SC_PAGESIZE)
+		 : 0;
+	free(buf);
+	return p ? 0 : -EINVAL;
+}

@@ -102,4 +102,15 @@ void proc_explain_eperm(pid_t pid, char *err, size_t errlen);
  * what to do (for -EMFILE/-ENFILE anywhere). Always fills err. */
 void proc_explain_nofile(char *err, size_t errlen);
 
+/* Of process pid, from /proc/PID/stat: its state, the CPU time all its
+ * threads used (utime + stime, ns) and, of a zombie, its exit status
+ * (field 52, as wait(2) reports it; -1 when not given). 0, -EINVAL,
+ * -errno. */
+int proc_process_stat(pid_t pid, char *state, uint64_t *cpu_ns,
+		      int *exit_code);
+
+/* Resident set of pid (the second field of /proc/PID/statm, in pages),
+ * bytes: cheaper to read than VmRSS of status. 0, -EINVAL, -errno. */
+int proc_statm_rss(pid_t pid, uint64_t *bytes);
+
 #endif /* PROFD_PROC_H */

@@ -48,15 +48,39 @@ agg_new(size_t max_entries)
 {
 	struct agg *a;
 
+	/* a zeroed index is a valid empty one: no slots until the first
+	 * add, so that the history's many small buckets cost little */
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
-	if (htab_init(&a->index, 1024, 0) < 0) {
-		free(a);
-		return NULL;
-	}
 	a->max_entries = max_entries;
+	a->bytes = sizeof(*a) + AGG_MALLOC_OVERHEAD;
 	return a;
+}
+
+/* First sizes of an aggregate's list and thread table (agg_add). */
+#define LIST_FIRST 256
+#define THREADS_FIRST 16
+
+/* Room for k items in an array that starts at first and doubles. */
+static size_t
+doubled(size_t k, size_t first)
+{
+	return k <= first ? first : 2 * k;
+}
+
+size_t
+agg_max_bytes(size_t k, size_t n)
+{
+	size_t slots = 2 * k <= 16 ? 16 : 4 * k;	/* HTAB_MIN_CAP */
+
+	return sizeof(struct agg) +
+	       k * (sizeof(struct agg_entry) + n * sizeof(uint64_t) +
+		    2 * AGG_MALLOC_OVERHEAD) +
+	       doubled(k, LIST_FIRST) * sizeof(struct agg_entry *) +
+	       slots * sizeof(struct htab_slot) +
+	       doubled(k, THREADS_FIRST) * sizeof(struct agg_thread) +
+	       4 * AGG_MALLOC_OVERHEAD;
 }
 
 void
@@ -91,11 +115,14 @@ note_thread(struct agg *a, pid_t tid, const char *name)
 		}
 	}
 	if (a->nthreads == a->capthreads) {
-		size_t nc = a->capthreads ? a->capthreads * 2 : 16;
+		size_t nc = a->capthreads ? a->capthreads * 2
+					    : THREADS_FIRST;
 
 		t = realloc(a->threads, nc * sizeof(*t));
 		if (!t)
 			return -ENOMEM;
+		a->bytes += (nc - a->capthreads) * sizeof(*t) +
+			    (a->capthreads ? 0 : AGG_MALLOC_OVERHEAD);
 		a->threads = t;
 		a->capthreads = nc;
 	}
@@ -123,6 +150,7 @@ agg_add(struct agg *a, pid_t tid, const char *thread_name, char state,
 	struct stack_key k = { tid, state, n, pcs };
 	uint64_t h = hash_stack(tid, state, pcs, n), id;
 	struct agg_entry *e;
+	size_t icap;
 
 	a->samples += (uint64_t)count;
 	id = htab_find(&a->index, h, stack_eq, a, &k);
@@ -139,11 +167,13 @@ agg_add(struct agg *a, pid_t tid, const char *thread_name, char state,
 	if (note_thread(a, tid, thread_name) < 0)
 		return -ENOMEM;
 	if (a->nlist == a->caplist) {
-		size_t nc = a->caplist ? a->caplist * 2 : 256;
+		size_t nc = a->caplist ? a->caplist * 2 : LIST_FIRST;
 		struct agg_entry **nl = realloc(a->list, nc * sizeof(*nl));
 
 		if (!nl)
 			return -ENOMEM;
+		a->bytes += (nc - a->caplist) * sizeof(*nl) +
+			    (a->caplist ? 0 : AGG_MALLOC_OVERHEAD);
 		a->list = nl;
 		a->caplist = nc;
 	}
@@ -151,11 +181,15 @@ agg_add(struct agg *a, pid_t tid, const char *thread_name, char state,
 	if (!e)
 		return -ENOMEM;
 	e->pcs = malloc(n * sizeof(*pcs));
+	icap = a->index.cap;
 	if (!e->pcs || htab_add(&a->index, h, a->nlist + 1) < 0) {
 		free(e->pcs);
 		free(e);
 		return -ENOMEM;
 	}
+	a->bytes += (a->index.cap - icap) * sizeof(struct htab_slot) +
+		    (icap ? 0 : AGG_MALLOC_OVERHEAD) + sizeof(*e) +
+		    n * sizeof(*pcs) + 2 * AGG_MALLOC_OVERHEAD;
 	memcpy(e->pcs, pcs, n * sizeof(*pcs));
 	e->tid = tid;
 	e->state = state;

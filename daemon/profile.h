@@ -41,10 +41,23 @@ struct agg {
 	struct agg_thread *threads;	/* names by tid */
 	size_t nthreads, capthreads;
 	uint64_t samples, dropped;
+	size_t bytes;		/* heap held, see agg_max_bytes */
 };
 
-/* An empty aggregate that keeps at most max_entries distinct stacks.
- * NULL when out of memory. */
+/* What malloc adds to each block it hands out, as agg.bytes counts it
+ * (glibc: 8 bytes of header, 16-byte alignment). */
+#define AGG_MALLOC_OVERHEAD 16
+
+/* The most heap an aggregate of k distinct stacks of at most n frames
+ * each can hold, as agg.bytes counts it: the struct, per stack its entry
+ * and PC array, and the list, index and thread names, which double when
+ * full (the index is at most half full) from their first sizes. Pure,
+ * any thread. */
+size_t agg_max_bytes(size_t k, size_t n);
+
+/* An empty aggregate that keeps at most max_entries distinct stacks; its
+ * index is allocated at the first add, so an empty one holds only
+ * sizeof(struct agg). NULL when out of memory. */
 struct agg *agg_new(size_t max_entries);
 
 /* Free a and everything in it. Accepts NULL. */
@@ -52,7 +65,8 @@ void agg_free(struct agg *a);
 
 /* Add count/value to the (tid, state, pcs) entry; pcs is copied. When
  * max_entries distinct stacks are reached, new stacks are counted in
- * a.dropped. -ENOMEM (the sample is then counted in a.samples only). */
+ * a.dropped. a.bytes follows what it allocates. -ENOMEM (the sample is
+ * then counted in a.samples only). */
 int agg_add(struct agg *a, pid_t tid, const char *thread_name, char state,
 	    const uint64_t *pcs, size_t n, int64_t count, int64_t value);
 

@@ -575,6 +575,7 @@ registry_add_rule(struct registry *r, const char *re, char *err,
 	service_name(re, r->nrules, nr->svc.name, sizeof(nr->svc.name));
 	if (nr->src && r->opts.continuous_hz)
 		nr->svc.hist = history_new(r->opts.history_s,
+					   r->opts.history_budget,
 					   HIST_MAX_STACKS);
 	if (!nr->src || (r->opts.continuous_hz && !nr->svc.hist)) {
 		regfree(&nr->re);

@@ -143,6 +143,11 @@ struct sampler {
 	bool rec_due;			/* takes part in this tick */
 	bool rec_refused;		/* ptrace refused in this tick */
 	uint64_t rec_next, rec_period;	/* CLOCK_MONOTONIC ns */
+	uint64_t rec_read_next;		/* the next reading of RSS and CPU
+					   time (once a second) */
+	uint64_t rec_cpu_prev;		/* the process's CPU ns, last read */
+	bool rec_have_cpu;		/* rec_cpu_prev is a reading */
+	bool rec_cgroup_due;		/* the bucket has no cgroup reading */
 };
 
 #endif /* PROFD_SAMPLER_INT_H */

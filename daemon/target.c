@@ -141,7 +141,8 @@ target_new_hist(pid_t pid, const struct target_opts *o, struct history *lent,
 		t->hist = lent;
 		t->hist_lent = true;
 	} else if (o->continuous_hz > 0) {
-		t->hist = history_new(o->history_s, HIST_MAX_STACKS);
+		t->hist = history_new(o->history_s, o->history_budget,
+				      HIST_MAX_STACKS);
 		if (!t->hist) {
 			snprintf(err, errlen, "out of memory");
 			errno = ENOMEM;
@@ -634,7 +635,8 @@ history_export_main(void *arg)
 {
 	struct history_job *j = arg;
 	const struct history_span *sp = j->sp;
-	char comment[1024], a[32], b[32], o[32], note[160], who[256];
+	char comment[1024], a[32], b[32], o[32], note[200], cut[200];
+	char rss[80], who[256];
 	bool wall = j->req->kind == HTTP_PROFILE_WALL;
 	bool growth = j->req->kind == HTTP_PROFILE_GROWTH;
 	struct export_info info;
@@ -642,8 +644,20 @@ history_export_main(void *arg)
 	span_who(j->t, sp, who, sizeof(who));
 	wall_rfc3339(sp->start, a, sizeof(a));
 	wall_rfc3339(sp->end, b, sizeof(b));
-	note[0] = '\0';
-	if (j->from != INT64_MIN && j->from < sp->oldest) {
+	note[0] = cut[0] = rss[0] = '\0';
+	if (sp->cut) {
+		wall_rfc3339(sp->oldest, o, sizeof(o));
+		snprintf(cut, sizeof(cut),
+			 "; cut by the memory budget (--history-memory %.1f "
+			 "MiB): older buckets were dropped, the history "
+			 "begins at %s",
+			 (double)sp->budget / 1048576.0, o);
+	}
+	if (sp->have_rss)
+		snprintf(rss, sizeof(rss), "; RSS %.1f to %.1f MiB",
+			 (double)sp->rss_min / 1048576.0,
+			 (double)sp->rss_max / 1048576.0);
+	if (!sp->cut && j->from != INT64_MIN && j->from < sp->oldest) {
 		wall_rfc3339(sp->oldest, o, sizeof(o));
 		snprintf(note, sizeof(note),
 			 "; the span asked for begins before the history, "
@@ -653,8 +667,8 @@ history_export_main(void *arg)
 	snprintf(comment, sizeof(comment),
 		 "profd %s: %s, history, %s, %s to %s (%.1f s) in "
 		 "%zu bucket(s) of %llu s at %u Hz: %" PRIu64
-		 " samples, %" PRIu64 " over the cap of %d stacks per "
-		 "bucket%s",
+		 " samples, %" PRIu64 " over the cap of %zu stacks per "
+		 "bucket%s%s%s",
 		 PROFD_VERSION, who,
 		 wall	  ? "wall clock, every thread"
 		 : growth ? "memory growth (page faults), running threads"
@@ -663,7 +677,7 @@ history_export_main(void *arg)
 		 b, (double)(sp->end - sp->start) / 1e9, sp->nbuckets,
 		 (unsigned long long)(HIST_BUCKET_NS / 1000000000ULL),
 		 j->t->o.continuous_hz, sp->agg->samples, sp->dropped,
-		 HIST_MAX_STACKS, note);
+		 sp->max_stacks, rss, note, cut);
 	memset(&info, 0, sizeof(info));
 	info.period = (int64_t)(1000000000ULL / j->t->o.continuous_hz);
 	info.time_nanos = sp->start;
@@ -699,6 +713,19 @@ history_bounds(const struct http_history_req *req, int64_t now,
 	}
 }
 
+/* Whether t keeps a history; 404 into r when it does not. */
+static bool
+keeps_history(struct target *t, struct http_reply *r)
+{
+	if (t->hist)
+		return true;
+	r->status = 404;
+	snprintf(r->msg, sizeof(r->msg),
+		 "process %d keeps no history: start profd with --continuous",
+		 (int)t->pid);
+	return false;
+}
+
 void
 target_history(struct target *t, const struct http_history_req *req,
 	       struct http_reply *r)
@@ -709,14 +736,8 @@ target_history(struct target *t, const struct http_history_req *req,
 	char o[32];
 	int e;
 
-	if (!t->hist) {
-		r->status = 404;
-		snprintf(r->msg, sizeof(r->msg),
-			 "process %d keeps no history: start profd with "
-			 "--continuous",
-			 (int)t->pid);
+	if (!keeps_history(t, r))
 		return;
-	}
 	history_bounds(req, now, &from, &to);
 	e = history_span(t->hist,
 			 req->kind == HTTP_PROFILE_WALL	    ? HIST_WALL
@@ -750,6 +771,29 @@ target_history(struct target *t, const struct http_history_req *req,
 	log_verbose("pid %d: history of %zu bucket(s): %" PRIu64 " samples",
 		    (int)t->pid, sp.nbuckets, sp.agg->samples);
 	history_span_free(&sp);
+}
+
+void
+target_history_buckets(struct target *t, const struct http_history_req *req,
+		       struct http_reply *r)
+{
+	int64_t now = wall_now_ns(), from, to;
+	char comm[16];
+
+	if (!keeps_history(t, r))
+		return;
+	/* the sampler rewrites comm under mu when the process exec's */
+	pthread_mutex_lock(&t->mu);
+	memcpy(comm, t->comm, sizeof(comm));
+	pthread_mutex_unlock(&t->mu);
+	history_bounds(req, now, &from, &to);
+	if (history_buckets_json(t->hist, t->pid, comm, from, to, now,
+				 &r->text, &r->text_len) < 0) {
+		r->status = 503;
+		snprintf(r->msg, sizeof(r->msg), "profd is out of memory");
+		return;
+	}
+	r->status = 200;
 }
 
 struct dump_job {
@@ -881,9 +925,19 @@ target_stats(struct target *t, struct target_stats *o)
 	pthread_mutex_unlock(&t->mu);
 	o->history = t->hist != NULL;
 	o->triggers = t->watch != NULL;
-	if (t->hist)
+	if (t->hist) {
+		struct history_mem hm;
+
 		history_counts(t->hist, &o->history_buckets,
-				&o->history_stacks);
+			       &o->history_stacks);
+		history_memory(t->hist, &hm);
+		o->history_bytes = hm.bytes;
+		o->history_budget = hm.budget;
+		o->history_evicted = hm.evicted;
+		if (hm.oldest)
+			o->history_oldest_s =
+				(double)(wall_now_ns() - hm.oldest) / 1e9;
+	}
 }
 
 void

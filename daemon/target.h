@@ -41,6 +41,7 @@ struct target_opts {
 	unsigned continuous_hz;	/* --continuous: record at this rate, 0:
 				   off */
 	unsigned history_s;	/* --history, seconds */
+	uint64_t history_budget;	/* --history-memory, bytes */
 	const struct trigger *triggers;	/* --trigger (with --continuous);
 					   the configuration's, borrowed */
 	size_t ntriggers;
@@ -101,6 +102,13 @@ void target_profile(struct target *t, const struct http_profile_req *req,
 void target_history(struct target *t, const struct http_history_req *req,
 		    struct http_reply *r);
 
+/* /history/buckets: continuous mode's buckets over req's span as JSON
+ * text (history_buckets_json), at once; 404 when the target keeps no
+ * history. req->kind is not used. Fills r as target_profile. */
+void target_history_buckets(struct target *t,
+			    const struct http_history_req *req,
+			    struct http_reply *r);
+
 /* Stacks of every thread now: pprof (debug 0) or text (1: aggregated,
  * 2: one block per thread). goroutine: name things as Go's
  * /debug/pprof/goroutine does. */
@@ -141,6 +149,9 @@ struct target_stats {
 	bool history;			/* continuous mode records it */
 	bool triggers;			/* --trigger conditions watch it */
 	uint64_t history_buckets, history_stacks;
+	uint64_t history_bytes, history_budget;	/* held, and the bound */
+	uint64_t history_evicted;	/* buckets dropped for memory */
+	double history_oldest_s;	/* how far back it reaches now */
 };
 
 void target_stats(struct target *t, struct target_stats *out);

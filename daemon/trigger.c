@@ -37,10 +37,8 @@ number(const char **p, double *v)
 	return 0;
 }
 
-/* SIZE: a number of bytes, or with KiB, MiB, GiB (also K, M, G, KB, MB,
- * GB, all powers of 1024). Stops at '/' or the end. */
-static int
-size(const char **p, uint64_t *bytes)
+int
+trigger_size(const char **p, uint64_t *bytes)
 {
 	static const struct {
 		const char *s;
@@ -138,7 +136,7 @@ trigger_parse(const char *expr, struct trigger *t, char *err, size_t errlen)
 	} else if (strncmp(expr, "rss-growth>=", 12) == 0) {
 		t->kind = TRIG_RSS_GROWTH;
 		p = expr + 12;
-		e = size(&p, &t->bytes);
+		e = trigger_size(&p, &t->bytes);
 		if (e == 0)
 			e = duration(p, &t->seconds);
 	} else if (strncmp(expr, "rss>=", 5) == 0) {
@@ -150,7 +148,7 @@ trigger_parse(const char *expr, struct trigger *t, char *err, size_t errlen)
 				e = -EINVAL;
 		} else {
 			t->kind = TRIG_RSS;
-			e = size(&p, &t->bytes);
+			e = trigger_size(&p, &t->bytes);
 			if (e == 0 && *p != '\0')
 				e = -EINVAL;
 		}

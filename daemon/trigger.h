@@ -46,6 +46,12 @@ struct trigger {
 	char safe[TRIGGER_TEXT];	/* text made safe for a file name */
 };
 
+/* SIZE at *p: a number of bytes (a fraction allowed), or with KiB, MiB,
+ * GiB (also K, M, G, KB, MB, GB, all powers of 1024), 1 byte to 1e18;
+ * *p moves past it. It must end at a '/' or the end of the string. 0, or
+ * -EINVAL. Pure (--history-memory uses it too). */
+int trigger_size(const char **p, uint64_t *bytes);
+
 /* Parse expr into *t. 0, or -EINVAL with err set. Pure. */
 int trigger_parse(const char *expr, struct trigger *t, char *err,
 		  size_t errlen);

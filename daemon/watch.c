@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon/clock.h"
+#include "daemon/history.h"
 #include "daemon/log.h"
 #include "daemon/memory.h"
 #include "daemon/proc.h"
@@ -124,65 +125,6 @@ watch_free(struct watch *w)
 
 /* ---- readings (sampler thread) ----------------------------------------- */
 
-/* /proc/PID/stat: the state, the CPU time used (utime + stime) and, of a
- * zombie, the exit status (field 52, as wait(2) reports it). 0, -errno. */
-static int
-read_stat(pid_t pid, char *state, uint64_t *cpu_ns, int *exit_code)
-{
-	char path[64], *buf, *p;
-	unsigned long long ut = 0, st = 0;
-	long hz = sysconf(_SC_CLK_TCK);
-	size_t len;
-	int field, e;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	e = proc_read(path, 4096, &buf, &len);
-	if (e < 0)
-		return e;
-	p = strrchr(buf, ')');
-	*exit_code = -1;
-	if (!p || p[1] != ' ') {
-		free(buf);
-		return -EINVAL;
-	}
-	*state = p[2];
-	/* fields after the comm, 3 (state) on, space-separated */
-	for (field = 3, p += 2; *p; field++) {
-		if (field == 14)
-			ut = strtoull(p, NULL, 10);
-		else if (field == 15)
-			st = strtoull(p, NULL, 10);
-		else if (field == 52)
-			*exit_code = (int)strtol(p, NULL, 10);
-		p = strchr(p, ' ');
-		if (!p)
-			break;
-		p++;
-	}
-	free(buf);
-	*cpu_ns = (ut + st) * (SEC / (uint64_t)(hz > 0 ? hz : 100));
-	return 0;
-}
-
-/* Resident set (statm's second field, in pages). */
-static int
-read_rss(pid_t pid, uint64_t *rss)
-{
-	char path[64], *buf, *p;
-	size_t len;
-	int e;
-
-	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
-	e = proc_read(path, 256, &buf, &len);
-	if (e < 0)
-		return e;
-	p = strchr(buf, ' ');
-	*rss = p ? strtoull(p + 1, NULL, 10) * (uint64_t)sysconf(_SC_PAGESIZE)
-		 : 0;
-	free(buf);
-	return p ? 0 : -EINVAL;
-}
-
 /* Look the cgroup up again (it may have moved); a new memory cgroup
  * gets a new OOM baseline. */
 static void
@@ -256,6 +198,10 @@ fire(struct watch *w, size_t i, uint64_t rss, const char *fired)
 	snprintf(j.fired, sizeof(j.fired), "%s", fired);
 	describe_state(w, rss, j.state, sizeof(j.state));
 	snapshot_fired(w->t->pid, w->trig[i].text);
+	/* the history's bucket says it fired (the timeline's marks) */
+	if (w->t->hist && history_note_trigger(w->t->hist, w->trig[i].text) < 0)
+		log_warn("pid %d: no memory to note trigger %s in the history",
+			 (int)w->t->pid, w->trig[i].text);
 	log_info("pid %d: trigger %s fired", (int)w->t->pid, w->trig[i].text);
 	post(w, &j);
 }
@@ -411,8 +357,8 @@ watch_tick(struct target *t, uint64_t now)
 		refresh_cgroup(w);
 		w->next_cg = now + CGROUP_NS;
 	}
-	if (read_rss(t->pid, &rss) < 0 ||
-	    read_stat(t->pid, &state, &cpu_ns, &code) < 0 || state == 'Z' ||
+	if (proc_statm_rss(t->pid, &rss) < 0 ||
+	    proc_process_stat(t->pid, &state, &cpu_ns, &code) < 0 || state == 'Z' ||
 	    state == 'X')
 		return;		/* exiting: the sampler will tell */
 	STAT_ADD(t, triggers_checked, 1);
@@ -458,7 +404,7 @@ exit_cause(struct watch *w, bool oom, uint64_t oom_now, char *out,
 	uint64_t cpu_ns;
 	int code = -1;
 
-	if (read_stat(w->t->pid, &state, &cpu_ns, &code) < 0 || state != 'Z')
+	if (proc_process_stat(w->t->pid, &state, &cpu_ns, &code) < 0 || state != 'Z')
 		code = -1;
 	if (code >= 0 && (code & 0x7f) != 0)
 		snprintf(out, len,

@@ -272,6 +272,10 @@ struct http_ops {
 	 * once (404 with a hint without --continuous). */
 	void (*history)(void *ctx, const struct http_history_req *req,
 			struct http_reply *r);
+	/* /history/buckets: the history's buckets over the span as JSON
+	 * text (req->kind unused); 404 with a hint without --continuous. */
+	void (*history_buckets)(void *ctx, const struct http_history_req *req,
+				struct http_reply *r);
 	/* The target's command line, NUL-separated (as Go serves it). */
 	void (*cmdline)(void *ctx, pid_t pid, struct http_reply *r);
 	/* Names for runtime addresses of the target (Go's /symbol protocol):

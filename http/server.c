@@ -675,49 +675,83 @@ history_time(struct mg_connection *c, const char *name, int64_t *ns)
 	return 0;
 }
 
-/* /debug/pprof/history: continuous mode's record of a span, at once. */
+/* The span of a history request (seconds=, since=, until=, and kind=
+ * when with_kind) into *req: 0, or the status of the 400 already sent. */
 static int
-route_history(struct http_server *s, struct mg_connection *c, pid_t pid)
+history_req(struct mg_connection *c, pid_t pid, bool with_kind,
+	    struct http_history_req *req)
 {
 	const struct mg_request_info *ri = mg_get_request_info(c);
-	struct http_history_req req;
-	struct http_reply r;
 	char v[64];
 	int n, e;
 
-	memset(&req, 0, sizeof(req));
-	req.kind = HTTP_PROFILE_CPU;
-	req.pid = pid;
-	req.since = req.until = INT64_MIN;
-	n = get_var(ri, "kind", v, sizeof(v));
+	memset(req, 0, sizeof(*req));
+	req->kind = HTTP_PROFILE_CPU;
+	req->pid = pid;
+	req->since = req->until = INT64_MIN;
+	n = with_kind ? get_var(ri, "kind", v, sizeof(v)) : -1;
 	if (n >= 0 && strcmp(v, "wall") == 0)
-		req.kind = HTTP_PROFILE_WALL;
+		req->kind = HTTP_PROFILE_WALL;
 	else if (n >= 0 && strcmp(v, "growth") == 0)
-		req.kind = HTTP_PROFILE_GROWTH;
+		req->kind = HTTP_PROFILE_GROWTH;
 	else if (n == -2 || (n >= 0 && strcmp(v, "cpu") != 0))
 		return send_error(c, 400,
 				  "invalid kind=%.32s: want cpu, wall or growth",
 				  n >= 0 ? v : "...");
 	n = get_var(ri, "seconds", v, sizeof(v));
 	if (n == -2 || (n >= 0 && http_parse_uint(v, 1, HISTORY_MAX_SECONDS,
-						  &req.seconds) < 0))
+						  &req->seconds) < 0))
 		return send_error(c, 400,
 				  "invalid seconds=%.32s: want a whole number "
 				  "of seconds from 1 to %u",
 				  n >= 0 ? v : "...", HISTORY_MAX_SECONDS);
-	if ((e = history_time(c, "since", &req.since)) != 0 ||
-	    (e = history_time(c, "until", &req.until)) != 0)
+	if ((e = history_time(c, "since", &req->since)) != 0 ||
+	    (e = history_time(c, "until", &req->until)) != 0)
 		return e;
-	if (req.seconds && req.since != INT64_MIN && req.until != INT64_MIN)
+	if (req->seconds && req->since != INT64_MIN && req->until != INT64_MIN)
 		return send_error(c, 400,
 				  "give at most two of seconds=, since= and "
 				  "until=");
-	if (req.since != INT64_MIN && req.until != INT64_MIN &&
-	    req.since >= req.until)
+	if (req->since != INT64_MIN && req->until != INT64_MIN &&
+	    req->since >= req->until)
 		return send_error(c, 400, "since= must be before until=");
+	return 0;
+}
+
+/* /debug/pprof/history: continuous mode's record of a span, at once. */
+static int
+route_history(struct http_server *s, struct mg_connection *c, pid_t pid)
+{
+	struct http_history_req req;
+	struct http_reply r;
+	int e;
+
+	if ((e = history_req(c, pid, true, &req)) != 0)
+		return e;
 	memset(&r, 0, sizeof(r));
 	s->ops->history(s->opsctx, &req, &r);
 	return send_reply(c, &r, "history");
+}
+
+/* /history/buckets: the same span, the buckets' figures as JSON. */
+static int
+route_history_buckets(struct http_server *s, struct mg_connection *c,
+		      pid_t pid)
+{
+	struct http_history_req req;
+	struct http_reply r;
+	int e;
+
+	if ((e = history_req(c, pid, false, &req)) != 0)
+		return e;
+	memset(&r, 0, sizeof(r));
+	s->ops->history_buckets(s->opsctx, &req, &r);
+	if (r.status != 200)
+		return send_reply(c, &r, "buckets");
+	send_body(c, 200, "application/json", r.text, r.text_len, NULL,
+		  false);
+	free(r.text);
+	return 200;
 }
 
 static int
@@ -1278,9 +1312,25 @@ handler(struct mg_connection *c, void *cbdata)
 		if (strcmp(path, "/debug/pprof/") == 0)
 			return route_index(s, c, 0);
 	}
+	if (pid == 0 && strcmp(path, "/history/buckets") == 0) {
+		/* also ?pid=N, beside /pid/N/history/buckets */
+		char v[16];
+		unsigned p = 0;
+		int n = get_var(ri, "pid", v, sizeof(v));
+
+		if (n == -2 ||
+		    (n >= 0 && http_parse_uint(v, 1, INT_MAX, &p) < 0))
+			return send_error(c, 400,
+					  "invalid pid=%.15s: want a process "
+					  "id",
+					  n >= 0 ? v : "...");
+		pid = (pid_t)p;
+	}
 	memset(&r, 0, sizeof(r));
 	if (!s->ops->check_target(s->opsctx, pid, &r))
 		return send_reply(c, &r, "");
+	if (strcmp(path, "/history/buckets") == 0)
+		return route_history_buckets(s, c, pid);
 
 	if (strcmp(path, "/debug/fgprof") == 0)
 		return route_profile(s, c, pid, HTTP_PROFILE_WALL);

@@ -58,6 +58,10 @@ usage_error hist5s --pid "$P" --listen "$L" --continuous --history 5s
 usage_error hist25h --pid "$P" --listen "$L" --continuous --history 25h
 usage_error hist10d --pid "$P" --listen "$L" --continuous --history 10d
 usage_error histalone --pid "$P" --listen "$L" --history 1m
+usage_error histmem1m --pid "$P" --listen "$L" --continuous --history-memory 1MiB
+usage_error histmem2t --pid "$P" --listen "$L" --continuous --history-memory 2048GiB
+usage_error histmemabc --pid "$P" --listen "$L" --continuous --history-memory lots
+usage_error histmemalone --pid "$P" --listen "$L" --history-memory 64MiB
 D=$TEST_DIR/snaps
 usage_error trigbad --pid "$P" --listen "$L" --continuous --output-dir "$D" --trigger 'rss>=lots'
 usage_error trignocont --pid "$P" --listen "$L" --output-dir "$D" --trigger exit

@@ -14,8 +14,9 @@
 #  - /metrics: profd_service_restarts_total and _exits_total 3,
 #    _oom_kills_total 0 (a SIGKILL is no OOM kill), up 1;
 #  - /service/NAME/debug/pprof/history over the whole span has samples of
-#    all four PIDs (tid labels: spin has one thread) in spin_leaf, and its
-#    comment names all four;
+#    all four PIDs (tid labels: spin has one thread) in spin_leaf, its
+#    comment names all four, and /service/NAME/history/buckets lists
+#    contiguous buckets recorded by each of the four;
 #  - a profile window asked for in the restart gap (after profd noticed
 #    the exit, before the next start, which comes 6 s later: more than
 #    the 5 s a request waits at least) waits and answers 200 from the next
@@ -27,6 +28,7 @@
 t_begin service
 need_pprof_dump
 command -v python3 >/dev/null || fail "python3: not installed (scripts/deps.sh)"
+command -v jq >/dev/null || fail "jq: not installed (scripts/deps.sh)"
 
 BIN=$TEST_DIR/bin
 mkdir -p "$BIN"
@@ -171,6 +173,15 @@ total=$(fold_total "$TEST_DIR/all.folded")
 leaf=$(fold_sum_leaf "$TEST_DIR/all.folded" spin_leaf)
 expect_range "history across restarts: spin_leaf share (%)" "$(pct "$leaf" "$total")" 80 100
 ok "the history spans the four processes: pids $got, $total (sample values)"
+code=$(fetch "$SVC/history/buckets" "$TEST_DIR/buckets.json")
+expect_status "GET /service/$NAME/history/buckets" "$code" 200
+got=$(jq -r '[.buckets[].pid] | unique | map(tostring) | join(" ")' "$TEST_DIR/buckets.json")
+[ "$got" = "$want" ] || fail "/service/$NAME/history/buckets: buckets of pids '$got', want '$want'"
+# shellcheck disable=SC2016  # jq's $i
+jq -e '.buckets | [range(1; length) as $i | .[$i].start_unix_ns == .[$i - 1].end_unix_ns] | all' \
+    "$TEST_DIR/buckets.json" >/dev/null ||
+    fail "/service/$NAME/history/buckets: not contiguous: $(head -c 600 "$TEST_DIR/buckets.json")"
+ok "/service/$NAME/history/buckets: contiguous buckets of pids $got"
 
 # ---- several processes at once; names ----------------------------------------------
 holder=$TARGET_PID

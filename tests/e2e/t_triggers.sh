@@ -10,6 +10,8 @@
 #      thread dump names grow_leaf, manifest.json parses and says what
 #      fired it; /snapshots/ lists it and serves its files, byte for
 #      byte; '..', hidden and unknown names get 404; /metrics counts it;
+#      /history/buckets names the trigger in the bucket of the snapshot's
+#      time, and gives that bucket an RSS range that reaches 100 MiB;
 #   b. SIGKILL: an exit snapshot appears, written after the kill (the rss
 #      one before it), with at least as much CPU history as the rss one;
 #   c. in a memory cgroup this test makes (v1 or v2; that part is skipped,
@@ -103,6 +105,14 @@ fired=$(curl -sS "$BASE/metrics" | awk -v l="profd_triggers_fired_total{pid=\"$T
 [ "$(metric_get profd_snapshots_written_total)" -ge 1 ] || fail "profd_snapshots_written_total"
 [ "$(metric_get profd_snapshot_errors_total)" = 0 ] || fail "profd_snapshot_errors_total"
 ok "/metrics: fired $fired, written $(metric_get profd_snapshots_written_total)"
+code=$(fetch "$BASE/history/buckets" "$TEST_DIR/buckets.json")
+expect_status "GET /history/buckets" "$code" 200
+jq -e --argjson t "$(jq .time_unix_ns "$M")" '[.buckets[] |
+    select(.start_unix_ns <= $t and $t <= .end_unix_ns)] | length == 1 and
+    (.[0].triggers | index("rss>=100MiB") != null) and .[0].triggers_fired >= 1 and
+    .[0].rss_bytes.max >= 100 * 1048576' "$TEST_DIR/buckets.json" >/dev/null ||
+    fail "/history/buckets: the bucket of the snapshot does not name rss>=100MiB or reach 100 MiB: $(head -c 1500 "$TEST_DIR/buckets.json")"
+ok "/history/buckets: the bucket of the snapshot names rss>=100MiB and its RSS reaches 100 MiB"
 
 # ---- b. exit ------------------------------------------------------------------
 t_kill=$(date +%s%N)

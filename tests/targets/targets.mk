@@ -11,7 +11,7 @@ TGT_WARN  = -Wall -Wextra -Werror
 TGT_DEPS  = $(TGT_SRC)/target.h $(TGT_SRC)/targets.mk
 TGT_BINS  = $(addprefix $(TARGET_DIR)/,spin split cxx libhot.so shlib demo \
 	    syscalls blocker lateload sigcount waitchild churn exiter \
-	    truncator tracer many grow burst)
+	    truncator tracer many grow burst stacks)
 
 # Rust (tests/e2e/t_rust.sh): built when rustc is on PATH; scripts/deps.sh
 # installs Debian's rustc when it is not, so CI always has it.
@@ -79,6 +79,10 @@ $(TARGET_DIR)/truncator: $(TGT_SRC)/truncator.c $(TGT_DEPS)
 $(TARGET_DIR)/many: $(TGT_SRC)/many.c $(TGT_DEPS)
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)$(CC) -O1 -g -pthread $(TGT_WARN) -o $@ $<
+
+$(TARGET_DIR)/stacks: $(TGT_SRC)/stacks.c $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)$(CC) -O1 -g -fno-omit-frame-pointer -pthread $(TGT_WARN) -o $@ $<
 
 $(TARGET_DIR)/demo: $(TGT_SRC)/demo.c $(TGT_DEPS)
 	@mkdir -p $(@D)

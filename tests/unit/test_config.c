@@ -142,6 +142,32 @@ main(void)
 		     "extra argument");
 	CHECK_EQ_INT(parse(&c, err, "--pid", "1", "-l", "nohost", NULL),
 		     -EINVAL, "bad --listen");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--continuous", NULL), 0,
+		     "--continuous");
+	CHECK(c.history_memory == 64ULL << 20, "--history-memory: 64 MiB");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--continuous",
+			   "--history-memory", "1.5GiB", NULL),
+		     0, "--history-memory 1.5GiB");
+	CHECK(c.history_memory == 3ULL << 29, "1.5 GiB in bytes");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--continuous",
+			   "--history-memory", "4194304", NULL),
+		     0, "--history-memory in bytes: the least");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--continuous",
+			   "--history-memory", "3MiB", NULL),
+		     -EINVAL, "--history-memory 3MiB: too small");
+	CHECK(strstr(err, "4MiB") != NULL, "the message gives the range");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--continuous",
+			   "--history-memory", "2TiB", NULL),
+		     -EINVAL, "--history-memory 2TiB: no such unit");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--continuous",
+			   "--history-memory", "2048GiB", NULL),
+		     -EINVAL, "--history-memory 2048GiB: too big");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--continuous",
+			   "--history-memory", "64MiB/s", NULL),
+		     -EINVAL, "--history-memory 64MiB/s");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--history-memory", "64MiB",
+			   NULL),
+		     -EINVAL, "--history-memory without --continuous");
 	CHECK_EQ_INT(parse(&c, err, "--help", NULL), 0, "--help");
 	CHECK(c.help, "help set");
 	CHECK_EQ_INT(parse(&c, err, "-V", NULL), 0, "-V");

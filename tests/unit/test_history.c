@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "daemon/config.h"
+#include "daemon/daemon.h"
 #include "daemon/history.h"
 #include "daemon/profile.h"
 #include "tests/unit/check.h"
@@ -64,6 +65,179 @@ test_duration(void)
 	      "overflow");
 }
 
+/* Add `stacks` distinct stacks of `frames` frames (leaf pc0 + i) to the
+ * current bucket's aggregate of kind k. */
+static void
+add_stacks(struct history *h, enum hist_kind k, uint64_t pc0, int stacks,
+	   size_t frames)
+{
+	uint64_t pcs[PROFD_MAX_FRAMES + 1];
+	size_t f;
+	int i;
+
+	for (f = 0; f < frames; f++)
+		pcs[f] = 0x100000 + f;
+	for (i = 0; i < stacks; i++) {
+		pcs[0] = pc0 + (uint64_t)i;
+		history_add(h, k, 1, "t", 0, pcs, frames, 1);
+	}
+}
+
+/* --history-memory: the bytes counted stay within the budget, the oldest
+ * buckets go first and the current one never, spans still merge, and a
+ * bucket alone fits. */
+static void
+test_budget(void)
+{
+	const uint64_t budget = HIST_MIN_BUDGET;
+	struct history_mem hm;
+	struct history_span sp;
+	uint64_t buckets, stacks, mono = 5 * (uint64_t)S;
+	bool within = true, had_current = true;
+	struct history *h;
+	int i;
+
+	h = history_new(3600, budget, HIST_MAX_STACKS);
+	CHECK(h != NULL, "history_new with a 4 MiB budget");
+	history_memory(h, &hm);
+	CHECK(hm.budget == budget && hm.bytes > 0 && hm.bytes < budget / 4,
+	      "an empty history: the ring only");
+	CHECK(hm.max_stacks > 10 && hm.max_stacks < HIST_MAX_STACKS,
+	      "the budget lowers the cap of stacks per bucket");
+	/* 40 buckets of 200 deep stacks each: ~1.4 MiB a bucket, so only
+	 * a few fit */
+	for (i = 0; i < 40; i++) {
+		CHECK_EQ_INT(history_rotate(h, mono + (uint64_t)i * 10 * S,
+					    WALL0 + i * 10 * S, false),
+			     1, "rotation");
+		add_stacks(h, HIST_CPU, 0x1000000 * (uint64_t)(i + 1), 200,
+			   256);
+		history_memory(h, &hm);
+		within &= hm.bytes <= budget;
+		history_counts(h, &buckets, &stacks);
+		had_current &= buckets >= 1 && hm.oldest <= WALL0 + i * 10 * S;
+	}
+	CHECK(within, "bytes stay within the budget at every step");
+	CHECK(had_current, "the current bucket is never dropped");
+	history_memory(h, &hm);
+	history_counts(h, &buckets, &stacks);
+	CHECK(hm.evicted > 0 && hm.evicted + buckets == 40,
+	      "buckets dropped for memory are counted");
+	CHECK(buckets >= 2, "more than the current bucket fits");
+	CHECK(hm.oldest == WALL0 + (40 - (int64_t)buckets) * 10 * S,
+	      "the oldest go first");
+	CHECK_EQ_INT(history_span(h, HIST_CPU, INT64_MIN, WALL0 + 400 * S,
+				  WALL0 + 395 * S, &sp),
+		     0, "the span of what is left");
+	CHECK_EQ_INT(sp.nbuckets, buckets, "every bucket left merged");
+	CHECK_EQ_INT(sp.agg->samples, 200 * buckets,
+		     "each bucket's samples in the merge");
+	CHECK(sp.cut, "the span says it was cut by the budget");
+	history_span_free(&sp);
+	CHECK_EQ_INT(history_span(h, HIST_CPU, WALL0 + 385 * S, WALL0 + 400 * S,
+				  WALL0 + 395 * S, &sp),
+		     0, "a recent span");
+	CHECK(!sp.cut, "a span within what is left is not cut");
+	history_span_free(&sp);
+
+	/* one bucket with more distinct stacks than the cap: it stays
+	 * within the budget alone, the rest counted as dropped */
+	CHECK_EQ_INT(history_rotate(h, mono + 400 * S, WALL0 + 400 * S, false),
+		     1, "a new bucket");
+	add_stacks(h, HIST_CPU, 0x7000000000, (int)hm.max_stacks + 50, 257);
+	add_stacks(h, HIST_WALL, 0x7000000000, (int)hm.max_stacks, 257);
+	add_stacks(h, HIST_GROWTH, 0x7000000000, (int)hm.max_stacks, 257);
+	history_memory(h, &hm);
+	history_counts(h, &buckets, &stacks);
+	CHECK(hm.bytes <= budget, "a bucket full of the deepest stacks fits");
+	CHECK_EQ_INT(buckets, 1, "everything older went");
+	CHECK(hm.bytes > budget / 2, "and it uses the budget");
+	CHECK_EQ_INT(history_span(h, HIST_CPU, WALL0 + 400 * S, WALL0 + 401 * S,
+				  WALL0 + 401 * S, &sp),
+		     0, "the full bucket");
+	CHECK_EQ_INT(sp.dropped, 50, "the stacks over the cap are dropped");
+	history_span_free(&sp);
+	history_free(h);
+}
+
+/* Each bucket's figures: RSS range, CPU time, cgroup, triggers, pid. */
+static void
+test_figures(void)
+{
+	struct hist_bucket_info *v;
+	struct history_span sp;
+	uint64_t mono = 5 * (uint64_t)S;
+	struct history *h;
+	char *json;
+	size_t n, len;
+
+	h = history_new(60, HIST_DEFAULT_BUDGET, HIST_MAX_STACKS);
+	history_note_usage(h, true, 100, 5);	/* before any bucket */
+	history_set_pid(h, 42);
+	history_rotate(h, mono, WALL0, false);
+	history_note_usage(h, true, 300, S / 2);
+	history_note_usage(h, true, 100, S / 4);
+	history_note_usage(h, true, 200, 0);
+	history_note_cgroup(h, 1000, 5000, true);
+	CHECK_EQ_INT(history_note_trigger(h, "rss>=1MiB"), 0, "a trigger");
+	history_note_trigger(h, "a");
+	history_note_trigger(h, "b");
+	history_note_trigger(h, "c");
+	history_note_trigger(h, "e");	/* the fifth: counted only */
+	history_set_pid(h, 43);
+	history_rotate(h, mono + 10 * S, WALL0 + 10 * S, false);
+	history_note_usage(h, false, 0, S);
+	CHECK_EQ_INT(history_list(h, INT64_MIN, WALL0 + 20 * S,
+				  WALL0 + 15 * S, &v, &n),
+		     0, "history_list");
+	CHECK_EQ_INT(n, 2, "two buckets");
+	if (n == 2) {
+		CHECK(v[0].fig.have_rss && v[0].fig.rss_min == 100 &&
+			      v[0].fig.rss_max == 300 &&
+			      v[0].fig.rss_last == 200,
+		      "RSS min, max, last");
+		CHECK_EQ_INT(v[0].fig.cpu_ns, 3 * S / 4, "CPU time summed");
+		CHECK(v[0].fig.have_cgroup && v[0].fig.cgroup_limit == 5000,
+		      "cgroup");
+		CHECK(v[0].ntriggers == 5 &&
+			      strcmp(v[0].triggers[0], "rss>=1MiB") == 0 &&
+			      strcmp(v[0].triggers[3], "c") == 0,
+		      "the first four trigger names, five counted");
+		CHECK(v[0].pid == 42 && v[1].pid == 43, "the pid of each");
+		CHECK(v[0].end == WALL0 + 10 * S && !v[0].current,
+		      "the first ends where the second begins");
+		CHECK(v[1].current && v[1].end == WALL0 + 15 * S,
+		      "the current one ends now");
+		CHECK(!v[1].fig.have_rss && v[1].fig.cpu_ns == S,
+		      "no RSS reading, CPU time");
+	}
+	free(v);
+	CHECK_EQ_INT(history_span(h, HIST_CPU, INT64_MIN, WALL0 + 20 * S,
+				  WALL0 + 15 * S, &sp),
+		     0, "a span without samples");
+	CHECK(sp.have_rss && sp.rss_min == 100 && sp.rss_max == 300,
+	      "the span's RSS range");
+	history_span_free(&sp);
+	CHECK_EQ_INT(history_buckets_json(h, 42, "a\"b", INT64_MIN,
+					  WALL0 + 20 * S, WALL0 + 15 * S,
+					  &json, &len),
+		     0, "JSON");
+	CHECK(strstr(json, "\"name\":\"a\\\"b\"") != NULL, "name escaped");
+	CHECK(strstr(json, "\"rss_bytes\":{\"min\":100,\"max\":300,"
+			   "\"last\":200}") != NULL,
+	      "rss_bytes in the JSON");
+	CHECK(strstr(json, "\"cgroup\":{\"usage_bytes\":1000,"
+			   "\"limit_bytes\":5000}") != NULL,
+	      "cgroup in the JSON");
+	CHECK(strstr(json, "\"rss_bytes\":null,\"cgroup\":null") != NULL,
+	      "nulls for no reading");
+	CHECK(strstr(json, "\"triggers\":[\"rss>=1MiB\",\"a\",\"b\",\"c\"]") !=
+		      NULL,
+	      "triggers in the JSON");
+	free(json);
+	history_free(h);
+}
+
 int
 main(void)
 {
@@ -78,7 +252,7 @@ main(void)
 					       "filling");
 	CHECK_EQ_INT(history_buckets(15), 3, "15 s: 2 buckets + 1");
 
-	h = history_new(30, 2);	/* 4 buckets, 2 stacks each */
+	h = history_new(30, HIST_MAX_BUDGET, 2);	/* 4 buckets, 2 stacks each */
 	CHECK(h != NULL, "history_new");
 	pc = 0x1000;
 	CHECK_EQ_INT(history_add(h, HIST_CPU, 1, "t", 0, &pc, 1, 5), 0,
@@ -175,7 +349,7 @@ main(void)
 	history_free(NULL);
 
 	/* union of non-overlapping modules */
-	h = history_new(10, 8);
+	h = history_new(10, HIST_MAX_BUDGET, 8);
 	one_module(&ms, 0x1000, 0x2000, "/a");
 	history_set_maps(h, 1, &ms);
 	history_rotate(h, mono, WALL0, false);
@@ -198,7 +372,7 @@ main(void)
 	/* handover (a --match service's restart): the old process's bucket
 	 * keeps its maps, samples wait for the new bucket, which begins at
 	 * once, and maps of the same generation number are taken again */
-	h = history_new(60, 8);
+	h = history_new(60, HIST_MAX_BUDGET, 8);
 	one_module(&ms, 0x1000, 0x2000, "/old");
 	history_set_maps(h, 1, &ms);
 	history_set_pid(h, 11);
@@ -234,5 +408,7 @@ main(void)
 	      "the old bucket is named by the old program");
 	history_span_free(&sp);
 	history_free(h);
+	test_budget();
+	test_figures();
 	return check_report();
 }
