@@ -41,6 +41,10 @@ static uint64_t process_starttime(pid_t pid);
 /* Over every target, for /metrics: windows posted and not yet over, and
  * windows cancelled because their client went away. */
 static uint64_t windows_open, windows_cancelled;
+static uint64_t windows_open_kind[TARGET_WINDOW_KINDS];	/* by session kind */
+_Static_assert(SESSION_CPU == 0 && SESSION_WALL == 1 && SESSION_DUMP == 2 &&
+		       SESSION_GROWTH == TARGET_WINDOW_KINDS - 1,
+	       "windows_open_kind is indexed by enum session_kind");
 
 static void
 install_wake_handler(void)
@@ -408,9 +412,11 @@ run_session(struct target *t, enum session_kind kind, unsigned seconds,
 	t->pending = s;
 	pthread_cond_signal(&t->wake);
 	__atomic_add_fetch(&windows_open, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&windows_open_kind[kind], 1, __ATOMIC_RELAXED);
 	cancelled = wait_session(t, s, client);
 	pthread_mutex_unlock(&t->mu);
 	__atomic_sub_fetch(&windows_open, 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&windows_open_kind[kind], 1, __ATOMIC_RELAXED);
 	if (cancelled) {
 		__atomic_add_fetch(&windows_cancelled, 1, __ATOMIC_RELAXED);
 		log_info("pid %d: %s window cancelled after %.1f s of %u: "
@@ -430,6 +436,8 @@ run_session(struct target *t, enum session_kind kind, unsigned seconds,
 		session_free(s);
 		return NULL;
 	}
+	/* the "N lost" of the profile's comment, for /metrics */
+	STAT_ADD(t, samples_lost, s->lost);
 	return s;
 }
 
@@ -812,10 +820,22 @@ target_stats(struct target *t, struct target_stats *o)
 }
 
 void
-target_window_counts(uint64_t *open, uint64_t *cancelled)
+target_window_counts(uint64_t *open, uint64_t *cancelled,
+		     uint64_t open_by_kind[TARGET_WINDOW_KINDS])
 {
+	size_t k;
+
 	*open = __atomic_load_n(&windows_open, __ATOMIC_RELAXED);
 	*cancelled = __atomic_load_n(&windows_cancelled, __ATOMIC_RELAXED);
+	for (k = 0; k < TARGET_WINDOW_KINDS; k++)
+		open_by_kind[k] = __atomic_load_n(&windows_open_kind[k],
+						  __ATOMIC_RELAXED);
+}
+
+const char *
+target_window_kind_name(size_t k)
+{
+	return session_kind_name((enum session_kind)k);
 }
 
 struct symbol_job {

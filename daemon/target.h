@@ -113,6 +113,7 @@ struct sampler_stats {
 	uint64_t deferred;		/* by the stop budget */
 	uint64_t unreadable;		/* thread reads without an fd to
 					   spare */
+	uint64_t samples_lost;		/* the "N lost" of finished windows */
 	struct hist stop, interrupt;	/* how long stops lasted, and took
 					   to arrive */
 };
@@ -128,9 +129,13 @@ struct target_stats {
 void target_stats(struct target *t, struct target_stats *out);
 
 /* Over every target: profile windows open now (posted and not yet over),
- * and windows cancelled so far because their client closed its
- * connection. */
-void target_window_counts(uint64_t *open, uint64_t *cancelled);
+ * in all and by kind (target_window_kind_name(k): "cpu", "wall", "dump"
+ * for thread dumps, "growth"), and windows cancelled so far because their
+ * client closed its connection. Any thread; cannot fail. */
+#define TARGET_WINDOW_KINDS 4
+void target_window_counts(uint64_t *open, uint64_t *cancelled,
+			  uint64_t open_by_kind[TARGET_WINDOW_KINDS]);
+const char *target_window_kind_name(size_t k);	/* static string */
 
 /* Go's /symbol: names for runtime addresses, innermost function first.
  * Blocks the calling (HTTP) thread. names[i] is malloc'd (the caller

@@ -337,6 +337,21 @@ struct http_server *http_start(const struct http_config *cfg,
  * Borrowed: valid until http_stop(S). Cannot fail; any thread. */
 const char *http_bound(const struct http_server *s);
 
+/* Requests answered so far, by endpoint class and status code, over every
+ * server of the process (one in profd), for /metrics' request counters.
+ * Classes are 0..HTTP_HANDLERS-1: http_handler_name(h) is a static string
+ * ("profile", "wall", "growth", "memory", "history", "threads", "symbol",
+ * "cmdline", "index", "metrics", "targets", "services", "snapshots",
+ * "healthz", "other"), NULL past the end. http_requests(h, code) is the
+ * count for code HTTP_CODE_MIN..HTTP_CODE_MAX, 0 outside. A window whose
+ * client went away counts as 499. Cannot fail; any thread (relaxed
+ * atomics, so a count may lag a request being answered). */
+#define HTTP_HANDLERS 15
+#define HTTP_CODE_MIN 100
+#define HTTP_CODE_MAX 599
+const char *http_handler_name(unsigned h);
+uint64_t http_requests(unsigned h, int code);
+
 /* Load the OpenSSL compatibility libraries civetweb needs for TLS (see
  * http/tls/libssl-compat.c); they stay loaded for the life of the
  * process, and a call after a success does nothing. http_start() calls it

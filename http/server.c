@@ -323,6 +323,86 @@ redirect(struct mg_connection *c, const char *to)
 	return 301;
 }
 
+/* ---- request counters ------------------------------------------------- */
+
+/* Answers by endpoint class and status code, for /metrics. Process-wide
+ * (profd runs one server); relaxed atomics, any thread. */
+enum {
+	H_PROFILE, H_WALL, H_GROWTH, H_MEMORY, H_HISTORY, H_THREADS, H_SYMBOL,
+	H_CMDLINE, H_INDEX, H_METRICS, H_TARGETS, H_SERVICES, H_SNAPSHOTS,
+	H_HEALTHZ, H_OTHER
+};
+static const char *const handler_names[HTTP_HANDLERS] = {
+	"profile", "wall", "growth", "memory", "history", "threads",
+	"symbol", "cmdline", "index", "metrics", "targets", "services",
+	"snapshots", "healthz", "other",
+};
+static uint64_t requests[HTTP_HANDLERS][HTTP_CODE_MAX - HTTP_CODE_MIN + 1];
+
+const char *
+http_handler_name(unsigned h)
+{
+	return h < HTTP_HANDLERS ? handler_names[h] : NULL;
+}
+
+uint64_t
+http_requests(unsigned h, int code)
+{
+	if (h >= HTTP_HANDLERS || code < HTTP_CODE_MIN || code > HTTP_CODE_MAX)
+		return 0;
+	return __atomic_load_n(&requests[h][code - HTTP_CODE_MIN],
+			       __ATOMIC_RELAXED);
+}
+
+/* The class of a decoded request path (what follows any /pid/N or
+ * /service/NAME prefix): the profile endpoints by name, the rest by
+ * their first component. */
+static unsigned
+handler_class(const char *path)
+{
+	static const struct {
+		const char *path;
+		unsigned h;
+	} exact[] = {
+		{ "/debug/pprof/profile", H_PROFILE },
+		{ "/debug/pprof/wall", H_WALL },
+		{ "/debug/fgprof", H_WALL },
+		{ "/debug/pprof/growth", H_GROWTH },
+		{ "/debug/pprof/memory", H_MEMORY },
+		{ "/debug/pprof/history", H_HISTORY },
+		{ "/debug/pprof/threads", H_THREADS },
+		{ "/debug/pprof/goroutine", H_THREADS },
+		{ "/debug/pprof/symbol", H_SYMBOL },
+		{ "/debug/pprof/cmdline", H_CMDLINE },
+		{ "/debug/pprof/", H_INDEX },
+		{ "/debug/pprof", H_INDEX },
+		{ "/", H_INDEX },
+		{ "/metrics", H_METRICS },
+		{ "/targets", H_TARGETS },
+		{ "/services", H_SERVICES },
+		{ "/healthz", H_HEALTHZ },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (strcmp(path, exact[i].path) == 0)
+			return exact[i].h;
+	if (strncmp(path, "/snapshots", 10) == 0)
+		return H_SNAPSHOTS;
+	return H_OTHER;
+}
+
+static void
+count_request(const char *path, int status)
+{
+	unsigned h = handler_class(path);
+
+	if (status < HTTP_CODE_MIN || status > HTTP_CODE_MAX)
+		return;
+	__atomic_add_fetch(&requests[h][status - HTTP_CODE_MIN], 1,
+			   __ATOMIC_RELAXED);
+}
+
 /* ---- routes -------------------------------------------------------------- */
 
 int
@@ -478,6 +558,27 @@ http_client_gone(const struct http_client *c)
 	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
+/* seconds=0 asks for Go's default window (net/http/pprof's
+ * "seconds <= 0 means 30"), on every endpoint that takes seconds. */
+#define ZERO_SECONDS 30
+
+/* format=: profiles come only as pprof (the default); anything else is a
+ * 400 that names what exists, never a pprof answer the client did not
+ * ask for. 0 when acceptable, else the status sent. */
+static int
+check_format(struct mg_connection *c)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	char v[64];
+	int n = get_var(ri, "format", v, sizeof(v));
+
+	if (n == -1 || (n >= 0 && strcmp(v, "pprof") == 0))
+		return 0;
+	return send_error(c, 400, "unknown format %.32s; use format=pprof "
+			  "(the default)",
+			  n >= 0 ? v : "...");
+}
+
 static int
 route_profile(struct http_server *s, struct mg_connection *c, pid_t pid,
 	      enum http_profile_kind kind)
@@ -494,15 +595,26 @@ route_profile(struct http_server *s, struct mg_connection *c, pid_t pid,
 	req.pid = pid;
 	req.seconds = s->cfg.default_seconds;
 	req.hz = s->cfg.default_hz;
+	if ((n = check_format(c)) != 0)
+		return n;
 	n = get_var(ri, "seconds", v, sizeof(v));
 	if (n == -2 ||
-	    (n >= 0 && http_parse_uint(v, 1, s->cfg.max_seconds,
+	    (n >= 0 && http_parse_uint(v, 0, s->cfg.max_seconds,
 				       &req.seconds) < 0))
 		return send_error(c, 400,
 				  "invalid seconds=%.32s: want a whole number "
 				  "of seconds from 1 to %u (profd "
-				  "--max-seconds)",
-				  n >= 0 ? v : "...", s->cfg.max_seconds);
+				  "--max-seconds), or 0 for %u",
+				  n >= 0 ? v : "...", s->cfg.max_seconds,
+				  ZERO_SECONDS);
+	if (req.seconds == 0 && ZERO_SECONDS > s->cfg.max_seconds)
+		return send_error(c, 400,
+				  "seconds=0 means %u s, over profd "
+				  "--max-seconds %u: give seconds=1..%u",
+				  ZERO_SECONDS, s->cfg.max_seconds,
+				  s->cfg.max_seconds);
+	if (req.seconds == 0)
+		req.seconds = ZERO_SECONDS;
 	n = get_var(ri, "hz", v, sizeof(v));
 	if (n == -2 ||
 	    (n >= 0 && http_parse_uint(v, 1, s->cfg.max_hz, &req.hz) < 0))
@@ -535,7 +647,10 @@ route_memory(struct http_server *s, struct mg_connection *c, pid_t pid)
 	const struct mg_request_info *ri = mg_get_request_info(c);
 	struct http_reply r;
 	char v[64];
+	int e;
 
+	if ((e = check_format(c)) != 0)
+		return e;
 	if (get_var(ri, "seconds", v, sizeof(v)) != -1)
 		return send_error(c, 400,
 				  "\"seconds\" parameter is not supported for "
@@ -698,13 +813,18 @@ route_history(struct http_server *s, struct mg_connection *c, pid_t pid)
 		return send_error(c, 400,
 				  "invalid kind=%.32s: want cpu, wall or growth",
 				  n >= 0 ? v : "...");
+	if ((e = check_format(c)) != 0)
+		return e;
 	n = get_var(ri, "seconds", v, sizeof(v));
-	if (n == -2 || (n >= 0 && http_parse_uint(v, 1, HISTORY_MAX_SECONDS,
+	if (n == -2 || (n >= 0 && http_parse_uint(v, 0, HISTORY_MAX_SECONDS,
 						  &req.seconds) < 0))
 		return send_error(c, 400,
 				  "invalid seconds=%.32s: want a whole number "
-				  "of seconds from 1 to %u",
-				  n >= 0 ? v : "...", HISTORY_MAX_SECONDS);
+				  "of seconds from 1 to %u, or 0 for %u",
+				  n >= 0 ? v : "...", HISTORY_MAX_SECONDS,
+				  ZERO_SECONDS);
+	if (n >= 0 && req.seconds == 0)
+		req.seconds = ZERO_SECONDS;
 	if ((e = history_time(c, "since", &req.since)) != 0 ||
 	    (e = history_time(c, "until", &req.until)) != 0)
 		return e;
@@ -736,6 +856,8 @@ route_threads(struct http_server *s, struct mg_connection *c, pid_t pid,
 				  "invalid debug=%.32s: want 0 (pprof), 1 "
 				  "(stacks with counts) or 2 (every thread)",
 				  n >= 0 ? v : "...");
+	if ((n = check_format(c)) != 0)
+		return n;
 	if (get_var(ri, "seconds", v, sizeof(v)) >= 0)
 		return send_error(c, 400,
 				  "\"seconds\" parameter is not supported for "
@@ -1213,15 +1335,19 @@ send_unauthorized(struct mg_connection *c)
 	return 401;
 }
 
+/* Route one request. upath (MAX_REQUEST_SIZE bytes) receives the decoded
+ * path; *pathp is left pointing at the part that names the endpoint (for
+ * the request counters), or at "" before it is known. Returns the status
+ * sent. */
 static int
-handler(struct mg_connection *c, void *cbdata)
+dispatch(struct http_server *s, struct mg_connection *c, char *upath,
+	 const char **pathp)
 {
-	struct http_server *s = cbdata;
 	const struct mg_request_info *ri = mg_get_request_info(c);
 	const char *path, *uri;
 	const char *m = ri->request_method;
 	struct http_reply r;
-	char loc[128], upath[MAX_REQUEST_SIZE];
+	char loc[128];
 	pid_t pid;
 
 	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 &&
@@ -1231,11 +1357,12 @@ handler(struct mg_connection *c, void *cbdata)
 				  "for /debug/pprof/symbol)",
 				  m);
 	if (http_decode_path(ri->local_uri ? ri->local_uri : "/", upath,
-			     sizeof(upath)) < 0)
+			     MAX_REQUEST_SIZE) < 0)
 		return send_error(c, 400,
 				  "invalid path: bad percent-encoding (%%00 "
 				  "or %% without two hex digits)");
 	uri = upath;
+	*pathp = uri;
 	/* for liveness and readiness probes: no token, no target needed */
 	if (strcmp(uri, "/healthz") == 0) {
 		send_body(c, 200, "text/plain; charset=utf-8", "ok\n", 3, NULL,
@@ -1265,6 +1392,7 @@ handler(struct mg_connection *c, void *cbdata)
 				  "bad target prefix: want /pid/<PID>/debug/"
 				  "pprof/...");
 	}
+	*pathp = path;
 	if (pid == 0 && strncmp(path, "/snapshots", 10) == 0)
 		return route_snapshots(s, c, path + 10);
 	if (pid == 0) {
@@ -1301,6 +1429,18 @@ handler(struct mg_connection *c, void *cbdata)
 				  "/debug/pprof/ (see /debug/pprof/ for the "
 				  "list)");
 	return route_pprof(s, c, pid, path + 13);
+}
+
+static int
+handler(struct mg_connection *c, void *cbdata)
+{
+	char upath[MAX_REQUEST_SIZE];
+	const char *path = "";
+	int status;
+
+	status = dispatch(cbdata, c, upath, &path);
+	count_request(path, status);
+	return status;
 }
 
 
