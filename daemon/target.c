@@ -280,7 +280,7 @@ target_build_id(struct target *t, char *buf, size_t len)
 	pthread_mutex_lock(&t->space_mu);
 	m = space_main_module(t->space);
 	if (m && m->img)
-		snprintf(buf, len, "%s", elfimg_build_id(m->img));
+		snprintf(buf, len, "%s", elfimg_profile_build_id(m->img));
 	pthread_mutex_unlock(&t->space_mu);
 }
 
