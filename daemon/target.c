@@ -856,9 +856,13 @@ symbol_main(void *arg)
 
 		if (!j->imgs[i])
 			continue;
+		/* the function that owns the code (the last frame), as the
+		 * profile's location names it: pprof's remote symbolization
+		 * gives each location that one name, and frames[0] would be
+		 * an inlined callee (msort_with_tmp for __qsort_r) */
 		if (symbolize(j->imgs[i], j->vaddrs[i], &si) == 0 && si.n > 0 &&
-		    si.frames[0].name[0])
-			j->names[i] = strdup(si.frames[0].name);
+		    si.frames[si.n - 1].name[0])
+			j->names[i] = strdup(si.frames[si.n - 1].name);
 	}
 	return NULL;
 }
