@@ -137,7 +137,10 @@ void target_window_counts(uint64_t *open, uint64_t *cancelled,
 			  uint64_t open_by_kind[TARGET_WINDOW_KINDS]);
 const char *target_window_kind_name(size_t k);	/* static string */
 
-/* Go's /symbol: names for runtime addresses, innermost function first.
+/* Go's /symbol: for each runtime address, the name of the function that
+ * owns the code there (a profile location's non-inline frame, the name
+ * profiles give it), so that pprof's remote symbolization agrees with
+ * profd's profiles. JIT code (perf maps) is not named here.
  * Blocks the calling (HTTP) thread. names[i] is malloc'd (the caller
  * frees it) or NULL when unknown; r carries the status. */
 void target_symbol(struct target *t, const uint64_t *addrs, size_t n,

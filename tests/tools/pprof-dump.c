@@ -4,6 +4,7 @@
  *   pprof-dump folded [-i INDEX] [-L] [-t] FILE
  *   pprof-dump labels FILE
  *   pprof-dump leaves [-L] FILE
+ *   pprof-dump strip FILE > OUT
  *
  * FILE may be gzip'd or raw protobuf; "-" reads standard input. The profile
  * is read with pprof_decode(), so anything pprof or Parca would refuse
@@ -32,7 +33,8 @@ usage(void)
 		"usage: pprof-dump summary FILE\n"
 		"       pprof-dump folded [-i INDEX] [-L] [-t] FILE\n"
 		"       pprof-dump labels FILE\n"
-		"       pprof-dump leaves [-L] FILE\n");
+		"       pprof-dump leaves [-L] FILE\n"
+		"       pprof-dump strip FILE > OUT\n");
 	exit(EXIT_USAGE);
 }
 
@@ -351,6 +353,55 @@ leaves(const struct pprof *p, bool with_lines)
 	}
 }
 
+/* ---- strip ------------------------------------------------------------ */
+
+/* The profile without names where pprof could name it remotely: the
+ * lines of every location in a file mapping dropped and those mappings'
+ * has_* flags cleared (mappings pprof calls unsymbolizable, "[vdso]" and
+ * the like, and locations without a mapping keep theirs), written gzip'd
+ * to stdout. What a profiler that does not symbolize would send, for a
+ * test of pprof's remote symbolization, which names only locations
+ * without lines. */
+static bool
+strippable(const struct pprof *p, uint64_t mapping_id)
+{
+	const char *file, *base;
+
+	if (!mapping_id)
+		return false;
+	file = str(p, p->mappings[mapping_id - 1].filename);
+	base = strrchr(file, '/');
+	base = base ? base + 1 : file;
+	return *file && base[0] != '[';
+}
+
+static int
+strip(struct pprof *p)
+{
+	unsigned char *buf;
+	size_t i, len;
+	int e;
+
+	for (i = 0; i < p->n_locations; i++)
+		if (strippable(p, p->locations[i].mapping_id))
+			p->locations[i].n_lines = 0;
+	for (i = 0; i < p->n_mappings; i++) {
+		struct pprof_mapping *m = &p->mappings[i];
+
+		if (!strippable(p, m->id))
+			continue;
+		m->has_functions = m->has_filenames = false;
+		m->has_line_numbers = m->has_inline_frames = false;
+	}
+	e = pprof_encode(p, true, &buf, &len);
+	if (e < 0)
+		return e;
+	if (fwrite(buf, 1, len, stdout) != len)
+		e = -EIO;
+	free(buf);
+	return e;
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 int
@@ -370,7 +421,8 @@ main(int argc, char **argv)
 		optstring = "+i:Lt";
 	else if (strcmp(cmd, "leaves") == 0)
 		optstring = "+L";
-	else if (strcmp(cmd, "summary") == 0 || strcmp(cmd, "labels") == 0)
+	else if (strcmp(cmd, "summary") == 0 || strcmp(cmd, "labels") == 0 ||
+		 strcmp(cmd, "strip") == 0)
 		optstring = "+";
 	else
 		usage();
@@ -407,6 +459,10 @@ main(int argc, char **argv)
 		labels(p);
 	} else if (strcmp(cmd, "leaves") == 0) {
 		leaves(p, with_lines);
+	} else if (strcmp(cmd, "strip") == 0) {
+		if ((rc = strip(p)) < 0)
+			fprintf(stderr, "pprof-dump: strip: %s\n", strerror(-rc));
+		rc = rc < 0;
 	} else {
 		if (index < 0)
 			index = (long)p->n_sample_types - 1;
