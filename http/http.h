@@ -188,6 +188,15 @@ int pprof_add_sample(struct pprof *p, const uint64_t *location_ids,
 int pprof_encode(const struct pprof *p, bool gzip, unsigned char **out,
 		 size_t *out_len);
 
+/* P as collapsed stacks (format=folded): one line per distinct stack,
+ * frames root first joined by ';' (inline frames expanded, a callee after
+ * its caller; a frame without a name as its address in hex), a space, the
+ * sum of the first sample type's values over the samples with that
+ * stack, in the order the stacks first occur. P is only read. On success
+ * *out is malloc'd text of *out_len bytes (NUL-terminated) the caller
+ * frees; on failure *out is untouched. 0 or -ENOMEM. Any thread. */
+int pprof_folded(const struct pprof *p, char **out, size_t *out_len);
+
 /* Parse a profile (gzip or raw protobuf) and check it as pprof and Parca
  * would: ids dense and in order, references valid, strings[0] == "", value
  * counts matching sample types. BUF is only read. On success *out is a new

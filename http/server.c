@@ -562,21 +562,44 @@ http_client_gone(const struct http_client *c)
  * "seconds <= 0 means 30"), on every endpoint that takes seconds. */
 #define ZERO_SECONDS 30
 
-/* format=: profiles come only as pprof (the default); anything else is a
- * 400 that names what exists, never a pprof answer the client did not
- * ask for. 0 when acceptable, else the status sent. */
+/* format=: pprof (the default) or folded (collapsed stacks, folded.c);
+ * anything else is a 400 that names what exists, never a pprof answer the
+ * client did not ask for. 0 when acceptable, with *folded set; else the
+ * status sent. */
 static int
-check_format(struct mg_connection *c)
+check_format(struct mg_connection *c, bool *folded)
 {
 	const struct mg_request_info *ri = mg_get_request_info(c);
 	char v[64];
 	int n = get_var(ri, "format", v, sizeof(v));
 
-	if (n == -1 || (n >= 0 && strcmp(v, "pprof") == 0))
+	*folded = n >= 0 && strcmp(v, "folded") == 0;
+	if (n == -1 || *folded || (n >= 0 && strcmp(v, "pprof") == 0))
 		return 0;
 	return send_error(c, 400, "unknown format %.32s; use format=pprof "
-			  "(the default)",
+			  "(the default) or format=folded",
 			  n >= 0 ? v : "...");
+}
+
+/* send_reply, with a profile as collapsed stacks when folded. */
+static int
+send_profile(struct mg_connection *c, struct http_reply *r, const char *name,
+	     bool folded)
+{
+	char *text;
+	size_t len;
+	int e;
+
+	if (!folded || r->status != 200 || !r->profile)
+		return send_reply(c, r, name);
+	e = pprof_folded(r->profile, &text, &len);
+	pprof_free(r->profile);
+	free(r->text);
+	if (e < 0)
+		return send_error(c, 503, "profd is out of memory");
+	send_body(c, 200, "text/plain; charset=utf-8", text, len, NULL, false);
+	free(text);
+	return 200;
 }
 
 static int
@@ -588,6 +611,7 @@ route_profile(struct http_server *s, struct mg_connection *c, pid_t pid,
 	struct http_profile_req req;
 	struct http_reply r;
 	char v[64];
+	bool folded;
 	int n;
 
 	memset(&req, 0, sizeof(req));
@@ -595,7 +619,7 @@ route_profile(struct http_server *s, struct mg_connection *c, pid_t pid,
 	req.pid = pid;
 	req.seconds = s->cfg.default_seconds;
 	req.hz = s->cfg.default_hz;
-	if ((n = check_format(c)) != 0)
+	if ((n = check_format(c, &folded)) != 0)
 		return n;
 	n = get_var(ri, "seconds", v, sizeof(v));
 	if (n == -2 ||
@@ -635,10 +659,11 @@ route_profile(struct http_server *s, struct mg_connection *c, pid_t pid,
 		mg_disable_connection_keep_alive(c);
 		return 499;
 	}
-	return send_reply(c, &r,
-			  kind == HTTP_PROFILE_WALL     ? "wall"
-			  : kind == HTTP_PROFILE_GROWTH ? "growth"
-							: "profile");
+	return send_profile(c, &r,
+			    kind == HTTP_PROFILE_WALL	  ? "wall"
+			    : kind == HTTP_PROFILE_GROWTH ? "growth"
+							  : "profile",
+			    folded);
 }
 
 static int
@@ -647,9 +672,10 @@ route_memory(struct http_server *s, struct mg_connection *c, pid_t pid)
 	const struct mg_request_info *ri = mg_get_request_info(c);
 	struct http_reply r;
 	char v[64];
+	bool folded;
 	int e;
 
-	if ((e = check_format(c)) != 0)
+	if ((e = check_format(c, &folded)) != 0)
 		return e;
 	if (get_var(ri, "seconds", v, sizeof(v)) != -1)
 		return send_error(c, 400,
@@ -658,7 +684,7 @@ route_memory(struct http_server *s, struct mg_connection *c, pid_t pid)
 				  "now");
 	memset(&r, 0, sizeof(r));
 	s->ops->memory(s->opsctx, pid, &r);
-	return send_reply(c, &r, "memory");
+	return send_profile(c, &r, "memory", folded);
 }
 
 /* n digits of s as a number into *v; false when one is not a digit. */
@@ -798,6 +824,7 @@ route_history(struct http_server *s, struct mg_connection *c, pid_t pid)
 	struct http_history_req req;
 	struct http_reply r;
 	char v[64];
+	bool folded;
 	int n, e;
 
 	memset(&req, 0, sizeof(req));
@@ -813,7 +840,7 @@ route_history(struct http_server *s, struct mg_connection *c, pid_t pid)
 		return send_error(c, 400,
 				  "invalid kind=%.32s: want cpu, wall or growth",
 				  n >= 0 ? v : "...");
-	if ((e = check_format(c)) != 0)
+	if ((e = check_format(c, &folded)) != 0)
 		return e;
 	n = get_var(ri, "seconds", v, sizeof(v));
 	if (n == -2 || (n >= 0 && http_parse_uint(v, 0, HISTORY_MAX_SECONDS,
@@ -837,7 +864,7 @@ route_history(struct http_server *s, struct mg_connection *c, pid_t pid)
 		return send_error(c, 400, "since= must be before until=");
 	memset(&r, 0, sizeof(r));
 	s->ops->history(s->opsctx, &req, &r);
-	return send_reply(c, &r, "history");
+	return send_profile(c, &r, "history", folded);
 }
 
 static int
@@ -848,6 +875,7 @@ route_threads(struct http_server *s, struct mg_connection *c, pid_t pid,
 	struct http_reply r;
 	unsigned debug = 0;
 	char v[64];
+	bool folded;
 	int n;
 
 	n = get_var(ri, "debug", v, sizeof(v));
@@ -856,8 +884,13 @@ route_threads(struct http_server *s, struct mg_connection *c, pid_t pid,
 				  "invalid debug=%.32s: want 0 (pprof), 1 "
 				  "(stacks with counts) or 2 (every thread)",
 				  n >= 0 ? v : "...");
-	if ((n = check_format(c)) != 0)
+	if ((n = check_format(c, &folded)) != 0)
 		return n;
+	if (folded && debug != 0)
+		return send_error(c, 400,
+				  "format=folded needs debug=0 (a profile); "
+				  "debug=%u is text",
+				  debug);
 	if (get_var(ri, "seconds", v, sizeof(v)) >= 0)
 		return send_error(c, 400,
 				  "\"seconds\" parameter is not supported for "
@@ -865,7 +898,8 @@ route_threads(struct http_server *s, struct mg_connection *c, pid_t pid,
 				  "now");
 	memset(&r, 0, sizeof(r));
 	s->ops->threads(s->opsctx, pid, (int)debug, goroutine, &r);
-	return send_reply(c, &r, goroutine ? "goroutine" : "threads");
+	return send_profile(c, &r, goroutine ? "goroutine" : "threads",
+			    folded);
 }
 
 static int

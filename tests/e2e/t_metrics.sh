@@ -16,7 +16,8 @@
 #      equal to the sum of the windows' "N lost".
 #   4. seconds=0 means 30 s: a window asked with seconds=0 and cancelled
 #      by its client is logged as a window of 30 s.
-#   5. format=: anything but pprof is a 400 on every profile endpoint.
+#   5. format=: anything but pprof and folded (t_folded) is a 400 on every
+#      profile endpoint.
 . "$(dirname "$0")/lib.sh"
 t_begin metrics
 need_pprof_dump
@@ -129,11 +130,11 @@ ok "seconds=0 is a 30 s window (${line#*: }), cancelled when its client left"
 for ep in debug/pprof/profile debug/pprof/wall debug/fgprof debug/pprof/growth \
     debug/pprof/memory debug/pprof/history debug/pprof/threads \
     debug/pprof/goroutine; do
-	expect_error "$SVC/$ep?format=folded&seconds=1" 400
-	grep -q '^unknown format folded; use ' "$TEST_DIR/err.$_nstarted" ||
-	    fail "$ep?format=folded: $(cat "$TEST_DIR/err.$_nstarted")"
+	expect_error "$SVC/$ep?format=svg&seconds=1" 400
+	grep -q '^unknown format svg; use ' "$TEST_DIR/err.$_nstarted" ||
+	    fail "$ep?format=svg: $(cat "$TEST_DIR/err.$_nstarted")"
 done
-ok "format=folded: 400 'unknown format' on every profile endpoint"
+ok "format=svg: 400 'unknown format' on every profile endpoint"
 
 stop_profd
 say "PASS metrics"
