@@ -293,6 +293,21 @@ static const struct {
 	  SST(unreadable) },
 };
 
+/* The sampler's histograms (struct hist in struct sampler_stats). */
+static const struct {
+	const char *name, *help;
+	size_t off;
+} target_hists[] = {
+	{ "profd_stop_seconds",
+	  "Time a thread stayed stopped: from its stop being reported to its "
+	  "release.",
+	  SST(stop) },
+	{ "profd_interrupt_seconds",
+	  "From PTRACE_INTERRUPT to the stop being reported (the thread runs "
+	  "meanwhile).",
+	  SST(interrupt) },
+};
+
 /* profd_errors_total{kind}: what went wrong while sampling, by kind. */
 static const struct {
 	const char *kind;
@@ -332,6 +347,89 @@ target_memory_metrics(struct textbuf *b, const struct tinfo *ti, size_t n)
 	}
 }
 
+/* The per-target gauges (and the one counter) that are not plain
+ * sampler counters, each read from a struct tinfo by tvalue(). */
+enum tval {
+	TV_UP, TV_WINDOWS, TV_HIST_BUCKETS, TV_HIST_STACKS, TV_STOP_MAX,
+	TV_INTERRUPT_MAX, TV_TICK_CPU
+};
+
+static const struct {
+	const char *name, *type, *help;
+	enum tval v;
+	bool seconds;		/* printed with ns precision */
+	bool history;		/* only for targets continuous mode records */
+} target_values[] = {
+	{ "profd_target_up", "gauge", "1 while the process runs.", TV_UP,
+	  false, false },
+	{ "profd_windows_active", "gauge", "Profile windows open.",
+	  TV_WINDOWS, false, false },
+	{ "profd_history_buckets", "gauge",
+	  "Time buckets continuous mode holds.", TV_HIST_BUCKETS, false,
+	  true },
+	{ "profd_history_stacks", "gauge",
+	  "Distinct stacks in them, CPU and wall.", TV_HIST_STACKS, false,
+	  true },
+	{ "profd_stop_seconds_max", "gauge",
+	  "Longest stop so far (see profd_stop_seconds).", TV_STOP_MAX, true,
+	  false },
+	{ "profd_interrupt_seconds_max", "gauge",
+	  "Longest interrupt so far (see profd_interrupt_seconds).",
+	  TV_INTERRUPT_MAX, true, false },
+	{ "profd_tick_cpu_seconds_total", "counter",
+	  "Sampler CPU time spent in ticks.", TV_TICK_CPU, true, false },
+};
+
+static double
+tvalue(const struct tinfo *ti, enum tval v)
+{
+	const struct sampler_stats *c = &ti->st.sampler;
+
+	switch (v) {
+	case TV_UP: return ti->alive ? 1 : 0;
+	case TV_WINDOWS: return ti->st.windows_active;
+	case TV_HIST_BUCKETS: return (double)ti->st.history_buckets;
+	case TV_HIST_STACKS: return (double)ti->st.history_stacks;
+	case TV_STOP_MAX: return (double)c->stop.max_ns / 1e9;
+	case TV_INTERRUPT_MAX: return (double)c->interrupt.max_ns / 1e9;
+	case TV_TICK_CPU: return (double)c->tick_cpu_ns / 1e9;
+	}
+	return 0;
+}
+
+/* The families of target_values[]; a history family only when some
+ * target has a history. */
+static void
+target_value_metrics(struct textbuf *b, const struct tinfo *ti, size_t n)
+{
+	size_t i, k;
+	bool hist = false;
+
+	for (i = 0; i < n; i++)
+		hist |= ti[i].st.history;
+	for (k = 0; k < sizeof(target_values) / sizeof(target_values[0]);
+	     k++) {
+		if (target_values[k].history && !hist)
+			continue;
+		family(b, target_values[k].name, target_values[k].type,
+		       target_values[k].help);
+		for (i = 0; i < n; i++) {
+			double v = tvalue(&ti[i], target_values[k].v);
+
+			if (target_values[k].history && !ti[i].st.history)
+				continue;
+			if (target_values[k].seconds)
+				textbuf_printf(b, "%s{pid=\"%d\"} %.9f\n",
+					       target_values[k].name,
+					       (int)ti[i].pid, v);
+			else
+				textbuf_printf(b, "%s{pid=\"%d\"} %.0f\n",
+					       target_values[k].name,
+					       (int)ti[i].pid, v);
+		}
+	}
+}
+
 /* Every per-target family, each with one series per target labelled with
  * its pid: the one list of what the sampler counts (struct
  * target_stats). */
@@ -339,39 +437,9 @@ static void
 target_metrics(struct textbuf *b, const struct tinfo *ti, size_t n)
 {
 	size_t i, k;
-	bool hist = false;
 
-	family(b, "profd_target_up", "gauge", "1 while the process runs.");
-	for (i = 0; i < n; i++)
-		textbuf_printf(b, "profd_target_up{pid=\"%d\"} %d\n",
-			       (int)ti[i].pid, ti[i].alive ? 1 : 0);
+	target_value_metrics(b, ti, n);
 	target_memory_metrics(b, ti, n);
-	family(b, "profd_windows_active", "gauge", "Profile windows open.");
-	for (i = 0; i < n; i++)
-		textbuf_printf(b, "profd_windows_active{pid=\"%d\"} %u\n",
-			       (int)ti[i].pid, ti[i].st.windows_active);
-	for (i = 0; i < n; i++)
-		hist |= ti[i].st.history;
-	if (hist) {
-		family(b, "profd_history_buckets", "gauge",
-		       "Time buckets continuous mode holds.");
-		for (i = 0; i < n; i++)
-			if (ti[i].st.history)
-				textbuf_printf(b,
-					       "profd_history_buckets{pid=\"%d\"} "
-					       "%" PRIu64 "\n",
-					       (int)ti[i].pid,
-					       ti[i].st.history_buckets);
-		family(b, "profd_history_stacks", "gauge",
-		       "Distinct stacks in them, CPU and wall.");
-		for (i = 0; i < n; i++)
-			if (ti[i].st.history)
-				textbuf_printf(b,
-					       "profd_history_stacks{pid=\"%d\"} "
-					       "%" PRIu64 "\n",
-					       (int)ti[i].pid,
-					       ti[i].st.history_stacks);
-	}
 	for (k = 0; k < sizeof(target_counters) / sizeof(target_counters[0]);
 	     k++) {
 		family(b, target_counters[k].name, "counter",
@@ -395,31 +463,15 @@ target_metrics(struct textbuf *b, const struct tinfo *ti, size_t n)
 				       "%" PRIu64 "\n",
 				       (int)ti[i].pid, error_kinds[k].kind,
 				       stat_at(&ti[i], error_kinds[k].off));
-	family(b, "profd_stop_seconds", "histogram",
-	       "Time a thread stayed stopped: from its stop being reported to "
-	       "its release.");
-	for (i = 0; i < n; i++)
-		histogram(b, "profd_stop_seconds", ti[i].pid,
-			  &ti[i].st.sampler.stop);
-	family(b, "profd_interrupt_seconds", "histogram",
-	       "From PTRACE_INTERRUPT to the stop being reported (the thread "
-	       "runs meanwhile).");
-	for (i = 0; i < n; i++)
-		histogram(b, "profd_interrupt_seconds", ti[i].pid,
-			  &ti[i].st.sampler.interrupt);
-	family(b, "profd_stop_seconds_max", "gauge",
-	       "Longest stop so far (see profd_stop_seconds).");
-	for (i = 0; i < n; i++)
-		textbuf_printf(b, "profd_stop_seconds_max{pid=\"%d\"} %.9f\n",
-			       (int)ti[i].pid,
-			       (double)ti[i].st.sampler.stop.max_ns / 1e9);
-	family(b, "profd_interrupt_seconds_max", "gauge",
-	       "Longest interrupt so far (see profd_interrupt_seconds).");
-	for (i = 0; i < n; i++)
-		textbuf_printf(b,
-			       "profd_interrupt_seconds_max{pid=\"%d\"} %.9f\n",
-			       (int)ti[i].pid,
-			       (double)ti[i].st.sampler.interrupt.max_ns / 1e9);
+	for (k = 0; k < sizeof(target_hists) / sizeof(target_hists[0]); k++) {
+		family(b, target_hists[k].name, "histogram",
+		       target_hists[k].help);
+		for (i = 0; i < n; i++)
+			histogram(b, target_hists[k].name, ti[i].pid,
+				  (const struct hist *)(const void *)((
+					  const char *)&ti[i].st.sampler +
+					  target_hists[k].off));
+	}
 	family(b, "profd_tick_seconds", "summary",
 	       "Sampler wall time spent in ticks (_count: ticks).");
 	for (i = 0; i < n; i++)
@@ -430,13 +482,6 @@ target_metrics(struct textbuf *b, const struct tinfo *ti, size_t n)
 			       (int)ti[i].pid,
 			       (double)ti[i].st.sampler.tick_ns / 1e9,
 			       (int)ti[i].pid, ti[i].st.sampler.ticks);
-	family(b, "profd_tick_cpu_seconds_total", "counter",
-	       "Sampler CPU time spent in ticks.");
-	for (i = 0; i < n; i++)
-		textbuf_printf(b,
-			       "profd_tick_cpu_seconds_total{pid=\"%d\"} %.9f\n",
-			       (int)ti[i].pid,
-			       (double)ti[i].st.sampler.tick_cpu_ns / 1e9);
 }
 
 /* File pages read as zeros, and the symbol cache. */
