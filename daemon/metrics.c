@@ -249,9 +249,10 @@ static const struct {
 	{ "profd_samples_total", "Stack samples added to windows.",
 	  SST(samples) },
 	{ "profd_samples_lost_total",
-	  "Samples a finished window could not keep (its stack table full, "
-	  "or a thread that could not be read): the \"N lost\" of the "
-	  "profile's comment, summed over windows.",
+	  "Samples a profile window could not keep (its stack table full, "
+	  "or a thread that could not be read): the \"N lost\" of each "
+	  "profile's comment, summed over the profiles answered (thread "
+	  "dumps are not counted).",
 	  SST(samples_lost) },
 	{ "profd_stops_total", "Threads stopped with ptrace for a sample.",
 	  SST(stops) },

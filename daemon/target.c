@@ -436,8 +436,6 @@ run_session(struct target *t, enum session_kind kind, unsigned seconds,
 		session_free(s);
 		return NULL;
 	}
-	/* the "N lost" of the profile's comment, for /metrics */
-	STAT_ADD(t, samples_lost, s->lost);
 	return s;
 }
 
@@ -522,6 +520,8 @@ export_main(void *arg)
 		 (double)s->duration_ns / 1e9, s->hz,
 		 s->exited ? " (process exited)" : "", s->agg->samples,
 		 s->ticks, s->lost);
+	/* the "N lost" of the comment, for /metrics */
+	STAT_ADD(j->t, samples_lost, s->lost);
 	memset(&info, 0, sizeof(info));
 	info.period = growth ? (int64_t)sysconf(_SC_PAGESIZE)
 			     : (int64_t)s->period_ns;

@@ -113,7 +113,7 @@ struct sampler_stats {
 	uint64_t deferred;		/* by the stop budget */
 	uint64_t unreadable;		/* thread reads without an fd to
 					   spare */
-	uint64_t samples_lost;		/* the "N lost" of finished windows */
+	uint64_t samples_lost;		/* the "N lost" of profiles answered */
 	struct hist stop, interrupt;	/* how long stops lasted, and took
 					   to arrive */
 };

@@ -44,7 +44,7 @@ well_formed()
 # PATH's pprof answer (sorted); one retry, for a target that moved.
 same_as_pprof()
 {
-	local path=$1 sep=? try
+	local path=$1 sep="?" try
 	[[ $path == *\?* ]] && sep=\&
 	for try in 1 2; do
 		fetch_profile "$BASE$path" "$TEST_DIR/p.pb.gz"
@@ -66,8 +66,10 @@ same_as_pprof()
 same_as_pprof /debug/pprof/memory
 for path in /debug/pprof/threads /debug/pprof/goroutine?debug=0; do
 	same_as_pprof "$path"
-	[ "$(wc -l <"$TEST_DIR/got")" = 1 ] && [[ $(cat "$TEST_DIR/got") == *spin_mid\;spin_leaf\ 1 ]] ||
-	    fail "$path: want one stack ending spin_mid;spin_leaf with count 1: $(cat "$TEST_DIR/got")"
+	if [ "$(wc -l <"$TEST_DIR/got")" != 1 ] ||
+	    [[ $(cat "$TEST_DIR/got") != *spin_mid\;spin_leaf\ 1 ]]; then
+		fail "$path: want one stack ending spin_mid;spin_leaf with count 1: $(cat "$TEST_DIR/got")"
+	fi
 done
 
 # ---- 3. windows ------------------------------------------------------------------

@@ -1,5 +1,5 @@
 #!/bin/bash
-# shellcheck source-path=SCRIPTDIR
+# shellcheck source-path=SCRIPTDIR disable=SC2119  # SC2119: optional arguments
 # t_go_buildid - the build ID of a Go binary's mapping, as pprof tools and
 # continuous profilers read it: the GNU build-id note when the binary has
 # one, else the Go toolchain's own build ID note (".note.go.buildid",

@@ -53,8 +53,9 @@ expect_error "$SVC/debug/pprof/profile?seconds=-1" 400
 # ---- 1. promtool ---------------------------------------------------------------
 curl -sS --max-time 10 "$BASE/metrics" >"$M" || fail "GET /metrics failed"
 out=$(promtool check metrics <"$M" 2>&1) && rc=0 || rc=$?
-[ "$rc" = 0 ] && [ -z "$out" ] ||
-    fail "promtool check metrics: exit $rc: $(printf '%s' "$out" | first_lines 10)"
+if [ "$rc" != 0 ] || [ -n "$out" ]; then
+	fail "promtool check metrics: exit $rc: $(printf '%s' "$out" | first_lines 10)"
+fi
 ok "promtool check metrics: silent, exit 0 ($(grep -c '^# TYPE' "$M") families)"
 
 # ---- 2. the families, both ways ------------------------------------------------
@@ -62,6 +63,7 @@ awk '$1 == "#" && $2 == "TYPE" { print $3 }' "$M" | sort -u >"$TEST_DIR/fam.emit
 awk '/^\.It Li GET \/metrics/ { on = 1; next } on && /^\.It Li GET / { exit }
     on && /^\.Ss / { exit } on && /^\.It Li profd_/ { print $3 }' \
     "$E2E_ROOT/man/profd.8" | sort -u >"$TEST_DIR/fam.man"
+# shellcheck disable=SC2016  # the backquotes are README's
 sed -n '/^### Metrics/,/^## /p' "$E2E_ROOT/README.md" |
     sed -nE 's/^\| `(profd_[a-z_]+)` \|.*/\1/p' | sort -u >"$TEST_DIR/fam.readme"
 [ "$(wc -l <"$TEST_DIR/fam.man")" -ge 40 ] ||

@@ -1,5 +1,5 @@
 #!/bin/bash
-# shellcheck source-path=SCRIPTDIR
+# shellcheck source-path=SCRIPTDIR disable=SC2119  # SC2119: optional arguments
 # t_symbol - /debug/pprof/symbol names an address as the profile does.
 # The demo target (tests/targets/demo.c) spends CPU in its own functions
 # and in libc's qsort, whose code has inline frames and whose functions
