@@ -18,6 +18,8 @@
 #      by its client is logged as a window of 30 s.
 #   5. format=: anything but pprof and folded (t_folded) is a 400 on every
 #      profile endpoint.
+#   6. With two targets, promtool is still silent: each family once, with
+#      a series per target.
 . "$(dirname "$0")/lib.sh"
 t_begin metrics
 need_pprof_dump
@@ -138,5 +140,22 @@ for ep in debug/pprof/profile debug/pprof/wall debug/fgprof debug/pprof/growth \
 done
 ok "format=svg: 400 'unknown format' on every profile endpoint"
 
+stop_profd
+
+# ---- 6. two targets: each family once, a series per target --------------------
+tp1=$TARGET_PID
+start_target spin 120
+start_profd_re "$LOOPBACK_RE" --listen 127.0.0.1:0 --pid "$tp1" --pid "$TARGET_PID"
+fetch_profile "$BASE/pid/$tp1/debug/pprof/profile?seconds=1" "$TEST_DIR/cpu2.pb.gz"
+curl -sS --max-time 10 "$BASE/metrics" >"$M.2" || fail "GET /metrics failed"
+out=$(promtool check metrics <"$M.2" 2>&1) && rc=0 || rc=$?
+if [ "$rc" != 0 ] || [ -n "$out" ]; then
+	fail "promtool check metrics, two targets: exit $rc: $(printf '%s' "$out" | first_lines 10)"
+fi
+n=$(grep -c '^profd_samples_total{pid=' "$M.2")
+[ "$n" = 2 ] || fail "two targets: $n profd_samples_total series, want 2"
+dup=$(awk '$1 == "#" && $2 == "TYPE" { print $3 }' "$M.2" | sort | uniq -d | first_lines 3)
+[ -z "$dup" ] || fail "two targets: families typed twice: $dup"
+ok "two targets: promtool silent, each family once, a series per target"
 stop_profd
 say "PASS metrics"
