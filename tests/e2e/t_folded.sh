@@ -93,6 +93,15 @@ for path in "/debug/fgprof?seconds=1" "/debug/pprof/growth?seconds=1" \
 	ok "$path&format=folded: 200, $(wc -l <"$TEST_DIR/other") folded stacks"
 done
 
+# seconds=0 is 30 s on history too (as on the windows, t_metrics): a span
+# given, and so one too many beside since= and until=
+now=$(date +%s)
+get "$BASE/debug/pprof/history?seconds=0&format=folded" "$TEST_DIR/h0"
+expect_error "$BASE/debug/pprof/history?seconds=0&since=$((now - 60))&until=$now" 400
+grep -q 'at most two of seconds=' "$TEST_DIR/err.$_nstarted" ||
+    fail "history?seconds=0 with since= and until=: $(cat "$TEST_DIR/err.$_nstarted")"
+ok "history?seconds=0: a 30 s span (200 alone, 400 beside since= and until=)"
+
 # ---- 4. text dumps ----------------------------------------------------------------
 expect_error "$BASE/debug/pprof/threads?debug=1&format=folded" 400
 expect_error "$BASE/debug/pprof/profile?seconds=1&format=svg" 400
