@@ -218,7 +218,7 @@ add_mappings(struct exporter *x)
 				file = "[anon]";
 			x->mi[i].id = pprof_add_mapping(
 				x->p, e->start, e->end, e->offset, file,
-				e->img ? elfimg_build_id(e->img) : "");
+				e->img ? elfimg_profile_build_id(e->img) : "");
 			if (!x->mi[i].id)
 				return -ENOMEM;
 		}

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,50 +24,39 @@
 #include "daemon/snapshot.h"
 #include "daemon/target.h"
 #include "daemon/textbuf.h"
+#include "http/http.h"
 #include "symbolize/symbolize.h"
 
+/* The HELP and TYPE lines of a family, printed once before its series
+ * (Prometheus' text format wants each family in one group). */
 static void
-counter(struct textbuf *b, const char *name, const char *help, pid_t pid,
-	uint64_t v)
+family(struct textbuf *b, const char *name, const char *type,
+       const char *help)
 {
-	textbuf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s{pid=\"%d\"} %" PRIu64
-		       "\n",
-		       name, help, name, name, (int)pid, v);
+	textbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+		       type);
 }
 
-/* A counter of seconds. */
+/* One histogram's series for one target (family() printed before). */
 static void
-counter_f(struct textbuf *b, const char *name, const char *help, pid_t pid,
-	  double v)
-{
-	textbuf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s{pid=\"%d\"} %.9f\n",
-		       name, help, name, name, (int)pid, v);
-}
-
-static void
-histogram(struct textbuf *b, const char *name, const char *help, pid_t pid,
+histogram(struct textbuf *b, const char *name, pid_t pid,
 	  const struct hist *h)
 {
-	const uint64_t *buckets = h->count;
-	uint64_t sum_ns = h->sum_ns, n = h->n, max_ns = h->max_ns;
 	uint64_t cum = 0;
 	size_t i;
 
-	textbuf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
 	for (i = 0; i < HIST_BUCKETS; i++) {
-		cum += buckets[i];
+		cum += h->count[i];
 		textbuf_printf(b, "%s_bucket{pid=\"%d\",le=\"%g\"} %" PRIu64 "\n",
 			       name, (int)pid, hist_bounds_us[i] / 1e6, cum);
 	}
-	cum += buckets[HIST_BUCKETS];
+	cum += h->count[HIST_BUCKETS];
 	textbuf_printf(b, "%s_bucket{pid=\"%d\",le=\"+Inf\"} %" PRIu64 "\n", name,
 		       (int)pid, cum);
 	textbuf_printf(b, "%s_sum{pid=\"%d\"} %.9f\n", name, (int)pid,
-		       (double)sum_ns / 1e9);
-	textbuf_printf(b, "%s_count{pid=\"%d\"} %" PRIu64 "\n", name, (int)pid, n);
-	textbuf_printf(b, "# HELP %s_max Longest so far, in seconds.\n"
-		       "# TYPE %s_max gauge\n%s_max{pid=\"%d\"} %.9f\n",
-		       name, name, name, (int)pid, (double)max_ns / 1e9);
+		       (double)h->sum_ns / 1e9);
+	textbuf_printf(b, "%s_count{pid=\"%d\"} %" PRIu64 "\n", name, (int)pid,
+		       h->n);
 }
 
 /* resident and peak resident set size from /proc/self/status, bytes */
@@ -153,6 +143,8 @@ static void
 registry_metrics(struct textbuf *b)
 {
 	uint64_t wopen, wcancelled, evicted, idle;
+	uint64_t wkind[TARGET_WINDOW_KINDS];
+	size_t k;
 
 	registry_counts(&evicted, &idle);
 	textbuf_printf(b,
@@ -167,7 +159,7 @@ registry_metrics(struct textbuf *b)
 		       "# TYPE profd_targets_idle_released_total counter\n"
 		       "profd_targets_idle_released_total %" PRIu64 "\n",
 		       evicted, idle);
-	target_window_counts(&wopen, &wcancelled);
+	target_window_counts(&wopen, &wcancelled, wkind);
 	textbuf_printf(b,
 		       "# HELP profd_windows_open Profile windows and thread "
 		       "dumps under way, all targets.\n"
@@ -179,207 +171,367 @@ registry_metrics(struct textbuf *b)
 		       "# TYPE profd_windows_cancelled_total counter\n"
 		       "profd_windows_cancelled_total %" PRIu64 "\n",
 		       wopen, wcancelled);
+	family(b, "profd_sessions_open", "gauge",
+	       "Windows under way (all targets) by kind: cpu, wall, growth, "
+	       "dump (thread dumps).");
+	for (k = 0; k < TARGET_WINDOW_KINDS; k++)
+		textbuf_printf(b, "profd_sessions_open{kind=\"%s\"} %" PRIu64
+			       "\n",
+			       target_window_kind_name(k), wkind[k]);
 }
 
-static void
-gauge(struct textbuf *b, const char *name, const char *help, pid_t pid,
-      double v)
-{
-	textbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s{pid=\"%d\"} %.0f\n",
-		       name, help, name, name, (int)pid, v);
-}
+/* The memory figures of a target, in the order of mem_families[]. */
+enum { MEM_RSS, MEM_RATE, MEM_CG_USAGE, MEM_CG_LIMIT, MEM_N };
 
-/* The target's memory, read now (memory.c): RSS, its growth over about
- * the last 10 s of /metrics readings, and its memory cgroup's usage and
- * limit. A figure profd cannot read is left out, not given as 0. */
+static const struct {
+	const char *name, *help;
+} mem_families[MEM_N] = {
+	{ "profd_target_rss_bytes",
+	  "Resident set size of the process (VmRSS)." },
+	{ "profd_target_rss_growth_bytes_per_second",
+	  "How fast the resident set grew over about the last 10 s of "
+	  "/metrics readings (negative: it shrank)." },
+	{ "profd_target_cgroup_memory_usage_bytes",
+	  "Memory charged to the process's memory cgroup (memory.current, "
+	  "v1 memory.usage_in_bytes)." },
+	{ "profd_target_cgroup_memory_limit_bytes",
+	  "Memory limit of the process's memory cgroup (memory.max, v1 "
+	  "memory.limit_in_bytes)." },
+};
+
+/* What /metrics reports of one target, read once per scrape (the RSS
+ * reading feeds the growth rate, so it must not be taken twice). A
+ * memory figure profd cannot read has has[] false: left out, not 0. */
+struct tinfo {
+	pid_t pid;
+	bool alive;
+	struct target_stats st;
+	bool has[MEM_N];
+	double mem[MEM_N];
+};
+
+/* The target's counters, and its memory read now (memory.c): RSS, its
+ * growth over about the last 10 s of /metrics readings, and its memory
+ * cgroup's usage and limit. */
 static void
-target_memory_metrics(struct textbuf *b, struct target *t)
+read_target(struct target *t, struct tinfo *ti)
 {
-	pid_t pid = target_pid(t);
 	uint64_t rss, usage, limit;
 	bool has_limit;
-	double rate;
 
+	memset(ti, 0, sizeof(*ti));
+	ti->pid = target_pid(t);
+	ti->alive = target_alive(t);
+	target_stats(t, &ti->st);
 	/* an exited target's PID may be another process's by now */
 	if (!target_poll(t))
 		return;
-	if (memory_rss(pid, &rss) == 0) {
-		gauge(b, "profd_target_rss_bytes",
-		      "Resident set size of the process (VmRSS).", pid,
-		      (double)rss);
-		if (target_rss_rate(t, rss, &rate))
-			gauge(b, "profd_target_rss_growth_bytes_per_second",
-			      "How fast the resident set grew over about the "
-			      "last 10 s of /metrics readings (negative: it "
-			      "shrank).",
-			      pid, rate);
+	if (memory_rss(ti->pid, &rss) == 0) {
+		ti->has[MEM_RSS] = true;
+		ti->mem[MEM_RSS] = (double)rss;
+		ti->has[MEM_RATE] = target_rss_rate(t, rss, &ti->mem[MEM_RATE]);
 	}
-	if (memory_cgroup(pid, &usage, &limit, &has_limit) == 0) {
-		gauge(b, "profd_target_cgroup_memory_usage_bytes",
-		      "Memory charged to the process's memory cgroup "
-		      "(memory.current, v1 memory.usage_in_bytes).",
-		      pid, (double)usage);
-		if (has_limit)
-			gauge(b, "profd_target_cgroup_memory_limit_bytes",
-			      "Memory limit of the process's memory cgroup "
-			      "(memory.max, v1 memory.limit_in_bytes).",
-			      pid, (double)limit);
+	if (memory_cgroup(ti->pid, &usage, &limit, &has_limit) == 0) {
+		ti->has[MEM_CG_USAGE] = true;
+		ti->mem[MEM_CG_USAGE] = (double)usage;
+		ti->has[MEM_CG_LIMIT] = has_limit;
+		ti->mem[MEM_CG_LIMIT] = (double)limit;
 	}
 }
 
-/* Continuous mode's memory bound (history.h): what the history holds
- * against its budget, how far back it reaches, and the buckets dropped
- * to stay within it. */
-static void
-history_memory_metrics(struct textbuf *b, pid_t pid,
-		       const struct target_stats *st)
+#define SST(f) offsetof(struct sampler_stats, f)
+
+/* The sampler's counters (struct sampler_stats), one family each. */
+static const struct {
+	const char *name, *help;
+	size_t off;
+} target_counters[] = {
+	{ "profd_samples_total", "Stack samples added to windows.",
+	  SST(samples) },
+	{ "profd_samples_lost_total",
+	  "Samples a profile window could not keep (its stack table full, "
+	  "or a thread that could not be read): the \"N lost\" of each "
+	  "profile's comment, summed over the profiles answered (thread "
+	  "dumps are not counted).",
+	  SST(samples_lost) },
+	{ "profd_stops_total", "Threads stopped with ptrace for a sample.",
+	  SST(stops) },
+	{ "profd_ticks_total", "Sampling ticks.", SST(ticks) },
+	{ "profd_truncated_stacks_total",
+	  "Stacks whose unwinding stopped early.", SST(truncated) },
+	{ "profd_unwind_failures_total",
+	  "Snapshots that could not be unwound at all.",
+	  SST(unwind_failures) },
+	{ "profd_late_stops_total",
+	  "Stops that came after the tick's deadline.", SST(late) },
+	{ "profd_preempted_samples_dropped_total",
+	  "CPU samples of threads that were waiting for a CPU and stopped "
+	  "at a system call exit, stopped again to no avail, and with no "
+	  "fair sample yet: their CPU time goes to the thread's next "
+	  "sample.",
+	  SST(preempted_dropped) },
+	{ "profd_preempted_samples_moved_total",
+	  "The same, with a fair sample before: their CPU time went to "
+	  "that sample's stack.",
+	  SST(preempted_moved) },
+	{ "profd_stopped_again_total",
+	  "Threads stopped a second time in a tick, for their CPU weight, "
+	  "because their first stop found them waiting for a CPU at a "
+	  "system call exit.",
+	  SST(stopped_again) },
+	{ "profd_sleeping_thread_stops_total",
+	  "Stops of threads that were not running (thread dumps only: a "
+	  "wall-clock window never stops a sleeper).",
+	  SST(sleeper_stops) },
+	{ "profd_signals_reinjected_total",
+	  "Signals that arrived during a stop, passed on.",
+	  SST(signals_reinjected) },
+	{ "profd_group_stops_total",
+	  "Job-control stops seen (left stopped).", SST(group_stops) },
+	{ "profd_stacks_reused_total",
+	  "Stacks of threads that had not run, reused without a stop.",
+	  SST(stacks_reused) },
+	{ "profd_nonstop_captures_total",
+	  "Stacks of sleeping threads copied without a stop.",
+	  SST(nonstop_captures) },
+	{ "profd_threads_deferred_total",
+	  "Threads left for the next tick by the stop budget.",
+	  SST(deferred) },
+	{ "profd_threads_scanned_total",
+	  "Thread counters read by full scans.", SST(threads_scanned) },
+	{ "profd_threads_exited_in_stop_total",
+	  "Threads that exited while profd had them seized.",
+	  SST(exited_in_stop) },
+	{ "profd_threads_unreadable_total",
+	  "Thread reads that failed for want of a file descriptor (raise "
+	  "LimitNOFILE).",
+	  SST(unreadable) },
+};
+
+/* The sampler's histograms (struct hist in struct sampler_stats). */
+static const struct {
+	const char *name, *help;
+	size_t off;
+} target_hists[] = {
+	{ "profd_stop_seconds",
+	  "Time a thread stayed stopped: from its stop being reported to its "
+	  "release.",
+	  SST(stop) },
+	{ "profd_interrupt_seconds",
+	  "From PTRACE_INTERRUPT to the stop being reported (the thread runs "
+	  "meanwhile).",
+	  SST(interrupt) },
+};
+
+/* profd_errors_total{kind}: what went wrong while sampling, by kind. */
+static const struct {
+	const char *kind;
+	size_t off;
+} error_kinds[] = {
+	{ "unwind", SST(unwind_failures) },
+	{ "capture", SST(nonstop_failures) },
+	{ "unreadable", SST(unreadable) },
+	{ "lost", SST(samples_lost) },
+};
+
+static uint64_t
+stat_at(const struct tinfo *ti, size_t off)
 {
-	gauge(b, "profd_history_bytes",
-	      "Memory the history's buckets and ring hold (their stacks, "
-	      "index and figures), bytes.",
-	      pid, (double)st->history_bytes);
-	gauge(b, "profd_history_budget_bytes",
-	      "The bound of profd_history_bytes (--history-memory).", pid,
-	      (double)st->history_budget);
-	textbuf_printf(b,
-		       "# HELP profd_history_oldest_seconds How far back the "
-		       "history reaches now: the age of its oldest bucket's "
-		       "start.\n"
-		       "# TYPE profd_history_oldest_seconds gauge\n"
-		       "profd_history_oldest_seconds{pid=\"%d\"} %.3f\n",
-		       (int)pid, st->history_oldest_s);
-	counter(b, "profd_history_buckets_evicted_total",
-		"History buckets dropped to stay within --history-memory "
-		"(not for age).",
-		pid, st->history_evicted);
+	return *(const uint64_t *)(const void *)((const char *)&ti->st.sampler +
+						 off);
 }
 
-/* Every per-target series, labelled with the target's pid: the one list
- * of what the sampler counts (struct target_stats). */
+/* The memory of each target (read_target): a family only when some
+ * target has the figure. */
 static void
-target_metrics(struct textbuf *b, struct target *t)
+target_memory_metrics(struct textbuf *b, const struct tinfo *ti, size_t n)
 {
-	pid_t pid = target_pid(t);
-	struct target_stats st;
-	const struct sampler_stats *c = &st.sampler;
+	size_t i, m;
 
-	target_stats(t, &st);
-	textbuf_printf(b,
-		       "# HELP profd_target_up 1 while the process runs.\n"
-		       "# TYPE profd_target_up gauge\n"
-		       "profd_target_up{pid=\"%d\"} %d\n",
-		       (int)pid, target_alive(t) ? 1 : 0);
-	target_memory_metrics(b, t);
-	textbuf_printf(b,
-		       "# HELP profd_windows_active Profile windows open.\n"
-		       "# TYPE profd_windows_active gauge\n"
-		       "profd_windows_active{pid=\"%d\"} %u\n",
-		       (int)pid, st.windows_active);
-	if (st.history)
+	for (m = 0; m < MEM_N; m++) {
+		for (i = 0; i < n && !ti[i].has[m]; i++)
+			;
+		if (i == n)
+			continue;
+		family(b, mem_families[m].name, "gauge", mem_families[m].help);
+		for (; i < n; i++)
+			if (ti[i].has[m])
+				textbuf_printf(b, "%s{pid=\"%d\"} %.0f\n",
+					       mem_families[m].name,
+					       (int)ti[i].pid, ti[i].mem[m]);
+	}
+}
+
+/* The per-target gauges (and the one counter) that are not plain
+ * sampler counters, each read from a struct tinfo by tvalue(). */
+enum tval {
+	TV_UP, TV_WINDOWS, TV_HIST_BUCKETS, TV_HIST_STACKS, TV_HIST_BYTES,
+	TV_HIST_BUDGET, TV_HIST_OLDEST, TV_HIST_EVICTED, TV_TRIG_CHECKED,
+	TV_STOP_MAX, TV_INTERRUPT_MAX, TV_TICK_CPU, TV_CPU_UNATTRIBUTED
+};
+
+static const struct {
+	const char *name, *type, *help;
+	enum tval v;
+	bool seconds;		/* printed with ns precision */
+	bool history;		/* only for targets continuous mode records */
+	bool triggers;		/* only for targets --trigger watches */
+} target_values[] = {
+	{ "profd_target_up", "gauge", "1 while the process runs.", TV_UP,
+	  false, false, false },
+	{ "profd_windows_active", "gauge", "Profile windows open.",
+	  TV_WINDOWS, false, false, false },
+	{ "profd_history_buckets", "gauge",
+	  "Time buckets continuous mode holds.", TV_HIST_BUCKETS, false,
+	  true, false },
+	{ "profd_history_stacks", "gauge",
+	  "Distinct stacks in them, CPU and wall.", TV_HIST_STACKS, false,
+	  true, false },
+	{ "profd_history_bytes", "gauge",
+	  "Memory the history's buckets and ring hold (their stacks, index "
+	  "and figures), bytes.",
+	  TV_HIST_BYTES, false, true, false },
+	{ "profd_history_budget_bytes", "gauge",
+	  "The bound of profd_history_bytes (--history-memory).",
+	  TV_HIST_BUDGET, false, true, false },
+	{ "profd_history_oldest_seconds", "gauge",
+	  "How far back the history reaches now: the age of its oldest "
+	  "bucket's start.",
+	  TV_HIST_OLDEST, true, true, false },
+	{ "profd_history_buckets_evicted_total", "counter",
+	  "History buckets dropped to stay within --history-memory (not "
+	  "for age).",
+	  TV_HIST_EVICTED, false, true, false },
+	{ "profd_triggers_checked_total", "counter",
+	  "Times the --trigger conditions were checked against the process "
+	  "(about once a second).",
+	  TV_TRIG_CHECKED, false, false, true },
+	{ "profd_cpu_unattributed_seconds_total", "counter",
+	  "CPU time that ended a CPU window in no stack: its thread had no "
+	  "fair sample yet.",
+	  TV_CPU_UNATTRIBUTED, true, false, false },
+	{ "profd_stop_seconds_max", "gauge",
+	  "Longest stop so far (see profd_stop_seconds).", TV_STOP_MAX, true,
+	  false, false },
+	{ "profd_interrupt_seconds_max", "gauge",
+	  "Longest interrupt so far (see profd_interrupt_seconds).",
+	  TV_INTERRUPT_MAX, true, false, false },
+	{ "profd_tick_cpu_seconds_total", "counter",
+	  "Sampler CPU time spent in ticks.", TV_TICK_CPU, true, false, false },
+};
+
+static double
+tvalue(const struct tinfo *ti, enum tval v)
+{
+	const struct sampler_stats *c = &ti->st.sampler;
+
+	switch (v) {
+	case TV_UP: return ti->alive ? 1 : 0;
+	case TV_WINDOWS: return ti->st.windows_active;
+	case TV_HIST_BUCKETS: return (double)ti->st.history_buckets;
+	case TV_HIST_STACKS: return (double)ti->st.history_stacks;
+	case TV_HIST_BYTES: return (double)ti->st.history_bytes;
+	case TV_HIST_BUDGET: return (double)ti->st.history_budget;
+	case TV_HIST_OLDEST: return ti->st.history_oldest_s;
+	case TV_HIST_EVICTED: return (double)ti->st.history_evicted;
+	case TV_TRIG_CHECKED: return (double)c->triggers_checked;
+	case TV_CPU_UNATTRIBUTED: return (double)c->cpu_unattributed_ns / 1e9;
+	case TV_STOP_MAX: return (double)c->stop.max_ns / 1e9;
+	case TV_INTERRUPT_MAX: return (double)c->interrupt.max_ns / 1e9;
+	case TV_TICK_CPU: return (double)c->tick_cpu_ns / 1e9;
+	}
+	return 0;
+}
+
+/* The families of target_values[]; a history family only when some
+ * target has a history. */
+static void
+target_value_metrics(struct textbuf *b, const struct tinfo *ti, size_t n)
+{
+	size_t i, k;
+	bool hist = false, trig = false;
+
+	for (i = 0; i < n; i++) {
+		hist |= ti[i].st.history;
+		trig |= ti[i].st.triggers;
+	}
+	for (k = 0; k < sizeof(target_values) / sizeof(target_values[0]);
+	     k++) {
+		if ((target_values[k].history && !hist) ||
+		    (target_values[k].triggers && !trig))
+			continue;
+		family(b, target_values[k].name, target_values[k].type,
+		       target_values[k].help);
+		for (i = 0; i < n; i++) {
+			double v = tvalue(&ti[i], target_values[k].v);
+
+			if ((target_values[k].history && !ti[i].st.history) ||
+			    (target_values[k].triggers && !ti[i].st.triggers))
+				continue;
+			if (target_values[k].seconds)
+				textbuf_printf(b, "%s{pid=\"%d\"} %.9f\n",
+					       target_values[k].name,
+					       (int)ti[i].pid, v);
+			else
+				textbuf_printf(b, "%s{pid=\"%d\"} %.0f\n",
+					       target_values[k].name,
+					       (int)ti[i].pid, v);
+		}
+	}
+}
+
+/* Every per-target family, each with one series per target labelled with
+ * its pid: the one list of what the sampler counts (struct
+ * target_stats). */
+static void
+target_metrics(struct textbuf *b, const struct tinfo *ti, size_t n)
+{
+	size_t i, k;
+
+	target_value_metrics(b, ti, n);
+	target_memory_metrics(b, ti, n);
+	for (k = 0; k < sizeof(target_counters) / sizeof(target_counters[0]);
+	     k++) {
+		family(b, target_counters[k].name, "counter",
+		       target_counters[k].help);
+		for (i = 0; i < n; i++)
+			textbuf_printf(b, "%s{pid=\"%d\"} %" PRIu64 "\n",
+				       target_counters[k].name, (int)ti[i].pid,
+				       stat_at(&ti[i], target_counters[k].off));
+	}
+	family(b, "profd_errors_total", "counter",
+	       "What went wrong while sampling, by kind: unwind (a snapshot "
+	       "that could not be unwound), capture (a sleeping thread's "
+	       "stack that could not be copied without a stop), unreadable "
+	       "(a thread read without a file descriptor to spare), lost (a "
+	       "sample a window could not keep).");
+	for (i = 0; i < n; i++)
+		for (k = 0; k < sizeof(error_kinds) / sizeof(error_kinds[0]);
+		     k++)
+			textbuf_printf(b,
+				       "profd_errors_total{pid=\"%d\",kind=\"%s\"} "
+				       "%" PRIu64 "\n",
+				       (int)ti[i].pid, error_kinds[k].kind,
+				       stat_at(&ti[i], error_kinds[k].off));
+	for (k = 0; k < sizeof(target_hists) / sizeof(target_hists[0]); k++) {
+		family(b, target_hists[k].name, "histogram",
+		       target_hists[k].help);
+		for (i = 0; i < n; i++)
+			histogram(b, target_hists[k].name, ti[i].pid,
+				  (const struct hist *)(const void *)((
+					  const char *)&ti[i].st.sampler +
+					  target_hists[k].off));
+	}
+	family(b, "profd_tick_seconds", "summary",
+	       "Sampler wall time spent in ticks (_count: ticks).");
+	for (i = 0; i < n; i++)
 		textbuf_printf(b,
-			       "# HELP profd_history_buckets Time buckets "
-			       "continuous mode holds.\n"
-			       "# TYPE profd_history_buckets gauge\n"
-			       "profd_history_buckets{pid=\"%d\"} %" PRIu64 "\n"
-			       "# HELP profd_history_stacks Distinct stacks "
-			       "in them, CPU and wall.\n"
-			       "# TYPE profd_history_stacks gauge\n"
-			       "profd_history_stacks{pid=\"%d\"} %" PRIu64
+			       "profd_tick_seconds_sum{pid=\"%d\"} %.9f\n"
+			       "profd_tick_seconds_count{pid=\"%d\"} %" PRIu64
 			       "\n",
-			       (int)pid, st.history_buckets, (int)pid,
-			       st.history_stacks);
-	if (st.triggers)
-		counter(b, "profd_triggers_checked_total",
-			"Times the --trigger conditions were checked against "
-			"the process (about once a second).",
-			pid, c->triggers_checked);
-	if (st.history)
-		history_memory_metrics(b, pid, &st);
-	counter(b, "profd_samples_total",
-		"Stack samples added to windows.", pid, c->samples);
-	counter(b, "profd_stops_total",
-		"Threads stopped with ptrace for a sample.", pid,
-		c->stops);
-	histogram(b, "profd_stop_seconds",
-		  "Time a thread stayed stopped: from its stop being "
-		  "reported to its release.",
-		  pid, &c->stop);
-	histogram(b, "profd_interrupt_seconds",
-		  "From PTRACE_INTERRUPT to the stop being reported "
-		  "(the thread runs meanwhile).",
-		  pid, &c->interrupt);
-	counter(b, "profd_ticks_total", "Sampling ticks.", pid,
-		c->ticks);
-	textbuf_printf(b,
-		       "# HELP profd_tick_seconds_sum Sampler wall time "
-		       "spent in ticks.\n"
-		       "# TYPE profd_tick_seconds_sum counter\n"
-		       "profd_tick_seconds_sum{pid=\"%d\"} %.9f\n"
-		       "profd_tick_seconds_count{pid=\"%d\"} %" PRIu64 "\n",
-		       (int)pid, (double)c->tick_ns / 1e9, (int)pid,
-		       c->ticks);
-	textbuf_printf(b,
-		       "# HELP profd_tick_cpu_seconds_total Sampler CPU time "
-		       "spent in ticks.\n"
-		       "# TYPE profd_tick_cpu_seconds_total counter\n"
-		       "profd_tick_cpu_seconds_total{pid=\"%d\"} %.9f\n",
-		       (int)pid, (double)c->tick_cpu_ns / 1e9);
-	counter(b, "profd_truncated_stacks_total",
-		"Stacks whose unwinding stopped early.", pid,
-		c->truncated);
-	counter(b, "profd_unwind_failures_total",
-		"Snapshots that could not be unwound at all.", pid,
-		c->unwind_failures);
-	counter(b, "profd_late_stops_total",
-		"Stops that came after the tick's deadline.", pid,
-		c->late);
-	counter(b, "profd_preempted_samples_dropped_total",
-		"CPU samples of threads that were waiting for a CPU "
-		"and stopped at a system call exit.",
-		pid, c->preempted_dropped);
-	counter(b, "profd_preempted_samples_moved_total",
-		"CPU samples of threads that were waiting for a CPU and "
-		"stopped at a system call exit, whose CPU time went to the "
-		"thread's last fair sample's stack.",
-		pid, c->preempted_moved);
-	counter_f(b, "profd_cpu_unattributed_seconds_total",
-		  "CPU time that ended a CPU window in no stack: its thread "
-		  "had no fair sample yet.",
-		  pid, (double)c->cpu_unattributed_ns / 1e9);
-	counter(b, "profd_stopped_again_total",
-		"Threads stopped a second time in a tick because their "
-		"first stop was such a sample, for their CPU weight.",
-		pid, c->stopped_again);
-	counter(b, "profd_sleeping_thread_stops_total",
-		"Stops of threads that were not running (thread dumps "
-		"only: a wall-clock window never stops a sleeper).",
-		pid, c->sleeper_stops);
-	counter(b, "profd_signals_reinjected_total",
-		"Signals that arrived during a stop, passed on.", pid,
-		c->signals_reinjected);
-	counter(b, "profd_group_stops_total",
-		"Job-control stops seen (left stopped).", pid,
-		c->group_stops);
-	counter(b, "profd_stacks_reused_total",
-		"Stacks of threads that had not run, reused without a "
-		"stop.",
-		pid, c->stacks_reused);
-	counter(b, "profd_nonstop_captures_total",
-		"Stacks of sleeping threads copied without a stop.",
-		pid, c->nonstop_captures);
-	counter(b, "profd_threads_deferred_total",
-		"Threads left for the next tick by the stop budget.",
-		pid, c->deferred);
-	counter(b, "profd_threads_scanned_total",
-		"Thread counters read by full scans.", pid,
-		c->threads_scanned);
-	counter(b, "profd_threads_exited_in_stop_total",
-		"Threads that exited while profd had them seized.",
-		pid, c->exited_in_stop);
-	counter(b, "profd_threads_unreadable_total",
-		"Thread reads that failed for want of a file "
-		"descriptor (raise LimitNOFILE).",
-		pid, c->unreadable);
+			       (int)ti[i].pid,
+			       (double)ti[i].st.sampler.tick_ns / 1e9,
+			       (int)ti[i].pid, ti[i].st.sampler.ticks);
 }
 
 /* File pages read as zeros, and the symbol cache. */
@@ -408,19 +560,52 @@ file_metrics(struct textbuf *b)
 		       hits, misses);
 }
 
+/* Requests answered, by endpoint class and status code (http.h). */
+static void
+http_metrics(struct textbuf *b)
+{
+	unsigned h;
+	int code;
+
+	family(b, "profd_http_requests_total", "counter",
+	       "HTTP requests answered, by endpoint class (handler) and "
+	       "status code (499: the client went away during its window).");
+	for (h = 0; http_handler_name(h); h++)
+		for (code = HTTP_CODE_MIN; code <= HTTP_CODE_MAX; code++) {
+			uint64_t v = http_requests(h, code);
+
+			if (v)
+				textbuf_printf(b,
+					       "profd_http_requests_total{"
+					       "handler=\"%s\",code=\"%d\"} "
+					       "%" PRIu64 "\n",
+					       http_handler_name(h), code, v);
+		}
+	family(b, "profd_build_info", "gauge",
+	       "Always 1; the version label says which profd this is.");
+	textbuf_printf(b, "profd_build_info{version=\"%s\"} 1\n",
+		       PROFD_VERSION);
+}
+
 int
 metrics_text(struct target **targets, size_t n, char **out, size_t *len)
 {
 	struct textbuf b = { 0 };
+	struct tinfo *ti = calloc(n ? n : 1, sizeof(*ti));
 	size_t i;
 
+	if (!ti)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		read_target(targets[i], &ti[i]);
 	process_metrics(&b, n);
+	http_metrics(&b);
 	guardian_metrics(&b);
 	registry_metrics(&b);
-	for (i = 0; i < n; i++)
-		target_metrics(&b, targets[i]);
+	target_metrics(&b, ti, n);
 	snapshot_metrics(&b);
 	file_metrics(&b);
+	free(ti);
 	if (b.oom) {
 		free(b.s);
 		return -ENOMEM;

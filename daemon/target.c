@@ -41,6 +41,10 @@ static uint64_t process_starttime(pid_t pid);
 /* Over every target, for /metrics: windows posted and not yet over, and
  * windows cancelled because their client went away. */
 static uint64_t windows_open, windows_cancelled;
+static uint64_t windows_open_kind[TARGET_WINDOW_KINDS];	/* by session kind */
+_Static_assert(SESSION_CPU == 0 && SESSION_WALL == 1 && SESSION_DUMP == 2 &&
+		       SESSION_GROWTH == TARGET_WINDOW_KINDS - 1,
+	       "windows_open_kind is indexed by enum session_kind");
 
 static void
 install_wake_handler(void)
@@ -308,7 +312,7 @@ target_build_id(struct target *t, char *buf, size_t len)
 	pthread_mutex_lock(&t->space_mu);
 	m = space_main_module(t->space);
 	if (m && m->img)
-		snprintf(buf, len, "%s", elfimg_build_id(m->img));
+		snprintf(buf, len, "%s", elfimg_profile_build_id(m->img));
 	pthread_mutex_unlock(&t->space_mu);
 }
 
@@ -440,9 +444,11 @@ run_session(struct target *t, enum session_kind kind, unsigned seconds,
 	t->pending = s;
 	pthread_cond_signal(&t->wake);
 	__atomic_add_fetch(&windows_open, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&windows_open_kind[kind], 1, __ATOMIC_RELAXED);
 	cancelled = wait_session(t, s, client);
 	pthread_mutex_unlock(&t->mu);
 	__atomic_sub_fetch(&windows_open, 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&windows_open_kind[kind], 1, __ATOMIC_RELAXED);
 	if (cancelled) {
 		__atomic_add_fetch(&windows_cancelled, 1, __ATOMIC_RELAXED);
 		log_info("pid %d: %s window cancelled after %.1f s of %u: "
@@ -557,6 +563,8 @@ export_main(void *arg)
 		 (double)s->duration_ns / 1e9, s->hz,
 		 s->exited ? " (process exited)" : "", s->agg->samples,
 		 s->ticks, s->lost, est);
+	/* the "N lost" of the comment, for /metrics */
+	STAT_ADD(j->t, samples_lost, s->lost);
 	memset(&info, 0, sizeof(info));
 	info.period = growth ? (int64_t)sysconf(_SC_PAGESIZE)
 			     : (int64_t)s->period_ns;
@@ -941,10 +949,22 @@ target_stats(struct target *t, struct target_stats *o)
 }
 
 void
-target_window_counts(uint64_t *open, uint64_t *cancelled)
+target_window_counts(uint64_t *open, uint64_t *cancelled,
+		     uint64_t open_by_kind[TARGET_WINDOW_KINDS])
 {
+	size_t k;
+
 	*open = __atomic_load_n(&windows_open, __ATOMIC_RELAXED);
 	*cancelled = __atomic_load_n(&windows_cancelled, __ATOMIC_RELAXED);
+	for (k = 0; k < TARGET_WINDOW_KINDS; k++)
+		open_by_kind[k] = __atomic_load_n(&windows_open_kind[k],
+						  __ATOMIC_RELAXED);
+}
+
+const char *
+target_window_kind_name(size_t k)
+{
+	return session_kind_name((enum session_kind)k);
 }
 
 struct symbol_job {
@@ -965,9 +985,13 @@ symbol_main(void *arg)
 
 		if (!j->imgs[i])
 			continue;
+		/* the function that owns the code (the last frame), as the
+		 * profile's location names it: pprof's remote symbolization
+		 * gives each location that one name, and frames[0] would be
+		 * an inlined callee (msort_with_tmp for __qsort_r) */
 		if (symbolize(j->imgs[i], j->vaddrs[i], &si) == 0 && si.n > 0 &&
-		    si.frames[0].name[0])
-			j->names[i] = strdup(si.frames[0].name);
+		    si.frames[si.n - 1].name[0])
+			j->names[i] = strdup(si.frames[si.n - 1].name);
 	}
 	return NULL;
 }

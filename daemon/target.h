@@ -138,6 +138,7 @@ struct sampler_stats {
 	uint64_t unreadable;		/* thread reads without an fd to
 					   spare */
 	uint64_t triggers_checked;	/* --trigger checks (watch.c) */
+	uint64_t samples_lost;		/* the "N lost" of profiles answered */
 	struct hist stop, interrupt;	/* how long stops lasted, and took
 					   to arrive */
 };
@@ -157,11 +158,18 @@ struct target_stats {
 void target_stats(struct target *t, struct target_stats *out);
 
 /* Over every target: profile windows open now (posted and not yet over),
- * and windows cancelled so far because their client closed its
- * connection. */
-void target_window_counts(uint64_t *open, uint64_t *cancelled);
+ * in all and by kind (target_window_kind_name(k): "cpu", "wall", "dump"
+ * for thread dumps, "growth"), and windows cancelled so far because their
+ * client closed its connection. Any thread; cannot fail. */
+#define TARGET_WINDOW_KINDS 4
+void target_window_counts(uint64_t *open, uint64_t *cancelled,
+			  uint64_t open_by_kind[TARGET_WINDOW_KINDS]);
+const char *target_window_kind_name(size_t k);	/* static string */
 
-/* Go's /symbol: names for runtime addresses, innermost function first.
+/* Go's /symbol: for each runtime address, the name of the function that
+ * owns the code there (a profile location's non-inline frame, the name
+ * profiles give it), so that pprof's remote symbolization agrees with
+ * profd's profiles. JIT code (perf maps) is not named here.
  * Blocks the calling (HTTP) thread. names[i] is malloc'd (the caller
  * frees it) or NULL when unknown; r carries the status. */
 void target_symbol(struct target *t, const uint64_t *addrs, size_t n,

@@ -188,6 +188,15 @@ int pprof_add_sample(struct pprof *p, const uint64_t *location_ids,
 int pprof_encode(const struct pprof *p, bool gzip, unsigned char **out,
 		 size_t *out_len);
 
+/* P as collapsed stacks (format=folded): one line per distinct stack,
+ * frames root first joined by ';' (inline frames expanded, a callee after
+ * its caller; a frame without a name as its address in hex), a space, the
+ * sum of the first sample type's values over the samples with that
+ * stack, in the order the stacks first occur. P is only read. On success
+ * *out is malloc'd text of *out_len bytes (NUL-terminated) the caller
+ * frees; on failure *out is untouched. 0 or -ENOMEM. Any thread. */
+int pprof_folded(const struct pprof *p, char **out, size_t *out_len);
+
 /* Parse a profile (gzip or raw protobuf) and check it as pprof and Parca
  * would: ids dense and in order, references valid, strings[0] == "", value
  * counts matching sample types. BUF is only read. On success *out is a new
@@ -340,6 +349,21 @@ struct http_server *http_start(const struct http_config *cfg,
 /* The address and port actually bound (port 0 resolved), as "HOST:PORT".
  * Borrowed: valid until http_stop(S). Cannot fail; any thread. */
 const char *http_bound(const struct http_server *s);
+
+/* Requests answered so far, by endpoint class and status code, over every
+ * server of the process (one in profd), for /metrics' request counters.
+ * Classes are 0..HTTP_HANDLERS-1: http_handler_name(h) is a static string
+ * ("profile", "wall", "growth", "memory", "history", "threads", "symbol",
+ * "cmdline", "index", "metrics", "targets", "services", "snapshots",
+ * "healthz", "other"), NULL past the end. http_requests(h, code) is the
+ * count for code HTTP_CODE_MIN..HTTP_CODE_MAX, 0 outside. A window whose
+ * client went away counts as 499. Cannot fail; any thread (relaxed
+ * atomics, so a count may lag a request being answered). */
+#define HTTP_HANDLERS 15
+#define HTTP_CODE_MIN 100
+#define HTTP_CODE_MAX 599
+const char *http_handler_name(unsigned h);
+uint64_t http_requests(unsigned h, int code);
 
 /* Load the OpenSSL compatibility libraries civetweb needs for TLS (see
  * http/tls/libssl-compat.c); they stay loaded for the life of the

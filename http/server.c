@@ -323,6 +323,86 @@ redirect(struct mg_connection *c, const char *to)
 	return 301;
 }
 
+/* ---- request counters ------------------------------------------------- */
+
+/* Answers by endpoint class and status code, for /metrics. Process-wide
+ * (profd runs one server); relaxed atomics, any thread. */
+enum {
+	H_PROFILE, H_WALL, H_GROWTH, H_MEMORY, H_HISTORY, H_THREADS, H_SYMBOL,
+	H_CMDLINE, H_INDEX, H_METRICS, H_TARGETS, H_SERVICES, H_SNAPSHOTS,
+	H_HEALTHZ, H_OTHER
+};
+static const char *const handler_names[HTTP_HANDLERS] = {
+	"profile", "wall", "growth", "memory", "history", "threads",
+	"symbol", "cmdline", "index", "metrics", "targets", "services",
+	"snapshots", "healthz", "other",
+};
+static uint64_t requests[HTTP_HANDLERS][HTTP_CODE_MAX - HTTP_CODE_MIN + 1];
+
+const char *
+http_handler_name(unsigned h)
+{
+	return h < HTTP_HANDLERS ? handler_names[h] : NULL;
+}
+
+uint64_t
+http_requests(unsigned h, int code)
+{
+	if (h >= HTTP_HANDLERS || code < HTTP_CODE_MIN || code > HTTP_CODE_MAX)
+		return 0;
+	return __atomic_load_n(&requests[h][code - HTTP_CODE_MIN],
+			       __ATOMIC_RELAXED);
+}
+
+/* The class of a decoded request path (what follows any /pid/N or
+ * /service/NAME prefix): the profile endpoints by name, the rest by
+ * their first component. */
+static unsigned
+handler_class(const char *path)
+{
+	static const struct {
+		const char *path;
+		unsigned h;
+	} exact[] = {
+		{ "/debug/pprof/profile", H_PROFILE },
+		{ "/debug/pprof/wall", H_WALL },
+		{ "/debug/fgprof", H_WALL },
+		{ "/debug/pprof/growth", H_GROWTH },
+		{ "/debug/pprof/memory", H_MEMORY },
+		{ "/debug/pprof/history", H_HISTORY },
+		{ "/debug/pprof/threads", H_THREADS },
+		{ "/debug/pprof/goroutine", H_THREADS },
+		{ "/debug/pprof/symbol", H_SYMBOL },
+		{ "/debug/pprof/cmdline", H_CMDLINE },
+		{ "/debug/pprof/", H_INDEX },
+		{ "/debug/pprof", H_INDEX },
+		{ "/", H_INDEX },
+		{ "/metrics", H_METRICS },
+		{ "/targets", H_TARGETS },
+		{ "/services", H_SERVICES },
+		{ "/healthz", H_HEALTHZ },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (strcmp(path, exact[i].path) == 0)
+			return exact[i].h;
+	if (strncmp(path, "/snapshots", 10) == 0)
+		return H_SNAPSHOTS;
+	return H_OTHER;
+}
+
+static void
+count_request(const char *path, int status)
+{
+	unsigned h = handler_class(path);
+
+	if (status < HTTP_CODE_MIN || status > HTTP_CODE_MAX)
+		return;
+	__atomic_add_fetch(&requests[h][status - HTTP_CODE_MIN], 1,
+			   __ATOMIC_RELAXED);
+}
+
 /* ---- routes -------------------------------------------------------------- */
 
 int
@@ -478,6 +558,50 @@ http_client_gone(const struct http_client *c)
 	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
+/* seconds=0 asks for Go's default window (net/http/pprof's
+ * "seconds <= 0 means 30"), on every endpoint that takes seconds. */
+#define ZERO_SECONDS 30
+
+/* format=: pprof (the default) or folded (collapsed stacks, folded.c);
+ * anything else is a 400 that names what exists, never a pprof answer the
+ * client did not ask for. 0 when acceptable, with *folded set; else the
+ * status sent. */
+static int
+check_format(struct mg_connection *c, bool *folded)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	char v[64];
+	int n = get_var(ri, "format", v, sizeof(v));
+
+	*folded = n >= 0 && strcmp(v, "folded") == 0;
+	if (n == -1 || *folded || (n >= 0 && strcmp(v, "pprof") == 0))
+		return 0;
+	return send_error(c, 400, "unknown format %.32s; use format=pprof "
+			  "(the default) or format=folded",
+			  n >= 0 ? v : "...");
+}
+
+/* send_reply, with a profile as collapsed stacks when folded. */
+static int
+send_profile(struct mg_connection *c, struct http_reply *r, const char *name,
+	     bool folded)
+{
+	char *text;
+	size_t len;
+	int e;
+
+	if (!folded || r->status != 200 || !r->profile)
+		return send_reply(c, r, name);
+	e = pprof_folded(r->profile, &text, &len);
+	pprof_free(r->profile);
+	free(r->text);
+	if (e < 0)
+		return send_error(c, 503, "profd is out of memory");
+	send_body(c, 200, "text/plain; charset=utf-8", text, len, NULL, false);
+	free(text);
+	return 200;
+}
+
 static int
 route_profile(struct http_server *s, struct mg_connection *c, pid_t pid,
 	      enum http_profile_kind kind)
@@ -487,6 +611,7 @@ route_profile(struct http_server *s, struct mg_connection *c, pid_t pid,
 	struct http_profile_req req;
 	struct http_reply r;
 	char v[64];
+	bool folded;
 	int n;
 
 	memset(&req, 0, sizeof(req));
@@ -494,15 +619,26 @@ route_profile(struct http_server *s, struct mg_connection *c, pid_t pid,
 	req.pid = pid;
 	req.seconds = s->cfg.default_seconds;
 	req.hz = s->cfg.default_hz;
+	if ((n = check_format(c, &folded)) != 0)
+		return n;
 	n = get_var(ri, "seconds", v, sizeof(v));
 	if (n == -2 ||
-	    (n >= 0 && http_parse_uint(v, 1, s->cfg.max_seconds,
+	    (n >= 0 && http_parse_uint(v, 0, s->cfg.max_seconds,
 				       &req.seconds) < 0))
 		return send_error(c, 400,
 				  "invalid seconds=%.32s: want a whole number "
 				  "of seconds from 1 to %u (profd "
-				  "--max-seconds)",
-				  n >= 0 ? v : "...", s->cfg.max_seconds);
+				  "--max-seconds), or 0 for %u",
+				  n >= 0 ? v : "...", s->cfg.max_seconds,
+				  ZERO_SECONDS);
+	if (req.seconds == 0 && ZERO_SECONDS > s->cfg.max_seconds)
+		return send_error(c, 400,
+				  "seconds=0 means %u s, over profd "
+				  "--max-seconds %u: give seconds=1..%u",
+				  ZERO_SECONDS, s->cfg.max_seconds,
+				  s->cfg.max_seconds);
+	if (req.seconds == 0)
+		req.seconds = ZERO_SECONDS;
 	n = get_var(ri, "hz", v, sizeof(v));
 	if (n == -2 ||
 	    (n >= 0 && http_parse_uint(v, 1, s->cfg.max_hz, &req.hz) < 0))
@@ -523,10 +659,11 @@ route_profile(struct http_server *s, struct mg_connection *c, pid_t pid,
 		mg_disable_connection_keep_alive(c);
 		return 499;
 	}
-	return send_reply(c, &r,
-			  kind == HTTP_PROFILE_WALL     ? "wall"
-			  : kind == HTTP_PROFILE_GROWTH ? "growth"
-							: "profile");
+	return send_profile(c, &r,
+			    kind == HTTP_PROFILE_WALL	  ? "wall"
+			    : kind == HTTP_PROFILE_GROWTH ? "growth"
+							  : "profile",
+			    folded);
 }
 
 static int
@@ -535,7 +672,11 @@ route_memory(struct http_server *s, struct mg_connection *c, pid_t pid)
 	const struct mg_request_info *ri = mg_get_request_info(c);
 	struct http_reply r;
 	char v[64];
+	bool folded;
+	int e;
 
+	if ((e = check_format(c, &folded)) != 0)
+		return e;
 	if (get_var(ri, "seconds", v, sizeof(v)) != -1)
 		return send_error(c, 400,
 				  "\"seconds\" parameter is not supported for "
@@ -543,7 +684,7 @@ route_memory(struct http_server *s, struct mg_connection *c, pid_t pid)
 				  "now");
 	memset(&r, 0, sizeof(r));
 	s->ops->memory(s->opsctx, pid, &r);
-	return send_reply(c, &r, "memory");
+	return send_profile(c, &r, "memory", folded);
 }
 
 /* n digits of s as a number into *v; false when one is not a digit. */
@@ -699,12 +840,15 @@ history_req(struct mg_connection *c, pid_t pid, bool with_kind,
 				  "invalid kind=%.32s: want cpu, wall or growth",
 				  n >= 0 ? v : "...");
 	n = get_var(ri, "seconds", v, sizeof(v));
-	if (n == -2 || (n >= 0 && http_parse_uint(v, 1, HISTORY_MAX_SECONDS,
+	if (n == -2 || (n >= 0 && http_parse_uint(v, 0, HISTORY_MAX_SECONDS,
 						  &req->seconds) < 0))
 		return send_error(c, 400,
 				  "invalid seconds=%.32s: want a whole number "
-				  "of seconds from 1 to %u",
-				  n >= 0 ? v : "...", HISTORY_MAX_SECONDS);
+				  "of seconds from 1 to %u, or 0 for %u",
+				  n >= 0 ? v : "...", HISTORY_MAX_SECONDS,
+				  ZERO_SECONDS);
+	if (n >= 0 && req->seconds == 0)
+		req->seconds = ZERO_SECONDS;
 	if ((e = history_time(c, "since", &req->since)) != 0 ||
 	    (e = history_time(c, "until", &req->until)) != 0)
 		return e;
@@ -724,13 +868,15 @@ route_history(struct http_server *s, struct mg_connection *c, pid_t pid)
 {
 	struct http_history_req req;
 	struct http_reply r;
+	bool folded;
 	int e;
 
-	if ((e = history_req(c, pid, true, &req)) != 0)
+	if ((e = check_format(c, &folded)) != 0 ||
+	    (e = history_req(c, pid, true, &req)) != 0)
 		return e;
 	memset(&r, 0, sizeof(r));
 	s->ops->history(s->opsctx, &req, &r);
-	return send_reply(c, &r, "history");
+	return send_profile(c, &r, "history", folded);
 }
 
 /* /history/buckets: the same span, the buckets' figures as JSON. */
@@ -762,6 +908,7 @@ route_threads(struct http_server *s, struct mg_connection *c, pid_t pid,
 	struct http_reply r;
 	unsigned debug = 0;
 	char v[64];
+	bool folded;
 	int n;
 
 	n = get_var(ri, "debug", v, sizeof(v));
@@ -770,6 +917,13 @@ route_threads(struct http_server *s, struct mg_connection *c, pid_t pid,
 				  "invalid debug=%.32s: want 0 (pprof), 1 "
 				  "(stacks with counts) or 2 (every thread)",
 				  n >= 0 ? v : "...");
+	if ((n = check_format(c, &folded)) != 0)
+		return n;
+	if (folded && debug != 0)
+		return send_error(c, 400,
+				  "format=folded needs debug=0 (a profile); "
+				  "debug=%u is text",
+				  debug);
 	if (get_var(ri, "seconds", v, sizeof(v)) >= 0)
 		return send_error(c, 400,
 				  "\"seconds\" parameter is not supported for "
@@ -777,7 +931,8 @@ route_threads(struct http_server *s, struct mg_connection *c, pid_t pid,
 				  "now");
 	memset(&r, 0, sizeof(r));
 	s->ops->threads(s->opsctx, pid, (int)debug, goroutine, &r);
-	return send_reply(c, &r, goroutine ? "goroutine" : "threads");
+	return send_profile(c, &r, goroutine ? "goroutine" : "threads",
+			    folded);
 }
 
 static int
@@ -1055,9 +1210,10 @@ route_index(struct http_server *s, struct mg_connection *c, pid_t pid)
 	OUT("<p>Types of profiles available:</p>\n<table>\n"
 	    "<tr><td><a href=\"profile?seconds=%u\">profile</a></td>"
 	    "<td>CPU profile of the target's running threads, sampled from "
-	    "outside with ptrace. Add <code>seconds=N</code> (1..%u) and "
-	    "<code>hz=N</code> (1..%u). Open it with "
-	    "<code>go tool pprof</code>.</td></tr>\n"
+	    "outside with ptrace. Add <code>seconds=N</code> (1..%u; 0 "
+	    "means 30) and <code>hz=N</code> (1..%u). Open it with "
+	    "<code>go tool pprof</code>; <code>format=folded</code> gives "
+	    "collapsed stacks (every profile here).</td></tr>\n"
 	    "<tr><td><a href=\"wall?seconds=%u\">wall</a></td>"
 	    "<td>Wall-clock profile of every thread, running or waiting, "
 	    "with thread, tid and state labels (alias /debug/fgprof)."
@@ -1247,15 +1403,19 @@ send_unauthorized(struct mg_connection *c)
 	return 401;
 }
 
+/* Route one request. upath (MAX_REQUEST_SIZE bytes) receives the decoded
+ * path; *pathp is left pointing at the part that names the endpoint (for
+ * the request counters), or at "" before it is known. Returns the status
+ * sent. */
 static int
-handler(struct mg_connection *c, void *cbdata)
+dispatch(struct http_server *s, struct mg_connection *c, char *upath,
+	 const char **pathp)
 {
-	struct http_server *s = cbdata;
 	const struct mg_request_info *ri = mg_get_request_info(c);
 	const char *path, *uri;
 	const char *m = ri->request_method;
 	struct http_reply r;
-	char loc[128], upath[MAX_REQUEST_SIZE];
+	char loc[128];
 	pid_t pid;
 
 	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 &&
@@ -1265,11 +1425,12 @@ handler(struct mg_connection *c, void *cbdata)
 				  "for /debug/pprof/symbol)",
 				  m);
 	if (http_decode_path(ri->local_uri ? ri->local_uri : "/", upath,
-			     sizeof(upath)) < 0)
+			     MAX_REQUEST_SIZE) < 0)
 		return send_error(c, 400,
 				  "invalid path: bad percent-encoding (%%00 "
 				  "or %% without two hex digits)");
 	uri = upath;
+	*pathp = uri;
 	/* for liveness and readiness probes: no token, no target needed */
 	if (strcmp(uri, "/healthz") == 0) {
 		send_body(c, 200, "text/plain; charset=utf-8", "ok\n", 3, NULL,
@@ -1299,6 +1460,7 @@ handler(struct mg_connection *c, void *cbdata)
 				  "bad target prefix: want /pid/<PID>/debug/"
 				  "pprof/...");
 	}
+	*pathp = path;
 	if (pid == 0 && strncmp(path, "/snapshots", 10) == 0)
 		return route_snapshots(s, c, path + 10);
 	if (pid == 0) {
@@ -1351,6 +1513,18 @@ handler(struct mg_connection *c, void *cbdata)
 				  "/debug/pprof/ (see /debug/pprof/ for the "
 				  "list)");
 	return route_pprof(s, c, pid, path + 13);
+}
+
+static int
+handler(struct mg_connection *c, void *cbdata)
+{
+	char upath[MAX_REQUEST_SIZE];
+	const char *path = "";
+	int status;
+
+	status = dispatch(cbdata, c, upath, &path);
+	count_request(path, status);
+	return status;
 }
 
 

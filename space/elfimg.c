@@ -55,6 +55,7 @@ struct elfimg {
 	struct timespec mtime;
 
 	char build_id[BUILDID_MAX * 2 + 1];	/* lowercase hex or "" */
+	char go_build_id[GO_BUILDID_MAX + 1];	/* the Go note's text or "" */
 	unsigned int e_type;
 	struct elfseg *loads;
 	size_t nloads;
@@ -159,6 +160,63 @@ img_destroy(struct elfimg *img)
 	free(img);
 }
 
+/* The Go toolchain's build ID: a note of owner "Go", type 4
+ * (NT_GO_BUILDID, in .note.go.buildid), whose text is what `go tool
+ * buildid` prints. Copied into out (GO_BUILDID_MAX + 1 bytes) only when
+ * it is printable ASCII without quotes or backslashes; out is left ""
+ * otherwise. */
+#define NT_GO_BUILDID 4
+
+static bool
+go_note(Elf_Data *d, char *out)
+{
+	size_t off = 0, name_off, desc_off, k;
+	GElf_Nhdr nh;
+
+	while (d && off < d->d_size &&
+	       (off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
+		const char *name = (const char *)d->d_buf + name_off;
+		const char *desc = (const char *)d->d_buf + desc_off;
+
+		/* Go's linker writes the name padded: "Go\0\0", n_namesz 4 */
+		if (nh.n_type != NT_GO_BUILDID ||
+		    (nh.n_namesz != 3 && nh.n_namesz != 4) ||
+		    memcmp(name, "Go", 3) != 0 || nh.n_descsz == 0 ||
+		    nh.n_descsz > GO_BUILDID_MAX)
+			continue;
+		for (k = 0; k < nh.n_descsz; k++)
+			if (desc[k] <= ' ' || desc[k] > '~' || desc[k] == '"' ||
+			    desc[k] == '\\')
+				return false;
+		memcpy(out, desc, nh.n_descsz);
+		out[nh.n_descsz] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/* Look for the Go build ID note in SHT_NOTE sections, then in PT_NOTE
+ * segments (a file without section headers). */
+static void
+go_build_id(Elf *elf, size_t phnum, char *out)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	GElf_Phdr ph;
+	size_t i;
+
+	while ((scn = elf_nextscn(elf, scn)) != NULL)
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_NOTE &&
+		    go_note(elf_getdata(scn, NULL), out))
+			return;
+	for (i = 0; i < phnum; i++)
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_NOTE &&
+		    go_note(elf_getdata_rawchunk(elf, (int64_t)ph.p_offset,
+						 ph.p_filesz, ELF_T_NHDR),
+			    out))
+			return;
+}
+
 /* Fill img's header fields from elf. Returns 0 or -errno. */
 static int
 img_parse(struct elfimg *img, Elf *elf, char *err, size_t errlen)
@@ -209,6 +267,8 @@ img_parse(struct elfimg *img, Elf *elf, char *err, size_t errlen)
 	bidlen = dwelf_elf_gnu_build_id(elf, &bid);
 	if (bidlen > 0 && bidlen <= BUILDID_MAX)
 		buildid_hex(bid, (size_t)bidlen, img->build_id);
+	else
+		go_build_id(elf, phnum, img->go_build_id);
 	return 0;
 }
 
@@ -661,6 +721,12 @@ const char *
 elfimg_build_id(const struct elfimg *img)
 {
 	return img->build_id;
+}
+
+const char *
+elfimg_profile_build_id(const struct elfimg *img)
+{
+	return img->build_id[0] ? img->build_id : img->go_build_id;
 }
 
 const char *

@@ -42,6 +42,8 @@
 
 /* GNU build-ids are 16 (md5/uuid) or 20 (sha1) bytes; allow up to 64. */
 #define BUILDID_MAX 64
+/* A Go build ID is four hashes joined by '/' (83 characters today). */
+#define GO_BUILDID_MAX 128
 
 /* Largest ELF or debug file profd opens. */
 #define SPACE_FILE_MAX_BYTES	(8ULL << 30)
@@ -172,6 +174,14 @@ void elfimg_each(void (*fn)(struct elfimg *img, void *arg), void *arg);
 /* Lowercase hex of the NT_GNU_BUILD_ID note, "" when there is none.
  * Borrowed; valid while img is referenced. */
 const char *elfimg_build_id(const struct elfimg *img);
+
+/* The build ID a profile's mapping carries, as pprof tools and
+ * continuous profilers read it: the GNU one when the file has it (Go with
+ * -ldflags=-B, or linked externally), else the text of the Go
+ * toolchain's build ID note (what `go tool buildid` prints), else "".
+ * Never the key of the image (that is the GNU one alone). Borrowed, as
+ * above. */
+const char *elfimg_profile_build_id(const struct elfimg *img);
 
 /* The path the image was opened by (for messages and debuglink lookups).
  * Borrowed, as above. */

@@ -29,28 +29,28 @@ loc=$(header "$TEST_DIR/redir.headers" Location)
 ok "GET /debug/pprof -> $code Location: $loc"
 
 # ---- bad parameters: 400 ------------------------------------------------------
-for q in seconds=0 seconds=abc seconds=601 seconds=-1 seconds=1.5 seconds=99999999999999999999; do
+for q in seconds=abc seconds=601 seconds=-1 seconds=1.5 seconds=99999999999999999999; do
 	expect_error "$BASE/debug/pprof/profile?$q" 400
 done
 for q in hz=0 hz=abc hz=1001; do
 	expect_error "$BASE/debug/pprof/profile?seconds=1&$q" 4??
 done
-expect_error "$BASE/pid/$P/debug/pprof/profile?seconds=0" 400
+expect_error "$BASE/pid/$P/debug/pprof/profile?seconds=-1" 400
 
 # The real client shows the error line (it does so only for text/plain with
 # X-Go-Pprof).
-code=$(fetch "$BASE/debug/pprof/profile?seconds=0" "$TEST_DIR/s0")
+code=$(fetch "$BASE/debug/pprof/profile?seconds=-1" "$TEST_DIR/s0")
 msg=$(head -n 1 "$TEST_DIR/s0")
 if [ "$code" != 400 ] || [ -z "$msg" ]; then
-	fail "seconds=0: $code '$msg'"
+	fail "seconds=-1: $code '$msg'"
 fi
 prc=0
-pprof -symbolize=none -top "$BASE/debug/pprof/profile?seconds=0" \
+pprof -symbolize=none -top "$BASE/debug/pprof/profile?seconds=-1" \
     >"$TEST_DIR/pprof-err.out" 2>"$TEST_DIR/pprof-err.err" || prc=$?
-[ "$prc" != 0 ] || fail "go tool pprof accepted seconds=0"
+[ "$prc" != 0 ] || fail "go tool pprof accepted seconds=-1"
 grep -qF "$msg" "$TEST_DIR/pprof-err.err" ||
     fail "go tool pprof does not show profd's error line '$msg': $(cat "$TEST_DIR/pprof-err.err")"
-ok "go tool pprof on seconds=0 exits $prc: $(grep -F "$msg" "$TEST_DIR/pprof-err.err" | first_line)"
+ok "go tool pprof on seconds=-1 exits $prc: $(grep -F "$msg" "$TEST_DIR/pprof-err.err" | first_line)"
 
 # ---- unknown and unavailable paths: 404 ---------------------------------------
 for path in /debug/pprof/nonexistent /nothing /debug/pprof/profile/x \

@@ -79,7 +79,7 @@ PM=$TEST_DIR/pid-memory.pb.gz
 fetch_profile "$BASE/pid/$TARGET_PID/debug/pprof/memory" "$PM"
 [ "$(grep -c '^sample_type ' "$PM.summary")" = 3 ] || fail "/pid/$TARGET_PID/debug/pprof/memory: not the memory view"
 expect_error "$BASE/debug/pprof/memory?seconds=5" 400
-expect_error "$BASE/debug/pprof/growth?seconds=0" 400
+expect_error "$BASE/debug/pprof/growth?seconds=-1" 400
 expect_error "$BASE/debug/pprof/heap" 404
 grep -q '/debug/pprof/memory' "$TEST_DIR/err.$_nstarted" ||
     fail "/debug/pprof/heap's 404 does not point to /debug/pprof/memory"

@@ -172,10 +172,10 @@ cases = [
         b'Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n', '400', 1),
     ('chunked-not-hex-addresses', b'POST /debug/pprof/symbol HTTP/1.1\r\n' + H +
         b'Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n', '400', 1),
-    ('post-64KiB-to-profile-seconds=0', b'POST /debug/pprof/profile?seconds=0 HTTP/1.1\r\n' + H +
+    ('post-64KiB-to-profile-seconds=-1', b'POST /debug/pprof/profile?seconds=-1 HTTP/1.1\r\n' + H +
         b'Content-Length: %d\r\n\r\n' % len(POSTB) + POSTB, '400', 1),
     ('pid-prefix-other-process', b'GET /pid/1/debug/pprof/profile?seconds=1 HTTP/1.1\r\n' + H + b'\r\n', '404', 1),
-    ('pipelined-3-with-error', b'GET /healthz HTTP/1.1\r\n' + H + b'\r\nGET /debug/pprof/profile?seconds=0 HTTP/1.1\r\n' +
+    ('pipelined-3-with-error', b'GET /healthz HTTP/1.1\r\n' + H + b'\r\nGET /debug/pprof/profile?seconds=-1 HTTP/1.1\r\n' +
         H + b'\r\nGET /pid/%s/debug/pprof/cmdline HTTP/1.1\r\n' % tpid.encode() + H + b'\r\n', '200,400,200', 0),
 ]
 for label, data, allowed, goerr in cases:
@@ -191,8 +191,8 @@ for label, data, allowed, goerr in cases:
         first = ''.join(c if c.isprintable() else '?' for c in first) or '-'
     print('\t'.join([label, outcome, allowed, str(goerr), xgo, one, first]))
 # HEAD: an error without a body
-r = exchange(b'HEAD /debug/pprof/profile?seconds=0 HTTP/1.1\r\n' + H + b'\r\n', head=True)
-print('\t'.join(['HEAD-seconds=0', r[0][0] if not isinstance(r, str) else r, '400', '0',
+r = exchange(b'HEAD /debug/pprof/profile?seconds=-1 HTTP/1.1\r\n' + H + b'\r\n', head=True)
+print('\t'.join(['HEAD-seconds=-1', r[0][0] if not isinstance(r, str) else r, '400', '0',
                  r[0][1].get(b'x-go-pprof', b'-').decode() if not isinstance(r, str) else '-', '-', '-']))
 EOF
 
@@ -297,8 +297,8 @@ say "profd before the barrage: VmRSS $rss0 KiB, $fd0 fds"
 
 # ---- 1. random invalid paths and queries -----------------------------------------
 RANDOM=4711
-bad_seconds=(0 -1 1e9 %zz abc 1.5 '' 601 99999999999999999999 0x1 +1 %2B1
-	1%20 %201 1%00 %31%zz 1e0 NaN inf -0 00 '1;2' '1,2' % %3 %00
+bad_seconds=(-0 -1 1e9 %zz abc 1.5 '' 601 99999999999999999999 0x1 +1 %2B1
+	1%20 %201 1%00 %31%zz 1e0 NaN inf -0 x0 '1;2' '1,2' % %3 %00
 	"$(printf '1%.0s' {1..80})")
 bad_hz=(-1 999999 0 abc %zz 1001 1e3 '' 1.5 % 0x10 -0 1%00 %0a)
 bad_pids=(abc 0 -1 1x 99999999999 %20 '' 0x10 00 +1 2147483648)
@@ -382,7 +382,7 @@ while [ "${#urls[@]}" -lt 300 ]; do
 		case $((RANDOM % 3)) in
 		0) rep "$n" x && add "/debug/pprof/$R" 404 ;;
 		1) rep "$n" 9 && add "/debug/pprof/profile?seconds=$R" 400 ;;
-		2) rep "$n" a && add "/debug/pprof/profile?seconds=0&$R=1" 400 ;;
+		2) rep "$n" a && add "/debug/pprof/profile?seconds=-1&$R=1" 400 ;;
 		esac ;;
 	10)
 		pick threads goroutine

@@ -2,7 +2,8 @@
  * gzip or raw protobuf. A profile it accepts must keep the promises of
  * http.h (dense ids, references that resolve, one value per sample type),
  * which are checked here by following every reference, and must survive
- * pprof_encode() and a second decode with the same shape.
+ * pprof_encode() and a second decode with the same shape, and
+ * pprof_folded() must make text of the length it says.
  */
 #include "tests/fuzz/fuzz.h"
 
@@ -140,8 +141,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pprof *p = NULL, *q = NULL;
 	unsigned char *enc = NULL;
-	size_t enc_len = 0;
-	char err[HTTP_ERRLEN];
+	size_t enc_len = 0, text_len;
+	char err[HTTP_ERRLEN], *text;
 	int rc;
 
 	rc = pprof_decode(data, size, &p, err, sizeof(err));
@@ -160,6 +161,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(rc == 0, "re-encoded profile does not decode: %s", err);
 	walk(q);
 	same_shape(p, q);
+	if (pprof_folded(p, &text, &text_len) == 0) {
+		FUZZ_ASSERT(strlen(text) == text_len, "folded length");
+		free(text);
+	}
 	pprof_free(q);
 	free(enc);
 	pprof_free(p);

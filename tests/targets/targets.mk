@@ -25,7 +25,7 @@ endif
 GO       ?= go
 ifneq ($(shell command -v $(GO) 2>/dev/null),)
 TGT_BINS += $(TARGET_DIR)/gohot $(TARGET_DIR)/gohot-stripped \
-	    $(TARGET_DIR)/gohot-cgo
+	    $(TARGET_DIR)/gohot-cgo $(TARGET_DIR)/gohot-gnuid
 endif
 
 targets: $(TGT_BINS)
@@ -160,5 +160,13 @@ $(TARGET_DIR)/gohot-cgo: $(GOHOT_SRCS) $(TGT_DEPS)
 	@mkdir -p $(@D)
 	$(call msg,GO,$@)$(GO_RUN) CGO_ENABLED=1 $(GO) build -buildvcs=false \
 		-o $(abspath $@) .
+
+# With a GNU build-id note beside Go's own (-ldflags=-B): a profile's
+# mapping must carry the GNU one (t_go_buildid).
+GOHOT_GNUID = 0x70726f66642d676f2d676e752d6275696c642d69
+$(TARGET_DIR)/gohot-gnuid: $(GOHOT_SRCS) $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,GO,$@)$(GO_RUN) CGO_ENABLED=0 $(GO) build -buildvcs=false \
+		-ldflags='-B $(GOHOT_GNUID)' -o $(abspath $@) .
 
 .PHONY: targets

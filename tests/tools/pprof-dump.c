@@ -5,6 +5,7 @@
  *   pprof-dump labels FILE
  *   pprof-dump leaves [-L] FILE
  *   pprof-dump locations [-L] FILE
+ *   pprof-dump strip FILE > OUT
  *
  * FILE may be gzip'd or raw protobuf; "-" reads standard input. The profile
  * is read with pprof_decode(), so anything pprof or Parca would refuse
@@ -34,7 +35,8 @@ usage(void)
 		"       pprof-dump folded [-i INDEX] [-L] [-t] FILE\n"
 		"       pprof-dump labels FILE\n"
 		"       pprof-dump leaves [-L] FILE\n"
-		"       pprof-dump locations [-L] FILE\n");
+		"       pprof-dump locations [-L] FILE\n"
+		"       pprof-dump strip FILE > OUT\n");
 	exit(EXIT_USAGE);
 }
 
@@ -386,6 +388,55 @@ locations(const struct pprof *p, bool with_lines)
 	return 0;
 }
 
+/* ---- strip ------------------------------------------------------------ */
+
+/* The profile without names where pprof could name it remotely: the
+ * lines of every location in a file mapping dropped and those mappings'
+ * has_* flags cleared (mappings pprof calls unsymbolizable, "[vdso]" and
+ * the like, and locations without a mapping keep theirs), written gzip'd
+ * to stdout. What a profiler that does not symbolize would send, for a
+ * test of pprof's remote symbolization, which names only locations
+ * without lines. */
+static bool
+strippable(const struct pprof *p, uint64_t mapping_id)
+{
+	const char *file, *base;
+
+	if (!mapping_id)
+		return false;
+	file = str(p, p->mappings[mapping_id - 1].filename);
+	base = strrchr(file, '/');
+	base = base ? base + 1 : file;
+	return *file && base[0] != '[';
+}
+
+static int
+strip(struct pprof *p)
+{
+	unsigned char *buf;
+	size_t i, len;
+	int e;
+
+	for (i = 0; i < p->n_locations; i++)
+		if (strippable(p, p->locations[i].mapping_id))
+			p->locations[i].n_lines = 0;
+	for (i = 0; i < p->n_mappings; i++) {
+		struct pprof_mapping *m = &p->mappings[i];
+
+		if (!strippable(p, m->id))
+			continue;
+		m->has_functions = m->has_filenames = false;
+		m->has_line_numbers = m->has_inline_frames = false;
+	}
+	e = pprof_encode(p, true, &buf, &len);
+	if (e < 0)
+		return e;
+	if (fwrite(buf, 1, len, stdout) != len)
+		e = -EIO;
+	free(buf);
+	return e;
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 int
@@ -405,7 +456,8 @@ main(int argc, char **argv)
 		optstring = "+i:Lt";
 	else if (strcmp(cmd, "leaves") == 0 || strcmp(cmd, "locations") == 0)
 		optstring = "+L";
-	else if (strcmp(cmd, "summary") == 0 || strcmp(cmd, "labels") == 0)
+	else if (strcmp(cmd, "summary") == 0 || strcmp(cmd, "labels") == 0 ||
+		 strcmp(cmd, "strip") == 0)
 		optstring = "+";
 	else
 		usage();
@@ -447,6 +499,10 @@ main(int argc, char **argv)
 			fprintf(stderr, "pprof-dump: %s\n", strerror(ENOMEM));
 			rc = 1;
 		}
+	} else if (strcmp(cmd, "strip") == 0) {
+		if ((rc = strip(p)) < 0)
+			fprintf(stderr, "pprof-dump: strip: %s\n", strerror(-rc));
+		rc = rc < 0;
 	} else {
 		if (index < 0)
 			index = (long)p->n_sample_types - 1;

@@ -1041,6 +1041,60 @@ out:
 	pprof_free(p);
 }
 
+/* pprof_folded: root first, inline frames expanded (the callee after its
+ * caller), equal texts merged (two locations that print alike), a frame
+ * without a name as its address, the first sample type's value. */
+static void
+test_folded(void)
+{
+	struct pprof *p = pprof_new();
+	struct pprof_line in[2], l_main, l_unk;
+	uint64_t fmain, fouter, finl, fnone, mp, loc_inl, loc_inl2, loc_main,
+		loc_unk, st[2];
+	int64_t v[2];
+	char *text = NULL;
+	size_t len = 0;
+
+	CHECK(p != NULL, "pprof_new");
+	CHECK_EQ_INT(pprof_add_sample_type(p, "samples", "count"), 0, "type 0");
+	CHECK_EQ_INT(pprof_add_sample_type(p, "cpu", "nanoseconds"), 0,
+		     "type 1");
+	mp = pprof_add_mapping(p, 0x1000, 0x9000, 0, "/bin/x", "");
+	fmain = pprof_add_function(p, "main", "main", "/src/x.c", 1);
+	fouter = pprof_add_function(p, "outer", "outer", "/src/x.c", 5);
+	finl = pprof_add_function(p, "inl", "inl", "/src/x.c", 9);
+	fnone = pprof_add_function(p, "", "", "", 0);
+	in[0].function_id = finl;	/* innermost first */
+	in[0].line = 10;
+	in[1].function_id = fouter;
+	in[1].line = 6;
+	l_main.function_id = fmain;
+	l_main.line = 2;
+	l_unk.function_id = fnone;
+	l_unk.line = 0;
+	loc_inl = pprof_add_location(p, mp, 0x1100, in, 2);
+	loc_inl2 = pprof_add_location(p, mp, 0x1104, in, 2);
+	loc_main = pprof_add_location(p, mp, 0x1200, &l_main, 1);
+	loc_unk = pprof_add_location(p, mp, 0x1abc, &l_unk, 1);
+	st[0] = loc_inl;	/* leaf first */
+	st[1] = loc_main;
+	v[0] = 2;
+	v[1] = 20;
+	CHECK_EQ_INT(pprof_add_sample(p, st, 2, v, 2, NULL, 0), 0, "sample 1");
+	st[0] = loc_inl2;	/* another address, the same text */
+	v[0] = 3;
+	CHECK_EQ_INT(pprof_add_sample(p, st, 2, v, 2, NULL, 0), 0, "sample 2");
+	st[0] = loc_unk;
+	v[0] = 7;
+	CHECK_EQ_INT(pprof_add_sample(p, st, 2, v, 2, NULL, 0), 0, "sample 3");
+	CHECK_EQ_INT(pprof_folded(p, &text, &len), 0, "pprof_folded");
+	CHECK_EQ_STR(text ? text : "", "main;outer;inl 5\nmain;0x1abc 7\n",
+		     "folded text");
+	CHECK_EQ_INT(len, text ? strlen(text) : 0, "length");
+	free(text);
+	pprof_free(p);
+}
+
 int
 main(void)
 {
@@ -1053,5 +1107,6 @@ main(void)
 	test_corruption();
 	test_scale();
 	test_external();
+	test_folded();
 	return check_report();
 }
