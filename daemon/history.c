@@ -273,8 +273,6 @@ history_set_pid(struct history *h, pid_t pid)
 {
 	pthread_mutex_lock(&h->mu);
 	h->pid = pid;
-	if (h->count > 0 && !h->sealed)
-		bucket_at(h, h->count - 1)->pid = pid;
 	pthread_mutex_unlock(&h->mu);
 }
 
@@ -490,10 +488,11 @@ maps_union(struct modsnap *out, size_t cap, const struct modsnap *src,
 	return 0;
 }
 
-/* The maps that name every PC of the buckets in[0..n) (newest last):
- * each distinct snapshot once, newest first. Called with h->mu held. */
+/* The maps that name every PC of the buckets whose maps are in[0..n)
+ * (newest last; referenced, so no lock is needed: a snapshot never
+ * changes): each distinct snapshot once, newest first. */
 static int
-span_maps(struct hist_bucket **in, size_t n, struct modsnap *out)
+span_maps(struct hist_maps **in, size_t n, struct modsnap *out)
 {
 	const struct hist_maps *prev = NULL;
 	size_t i, cap = 0;
@@ -501,9 +500,9 @@ span_maps(struct hist_bucket **in, size_t n, struct modsnap *out)
 
 	memset(out, 0, sizeof(*out));
 	for (i = n; i-- > 0;)
-		if (in[i]->maps && in[i]->maps != prev) {
-			cap += in[i]->maps->ms.n;
-			prev = in[i]->maps;
+		if (in[i] && in[i] != prev) {
+			cap += in[i]->ms.n;
+			prev = in[i];
 		}
 	if (cap == 0)
 		return 0;
@@ -512,12 +511,12 @@ span_maps(struct hist_bucket **in, size_t n, struct modsnap *out)
 		return -ENOMEM;
 	prev = NULL;
 	for (i = n; i-- > 0 && r == 0;) {
-		if (!in[i]->maps || in[i]->maps == prev)
+		if (!in[i] || in[i] == prev)
 			continue;
 		if (!prev)
-			out->jit = perfmap_get(in[i]->maps->ms.jit);
-		r = maps_union(out, cap, &in[i]->maps->ms, !prev);
-		prev = in[i]->maps;
+			out->jit = perfmap_get(in[i]->ms.jit);
+		r = maps_union(out, cap, &in[i]->ms, !prev);
+		prev = in[i];
 	}
 	if (r < 0) {
 		modsnap_free(out);
@@ -558,19 +557,55 @@ span_rss(struct history_span *sp, const struct hist_figures *f)
 	sp->have_rss = true;
 }
 
+/* Merge the kind-k aggregate of the bucket that began at start_mono, if
+ * it is still held, into out. A bucket's lock hold is short: the
+ * sampler thread, which adds to the history, must never wait long for
+ * it (a thread whose stop came late waits for the sampler). */
+static int
+merge_bucket(struct history *h, uint64_t start_mono, enum hist_kind k,
+	     struct agg *out)
+{
+	size_t i;
+	int r = 0;
+
+	pthread_mutex_lock(&h->mu);
+	for (i = 0; i < h->count; i++) {
+		struct hist_bucket *b = bucket_at(h, i);
+
+		if (b->start_mono == start_mono) {
+			r = merge_agg(out, b->agg[k]);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&h->mu);
+	return r;
+}
+
+/*
+ * Which buckets overlap the span, their figures and their maps
+ * (referenced) are read in one hold of the lock; each bucket is then
+ * merged in a hold of its own, so that a span of hours does not keep the
+ * sampler waiting (a bucket dropped meanwhile is left out).
+ */
 int
 history_span(struct history *h, enum hist_kind k, int64_t from, int64_t to,
 	     int64_t now, struct history_span *out)
 {
-	struct hist_bucket **in;
-	size_t i, n = 0;
+	struct hist_maps **maps;
+	uint64_t *ids;
+	size_t i, n = 0, cap;
+	pid_t prev = 0;
 	int r = 0;
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&h->mu);
-	in = calloc(h->count ? h->count : 1, sizeof(*in));
-	if (!in) {
+	cap = h->count ? h->count : 1;
+	ids = calloc(cap, sizeof(*ids));
+	maps = calloc(cap, sizeof(*maps));
+	if (!ids || !maps) {
 		pthread_mutex_unlock(&h->mu);
+		free(ids);
+		free(maps);
 		return -ENOMEM;
 	}
 	if (h->count > 0)
@@ -583,8 +618,10 @@ history_span(struct history *h, enum hist_kind k, int64_t from, int64_t to,
 			if (n == 0)
 				out->start = b->start;
 			out->end = end;
-			span_pid(out, b->pid, n ? in[n - 1]->pid : 0);
-			in[n++] = b;
+			span_pid(out, b->pid, prev);
+			prev = b->pid;
+			ids[n] = b->start_mono;
+			maps[n++] = maps_ref(b->maps);
 			span_rss(out, &b->fig);
 		}
 	}
@@ -603,18 +640,22 @@ history_span(struct history *h, enum hist_kind k, int64_t from, int64_t to,
 	}
 	out->nbuckets = n;
 	out->agg = agg_new(n * h->max_stacks);
-	if (!out->agg) {
+	if (!out->agg)
 		r = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n && r == 0; i++)
-		r = merge_agg(out->agg, in[i]->agg[k]);
-	if (r == 0)
-		r = span_maps(in, n, &out->ms);
-	out->dropped = out->agg->dropped;
 out:
 	pthread_mutex_unlock(&h->mu);
-	free(in);
+	for (i = 0; i < n && r == 0; i++)
+		r = merge_bucket(h, ids[i], k, out->agg);
+	if (r == 0 && n > 0) {
+		r = span_maps(maps, n, &out->ms);
+		out->dropped = out->agg->dropped;
+	}
+	pthread_mutex_lock(&h->mu);
+	for (i = 0; i < n; i++)
+		maps_put(maps[i]);
+	pthread_mutex_unlock(&h->mu);
+	free(ids);
+	free(maps);
 	if (r < 0 && r != -ERANGE) {
 		history_span_free(out);
 		memset(out, 0, sizeof(*out));

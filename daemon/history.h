@@ -102,8 +102,7 @@ void history_set_maps(struct history *h, uint64_t gen, struct modsnap *ms);
 void history_handover(struct history *h);
 
 /* The process recording into h from now on (recorder_start): the
- * current bucket, unless history_handover sealed it, and those to come
- * are pid's. */
+ * buckets it begins say so. */
 void history_set_pid(struct history *h, pid_t pid);
 
 /* Whether the maps set last are of generation gen. */

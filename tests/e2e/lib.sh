@@ -820,7 +820,7 @@ _AWK_CLEAN='function clean(p,    n, i, c, out, k, abs, parts) {
 # the same-run reference for checks on how many samples there are.
 comment_count()
 {
-	sed -n "s/^comment profd .*[:,] \([0-9][0-9]*\) $2\(,.*\)\{0,1\}\$/\1/p" "$1" |
+	sed -n "s/^comment profd .*[:,] \([0-9][0-9]*\) $2\([,;].*\)\{0,1\}\$/\1/p" "$1" |
 	    sed -n '$p'
 }
 
