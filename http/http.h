@@ -198,6 +198,21 @@ int pprof_encode(const struct pprof *p, bool gzip, unsigned char **out,
 int pprof_decode(const void *buf, size_t len, struct pprof **out, char *err,
 		 size_t errlen);
 
+/* P as collapsed stacks (Brendan Gregg's folded format, for
+ * flamegraph.pl, inferno and speedscope): one line per distinct stack,
+ * its frames root first (inline frames too, each by its function name;
+ * a location without lines by its address, 0x...) joined by ';', a
+ * space and the sum of sample value VI (0: the first sample type, e.g.
+ * samples/count) over the samples with that stack. Labels are dropped,
+ * so stacks that differ only by thread add up; samples whose value is 0
+ * are left out. Lines in the order their stacks first appear; ';' in a
+ * name becomes ':'. P is only read. *out is malloc'd (NUL-terminated,
+ * *out_len bytes without the NUL; the caller frees it). 0, or -EINVAL
+ * (VI is not a sample type, a dangling location id), -ENOMEM; *out is
+ * untouched then. Any thread. */
+int pprof_folded(const struct pprof *p, size_t vi, char **out,
+		 size_t *out_len);
+
 /* ---- server ---------------------------------------------------------- */
 
 /* What a data callback hands back. The server zeroes it before the call.
