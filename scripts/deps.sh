@@ -22,6 +22,7 @@ golang-go
 protobuf-compiler
 elfutils
 mandoc
+tmux
 curl
 procps
 strace
