@@ -758,7 +758,7 @@ check_cmd(struct parse_ctx *x)
 	if (c->nmatch || c->allow_any_pid || c->ntriggers ||
 	    c->continuous_hz) {
 		snprintf(x->err, x->errlen,
-			 "profd %s takes one process: --pid PID%s", name,
+			 "%s takes one process: --pid PID%s", name,
 			 c->cmd == CMD_RECORD ? " or -- COMMAND" : "");
 		return -EINVAL;
 	}
@@ -772,7 +772,7 @@ check_cmd(struct parse_ctx *x)
 	}
 	if (c->npids > 1 || (c->npids == 1 && c->command)) {
 		snprintf(x->err, x->errlen,
-			 "profd %s takes one process: one --pid PID%s", name,
+			 "%s takes one process: one --pid PID%s", name,
 			 c->cmd == CMD_RECORD ? ", or -- COMMAND" : "");
 		return -EINVAL;
 	}
