@@ -753,11 +753,6 @@ cmd_top(struct cli *x)
 	pthread_t th;
 	int e;
 
-	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-		log_warnx("profd top needs a terminal; for a file, use profd "
-			  "record -o FILE");
-		return 1;
-	}
 	memset(&tp, 0, sizeof(tp));
 	tp.x = x;
 	pthread_mutex_init(&tp.mu, NULL);
@@ -826,6 +821,12 @@ cli_main(const struct config *c, const struct target_opts *o,
 	memset(&x, 0, sizeof(x));
 	x.c = c;
 	x.sigfd = x.donefd = -1;
+	if (c->cmd == CMD_TOP &&
+	    (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		log_warnx("profd top needs a terminal; for a file, use profd "
+			  "record -o FILE");
+		return 1;
+	}
 	if (ch->fd >= 0) {
 		pid = command_pid(c, ch, &rc);
 		if (pid < 0)

@@ -680,6 +680,7 @@ main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	log_init(d.cfg.verbosity);
+	log_set_timestamps(d.cfg.cmd == CMD_SERVE);
 	faults_install();
 	/* record -- COMMAND forks before anything else does */
 	rc = cli_spawn(&d.cfg, &child);
