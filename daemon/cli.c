@@ -55,11 +55,12 @@ report(int fd, char kind, int value)
 static _Noreturn void
 reaper(char **command, int fd)
 {
+	struct sigaction ign = { .sa_handler = SIG_IGN }, oint, oquit;
 	int ep[2], st, e = 0;
 	pid_t pid;
 
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
+	sigaction(SIGINT, &ign, &oint);
+	sigaction(SIGQUIT, &ign, &oquit);
 	if (pipe2(ep, O_CLOEXEC) < 0) {
 		report(fd, 'e', errno);
 		_exit(127);
@@ -72,8 +73,10 @@ reaper(char **command, int fd)
 	if (pid == 0) {
 		close(fd);
 		close(ep[0]);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGQUIT, SIG_DFL);
+		/* as profd found them (a shell's background job ignores
+		 * both) */
+		sigaction(SIGINT, &oint, NULL);
+		sigaction(SIGQUIT, &oquit, NULL);
 		execvp(command[0], command);
 		e = errno;
 		if (write(ep[1], &e, sizeof(e)) < 0) {
