@@ -67,6 +67,18 @@ expect_range "folded: hot_a+hot_b+hot_c share of all samples (%)" \
     "$(pct "$(($(fold_sum "$FO" hot_a) + $(fold_sum "$FO" hot_b) + $(fold_sum "$FO" hot_c)))" "$(fold_total "$FO")")" 85 100
 assert_target_ok
 
+# ---- --wall: every thread, the main one in pthread_join too -----------------
+W=$TEST_DIR/wall.pb.gz
+run_cmd wall 60 record --pid "$P" --seconds 2 --wall -o "$W"
+expect_rc 0
+pdump summary "$W" >"$W.summary" || fail "--wall: $W does not load"
+grep -q '^sample_type wall/nanoseconds' "$W.summary" ||
+    fail "--wall: no wall/nanoseconds sample type: $(grep sample_type "$W.summary")"
+pdump folded "$W" >"$W.folded" || fail "pprof-dump folded $W failed"
+grep -Eq '(^|;)main;' "$W.folded" || fail "--wall: the main thread (in pthread_join) is not in it: $(head -n 5 "$W.folded")"
+ok "record --wall: wall/nanoseconds, the sleeping main thread in it"
+assert_target_ok
+
 # ---- Ctrl-C ends it early, the file is written, nothing listens ------------
 I=$TEST_DIR/int.pb.gz
 "$PROFD" record -vv --pid "$P" -o "$I" >"$TEST_DIR/int.out" 2>"$TEST_DIR/int.err" &
@@ -118,6 +130,16 @@ cpid=$(sed -n 's/^ready \([0-9][0-9]*\)$/\1/p' "$TEST_DIR/alarm.out")
 [ -n "$cpid" ] || fail "the command's output did not reach our stdout: $(head -c 200 "$TEST_DIR/alarm.out")"
 grep -Eq '(^|;)worker;do_round;chain_a1;hot_a [0-9]+$' "$Y" || fail "record -- split: no hot_a chain: $(head -n 5 "$Y")"
 ok "record -- split 2 3 (killed by SIGALRM) -> 142, hot_a in the profile"
+
+# --seconds 1 of a 3 s command: the file is the first second's, and the
+# status is still the command's, at its end
+Z=$TEST_DIR/first.pb.gz
+run_cmd first 60 record --seconds 1 -o "$Z" -- "$TARGET_DIR/split" 2 3
+expect_rc 142
+pdump summary "$Z" >"$Z.summary" || fail "record --seconds 1 -- split: $Z does not load"
+expect_range "record --seconds 1 -- split: duration (ns)" \
+    "$(summary_get "$Z.summary" duration_nanos)" 900000000 2000000000
+ok "record --seconds 1 -- split 2 3 -> 142 at the command's end, a 1 s profile"
 
 run_cmd nocmd 30 record -o "$TEST_DIR/none" -- "$TEST_DIR/no-such-program"
 expect_rc 127
