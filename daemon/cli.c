@@ -271,13 +271,42 @@ struct rec {
 	struct http_reply r;
 };
 
+/*
+ * The record window, on its own thread. A window ends early, with the
+ * samples it has, when the process execs another program (session.c);
+ * `record -- sh -c 'exec prog'`, env, nice and other wrappers do that at
+ * once. While the process lives and nobody asked to stop, a window that
+ * ended before its time is such an exec: the profile starts again with
+ * the new program, for what remains of --seconds, and the wrapper's few
+ * samples are dropped.
+ */
 static void *
 record_worker(void *arg)
 {
 	struct rec *w = arg;
+	struct cli *x = w->x;
+	uint64_t start = mono_ns(), want = (uint64_t)w->req.seconds * 1000000000ULL;
 
-	target_profile(w->x->t, &w->req, &w->r);
-	signal_done(w->x);
+	for (;;) {
+		uint64_t ran;
+
+		target_profile(x->t, &w->req, &w->r);
+		ran = mono_ns() - start;
+		if (__atomic_load_n(&x->quit, __ATOMIC_ACQUIRE) ||
+		    !target_alive(x->t) || ran + 100000000ULL >= want ||
+		    (w->r.status != 200 && w->r.status != 503))
+			break;
+		log_verbose("pid %d: the window ended after %.1f s with the "
+			    "process alive: it exec'd; starting again",
+			    (int)x->pid, (double)ran / 1e9);
+		pprof_free(w->r.profile);
+		free(w->r.text);
+		memset(&w->r, 0, sizeof(w->r));
+		w->req.seconds = (unsigned)((want - ran) / 1000000000ULL);
+		if (w->req.seconds == 0)
+			w->req.seconds = 1;
+	}
+	signal_done(x);
 	return NULL;
 }
 
@@ -374,8 +403,10 @@ record_wait(struct cli *x, struct cli_child *ch, int *status)
 			ending = true;
 		}
 		/* again at each pass: a window just starting is in no list */
-		if (ending)
+		if (ending) {
+			__atomic_store_n(&x->quit, true, __ATOMIC_RELEASE);
 			target_end_windows(x->t);
+		}
 	}
 	if (tty)
 		fputc('\n', stderr);
@@ -394,6 +425,9 @@ record_summary(const struct config *c, const struct pprof *p)
 	fprintf(stderr, "profd: wrote %s: %s, %" PRId64 " samples in %.1f s\n",
 		c->output, c->format == FORMAT_FOLDED ? "folded stacks" : "pprof",
 		n, (double)p->duration_nanos / 1e9);
+	if (n == 0 && !c->wall)
+		fprintf(stderr, "profd: no thread of the process used the CPU "
+				"(processes it started are not profiled)\n");
 }
 
 static int

@@ -131,6 +131,13 @@ cpid=$(sed -n 's/^ready \([0-9][0-9]*\)$/\1/p' "$TEST_DIR/alarm.out")
 grep -Eq '(^|;)worker;do_round;chain_a1;hot_a [0-9]+$' "$Y" || fail "record -- split: no hot_a chain: $(head -n 5 "$Y")"
 ok "record -- split 2 3 (killed by SIGALRM) -> 142, hot_a in the profile"
 
+# a wrapper that execs the program: the profile is the program's
+E=$TEST_DIR/exec.folded
+run_cmd exec 60 record --format folded -o "$E" -- sh -c "exec $(printf '%q' "$TARGET_DIR/split") 2 2"
+expect_rc 142
+grep -Eq '(^|;)worker;do_round;chain_a1;hot_a [0-9]+$' "$E" || fail "record -- sh -c 'exec split': no hot_a chain: $(head -n 5 "$E")"
+ok "record -- sh -c 'exec split 2 2' -> 142, the profile is split's"
+
 # --seconds 1 of a 3 s command: the file is the first second's, and the
 # status is still the command's, at its end
 Z=$TEST_DIR/first.pb.gz
