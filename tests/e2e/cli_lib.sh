@@ -34,5 +34,5 @@ no_sockets()
 {
 	local fds
 	fds=$(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' 2>/dev/null | wc -l)
-	[ "$fds" = 0 ] || fail "profd $1 has $fds socket(s) open: $(ls -l "/proc/$1/fd" | grep socket)"
+	[ "$fds" = 0 ] || fail "profd $1 has $fds socket(s) open: $(find "/proc/$1/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' -printf '%p -> %l\n' 2>/dev/null)"
 }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# shellcheck source-path=SCRIPTDIR
+# shellcheck source-path=SCRIPTDIR disable=SC2119  # SC2119: optional arguments
 # t_dump - profd dump --pid PID, no server: every thread's stack now, one
 # block per thread (as many as /proc/PID/task has), naming the functions
 # each thread of the split and blocker targets is known to be in; exit 0,
@@ -39,9 +39,9 @@ check_dump()
 	blocks=$(grep -Ec '^thread [0-9]+ ' "$f")
 	tasks=$(find "/proc/$TARGET_PID/task" -mindepth 1 -maxdepth 1 | wc -l)
 	[ "$blocks" = "$tasks" ] || fail "$1: $blocks thread blocks, the target has $tasks threads: $(head -c 800 "$f")"
-	for tid in $(sed -nE 's/^thread ([0-9]+) .*/\1/p' "$f"); do
+	while read -r tid; do
 		[ -d "/proc/$TARGET_PID/task/$tid" ] || fail "$1: thread $tid is not one of the target's"
-	done
+	done < <(sed -nE 's/^thread ([0-9]+) .*/\1/p' "$f")
 	ok "$1: $blocks blocks, one per thread of the target"
 }
 

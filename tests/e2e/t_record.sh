@@ -1,5 +1,5 @@
 #!/bin/bash
-# shellcheck source-path=SCRIPTDIR
+# shellcheck source-path=SCRIPTDIR disable=SC2119  # SC2119: optional arguments
 # t_record - profd record, no server: --pid PID -o FILE writes a profile
 # that go tool pprof and pprof-dump load, whose hot_a share is split's own
 # calibration (loosely); --format folded has split's chains root first;
@@ -116,6 +116,7 @@ assert_target_ok
 # ---- record -- COMMAND -------------------------------------------------------
 # exit 3 after spinning for about 2 s in bash itself (no child process)
 X=$TEST_DIR/cmd3.pb.gz
+# shellcheck disable=SC2016  # $SECONDS is bash's, in the child
 run_cmd cmd3 60 record -o "$X" -- bash -c 'while [ "$SECONDS" -lt 2 ]; do :; done; exit 3'
 expect_rc 3
 pdump summary "$X" >"$X.summary" || fail "record -- bash: $X does not load"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# shellcheck source-path=SCRIPTDIR
+# shellcheck source-path=SCRIPTDIR disable=SC2119  # SC2119: optional arguments
 # t_top - profd top --pid PID in an 80x24 terminal (tmux, driven with
 # send-keys and read with capture-pane): within a few seconds the screen
 # shows split's hot_a, the thread count and the sample rate; 'q' quits with
@@ -70,9 +70,10 @@ run_top()
 	fi
 	screen -S - >"$TEST_DIR/$name.after"
 	grep -q '^EXIT=0$' "$TEST_DIR/$name.after" || fail "$name: $(grep '^EXIT=' "$TEST_DIR/$name.after"), want EXIT=0"
-	grep -Eq '(^| )icanon( |$)' "$TEST_DIR/$name.after" &&
-	    grep -Eq '(^| )echo( |$)' "$TEST_DIR/$name.after" ||
-	    fail "$name: the terminal is not back in canonical mode with echo: $(cat "$TEST_DIR/$name.after")"
+	if ! grep -Eq '(^| )icanon( |$)' "$TEST_DIR/$name.after" ||
+	    ! grep -Eq '(^| )echo( |$)' "$TEST_DIR/$name.after"; then
+		fail "$name: the terminal is not back in canonical mode with echo: $(cat "$TEST_DIR/$name.after")"
+	fi
 	if report=$(_sanitizer_report "$TEST_DIR/$name.err"); then
 		fail "$name: sanitizer report: $report"
 	fi
