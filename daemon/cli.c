@@ -106,7 +106,18 @@ cli_spawn(const struct config *c, struct cli_child *ch)
 
 	ch->reaper = 0;
 	ch->fd = -1;
-	if (c->cmd != CMD_RECORD || !c->command)
+	ch->out = -1;
+	if (c->cmd != CMD_RECORD)
+		return 0;
+	ch->out = strcmp(c->output, "-") == 0
+			  ? STDOUT_FILENO
+			  : open(c->output,
+				 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (ch->out < 0) {
+		log_warn("cannot write %s", c->output);
+		return 1;
+	}
+	if (!c->command)
 		return 0;
 	if (pipe(p) < 0) {
 		log_warn("cannot start %s: pipe", c->command[0]);
@@ -310,14 +321,26 @@ record_worker(void *arg)
 	return NULL;
 }
 
-/* Write the profile of r to c->output ("-": stdout) in c->format. */
+/* Drop record's output: no profile. A file we made empty goes. */
+static void
+discard_output(const struct config *c, struct cli_child *ch)
+{
+	if (ch->out > STDOUT_FILENO) {
+		close(ch->out);
+		unlink(c->output);
+	}
+	ch->out = -1;
+}
+
+/* Write profile p in c->format to ch->out, which it closes. */
 static int
-write_profile(const struct config *c, const struct pprof *p)
+write_profile(const struct config *c, struct cli_child *ch,
+	      const struct pprof *p)
 {
 	unsigned char *buf = NULL;
 	char *text = NULL;
 	size_t len = 0, off;
-	int e, fd;
+	int e, fd = ch->out;
 
 	if (c->format == FORMAT_FOLDED)
 		e = pprof_folded(p, 0, &text, &len);
@@ -326,15 +349,13 @@ write_profile(const struct config *c, const struct pprof *p)
 	if (e < 0) {
 		errno = -e;
 		log_warn("cannot encode the profile");
+		discard_output(c, ch);
 		return -1;
 	}
 	if (text)
 		buf = (unsigned char *)text;
-	fd = strcmp(c->output, "-") == 0
-		     ? STDOUT_FILENO
-		     : open(c->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			    0644);
-	e = fd < 0 ? -1 : 0;
+	ch->out = -1;
+	e = 0;
 	for (off = 0; e == 0 && off < len;) {
 		ssize_t n = write(fd, buf + off, len - off);
 
@@ -455,8 +476,9 @@ cmd_record(struct cli *x, struct cli_child *ch)
 	pthread_join(th, NULL);
 	if (w.r.status != 200) {
 		log_warnx("pid %d: no profile: %s", (int)x->pid, w.r.msg);
+		discard_output(c, ch);
 		rc = 1;
-	} else if (write_profile(c, w.r.profile) < 0) {
+	} else if (write_profile(c, ch, w.r.profile) < 0) {
 		rc = 1;
 	} else {
 		record_summary(c, w.r.profile);
@@ -866,11 +888,14 @@ cli_main(const struct config *c, const struct target_opts *o,
 	}
 	if (ch->fd >= 0) {
 		pid = command_pid(c, ch, &rc);
-		if (pid < 0)
+		if (pid < 0) {
+			discard_output(c, ch);
 			return rc;
+		}
 	}
 	if (cli_open(&x, o, pid, set) < 0) {
 		cli_close(&x);
+		discard_output(c, ch);
 		if (ch->fd >= 0) {
 			struct report r;
 
@@ -894,6 +919,7 @@ cli_main(const struct config *c, const struct target_opts *o,
 		break;
 	}
 	cli_close(&x);
+	discard_output(c, ch);	/* unused: a failure before the window */
 	if (ch->fd >= 0)
 		close(ch->fd);
 	if (ch->reaper > 0)

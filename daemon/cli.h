@@ -26,11 +26,13 @@
 struct cli_child {
 	pid_t reaper;		/* 0: no command */
 	int fd;			/* the reaper's reports; -1: none */
+	int out;		/* record's -o FILE, open from the start so
+				   that a bad name fails at once; -1: none */
 };
 
-/* Start c->command (when given) as above, keeping our stdin, stdout and
- * stderr. Before any thread exists. 0, or the exit status to end with
- * (message said). */
+/* Open record's -o FILE, and start c->command (when given) as above,
+ * keeping our stdin, stdout and stderr. Before any thread exists. 0, or
+ * the exit status to end with (message said). */
 int cli_spawn(const struct config *c, struct cli_child *ch);
 
 /* Run c->cmd (CMD_DUMP, CMD_RECORD, CMD_TOP) with targets made with o;

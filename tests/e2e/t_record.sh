@@ -154,6 +154,15 @@ expect_rc 127
 [ ! -e "$TEST_DIR/none" ] || fail "a file for a command that never ran"
 ok "record -- (no such program) -> 127: $(head -n 1 "$TEST_DIR/nocmd.err")"
 
+# an -o that cannot be written fails at once, before any window or command
+run_cmd badout 10 record --pid "$P" -o "$TEST_DIR/no/such/dir/x"
+expect_rc 1
+grep -q 'cannot write' "$TEST_DIR/badout.err" || fail "-o in a missing directory: $(cat "$TEST_DIR/badout.err")"
+run_cmd badout2 10 record -o "$TEST_DIR/no/such/dir/x" -- touch "$TEST_DIR/ran"
+expect_rc 1
+[ ! -e "$TEST_DIR/ran" ] || fail "the command ran although -o cannot be written"
+ok "an unwritable -o -> 1 at once, the command not started: $(head -n 1 "$TEST_DIR/badout.err")"
+
 # ---- usage errors ------------------------------------------------------------
 usage64()
 {
