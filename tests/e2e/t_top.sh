@@ -4,7 +4,7 @@
 # send-keys and read with capture-pane): within a few seconds the screen
 # shows split's hot_a, the thread count and the sample rate; 'q' quits with
 # status 0 and the terminal back in its own mode (canonical, echo), and so
-# does Ctrl-C; profd holds no socket meanwhile; without a terminal top says
+# do Ctrl-C and SIGTERM; profd holds no socket meanwhile; without a terminal top says
 # so and exits 1. The target is left running, untraced, not stopped.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cli_lib.sh"
@@ -35,7 +35,7 @@ wait_screen()
 }
 
 # run_top NAME KEY: start profd top in a fresh 80x24 session, wait for
-# hot_a, press KEY, and check the exit status and the terminal after it.
+# hot_a, press KEY (or send it SIGTERM), and check the exit status and the terminal after it.
 # The pane's shell ignores SIGINT, so that Ctrl-C ends top and not the
 # shell that prints its status (profd takes SIGINT from its signalfd all
 # the same: a blocked signal is never discarded as ignored).
@@ -63,7 +63,11 @@ run_top()
 	[ -n "$top_pid" ] || fail "$name: no profd under the pane's shell $sh_pid"
 	no_sockets "$top_pid"
 	ok "$name: profd top (pid $top_pid) holds no socket"
-	tmx send-keys -t top "$key"
+	if [ "$key" = SIGTERM ]; then
+		kill -TERM "$top_pid"
+	else
+		tmx send-keys -t top "$key"
+	fi
 	if ! wait_screen '^EXIT=' 10; then
 		screen >&2
 		fail "$name: top still running 10 s after $key"
@@ -83,6 +87,7 @@ run_top()
 
 run_top quit q
 run_top ctrlc C-c
+run_top term SIGTERM
 
 run_cmd notty 10 top --pid "$P" </dev/null
 expect_rc 1
