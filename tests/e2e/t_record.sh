@@ -46,11 +46,16 @@ B=$(fold_sum "$F" hot_b)
 C=$(fold_sum "$F" hot_c)
 H=$(awk -v a="$A" -v b="$B" -v c="$C" 'BEGIN { printf "%.0f", a + b + c }')
 nsamp=$(summary_get "$R.summary" 'total[0]')
-expect_range "samples" "$nsamp" 100 1e9
+expect_range "samples" "$nsamp" 30 1e9
 share=$(pct "$A" "$H")
-say "hot_a: $share % of the three in the profile, $calib % by split calib"
+# how far a share of n samples may stray by chance: 4 standard deviations
+# of a binomial proportion, plus 3 points for what the calibration itself
+# misses (a loaded machine gives split less CPU, and fewer samples)
+tol=$(awk -v p="$calib" -v n="$nsamp" 'BEGIN {
+	p /= 100; printf "%.1f", 400 * sqrt(p * (1 - p) / n) + 3 }')
+say "hot_a: $share % of the three in the profile ($nsamp samples), $calib % by split calib, +-$tol points allowed"
 expect_range "hot_a share minus split calib's (points)" \
-    "$(awk -v a="$share" -v b="$calib" 'BEGIN { print a - b }')" -12 12
+    "$(awk -v a="$share" -v b="$calib" 'BEGIN { print a - b }')" "-$tol" "$tol"
 
 # ---- --format folded -------------------------------------------------------
 FO=$TEST_DIR/rec2.folded
