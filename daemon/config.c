@@ -30,6 +30,14 @@
 	"             [--history DURATION] [--history-memory SIZE]\n" \
 	"             [--trigger EXPR] [--output-dir DIR] [--keep N]\n"
 
+/* The commands that need no server (cli.c), after the daemon's line. */
+#define CMD_SYNOPSIS \
+	"       profd dump -p PID [-v]\n" \
+	"       profd record {-p PID | [--] COMMAND [ARG...]} -o FILE\n" \
+	"             [--seconds N] [--hz N] [--wall]\n" \
+	"             [--format pprof|folded] [-v]\n" \
+	"       profd top -p PID [--hz N] [-v]\n"
+
 /* Where downloaded debug files go when --debuginfod-cache is not given:
  * for root, and under other users' XDG cache directory. */
 #define DEBUGINFOD_CACHE_ROOT	"/var/cache/profd/debuginfod"
@@ -40,7 +48,7 @@
 #define RUNTIME_DIR_ROOT	"/run/profd"
 #define RUNTIME_DIR_USER	"profd"
 
-const char config_synopsis[] = SYNOPSIS;
+const char config_synopsis[] = SYNOPSIS CMD_SYNOPSIS;
 
 static int
 parse_num(const char *opt, const char *arg, unsigned long min,
@@ -507,6 +515,29 @@ set_keep(const struct opt *o, const char *arg, struct parse_ctx *x)
 	return set_num(o, arg, x);
 }
 
+/* record --format pprof|folded (svg: once a flame graph renderer
+ * exists). */
+static int
+set_format(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	(void)o;
+	if (strcmp(arg, "pprof") == 0) {
+		x->c->format = FORMAT_PPROF;
+	} else if (strcmp(arg, "folded") == 0) {
+		x->c->format = FORMAT_FOLDED;
+	} else if (strcmp(arg, "svg") == 0) {
+		snprintf(x->err, x->errlen,
+			 "--format svg: not yet; use --format folded and "
+			 "flamegraph.pl, or pprof");
+		return -EINVAL;
+	} else {
+		snprintf(x->err, x->errlen,
+			 "invalid --format '%s': want pprof or folded", arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* --help and --version: stop at once, as before any other check. */
 static int
 set_stop(const struct opt *o, const char *arg, struct parse_ctx *x)
@@ -623,6 +654,19 @@ static const struct opt options[] = {
 	{ "keep", 0, "N",
 	  "snapshots kept per target name (20)",
 	  .set = set_keep, FIELD(keep), 1, 100000 },
+	{ "seconds", 0, "N",
+	  "record: stop after N seconds (default: when\n"
+	  "the process exits, or at Ctrl-C)",
+	  .set = set_num, FIELD(seconds), 1, 86400 },
+	{ "wall", 0, NULL,
+	  "record: wall clock, every thread (default: CPU)",
+	  .set = set_flag, FIELD(wall) },
+	{ "output", 'o', "FILE", "record: write the profile to FILE",
+	  .set = set_file, FIELD(output) },
+	{ "format", 0, "FMT",
+	  "record: pprof (default) or folded (stacks\n"
+	  "root first, ';'-joined, then the sample count)",
+	  .set = set_format },
 	{ "debug", 'd', NULL, "log debug messages (same as -vv)",
 	  .set = set_debug },
 	{ "verbose", 'v', NULL, "log more; repeat for debug messages",
@@ -661,12 +705,17 @@ config_help(FILE *f)
 	size_t i;
 	int w;
 
-	fputs(SYNOPSIS "\n"
+	fputs(SYNOPSIS CMD_SYNOPSIS "\n"
 	      "Profile the running process PID from outside and serve "
 	      "Go-compatible\n"
 	      "pprof profiles over HTTP:\n"
 	      "  go tool pprof http://127.0.0.1:8005/debug/pprof/profile"
-	      "?seconds=30\n\n",
+	      "?seconds=30\n"
+	      "or, without a server: dump prints every thread's stack "
+	      "now; record writes\n"
+	      "a profile of PID, or of COMMAND run to its end, to FILE; "
+	      "top shows the\n"
+	      "busiest functions, refreshed every second ('q' quits).\n\n",
 	      f);
 	for (i = 0; i < NOPTS; i++) {
 		const struct opt *o = &options[i];
@@ -711,12 +760,92 @@ bad_option(int ch, struct parse_ctx *x)
 	return -EINVAL;
 }
 
+static const char *const cmd_names[] = {
+	[CMD_SERVE] = "profd",
+	[CMD_DUMP] = "dump",
+	[CMD_RECORD] = "record",
+	[CMD_TOP] = "top",
+};
+
+const char *
+config_cmd_name(enum profd_cmd cmd)
+{
+	return cmd_names[cmd];
+}
+
+/* A command's options together (dump, record, top): one process, and
+ * nothing only the server uses. */
+static int
+check_cmd(struct parse_ctx *x)
+{
+	struct config *c = x->c;
+	const char *name = cmd_names[c->cmd];
+
+	if (c->nmatch || c->allow_any_pid || c->ntriggers ||
+	    c->continuous_hz) {
+		snprintf(x->err, x->errlen,
+			 "%s takes one process: --pid PID%s", name,
+			 c->cmd == CMD_RECORD ? " or -- COMMAND" : "");
+		return -EINVAL;
+	}
+	if (c->cmd != CMD_RECORD &&
+	    (c->seconds || c->wall || c->output[0] || c->format)) {
+		snprintf(x->err, x->errlen,
+			 "--seconds, --wall, --output and --format go with "
+			 "profd record, not profd %s",
+			 name);
+		return -EINVAL;
+	}
+	if (c->npids > 1 || (c->npids == 1 && c->command)) {
+		snprintf(x->err, x->errlen,
+			 "%s takes one process: one --pid PID%s", name,
+			 c->cmd == CMD_RECORD ? ", or -- COMMAND" : "");
+		return -EINVAL;
+	}
+	if (c->npids == 0 && !c->command) {
+		snprintf(x->err, x->errlen, "say which process: profd %s %s",
+			 name,
+			 c->cmd == CMD_RECORD
+				 ? "--pid PID -o FILE, or -o FILE -- COMMAND"
+				 : "--pid PID");
+		return -EINVAL;
+	}
+	if (c->cmd == CMD_RECORD && !c->output[0]) {
+		snprintf(x->err, x->errlen,
+			 "say where the profile goes: profd record -o FILE");
+		return -EINVAL;
+	}
+	if (!x->have_hz && c->hz > c->max_hz)
+		c->hz = c->max_hz;
+	if (c->hz > c->max_hz) {
+		snprintf(x->err, x->errlen, "--hz %u is above --max-hz %u",
+			 c->hz, c->max_hz);
+		return -EINVAL;
+	}
+	/* a command's diagnostics are warnings unless -v asks for more */
+	if (c->verbosity == LOG_LVL_INFO)
+		c->verbosity = LOG_LVL_WARN;
+	else if (c->verbosity > LOG_LVL_INFO)
+		c->verbosity--;
+	if (!c->runtime_dir[0])
+		default_runtime_dir(c);
+	return 0;
+}
+
 /* What no single option can check: the options together. */
 static int
 check_config(struct parse_ctx *x)
 {
 	struct config *c = x->c;
 
+	if (c->cmd != CMD_SERVE)
+		return check_cmd(x);
+	if (c->seconds || c->wall || c->output[0] || c->format) {
+		snprintf(x->err, x->errlen,
+			 "--seconds, --wall, --output and --format go with "
+			 "profd record");
+		return -EINVAL;
+	}
 	if (c->npids == 0 && c->nmatch == 0 && !c->allow_any_pid) {
 		snprintf(x->err, x->errlen,
 			 "say which processes to profile: --pid PID, --match "
@@ -788,12 +917,27 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 {
 	struct parse_ctx x = { c, argv, err, errlen, false };
 	struct option longopts[NOPTS + 1];
-	char shortopts[2 * NOPTS + 2], *p = shortopts;
+	char shortopts[2 * NOPTS + 3], *p = shortopts;
 	const struct opt *o;
 	size_t i;
 	int ch, r;
 
 	set_defaults(c);
+	/* profd dump|record|top ...: parse what follows as the options of
+	 * the command (argv[0] is then its name) */
+	for (i = CMD_SERVE + 1; argc > 1 && i < sizeof(cmd_names) /
+							 sizeof(cmd_names[0]);
+	     i++)
+		if (strcmp(argv[1], cmd_names[i]) == 0) {
+			c->cmd = (enum profd_cmd)i;
+			argc--;
+			argv++;
+			x.argv = argv;
+			break;
+		}
+	/* record's COMMAND ends the options: "+" stops at it */
+	if (c->cmd == CMD_RECORD)
+		*p++ = '+';
 	*p++ = ':';		/* a missing argument returns ':' */
 	for (i = 0; i < NOPTS; i++) {
 		longopts[i] = (struct option){
@@ -826,7 +970,9 @@ config_parse(struct config *c, int argc, char **argv, char *err,
 		if (r > 0)
 			return 0;
 	}
-	if (optind < argc) {
+	if (optind < argc && c->cmd == CMD_RECORD) {
+		c->command = argv + optind;	/* argv ends in NULL */
+	} else if (optind < argc) {
 		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}

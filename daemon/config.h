@@ -19,6 +19,21 @@
 #define PROFD_MAX_PIDS	  64		/* --pid given */
 #define PROFD_MAX_MATCH	  16		/* --match given */
 
+/* What profd is asked to do: serve (no subcommand), or one of the
+ * commands that need no HTTP server (cli.c). */
+enum profd_cmd {
+	CMD_SERVE,
+	CMD_DUMP,		/* profd dump --pid PID */
+	CMD_RECORD,		/* profd record ... -o FILE */
+	CMD_TOP,		/* profd top --pid PID */
+};
+
+/* profd record --format */
+enum profd_format {
+	FORMAT_PPROF,		/* gzip'd profile.proto */
+	FORMAT_FOLDED,		/* collapsed stacks, one a line */
+};
+
 struct config {
 	pid_t pids[PROFD_MAX_PIDS];	/* --pid, repeatable */
 	size_t npids;
@@ -56,6 +71,14 @@ struct config {
 	char output_dir[512];	/* --output-dir; "" none */
 	unsigned keep;		/* --keep: snapshots kept per target name */
 	bool have_keep;		/* --keep given */
+	/* the commands without a server (cli.c) */
+	enum profd_cmd cmd;	/* argv[1]: dump, record, top */
+	unsigned seconds;	/* record --seconds; 0: until it ends */
+	bool wall;		/* record --wall */
+	char output[512];	/* record -o FILE */
+	enum profd_format format;	/* record --format */
+	char **command;		/* record -- COMMAND ARGS (argv's, NULL
+				   terminated); NULL: none */
 };
 
 /* Fill c with the defaults, then parse argv into it. c->match points into
@@ -81,6 +104,9 @@ int config_duration(const char *arg, unsigned min, unsigned max,
 /* Print --help to f: the synopsis, then one entry per option of the
  * table, in its order. Any thread; write errors are the caller's (ferror). */
 void config_help(FILE *f);
+
+/* The name of a command (CMD_SERVE: "profd"), for messages. Pure. */
+const char *config_cmd_name(enum profd_cmd cmd);
 
 /* The synopsis printed with a usage error (static text). */
 extern const char config_synopsis[];

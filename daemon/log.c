@@ -1,5 +1,6 @@
 /* log.c - see log.h. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +10,18 @@
 #include "daemon/log.h"
 
 int log_verbosity = LOG_LVL_INFO;
+static bool log_timestamps = true;
 
 void
 log_init(int verbosity)
 {
 	log_verbosity = verbosity;
+}
+
+void
+log_set_timestamps(bool on)
+{
+	log_timestamps = on;
 }
 
 static void
@@ -27,11 +35,17 @@ vlog(int level, const char *errstr, const char *fmt, va_list ap)
 	size_t n;
 	int saved = errno, r;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ profd: %s",
-		     ts.tv_nsec / 1000000, tag[level]);
+	n = 0;
+	if (log_timestamps) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+		r = snprintf(line + n, sizeof(line) - n, ".%03ldZ ",
+			     ts.tv_nsec / 1000000);
+		if (r > 0)
+			n += (size_t)r;
+	}
+	r = snprintf(line + n, sizeof(line) - n, "profd: %s", tag[level]);
 	if (r > 0)
 		n += (size_t)r;
 	if (n < sizeof(line)) {

@@ -9,6 +9,7 @@
 #define PROFD_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum log_level {
 	LOG_LVL_WARN,
@@ -21,6 +22,10 @@ enum log_level {
 extern int log_verbosity;
 
 void log_init(int verbosity);
+/* Whether lines begin with the time (the default, for a daemon's log);
+ * profd's commands (cli.c) print "profd: ..." alone, as a tool does. Main
+ * thread, before other threads start. */
+void log_set_timestamps(bool on);
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

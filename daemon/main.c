@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/cli.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/faults.h"
@@ -556,6 +557,24 @@ block_signals(sigset_t *set)
 	pthread_sigmask(SIG_BLOCK, set, NULL);
 }
 
+/* What every target is made with, from the command line. */
+static void
+target_opts_of(const struct config *c, struct target_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->stack_bytes = c->stack_bytes;
+	o->max_hz = c->max_hz;
+	o->max_batch = c->max_batch;
+	o->stop_budget_us = c->stop_budget_us;
+	o->attach_window = c->attach_window;
+	o->rt_priority = c->rt_priority;
+	o->continuous_hz = c->continuous_hz;
+	o->history_s = c->history_s;
+	o->history_budget = c->history_memory;
+	o->triggers = c->triggers;
+	o->ntriggers = c->ntriggers;
+}
+
 /* The registry with its --match rules and --pid targets, watching. false
  * after a bad --match, said on stderr (a usage error); other failures are
  * fatal. */
@@ -567,18 +586,7 @@ start_registry(struct profd *d)
 	char err[PROFD_ERRLEN];
 	size_t i;
 
-	memset(&topts, 0, sizeof(topts));
-	topts.stack_bytes = c->stack_bytes;
-	topts.max_hz = c->max_hz;
-	topts.max_batch = c->max_batch;
-	topts.stop_budget_us = c->stop_budget_us;
-	topts.attach_window = c->attach_window;
-	topts.rt_priority = c->rt_priority;
-	topts.continuous_hz = c->continuous_hz;
-	topts.history_s = c->history_s;
-	topts.history_budget = c->history_memory;
-	topts.triggers = c->triggers;
-	topts.ntriggers = c->ntriggers;
+	target_opts_of(c, &topts);
 	if (c->ntriggers > 0 &&
 	    snapshot_init(c->output_dir, c->keep, err, sizeof(err)) < 0)
 		fatalx("%s", err);
@@ -687,6 +695,7 @@ main(int argc, char **argv)
 {
 	struct http_server *srv;
 	static struct profd d;
+	struct cli_child child;
 	sigset_t set;
 	int sig, rc;
 
@@ -694,7 +703,12 @@ main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	log_init(d.cfg.verbosity);
+	log_set_timestamps(d.cfg.cmd == CMD_SERVE);
 	faults_install();
+	/* record -- COMMAND forks before anything else does */
+	rc = cli_spawn(&d.cfg, &child);
+	if (rc > 0)
+		return rc;
 	start_guardian(&d.cfg);
 	if (d.cfg.auth_token_file[0])
 		read_token(d.cfg.auth_token_file, d.token, sizeof(d.token));
@@ -703,6 +717,15 @@ main(int argc, char **argv)
 	block_signals(&set);
 	raise_nofile();
 
+	if (d.cfg.cmd != CMD_SERVE) {
+		struct target_opts topts;
+
+		target_opts_of(&d.cfg, &topts);
+		rc = cli_main(&d.cfg, &topts, &set, &child);
+		symbolize_shutdown();
+		guardian_stop();
+		return rc;
+	}
 	if (!start_registry(&d))
 		return EXIT_USAGE;
 	srv = start_http(&d);

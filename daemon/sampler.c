@@ -338,7 +338,8 @@ run_due(struct target *t)
 
 		if (s && __atomic_load_n(&s->end_ns, __ATOMIC_RELAXED) <= now) {
 			if (now >= s->start_ns + (uint64_t)s->seconds *
-							  1000000000ULL)
+							  1000000000ULL ||
+			    __atomic_load_n(&s->early, __ATOMIC_RELAXED))
 				session_settle(t, s);	/* not cancelled */
 			session_finish(t, s, 200, NULL);
 		}

@@ -106,6 +106,8 @@ session_start(struct target *t, struct session *s)
 	} else {
 		s->period_ns = 1000000000ULL / s->hz;
 		s->end_ns = s->start_ns + (uint64_t)s->seconds * 1000000000ULL;
+		if (s->early)	/* ended while it waited to start */
+			s->end_ns = s->start_ns;
 		s->next_due = s->start_ns + s->period_ns;
 	}
 	pthread_mutex_lock(&t->mu);

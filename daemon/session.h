@@ -49,6 +49,8 @@ struct session {
 	unsigned hz, seconds;
 	uint64_t period_ns;
 	uint64_t start_ns, end_ns, next_due;
+	bool early;		/* ended before its time, with its samples
+				   (target_end_windows); atomic */
 	int64_t start_wall;
 	struct agg *agg;
 	uint64_t ticks, stops, lost, reused, nonstop, dropped;

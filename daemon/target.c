@@ -358,6 +358,35 @@ cancel_locked(struct target *t, struct session *s)
 	}
 }
 
+size_t
+target_end_windows(struct target *t)
+{
+	struct session *s;
+	size_t i, n = 0;
+	uint64_t now = mono_ns();
+
+	pthread_mutex_lock(&t->mu);
+	for (s = t->pending; s; s = s->next)
+		if (s->kind != SESSION_DUMP && !s->early) {
+			s->early = true;	/* session_start sees it */
+			n++;
+		}
+	for (i = 0; i < PROFD_MAX_SESSIONS; i++) {
+		s = t->active[i];
+		if (!s || s->kind == SESSION_DUMP ||
+		    __atomic_load_n(&s->early, __ATOMIC_RELAXED))
+			continue;
+		__atomic_store_n(&s->early, true, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&s->end_ns, __ATOMIC_RELAXED) > now)
+			__atomic_store_n(&s->end_ns, now, __ATOMIC_RELAXED);
+		n++;
+	}
+	if (n)
+		pthread_cond_broadcast(&t->wake);
+	pthread_mutex_unlock(&t->mu);
+	return n;
+}
+
 /* Wait for s, with t->mu held. With a client to watch, look every
  * CLIENT_POLL_NS whether it has gone, and cancel s if so. Returns whether
  * s was cancelled. */

@@ -96,6 +96,14 @@ void target_build_id(struct target *t, char *buf, size_t len);
 void target_profile(struct target *t, const struct http_profile_req *req,
 		    struct http_reply *r);
 
+/* End t's open profile windows now, as if their time were up: each
+ * answers its waiting caller with the samples it holds (200), not as a
+ * cancelled one. Ctrl-C in profd record, and its COMMAND's exit. Any
+ * thread; returns how many windows it ended (a window the sampler is
+ * starting at this very moment is in no list: call again while one is
+ * still awaited). */
+size_t target_end_windows(struct target *t);
+
 /* Continuous mode's history over req's span, merged into one profile at
  * once (CPU or wall, as req->kind says); 404 when the target keeps no
  * history or none of it falls in the span. Fills r as target_profile. */

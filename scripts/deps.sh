@@ -23,6 +23,7 @@ protobuf-compiler
 elfutils
 mandoc
 prometheus
+tmux
 curl
 procps
 strace

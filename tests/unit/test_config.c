@@ -14,7 +14,7 @@
 static int
 parse(struct config *c, char *err, ...)
 {
-	char *argv[16];
+	static char *argv[16];	/* c->match and c->command point into it */
 	int argc = 0;
 	va_list ap;
 
@@ -47,6 +47,65 @@ check_listen(const char *in, const char *want)
 		CHECK(r == 0 && strcmp(out, want) == 0, what);
 	else
 		CHECK(r == -EINVAL, what);
+}
+
+/* profd dump|record|top: their options, what they refuse. */
+static void
+check_commands(void)
+{
+	struct config c;
+	char err[ERRLEN];
+
+	CHECK_EQ_INT(parse(&c, err, "dump", "--pid", "7", NULL), 0, "dump");
+	CHECK(c.cmd == CMD_DUMP && c.npids == 1 && c.pids[0] == 7,
+	      "dump --pid 7");
+	CHECK_EQ_INT(c.verbosity, LOG_LVL_WARN, "commands: warnings only");
+	CHECK_EQ_INT(parse(&c, err, "top", "-p", "7", "-v", NULL), 0, "top -v");
+	CHECK(c.cmd == CMD_TOP && c.verbosity == LOG_LVL_INFO, "top -v: info");
+	CHECK_EQ_INT(parse(&c, err, "record", "-p", "7", "-o", "f",
+			   "--seconds", "3", "--wall", "--format", "folded",
+			   "--hz", "50", NULL),
+		     0, "record --pid");
+	CHECK(c.cmd == CMD_RECORD && c.seconds == 3 && c.wall &&
+		      c.format == FORMAT_FOLDED && c.hz == 50 &&
+		      strcmp(c.output, "f") == 0 && !c.command,
+	      "record's options");
+	CHECK_EQ_INT(parse(&c, err, "record", "-o", "f", "--", "sh", "-c",
+			   "exit 3", NULL),
+		     0, "record -- COMMAND");
+	CHECK(c.command && strcmp(c.command[0], "sh") == 0 &&
+		      strcmp(c.command[1], "-c") == 0 && !c.command[3],
+	      "record -- sh -c ...: the command and its arguments");
+	CHECK_EQ_INT(parse(&c, err, "record", "-o", "f", "ls", "-l", NULL), 0,
+		     "record COMMAND without --");
+	CHECK(c.command && strcmp(c.command[1], "-l") == 0,
+	      "the command's options are its own");
+	CHECK_EQ_INT(parse(&c, err, "record", "-o", "f", NULL), -EINVAL,
+		     "record: no process");
+	CHECK_EQ_INT(parse(&c, err, "record", "-p", "7", NULL), -EINVAL,
+		     "record: no -o");
+	CHECK(strstr(err, "-o FILE") != NULL, "record: says -o FILE");
+	CHECK_EQ_INT(parse(&c, err, "record", "-p", "7", "-o", "f", "--",
+			   "ls", NULL),
+		     -EINVAL, "record: --pid and a command");
+	CHECK_EQ_INT(parse(&c, err, "record", "-p", "7", "-o", "f",
+			   "--format", "svg", NULL),
+		     -EINVAL, "record --format svg");
+	CHECK(strstr(err, "svg: not yet") != NULL, "svg: not yet");
+	CHECK_EQ_INT(parse(&c, err, "dump", "-p", "7", "-o", "f", NULL),
+		     -EINVAL, "dump -o");
+	CHECK_EQ_INT(parse(&c, err, "dump", NULL), -EINVAL, "dump: no --pid");
+	CHECK_EQ_INT(parse(&c, err, "dump", "-p", "1", "-p", "2", NULL),
+		     -EINVAL, "dump: two --pid");
+	CHECK_EQ_INT(parse(&c, err, "top", "-p", "1", "--match", "x", NULL),
+		     -EINVAL, "top --match");
+	CHECK_EQ_INT(parse(&c, err, "dump", "-p", "1", "extra", NULL),
+		     -EINVAL, "dump: an extra argument");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", "--wall", NULL), -EINVAL,
+		     "the server refuses --wall");
+	CHECK_EQ_INT(parse(&c, err, "-p", "1", NULL), 0, "the server");
+	CHECK(c.cmd == CMD_SERVE && c.verbosity == LOG_LVL_INFO,
+	      "the server logs at info");
 }
 
 int
@@ -230,6 +289,10 @@ main(void)
 	check_listen("example.com:80", NULL);
 	check_listen("[::1:80", NULL);
 	CHECK(strstr(help, "--max-seconds") != NULL, "usage lists options");
+	CHECK(strstr(help, "profd record") != NULL &&
+		      strstr(config_synopsis, "profd top") != NULL,
+	      "usage and synopsis name the commands");
 	free(help);
+	check_commands();
 	return check_report();
 }
