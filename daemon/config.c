@@ -665,7 +665,7 @@ static const struct opt options[] = {
 	  .set = set_file, FIELD(output) },
 	{ "format", 0, "FMT",
 	  "record: pprof (default) or folded (stacks\n"
-	  "root first, ';'-joined, then the sample count)",
+	  "root first, ';'-joined, then CPU or wall ns)",
 	  .set = set_format },
 	{ "debug", 'd', NULL, "log debug messages (same as -vv)",
 	  .set = set_debug },

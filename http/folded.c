@@ -161,9 +161,22 @@ add_stack(struct htab *t, struct obuf *arena, struct fstack **v, size_t *n,
 	return 0;
 }
 
+size_t
+pprof_default_index(const struct pprof *p)
+{
+	size_t i;
+
+	if (p->default_sample_type)
+		for (i = 0; i < p->n_sample_types; i++)
+			if (p->sample_types[i].type == p->default_sample_type)
+				return i;
+	return p->n_sample_types ? p->n_sample_types - 1 : 0;
+}
+
 int
 pprof_folded(const struct pprof *p, char **out, size_t *out_len)
 {
+	size_t vi = pprof_default_index(p);
 	struct obuf key = { 0 }, arena = { 0 }, text = { 0 };
 	struct fstack *v = NULL;
 	struct htab t = { 0 };
@@ -179,7 +192,7 @@ pprof_folded(const struct pprof *p, char **out, size_t *out_len)
 			e = -ENOMEM;
 		else
 			e = add_stack(&t, &arena, &v, &n, &cap, &key,
-				      s->n_values ? s->values[0] : 0);
+				      vi < s->n_values ? s->values[vi] : 0);
 	}
 	for (i = 0; i < n && e == 0; i++) {
 		put(&text, arena.s + v[i].off, v[i].len);

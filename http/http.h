@@ -188,11 +188,16 @@ int pprof_add_sample(struct pprof *p, const uint64_t *location_ids,
 int pprof_encode(const struct pprof *p, bool gzip, unsigned char **out,
 		 size_t *out_len);
 
+/* The sample type pprof shows by default: P's default_sample_type, else
+ * its last (cpu/nanoseconds, wall/nanoseconds, faults/bytes...). */
+size_t pprof_default_index(const struct pprof *p);
+
 /* P as collapsed stacks (format=folded): one line per distinct stack,
  * frames root first joined by ';' (inline frames expanded, a callee after
  * its caller; a frame without a name as its address in hex), a space, the
- * sum of the first sample type's values over the samples with that
- * stack, in the order the stacks first occur. P is only read. On success
+ * sum of the values of the sample type pprof shows by default
+ * (pprof_default_index) over the samples with that stack, in the order
+ * the stacks first occur. P is only read. On success
  * *out is malloc'd text of *out_len bytes (NUL-terminated) the caller
  * frees; on failure *out is untouched. 0 or -ENOMEM. Any thread. */
 int pprof_folded(const struct pprof *p, char **out, size_t *out_len);

@@ -2,7 +2,7 @@
 # shellcheck source-path=SCRIPTDIR
 # t_folded - format=folded on every profile endpoint: collapsed stacks,
 # frames root first joined by ';', a space, the first sample type's value,
-# the same text pprof-dump folded -i 0 makes of the endpoint's pprof
+# the same text pprof-dump folded (the default sample type) makes of the endpoint's pprof
 # answer.  The spin target (tests/targets/spin.c) has one thread and one
 # call chain, main;spin_root;spin_mid;spin_leaf.
 #   1. /debug/pprof/memory (no window; spin touches no new memory):
@@ -40,7 +40,7 @@ well_formed()
 	[ -z "$bad" ] || fail "$2: not folded: $bad"
 }
 
-# same_as_pprof PATH: format=folded of PATH is pprof-dump's folded -i 0 of
+# same_as_pprof PATH: format=folded of PATH is pprof-dump's folded of
 # PATH's pprof answer (sorted); one retry, for a target that moved.
 same_as_pprof()
 {
@@ -50,7 +50,7 @@ same_as_pprof()
 		fetch_profile "$BASE$path" "$TEST_DIR/p.pb.gz"
 		get "$BASE$path${sep}format=folded" "$TEST_DIR/f"
 		well_formed "$TEST_DIR/f" "$path"
-		pdump folded -i 0 "$TEST_DIR/p.pb.gz" | LC_ALL=C sort >"$TEST_DIR/want"
+		pdump folded "$TEST_DIR/p.pb.gz" | LC_ALL=C sort >"$TEST_DIR/want"
 		LC_ALL=C sort "$TEST_DIR/f" >"$TEST_DIR/got"
 		if cmp -s "$TEST_DIR/want" "$TEST_DIR/got"; then
 			[ -s "$TEST_DIR/got" ] || fail "$path: both empty"
@@ -59,7 +59,7 @@ same_as_pprof()
 		fi
 		say "$path (try $try): differs: $(diff "$TEST_DIR/want" "$TEST_DIR/got" | first_lines 4 | tr '\n' ' ')"
 	done
-	fail "$path: format=folded differs from pprof-dump folded -i 0"
+	fail "$path: format=folded differs from pprof-dump folded"
 }
 
 # ---- 1, 2. exact against pprof-dump ------------------------------------------
@@ -77,7 +77,7 @@ done
 top() { sort -t ' ' -k 2,2nr "$1" | first_line | sed 's/ [0-9-]*$//'; }
 for kind in profile wall; do
 	fetch_profile "$BASE/debug/pprof/$kind?seconds=1" "$TEST_DIR/$kind.pb.gz"
-	pdump folded -i 0 "$TEST_DIR/$kind.pb.gz" >"$TEST_DIR/$kind.want"
+	pdump folded "$TEST_DIR/$kind.pb.gz" >"$TEST_DIR/$kind.want"
 	get "$BASE/debug/pprof/$kind?seconds=1&format=folded" "$TEST_DIR/$kind.f"
 	well_formed "$TEST_DIR/$kind.f" "$kind"
 	want=$(top "$TEST_DIR/$kind.want")

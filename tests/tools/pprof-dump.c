@@ -505,7 +505,7 @@ main(int argc, char **argv)
 		rc = rc < 0;
 	} else {
 		if (index < 0)
-			index = (long)p->n_sample_types - 1;
+			index = (long)pprof_default_index(p);
 		if (p->n_samples && (size_t)index >= p->n_sample_types) {
 			fprintf(stderr, "pprof-dump: %s: -i %ld: the profile "
 				"has %zu sample types\n", path, index,
