@@ -141,7 +141,7 @@ ok "record -- split 2 3 (killed by SIGALRM) -> 142, hot_a in the profile"
 E=$TEST_DIR/exec.folded
 run_cmd exec 60 record --format folded -o "$E" -- sh -c "exec $(printf '%q' "$TARGET_DIR/split") 2 2"
 expect_rc 142
-grep -Eq '(^|;)worker;do_round;chain_a1;hot_a [0-9]+$' "$E" || fail "record -- sh -c 'exec split': no hot_a chain: $(head -n 5 "$E")"
+grep -Eq '(^|;)worker;do_round;chain_a1;hot_a [0-9]+$' "$E" 2>/dev/null || fail "record -- sh -c 'exec split': no hot_a chain: $(head -n 5 "$E" 2>&1); stderr: $(head -c 600 "$TEST_DIR/exec.err")"
 ok "record -- sh -c 'exec split 2 2' -> 142, the profile is split's"
 
 # --seconds 1 of a 3 s command: the file is the first second's, and the
