@@ -278,6 +278,44 @@ send_error(struct mg_connection *c, int status, const char *fmt, ...)
 	return status;
 }
 
+/* format= of a profile answer, decided here alone: the default pprof,
+ * or svg (http_flame_svg); -1 for anything else. */
+enum { FORMAT_PPROF, FORMAT_SVG };
+
+static int
+reply_format(struct mg_connection *c)
+{
+	char v[16];
+	int n = http_query_var(mg_get_request_info(c)->query_string, "format",
+			       v, sizeof(v));
+
+	if (n == -1 || (n >= 0 && strcmp(v, "pprof") == 0))
+		return FORMAT_PPROF;
+	if (n >= 0 && strcmp(v, "svg") == 0)
+		return FORMAT_SVG;
+	return -1;
+}
+
+/* Profile P as an SVG flame graph titled after the request. */
+static int
+send_svg(struct mg_connection *c, const struct pprof *p, const char *name)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	char title[160], *svg;
+	size_t len;
+	int e;
+
+	snprintf(title, sizeof(title), "profd %s: %.120s", name,
+		 ri->local_uri ? ri->local_uri : "");
+	e = http_flame_svg(p, title, &svg, &len);
+	if (e < 0)
+		return send_error(c, 500, "cannot draw the flame graph: %s",
+				  strerror(-e));
+	send_body(c, 200, "image/svg+xml", svg, len, NULL, false);
+	free(svg);
+	return 200;
+}
+
 static int
 send_reply(struct mg_connection *c, struct http_reply *r, const char *name)
 {
@@ -291,6 +329,11 @@ send_reply(struct mg_connection *c, struct http_reply *r, const char *name)
 			       r->msg[0] ? r->msg : "internal error");
 		pprof_free(r->profile);
 		free(r->text);
+		return e;
+	}
+	if (r->profile && reply_format(c) == FORMAT_SVG) {
+		e = send_svg(c, r->profile, name);
+		pprof_free(r->profile);
 		return e;
 	}
 	if (r->profile) {
@@ -1187,6 +1230,35 @@ route_snapshots(struct http_server *s, struct mg_connection *c,
 	return 200;
 }
 
+/* /ui/NAME: the embedded page (http/ui.c), which may reach profd and
+ * nothing else. */
+static int
+route_ui(struct mg_connection *c, const char *name)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	const char *ctype;
+	const void *data;
+	size_t len;
+	char cl[32];
+
+	if (!http_ui_asset(name, &data, &len, &ctype))
+		return send_error(c, 404, "no such file; the page is /ui/");
+	snprintf(cl, sizeof(cl), "%zu", len);
+	mg_response_header_start(c, 200);
+	mg_response_header_add(c, "Content-Type", ctype, -1);
+	mg_response_header_add(c, "Content-Length", cl, -1);
+	mg_response_header_add(c, "X-Content-Type-Options", "nosniff", -1);
+	mg_response_header_add(c, "Cache-Control", "no-cache", -1);
+	mg_response_header_add(c, "Content-Security-Policy",
+			       "default-src 'self'; img-src 'self' data:; "
+			       "frame-ancestors 'none'",
+			       -1);
+	mg_response_header_send(c);
+	if (strcmp(ri->request_method, "HEAD") != 0)
+		mg_write(c, data, len);
+	return 200;
+}
+
 /* 401 with both schemes go tool pprof and browsers can answer. */
 static int
 send_unauthorized(struct mg_connection *c)
@@ -1277,7 +1349,15 @@ handler(struct mg_connection *c, void *cbdata)
 			return route_targets(s, c);
 		if (strcmp(path, "/debug/pprof/") == 0)
 			return route_index(s, c, 0);
+		if (strcmp(path, "/ui") == 0)
+			return redirect(c, "/ui/");
+		if (strncmp(path, "/ui/", 4) == 0)
+			return route_ui(c, path + 4);
 	}
+	if (reply_format(c) < 0)
+		return send_error(c, 400,
+				  "invalid format=: want pprof (the default) "
+				  "or svg (a flame graph)");
 	memset(&r, 0, sizeof(r));
 	if (!s->ops->check_target(s->opsctx, pid, &r))
 		return send_reply(c, &r, "");
