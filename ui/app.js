@@ -348,7 +348,7 @@ function search() {
 	};
 	walk(st.tree);
 	const share = pct(sum, st.tree.total);
-	$('matched').textContent = `matched: ${share.toFixed(1)}% of all (${nm} frames shown)`;
+	$('matched').textContent = `matched: ${share.toFixed(1)}% of all (${nm} frame${nm === 1 ? '' : 's'} shown)`;
 	return { frames: nm, share };
 }
 
@@ -555,7 +555,7 @@ function bucketsOf(j) {
 async function loadTimeline() {
 	const pane = $('timeline-pane');
 	let j = null;
-	for (const url of [`${st.prefix}/history/buckets`, '/history/buckets']) {
+	for (const url of [`${st.prefix}/history/buckets`, '/history/buckets', `${st.prefix}/debug/pprof/history/buckets`]) {
 		try { j = await getJSON(url); break; } catch (e) { /* not there: no timeline */ }
 	}
 	st.buckets = bucketsOf(j);
