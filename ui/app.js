@@ -6,6 +6,7 @@
 //
 // Test hook: /ui/?selftest=1&target=pid:N&mode=profile&seconds=2
 //   &click=NAME&search=RE   [&base=URL&newer=URL: a differential graph]
+//   [&spans=I-J,K-L: timeline buckets I..J, then K..L compared with them]
 // loads the profile, clicks the frame NAME, searches RE, and writes what
 // the page shows as JSON into <pre id="selftest"> (tests/e2e/t_ui.sh).
 'use strict';
@@ -493,7 +494,7 @@ function chooseTarget() {
 	const ref = $('target').value;
 	st.prefix = prefixOf(ref);
 	for (const tr of document.querySelectorAll('#targets tr, #services tr')) tr.classList.toggle('chosen', tr.dataset.ref === ref);
-	loadTimeline();
+	return loadTimeline();
 }
 
 // ---- profiles ------------------------------------------------------------------
@@ -616,7 +617,7 @@ async function selectSpan(i, j) {
 	}
 	st.spans = [s];
 	drawTimeline();
-	load(spanURL(s, kind), `recorded ${kind}, ${st.buckets[s.i].start} .. ${st.buckets[s.j].end}`, 0).catch(() => null);
+	await load(spanURL(s, kind), `recorded ${kind}, ${st.buckets[s.i].start} .. ${st.buckets[s.j].end}`, 0).catch(() => null);
 }
 
 function timelineEvents() {
@@ -662,8 +663,19 @@ async function selftest(q) {
 	try {
 		await loadLists();
 		if (q.get('target')) $('target').value = q.get('target');
-		chooseTarget();
-		if (q.get('base') && q.get('newer')) {
+		await chooseTarget();
+		if (q.get('spans')) {
+			// timeline spans "I-J" (bucket indexes), a second one compared
+			const sp = q.get('spans').split(',').map((x) => x.split('-').map(Number));
+			if (!st.buckets.length) throw new Error('no timeline: /history/buckets gave nothing');
+			out.buckets = st.buckets.length;
+			await selectSpan(sp[0][0], sp[0][1]);
+			if (sp[1]) {
+				$('compare').checked = true;
+				await selectSpan(sp[1][0], sp[1][1]);
+			}
+			if (!st.prof) throw new Error('no profile for the span');
+		} else if (q.get('base') && q.get('newer')) {
 			const u1 = q.get('base'), u2 = q.get('newer');
 			if (!u1.startsWith('/') || !u2.startsWith('/')) throw new Error('base= and newer= are paths of profd');
 			st.base = await fetchProfile(u1);
