@@ -13,12 +13,12 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/hash.h"
+#include "common/textbuf.h"
 #include "http/http.h"
 
 #define SVG_WIDTH 1200
@@ -51,76 +51,43 @@ struct fkey {
 	uint64_t addr;
 };
 
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int k;
-
-	if (b->oom)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		k = vsnprintf(b->s ? b->s + b->len : NULL,
-			      b->s ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (k < 0) {
-			b->oom = true;
-			return;
-		}
-		if (b->s && (size_t)k < b->cap - b->len) {
-			b->len += (size_t)k;
-			return;
-		}
-		size_t ncap = (b->cap ? b->cap : 65536);
-		char *ns;
-
-		while (ncap < b->len + (size_t)k + 1)
-			ncap *= 2;
-		ns = realloc(b->s, ncap);
-		if (!ns) {
-			b->oom = true;
-			return;
-		}
-		b->s = ns;
-		b->cap = ncap;
-	}
-}
-
 /* S with &, <, >, " and control characters escaped for XML text and
- * attributes, at most MAXCH characters (then ".."). */
+ * attributes, at most about MAXCH bytes (then ".."). Plain runs are
+ * copied in one print. */
 static void
-sb_xml(struct sbuf *b, const char *s, size_t maxch)
+sb_xml(struct textbuf *b, const char *s, size_t maxch)
 {
-	size_t i;
+	size_t i = 0, run;
 
-	for (i = 0; *s && i < maxch; s++, i++) {
-		unsigned char ch = (unsigned char)*s;
+	while (*s && i < maxch) {
+		const char *esc;
+		unsigned char ch;
 
-		if (ch == '&')
-			sb_printf(b, "&amp;");
-		else if (ch == '<')
-			sb_printf(b, "&lt;");
-		else if (ch == '>')
-			sb_printf(b, "&gt;");
-		else if (ch == '"')
-			sb_printf(b, "&quot;");
-		else if (ch < 0x20 || ch == 0x7f)
-			sb_printf(b, "?");
-		else
-			sb_printf(b, "%c", ch);
+		run = strcspn(s, "&<>\"\x7f\x01\x02\x03\x04\x05\x06\x07\x08\t\n"
+			      "\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16"
+			      "\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f");
+		if (run > maxch - i) {
+			/* cut at a character, not inside one's UTF-8 */
+			run = maxch - i;
+			while (run > 0 && ((unsigned char)s[run] & 0xc0) == 0x80)
+				run--;
+			if (run == 0)
+				break;
+		}
+		if (run) {
+			textbuf_printf(b, "%.*s", (int)run, s);
+			s += run;
+			i += run;
+			continue;
+		}
+		ch = (unsigned char)*s++;
+		i++;
+		esc = ch == '&' ? "&amp;" : ch == '<' ? "&lt;" : ch == '>' ? "&gt;"
+		    : ch == '"' ? "&quot;" : "?";
+		textbuf_printf(b, "%s", esc);
 	}
 	if (*s)
-		sb_printf(b, "..");
+		textbuf_printf(b, "..");
 }
 
 static bool
@@ -319,7 +286,7 @@ frame_color(const char *name, unsigned *r, unsigned *g, unsigned *b)
 
 /* One frame's <g>: rect, title and the name when it fits. */
 static void
-emit_frame(struct sbuf *b, const struct flame *f, const struct fnode *n,
+emit_frame(struct textbuf *b, const struct flame *f, const struct fnode *n,
 	   double scale, uint32_t maxdepth, bool counts, const char *unit)
 {
 	char nb[32], val[64];
@@ -334,30 +301,30 @@ emit_frame(struct sbuf *b, const struct flame *f, const struct fnode *n,
 
 	frame_color(name, &r, &g, &bl);
 	fmt_value(val, sizeof(val), n->value, unit);
-	sb_printf(b, "<g class=\"f\"><title>");
+	textbuf_printf(b, "<g class=\"f\"><title>");
 	sb_xml(b, name, 4096);
 	if (counts)
-		sb_printf(b, " (%" PRId64 " samples, %s, %.2f%%)", n->count,
+		textbuf_printf(b, " (%" PRId64 " samples, %s, %.2f%%)", n->count,
 			  val, share);
 	else
-		sb_printf(b, " (%s, %.2f%%)", val, share);
-	sb_printf(b,
+		textbuf_printf(b, " (%s, %.2f%%)", val, share);
+	textbuf_printf(b,
 		  "</title><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 		  "height=\"%d\" fill=\"rgb(%u,%u,%u)\" rx=\"2\"/>",
 		  x, y, w, SVG_FRAME_H - 1, r, g, bl);
 	fit = w > 3 * SVG_CHAR_PX ? (size_t)((w - 6) / SVG_CHAR_PX) : 0;
 	if (fit >= 3) {
-		sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\">", x + 3,
+		textbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\">", x + 3,
 			  y + SVG_FRAME_H - 4);
 		sb_xml(b, name, fit - 2);
-		sb_printf(b, "</text>");
+		textbuf_printf(b, "</text>");
 	}
-	sb_printf(b, "</g>\n");
+	textbuf_printf(b, "</g>\n");
 }
 
 /* The document around the frames. */
 static void
-emit_svg(struct sbuf *b, const struct flame *f, const char *title)
+emit_svg(struct textbuf *b, const struct flame *f, const char *title)
 {
 	const struct pprof *p = f->p;
 	size_t vi = value_index(p), i;
@@ -381,7 +348,7 @@ emit_svg(struct sbuf *b, const struct flame *f, const char *title)
 				  : 0;
 	height = SVG_TOP + (maxdepth + 1.0) * SVG_FRAME_H + SVG_PAD;
 	fmt_value(total, sizeof(total), f->v[0].value, unit);
-	sb_printf(b,
+	textbuf_printf(b,
 		  "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
 		  "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" "
 		  "width=\"%d\" height=\"%.0f\" viewBox=\"0 0 %d %.0f\">\n"
@@ -393,15 +360,15 @@ emit_svg(struct sbuf *b, const struct flame *f, const char *title)
 		  "<text class=\"t\" x=\"%d\" y=\"22\" style=\"font-size:17px\">",
 		  SVG_WIDTH, height, SVG_WIDTH, height, SVG_WIDTH / 2 - 200);
 	sb_xml(b, title, 200);
-	sb_printf(b, "</text>\n<text class=\"t\" x=\"%d\" y=\"38\">", SVG_PAD);
+	textbuf_printf(b, "</text>\n<text class=\"t\" x=\"%d\" y=\"38\">", SVG_PAD);
 	sb_xml(b, type, 64);
-	sb_printf(b, " (%s); hover a frame for its value and share</text>\n",
+	textbuf_printf(b, " (%s); hover a frame for its value and share</text>\n",
 		  total);
 	for (i = 0; i < f->n; i++)
 		if ((double)f->v[i].value * scale >= SVG_MIN_PX)
 			emit_frame(b, f, &f->v[i], scale, maxdepth, counts,
 				   unit);
-	sb_printf(b, "</svg>\n");
+	textbuf_printf(b, "</svg>\n");
 }
 
 int
@@ -409,7 +376,7 @@ http_flame_svg(const struct pprof *p, const char *title, char **out,
 	       size_t *out_len)
 {
 	struct flame f;
-	struct sbuf b = { 0 };
+	struct textbuf b = { 0 };
 	size_t vi = value_index(p), i;
 	int e = 0;
 

@@ -115,6 +115,40 @@ main(void)
 	}
 	pprof_free(p);
 
+	/* a name cut to fit its frame is cut between UTF-8 characters */
+	{
+		struct pprof *q = pprof_new();
+		char name[400];
+		uint64_t mq, fq, lq;
+		struct pprof_line ql = { 0, 1 };
+		int64_t one = 1;
+		size_t k;
+
+		for (k = 0; k + 2 < sizeof(name); k += 2)
+			memcpy(name + k, "\xc3\xa9", 2);	/* e acute */
+		name[k] = '\0';
+		pprof_add_sample_type(q, "samples", "count");
+		mq = pprof_add_mapping(q, 0x1000, 0x9000, 0, "/bin/x", "");
+		fq = pprof_add_function(q, name, name, "x.c", 1);
+		ql.function_id = fq;
+		lq = pprof_add_location(q, mq, 0x1100, &ql, 1);
+		pprof_add_sample(q, &lq, 1, &one, 1, NULL, 0);
+		CHECK_EQ_INT(http_flame_svg(q, "u", &svg, &len), 0, "draw u");
+		{
+			const char *gt = strstr(svg, "\">\xc3\xa9");
+			const char *dots = gt ? strstr(gt, "</text>") : NULL;
+
+			dots = dots && dots - gt > 4 && dots[-1] == '.' ? dots - 2
+								       : NULL;
+
+			CHECK(dots != NULL, "a long name is cut with ..");
+			CHECK(dots && (dots - gt - 2) % 2 == 0,
+			      "cut after a whole character");
+		}
+		free(svg);
+		pprof_free(q);
+	}
+
 	p = pprof_new();
 	CHECK_EQ_INT(http_flame_svg(p, "empty", &svg, &len), 0,
 		     "an empty profile draws");
