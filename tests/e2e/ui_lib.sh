@@ -15,6 +15,7 @@ need_chromium()
 	command -v xmllint >/dev/null || fail "xmllint: not installed (scripts/deps.sh installs libxml2-utils)"
 	command -v python3 >/dev/null || fail "python3: not installed (scripts/deps.sh)"
 	mkdir -p "$E2E_ROOT/tests/tmp/logs"
+	# shellcheck disable=SC2034  # used by the t_*.sh scripts
 	SHOT=$E2E_ROOT/tests/tmp/logs/t_$TEST_NAME.$(basename "$(dirname "$PROFD")").png
 	CHROME_ERR=$TEST_DIR/chromium.err
 }

@@ -59,17 +59,12 @@ worker(void *arg)
 int
 main(int argc, char **argv)
 {
-	unsigned long nthreads = 2;
+	unsigned long nthreads;
 	pthread_t th;
 	sigset_t set;
 	int sig;
 
-	if (argc > 1)
-		nthreads = target_arg(argv[1], "thread count");
-	if (nthreads > 64) {
-		fprintf(stderr, "at most 64 threads\n");
-		return 64;
-	}
+	nthreads = target_threads(argc > 1 ? argv[1] : NULL, 2);
 	target_init(argc > 2 ? argv[2] : NULL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
