@@ -7,6 +7,7 @@
 // Test hook: /ui/?selftest=1&target=pid:N&mode=profile&seconds=2
 //   &click=NAME&search=RE   [&base=URL&newer=URL: a differential graph]
 //   [&spans=I-J,K-L: timeline buckets I..J, then K..L compared with them]
+//   [&open=PATH: the profile at PATH of profd, e.g. a snapshot's file]
 // loads the profile, clicks the frame NAME, searches RE, and writes what
 // the page shows as JSON into <pre id="selftest"> (tests/e2e/t_ui.sh).
 'use strict';
@@ -260,7 +261,7 @@ function draw() {
 	box.textContent = '';
 	const t = st.tree;
 	if (!t || t.total <= 0) {
-		box.textContent = st.prof ? 'No samples match.' : '';
+		box.textContent = st.prof ? 'No samples match.' : 'Choose a target and a profile, then press Profile.';
 		box.style.height = '40px';
 		return;
 	}
@@ -482,6 +483,36 @@ async function loadLists() {
 		sel.appendChild(o);
 	}
 	if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+	loadSnapshots().catch(() => { $('snapshots-pane').hidden = true; });
+}
+
+// Snapshots written by triggers (--output-dir): a profile among their
+// files opens as a flame graph here, the other files as they are.
+async function loadSnapshots() {
+	const snaps = await getJSON('/snapshots/');
+	const tb = $('snapshots').tBodies[0];
+	tb.textContent = '';
+	$('snapshots-pane').hidden = !snaps.length;
+	for (const s of snaps) {
+		const tr = document.createElement('tr');
+		cell(tr, s.name); cell(tr, s.time); cell(tr, s.trigger);
+		const td = cell(tr, '');
+		for (const f of s.files || []) {
+			const url = `/snapshots/${encodeURIComponent(s.name)}/${encodeURIComponent(f.name)}`;
+			const a = document.createElement('a');
+			a.href = url;
+			a.textContent = f.name;
+			if (f.name.endsWith('.pb.gz')) {
+				a.addEventListener('click', (ev) => {
+					ev.preventDefault();
+					load(url, `snapshot ${s.name}: ${f.name}`, 0).catch(() => null);
+				});
+			}
+			td.appendChild(a);
+			td.appendChild(document.createTextNode(' '));
+		}
+		tb.appendChild(tr);
+	}
 }
 
 function prefixOf(ref) {
@@ -519,7 +550,8 @@ async function load(url, title, secs) {
 		show(p, title);
 		status(`${title}: ${p.samples.length} stacks`);
 		$('svg-link').href = url + (url.includes('?') ? '&' : '?') + 'format=svg';
-		$('svg-link').hidden = url.includes('/debug/pprof/profile') || url.includes('/wall') || url.includes('/growth');
+		// a window's URL would start another window; a snapshot is a file
+		$('svg-link').hidden = !url.includes('/debug/pprof/history');
 		return p;
 	} catch (e) {
 		if (a === aborter) { stopCountdown(); status(`${title}: ${e.message}`, 'err'); }
@@ -675,6 +707,9 @@ async function selftest(q) {
 				await selectSpan(sp[1][0], sp[1][1]);
 			}
 			if (!st.prof) throw new Error('no profile for the span');
+		} else if (q.get('open')) {
+			if (!q.get('open').startsWith('/')) throw new Error('open= is a path of profd');
+			await load(q.get('open'), q.get('open'), 0);
 		} else if (q.get('base') && q.get('newer')) {
 			const u1 = q.get('base'), u2 = q.get('newer');
 			if (!u1.startsWith('/') || !u2.startsWith('/')) throw new Error('base= and newer= are paths of profd');
