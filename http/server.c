@@ -1100,7 +1100,9 @@ route_index(struct http_server *s, struct mg_connection *c, pid_t pid)
 	    "http://HOST:PORT%s/debug/pprof/profile?seconds=30</code></p>\n"
 	    "<p>Not available from outside a process: heap, allocs, block, "
 	    "mutex, threadcreate, trace. Metrics: <a href=\"/metrics\">"
-	    "/metrics</a>.</p>\n</body></html>\n",
+	    "/metrics</a>.</p>\n<p>Flame graphs in the browser: "
+	    "<a href=\"/ui/\">/ui/</a>; any profile above as one SVG file: "
+	    "add <code>format=svg</code>.</p>\n</body></html>\n",
 	    s->cfg.default_seconds, s->cfg.max_seconds, s->cfg.max_hz,
 	    s->cfg.default_seconds, s->cfg.default_seconds,
 	    pid ? "/pid/PID" : "");
