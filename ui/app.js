@@ -5,7 +5,8 @@
 // continuous mode a timeline of the recorded buckets. Talks to profd only.
 //
 // Test hook: /ui/?selftest=1&target=pid:N&mode=profile&seconds=2
-//   &click=NAME&search=RE   [&base=URL&newer=URL: a differential graph]
+//   &click=NAME&search=RE&hover=NAME&thread=NAME
+//   [&base=URL&newer=URL: a differential graph]
 //   [&spans=I-J,K-L: timeline buckets I..J, then K..L compared with them]
 //   [&open=PATH: the profile at PATH of profd, e.g. a snapshot's file]
 // loads the profile, clicks the frame NAME, searches RE, and writes what
@@ -718,8 +719,10 @@ async function selftest(q) {
 		} else {
 			$('mode').value = q.get('mode') || 'profile';
 			$('seconds').value = q.get('seconds') || '2';
-			const p = await load(profileURL($('mode').value, $('seconds').value), 'selftest', +$('seconds').value);
-			if (!p) throw new Error('no profile');
+			const m = $('mode').value;
+			const pr = load(profileURL(m, $('seconds').value), KIND_NAMES[m] || m, +$('seconds').value);
+			out.collecting = $('status').textContent; // while the window runs
+			if (!await pr) throw new Error('no profile');
 		}
 		out.title = $('title').textContent;
 		out.total = st.tree.total;
@@ -732,6 +735,20 @@ async function selftest(q) {
 			out.zoom = { name: q.get('click'), width: z ? Math.round(parseFloat(z.style.width)) : 0,
 				flame_width: $('flame').clientWidth, frames: domFrames().map((f) => f.name) };
 			zoomTo(null);
+		}
+		if (q.get('hover')) {
+			const el = [...$('flame').children].find((e) => e.textContent === q.get('hover'));
+			if (!el) throw new Error('no frame ' + q.get('hover') + ' to hover');
+			const r = el.getBoundingClientRect();
+			el.dispatchEvent(new MouseEvent('mousemove', { bubbles: true, clientX: r.left + 2, clientY: r.top + 2 }));
+			out.tooltip = $('tooltip').hidden ? '' : $('tooltip').textContent;
+		}
+		if (q.get('thread')) {
+			$('f-thread').value = q.get('thread');
+			$('f-thread').dispatchEvent(new Event('change'));
+			out.thread = { name: $('f-thread').value, total: st.tree.total, frames: domFrames().map((f) => f.name) };
+			$('f-thread').value = '';
+			$('f-thread').dispatchEvent(new Event('change'));
 		}
 		if (q.get('search')) {
 			$('search').value = q.get('search');

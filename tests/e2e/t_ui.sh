@@ -9,7 +9,9 @@
 # rendered frames hold each hot function under its own callers, in their
 # 60/30/10 order; a click on chain_b1 makes it the full width and leaves
 # only its callers and callees; a search highlights the three leaves and
-# says their share. The differential view: two windows of phases, whose
+# says their share; while the window runs the page counts down; hovering
+# hot_a gives its samples, share and split.c:LINE; the thread filter keeps
+# one worker's samples. The differential view: two windows of phases, whose
 # hot function changes from phase_one to phase_two on SIGUSR1 between
 # them, shows phase_two grown and phase_one shrunk. A screenshot is kept
 # in tests/tmp/logs/. format=svg of profile, wall and memory is XML that
@@ -39,7 +41,7 @@ fi
 expect_error "$BASE/ui/nothing.js" 404
 
 T=$TEST_DIR/split.json
-selftest "$T" "target=pid:$TARGET_PID&mode=profile&seconds=3&click=chain_b1&search=%5Ehot_"
+selftest "$T" "target=pid:$TARGET_PID&mode=profile&seconds=3&click=chain_b1&search=%5Ehot_&hover=hot_a&thread=split-w0"
 check "$T" '
 if not r.get("done"):
     sys.exit("self test did not finish: %s" % r.get("error"))
@@ -81,6 +83,25 @@ share = float(s["text"].split()[1].rstrip("%"))
 if not 90 <= share <= 100:
     sys.exit("search ^hot_: %s, want 90..100 %%" % s["text"])
 print("ok: search ^hot_ highlights hot_a, hot_b, hot_c: " + s["text"])'
+
+check "$T" '
+import re
+c = r["collecting"]
+if not re.fullmatch(r"Collecting CPU profile for 3 s: [0-9] s left", c):
+    sys.exit("while the window ran the page said %r, want a countdown" % c)
+print("ok: while the window ran: " + c)'
+check "$T" '
+import re
+t = r["tooltip"]
+if not re.search(r"^hot_a$", t, re.M) or not re.search(r"[0-9.]+% of all", t) or \
+   not re.search(r"samples", t) or not re.search(r"split\.c:[0-9]+$", t, re.M):
+    sys.exit("tooltip of hot_a: %r, want its name, samples, share and split.c:LINE" % t)
+print("ok: tooltip of hot_a: " + t.replace("\n", " | "))'
+check "$T" '
+th = r["thread"]
+if th["name"] != "split-w0" or not 0 < th["total"] < r["total"] or "hot_a" not in th["frames"]:
+    sys.exit("thread filter split-w0: %s (all: %d)" % (th, r["total"]))
+print("ok: thread filter split-w0 keeps %.0f %% of the samples, hot_a still drawn" % (100.0 * th["total"] / r["total"]))'
 
 chrome --screenshot="$SHOT" "$BASE/ui/?selftest=1&target=pid:$TARGET_PID&mode=profile&seconds=2&search=hot_b" >/dev/null ||
     fail "chromium --screenshot failed: $(tail -n 5 "$CHROME_ERR")"
