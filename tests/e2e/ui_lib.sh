@@ -21,12 +21,15 @@ need_chromium()
 }
 
 # chrome ARGS... URL: one headless Chromium run with its own profile
-# directory, no network but loopback, bounded in time.
+# directory, no network but loopback, bounded in time. --no-sandbox: as
+# root (CI) Chromium starts only without it, and the page is profd's own;
+# --disable-dev-shm-usage: a container's small /dev/shm crashes it.
 chrome()
 {
 	local dir
 	dir=$(mktemp -d "$TEST_DIR/chrome.XXXXXX")
 	timeout -k 5 60 chromium --headless --no-sandbox --disable-gpu \
+	    --disable-dev-shm-usage \
 	    --no-first-run --disable-extensions --disable-sync \
 	    --disable-background-networking --disable-component-update \
 	    --proxy-server=127.0.0.1:9 --window-size=1280,900 \
