@@ -134,6 +134,18 @@ child(struct flame *f, uint32_t parent, int64_t name, uint64_t addr)
 	return (int64_t)f->n++;
 }
 
+/* A + B, held at the int64 limits: a decoded profile's values may be
+ * anything. */
+static int64_t
+sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (!__builtin_add_overflow(a, b, &r))
+		return r;
+	return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
 /* Add sample S (value VAL, count CNT) along its stack. 0 or -ENOMEM. */
 static int
 add_sample(struct flame *f, const struct pprof_sample *s, int64_t val,
@@ -143,8 +155,8 @@ add_sample(struct flame *f, const struct pprof_sample *s, int64_t val,
 	uint32_t at = 0;
 	size_t i, j;
 
-	f->v[0].value += val;
-	f->v[0].count += cnt;
+	f->v[0].value = sat_add(f->v[0].value, val);
+	f->v[0].count = sat_add(f->v[0].count, cnt);
 	for (i = s->n_locations; i-- > 0;) {
 		uint64_t lid = s->location_ids[i];
 		const struct pprof_location *loc;
@@ -165,8 +177,8 @@ add_sample(struct flame *f, const struct pprof_sample *s, int64_t val,
 			if (c < 0)
 				return -ENOMEM;
 			at = (uint32_t)c;
-			f->v[at].value += val;
-			f->v[at].count += cnt;
+			f->v[at].value = sat_add(f->v[at].value, val);
+			f->v[at].count = sat_add(f->v[at].count, cnt);
 		}
 	}
 	return 0;
