@@ -598,6 +598,17 @@ async function loadTimeline() {
 	if (st.buckets.length) drawTimeline();
 }
 
+// A bucket's start or end (K) as since=/until= take it: its RFC 3339
+// text, else its Unix nanoseconds as seconds.
+function bucketTime(b, k) {
+	if (typeof b[k] === 'string') return b[k];
+	for (const n of [`${k}_unix_ns`, `${k}_ns`, `${k}_unix_nanos`, 'unix_ns']) {
+		const v = n === 'unix_ns' ? b[n] && b[n][k] : b[n];
+		if (typeof v === 'number') return (v / 1e9).toFixed(3);
+	}
+	return '';
+}
+
 function drawTimeline() {
 	const svg = $('timeline'), NS = 'http://www.w3.org/2000/svg', b = st.buckets;
 	const W = svg.clientWidth || 1000, H = 120, bw = W / b.length;
@@ -615,19 +626,19 @@ function drawTimeline() {
 		const h = (H - 20) * (x.cpu_seconds || 0) / maxCpu;
 		const r = el('rect', { x: i * bw + 1, y: H - h, width: Math.max(1, bw - 2), height: h, class: 'cpu' });
 		const t = document.createElementNS(NS, 'title');
-		t.textContent = `${x.start} .. ${x.end}\nCPU ${(x.cpu_seconds || 0).toFixed(2)} s, RSS max ${fmtValue(rss(x), 'bytes')}` +
+		t.textContent = `${bucketTime(x, 'start')} .. ${bucketTime(x, 'end')}\nCPU ${(x.cpu_seconds || 0).toFixed(2)} s, RSS max ${fmtValue(rss(x), 'bytes')}` +
 			((x.triggers || []).length ? `\ntriggers: ${x.triggers.join(', ')}` : '');
 		r.appendChild(t);
 		if ((x.triggers || []).length) el('path', { d: `M${i * bw + bw / 2 - 5},2 h10 l-5,9 z`, class: 'trig' });
 	});
 	el('polyline', { class: 'rss', points: b.map((x, i) => `${i * bw + bw / 2},${H - (H - 20) * rss(x) / maxRss}`).join(' ') });
 	st.spans.forEach((s, k) => el('rect', { x: s.i * bw, y: 0, width: (s.j - s.i + 1) * bw, height: H, class: k ? 'selB' : 'selA' }));
-	$('tl-note').textContent = `${b.length} buckets, ${b[0].start} .. ${b[b.length - 1].end}`;
+	$('tl-note').textContent = `${b.length} buckets, ${bucketTime(b[0], 'start')} .. ${bucketTime(b[b.length - 1], 'end')}`;
 }
 
 function spanURL(s, kind) {
 	const b = st.buckets;
-	const since = encodeURIComponent(b[s.i].start), until = encodeURIComponent(b[s.j].end);
+	const since = encodeURIComponent(bucketTime(b[s.i], 'start')), until = encodeURIComponent(bucketTime(b[s.j], 'end'));
 	return `${st.prefix}/debug/pprof/history?kind=${kind}&since=${since}&until=${until}`;
 }
 
@@ -644,13 +655,13 @@ async function selectSpan(i, j) {
 		try {
 			st.base = await fetchProfile(spanURL(older, kind));
 			$('clear-base').hidden = false;
-			await load(spanURL(newer, kind), `recorded ${kind}, ${st.buckets[newer.i].start} .. ${st.buckets[newer.j].end}`, 0);
+			await load(spanURL(newer, kind), `recorded ${kind}, ${bucketTime(st.buckets[newer.i], 'start')} .. ${bucketTime(st.buckets[newer.j], 'end')}`, 0);
 		} catch (e) { status(e.message, 'err'); }
 		return;
 	}
 	st.spans = [s];
 	drawTimeline();
-	await load(spanURL(s, kind), `recorded ${kind}, ${st.buckets[s.i].start} .. ${st.buckets[s.j].end}`, 0).catch(() => null);
+	await load(spanURL(s, kind), `recorded ${kind}, ${bucketTime(st.buckets[s.i], 'start')} .. ${bucketTime(st.buckets[s.j], 'end')}`, 0).catch(() => null);
 }
 
 function timelineEvents() {
