@@ -106,6 +106,11 @@ $(BUILD)/tls/%.so: http/tls/%-compat.c
 $(BUILD)/obj/http/tls_embed.o: $(BUILD)/tls/libssl.so $(BUILD)/tls/libcrypto.so
 $(BUILD)/obj/http/tls_embed.o: EXTRA_CFLAGS += -DPROFD_TLS_DIR='"$(BUILD)/tls"'
 
+# The page at /ui/, embedded in profd (http/ui.c).
+UI_FILES = ui/index.html ui/app.js ui/app.css
+$(BUILD)/obj/http/ui.o: $(UI_FILES)
+$(BUILD)/obj/http/ui.o: EXTRA_CFLAGS += -DPROFD_UI_DIR='"$(CURDIR)/ui"'
+
 define archive_rule
 $(BUILD)/lib$(1).a: $(patsubst %.c,$(BUILD)/obj/%.o,$($(1)_SRCS))
 	$$(call msg,AR,$$@)rm -f $$@ && $(AR) rcs $$@ $$^

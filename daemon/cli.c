@@ -344,6 +344,8 @@ write_profile(const struct config *c, struct cli_child *ch,
 
 	if (c->format == FORMAT_FOLDED)
 		e = pprof_folded(p, &text, &len);
+	else if (c->format == FORMAT_SVG)
+		e = http_flame_svg(p, "profd record", &text, &len);
 	else
 		e = pprof_encode(p, true, &buf, &len);
 	if (e < 0) {
@@ -444,7 +446,8 @@ record_summary(const struct config *c, const struct pprof *p)
 		if (p->samples[i].n_values > 0)
 			n += p->samples[i].values[0];
 	fprintf(stderr, "profd: wrote %s: %s, %" PRId64 " samples in %.1f s\n",
-		c->output, c->format == FORMAT_FOLDED ? "folded stacks" : "pprof",
+		c->output, c->format == FORMAT_FOLDED ? "folded stacks"
+		: c->format == FORMAT_SVG ? "a flame graph (SVG)" : "pprof",
 		n, (double)p->duration_nanos / 1e9);
 	if (n == 0 && !c->wall)
 		fprintf(stderr, "profd: no thread of the process used the CPU "

@@ -35,7 +35,7 @@
 	"       profd dump -p PID [-v]\n" \
 	"       profd record {-p PID | [--] COMMAND [ARG...]} -o FILE\n" \
 	"             [--seconds N] [--hz N] [--wall]\n" \
-	"             [--format pprof|folded] [-v]\n" \
+	"             [--format pprof|folded|svg] [-v]\n" \
 	"       profd top -p PID [--hz N] [-v]\n"
 
 /* Where downloaded debug files go when --debuginfod-cache is not given:
@@ -515,8 +515,7 @@ set_keep(const struct opt *o, const char *arg, struct parse_ctx *x)
 	return set_num(o, arg, x);
 }
 
-/* record --format pprof|folded (svg: once a flame graph renderer
- * exists). */
+/* record --format pprof|folded|svg. */
 static int
 set_format(const struct opt *o, const char *arg, struct parse_ctx *x)
 {
@@ -526,13 +525,11 @@ set_format(const struct opt *o, const char *arg, struct parse_ctx *x)
 	} else if (strcmp(arg, "folded") == 0) {
 		x->c->format = FORMAT_FOLDED;
 	} else if (strcmp(arg, "svg") == 0) {
-		snprintf(x->err, x->errlen,
-			 "--format svg: not yet; use --format folded and "
-			 "flamegraph.pl, or pprof");
-		return -EINVAL;
+		x->c->format = FORMAT_SVG;
 	} else {
 		snprintf(x->err, x->errlen,
-			 "invalid --format '%s': want pprof or folded", arg);
+			 "invalid --format '%s': want pprof, folded or svg",
+			 arg);
 		return -EINVAL;
 	}
 	return 0;

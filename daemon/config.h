@@ -32,6 +32,7 @@ enum profd_cmd {
 enum profd_format {
 	FORMAT_PPROF,		/* gzip'd profile.proto */
 	FORMAT_FOLDED,		/* collapsed stacks, one a line */
+	FORMAT_SVG,		/* a flame graph (http_flame_svg) */
 };
 
 struct config {

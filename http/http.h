@@ -212,6 +212,22 @@ int pprof_folded(const struct pprof *p, char **out, size_t *out_len);
 int pprof_decode(const void *buf, size_t len, struct pprof **out, char *err,
 		 size_t errlen);
 
+/* A standalone SVG flame graph of P (format=svg): the root at the
+ * bottom, each frame as wide as its share of the profile's default sample
+ * type (else the last one), with a <title> giving its name, value and
+ * share; no script. TITLE (borrowed) heads it. P is only read. On success
+ * *out is malloc'd, *out_len bytes, and the caller frees it. 0, or
+ * -ENOMEM. Any thread. */
+int http_flame_svg(const struct pprof *p, const char *title, char **out,
+		   size_t *out_len);
+
+/* The page at /ui/NAME ("" for the page itself, "app.js", "app.css"),
+ * embedded at build time: *data (static, never freed), *len bytes,
+ * *ctype its Content-Type. False for a name that is not one of them.
+ * Any thread. */
+bool http_ui_asset(const char *name, const void **data, size_t *len,
+		   const char **ctype);
+
 /* ---- server ---------------------------------------------------------- */
 
 /* What a data callback hands back. The server zeroes it before the call.

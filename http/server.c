@@ -278,6 +278,30 @@ send_error(struct mg_connection *c, int status, const char *fmt, ...)
 	return status;
 }
 
+/* format= of a profile answer (check_format decides it, send_profile
+ * honours it). */
+enum reply_format { FORMAT_PPROF, FORMAT_FOLDED, FORMAT_SVG };
+
+/* Profile P as an SVG flame graph titled after the request. */
+static int
+send_svg(struct mg_connection *c, const struct pprof *p, const char *name)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	char title[160], *svg;
+	size_t len;
+	int e;
+
+	snprintf(title, sizeof(title), "profd %s: %.120s", name,
+		 ri->local_uri ? ri->local_uri : "");
+	e = http_flame_svg(p, title, &svg, &len);
+	if (e < 0)
+		return send_error(c, 500, "cannot draw the flame graph: %s",
+				  strerror(-e));
+	send_body(c, 200, "image/svg+xml", svg, len, NULL, false);
+	free(svg);
+	return 200;
+}
+
 static int
 send_reply(struct mg_connection *c, struct http_reply *r, const char *name)
 {
@@ -562,36 +586,51 @@ http_client_gone(const struct http_client *c)
  * "seconds <= 0 means 30"), on every endpoint that takes seconds. */
 #define ZERO_SECONDS 30
 
-/* format=: pprof (the default) or folded (collapsed stacks, folded.c);
- * anything else is a 400 that names what exists, never a pprof answer the
- * client did not ask for. 0 when acceptable, with *folded set; else the
+/* format=: pprof (the default), folded (collapsed stacks, folded.c) or
+ * svg (a flame graph, flame_svg.c); anything else is a 400 that names
+ * what exists, never a pprof answer the client did not ask for. Checked
+ * before any window starts. 0 when acceptable, with *fmt set; else the
  * status sent. */
 static int
-check_format(struct mg_connection *c, bool *folded)
+check_format(struct mg_connection *c, enum reply_format *fmt)
 {
 	const struct mg_request_info *ri = mg_get_request_info(c);
 	char v[64];
 	int n = get_var(ri, "format", v, sizeof(v));
 
-	*folded = n >= 0 && strcmp(v, "folded") == 0;
-	if (n == -1 || *folded || (n >= 0 && strcmp(v, "pprof") == 0))
+	*fmt = FORMAT_PPROF;
+	if (n == -1 || (n >= 0 && strcmp(v, "pprof") == 0))
 		return 0;
+	if (n >= 0 && strcmp(v, "folded") == 0) {
+		*fmt = FORMAT_FOLDED;
+		return 0;
+	}
+	if (n >= 0 && strcmp(v, "svg") == 0) {
+		*fmt = FORMAT_SVG;
+		return 0;
+	}
 	return send_error(c, 400, "unknown format %.32s; use format=pprof "
-			  "(the default) or format=folded",
+			  "(the default), format=folded or format=svg",
 			  n >= 0 ? v : "...");
 }
 
-/* send_reply, with a profile as collapsed stacks when folded. */
+/* send_reply, with a profile in the format asked for. */
 static int
 send_profile(struct mg_connection *c, struct http_reply *r, const char *name,
-	     bool folded)
+	     enum reply_format fmt)
 {
 	char *text;
 	size_t len;
 	int e;
 
-	if (!folded || r->status != 200 || !r->profile)
+	if (fmt == FORMAT_PPROF || r->status != 200 || !r->profile)
 		return send_reply(c, r, name);
+	if (fmt == FORMAT_SVG) {
+		e = send_svg(c, r->profile, name);
+		pprof_free(r->profile);
+		free(r->text);
+		return e;
+	}
 	e = pprof_folded(r->profile, &text, &len);
 	pprof_free(r->profile);
 	free(r->text);
@@ -611,7 +650,7 @@ route_profile(struct http_server *s, struct mg_connection *c, pid_t pid,
 	struct http_profile_req req;
 	struct http_reply r;
 	char v[64];
-	bool folded;
+	enum reply_format fmt;
 	int n;
 
 	memset(&req, 0, sizeof(req));
@@ -619,7 +658,7 @@ route_profile(struct http_server *s, struct mg_connection *c, pid_t pid,
 	req.pid = pid;
 	req.seconds = s->cfg.default_seconds;
 	req.hz = s->cfg.default_hz;
-	if ((n = check_format(c, &folded)) != 0)
+	if ((n = check_format(c, &fmt)) != 0)
 		return n;
 	n = get_var(ri, "seconds", v, sizeof(v));
 	if (n == -2 ||
@@ -663,7 +702,7 @@ route_profile(struct http_server *s, struct mg_connection *c, pid_t pid,
 			    kind == HTTP_PROFILE_WALL	  ? "wall"
 			    : kind == HTTP_PROFILE_GROWTH ? "growth"
 							  : "profile",
-			    folded);
+			    fmt);
 }
 
 static int
@@ -672,10 +711,10 @@ route_memory(struct http_server *s, struct mg_connection *c, pid_t pid)
 	const struct mg_request_info *ri = mg_get_request_info(c);
 	struct http_reply r;
 	char v[64];
-	bool folded;
+	enum reply_format fmt;
 	int e;
 
-	if ((e = check_format(c, &folded)) != 0)
+	if ((e = check_format(c, &fmt)) != 0)
 		return e;
 	if (get_var(ri, "seconds", v, sizeof(v)) != -1)
 		return send_error(c, 400,
@@ -684,7 +723,7 @@ route_memory(struct http_server *s, struct mg_connection *c, pid_t pid)
 				  "now");
 	memset(&r, 0, sizeof(r));
 	s->ops->memory(s->opsctx, pid, &r);
-	return send_profile(c, &r, "memory", folded);
+	return send_profile(c, &r, "memory", fmt);
 }
 
 /* n digits of s as a number into *v; false when one is not a digit. */
@@ -868,15 +907,15 @@ route_history(struct http_server *s, struct mg_connection *c, pid_t pid)
 {
 	struct http_history_req req;
 	struct http_reply r;
-	bool folded;
+	enum reply_format fmt;
 	int e;
 
-	if ((e = check_format(c, &folded)) != 0 ||
+	if ((e = check_format(c, &fmt)) != 0 ||
 	    (e = history_req(c, pid, true, &req)) != 0)
 		return e;
 	memset(&r, 0, sizeof(r));
 	s->ops->history(s->opsctx, &req, &r);
-	return send_profile(c, &r, "history", folded);
+	return send_profile(c, &r, "history", fmt);
 }
 
 /* /history/buckets: the same span, the buckets' figures as JSON. */
@@ -908,7 +947,7 @@ route_threads(struct http_server *s, struct mg_connection *c, pid_t pid,
 	struct http_reply r;
 	unsigned debug = 0;
 	char v[64];
-	bool folded;
+	enum reply_format fmt;
 	int n;
 
 	n = get_var(ri, "debug", v, sizeof(v));
@@ -917,12 +956,12 @@ route_threads(struct http_server *s, struct mg_connection *c, pid_t pid,
 				  "invalid debug=%.32s: want 0 (pprof), 1 "
 				  "(stacks with counts) or 2 (every thread)",
 				  n >= 0 ? v : "...");
-	if ((n = check_format(c, &folded)) != 0)
+	if ((n = check_format(c, &fmt)) != 0)
 		return n;
-	if (folded && debug != 0)
+	if (fmt != FORMAT_PPROF && debug != 0)
 		return send_error(c, 400,
-				  "format=folded needs debug=0 (a profile); "
-				  "debug=%u is text",
+				  "format=folded and svg need debug=0 (a "
+				  "profile); debug=%u is text",
 				  debug);
 	if (get_var(ri, "seconds", v, sizeof(v)) >= 0)
 		return send_error(c, 400,
@@ -932,7 +971,7 @@ route_threads(struct http_server *s, struct mg_connection *c, pid_t pid,
 	memset(&r, 0, sizeof(r));
 	s->ops->threads(s->opsctx, pid, (int)debug, goroutine, &r);
 	return send_profile(c, &r, goroutine ? "goroutine" : "threads",
-			    folded);
+			    fmt);
 }
 
 static int
@@ -1247,7 +1286,9 @@ route_index(struct http_server *s, struct mg_connection *c, pid_t pid)
 	    "http://HOST:PORT%s/debug/pprof/profile?seconds=30</code></p>\n"
 	    "<p>Not available from outside a process: heap, allocs, block, "
 	    "mutex, threadcreate, trace. Metrics: <a href=\"/metrics\">"
-	    "/metrics</a>.</p>\n</body></html>\n",
+	    "/metrics</a>.</p>\n<p>Flame graphs in the browser: "
+	    "<a href=\"/ui/\">/ui/</a>; any profile above as one SVG file: "
+	    "add <code>format=svg</code>.</p>\n</body></html>\n",
 	    s->cfg.default_seconds, s->cfg.max_seconds, s->cfg.max_hz,
 	    s->cfg.default_seconds, s->cfg.default_seconds,
 	    pid ? "/pid/PID" : "");
@@ -1377,6 +1418,35 @@ route_snapshots(struct http_server *s, struct mg_connection *c,
 	return 200;
 }
 
+/* /ui/NAME: the embedded page (http/ui.c), which may reach profd and
+ * nothing else. */
+static int
+route_ui(struct mg_connection *c, const char *name)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	const char *ctype;
+	const void *data;
+	size_t len;
+	char cl[32];
+
+	if (!http_ui_asset(name, &data, &len, &ctype))
+		return send_error(c, 404, "no such file; the page is /ui/");
+	snprintf(cl, sizeof(cl), "%zu", len);
+	mg_response_header_start(c, 200);
+	mg_response_header_add(c, "Content-Type", ctype, -1);
+	mg_response_header_add(c, "Content-Length", cl, -1);
+	mg_response_header_add(c, "X-Content-Type-Options", "nosniff", -1);
+	mg_response_header_add(c, "Cache-Control", "no-cache", -1);
+	mg_response_header_add(c, "Content-Security-Policy",
+			       "default-src 'self'; img-src 'self' data:; "
+			       "frame-ancestors 'none'",
+			       -1);
+	mg_response_header_send(c);
+	if (strcmp(ri->request_method, "HEAD") != 0)
+		mg_write(c, data, len);
+	return 200;
+}
+
 /* 401 with both schemes go tool pprof and browsers can answer. */
 static int
 send_unauthorized(struct mg_connection *c)
@@ -1473,6 +1543,10 @@ dispatch(struct http_server *s, struct mg_connection *c, char *upath,
 			return route_targets(s, c);
 		if (strcmp(path, "/debug/pprof/") == 0)
 			return route_index(s, c, 0);
+		if (strcmp(path, "/ui") == 0)
+			return redirect(c, "/ui/");
+		if (strncmp(path, "/ui/", 4) == 0)
+			return route_ui(c, path + 4);
 	}
 	if (pid == 0 && strcmp(path, "/history/buckets") == 0) {
 		/* also ?pid=N, beside /pid/N/history/buckets */

@@ -8,20 +8,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "http/embed.h"
 #include "http/http.h"
 
-#define EMBED(sym, file)                                                     \
-	__asm__(".section .rodata\n"                                         \
-		".balign 16\n"                                               \
-		".global " #sym "\n"                                         \
-		#sym ":\n"                                                   \
-		".incbin \"" PROFD_TLS_DIR "/" file "\"\n"                   \
-		".global " #sym "_end\n"                                     \
-		#sym "_end:\n"                                               \
-		".previous\n")
-
-EMBED(profd_libcrypto_so, "libcrypto.so");
-EMBED(profd_libssl_so, "libssl.so");
+EMBED(profd_libcrypto_so, PROFD_TLS_DIR "/libcrypto.so");
+EMBED(profd_libssl_so, PROFD_TLS_DIR "/libssl.so");
 
 extern const unsigned char profd_libcrypto_so[], profd_libcrypto_so_end[];
 extern const unsigned char profd_libssl_so[], profd_libssl_so_end[];

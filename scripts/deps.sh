@@ -37,6 +37,8 @@ python3
 python3-yaml
 jq
 systemd
+chromium
+libxml2-utils
 "
 
 # Rust tests need rustc; one installed with rustup (~/.cargo/bin) does.

@@ -104,7 +104,7 @@ ok "history?seconds=0: a 30 s span (200 alone, 400 beside since= and until=)"
 
 # ---- 4. text dumps ----------------------------------------------------------------
 expect_error "$BASE/debug/pprof/threads?debug=1&format=folded" 400
-expect_error "$BASE/debug/pprof/profile?seconds=1&format=svg" 400
+expect_error "$BASE/debug/pprof/profile?seconds=1&format=xml" 400
 
 stop_profd
 say "PASS folded"

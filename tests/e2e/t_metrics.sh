@@ -134,11 +134,11 @@ ok "seconds=0 is a 30 s window (${line#*: }), cancelled when its client left"
 for ep in debug/pprof/profile debug/pprof/wall debug/fgprof debug/pprof/growth \
     debug/pprof/memory debug/pprof/history debug/pprof/threads \
     debug/pprof/goroutine; do
-	expect_error "$SVC/$ep?format=svg&seconds=1" 400
-	grep -q '^unknown format svg; use ' "$TEST_DIR/err.$_nstarted" ||
-	    fail "$ep?format=svg: $(cat "$TEST_DIR/err.$_nstarted")"
+	expect_error "$SVC/$ep?format=xml&seconds=1" 400
+	grep -q '^unknown format xml; use ' "$TEST_DIR/err.$_nstarted" ||
+	    fail "$ep?format=xml: $(cat "$TEST_DIR/err.$_nstarted")"
 done
-ok "format=svg: 400 'unknown format' on every profile endpoint"
+ok "format=xml: 400 'unknown format' on every profile endpoint"
 
 stop_profd
 

@@ -72,6 +72,17 @@ expect_range "folded: hot_a+hot_b+hot_c share of all samples (%)" \
     "$(pct "$(($(fold_sum "$FO" hot_a) + $(fold_sum "$FO" hot_b) + $(fold_sum "$FO" hot_c)))" "$(fold_total "$FO")")" 85 100
 assert_target_ok
 
+# ---- --format svg: a flame graph that parses as XML and names them ---------
+SV=$TEST_DIR/rec.svg
+run_cmd svg 60 record --pid "$P" --seconds 2 --format svg -o "$SV"
+expect_rc 0
+xmllint --noout "$SV" || fail "record --format svg: $SV is not XML"
+for fn in hot_a hot_b hot_c; do
+	grep -q "$fn" "$SV" || fail "record --format svg: no $fn in $SV"
+done
+ok "record --format svg: XML, $(wc -c <"$SV") bytes, names hot_a, hot_b and hot_c"
+assert_target_ok
+
 # ---- --wall: every thread, the main one in pthread_join too -----------------
 W=$TEST_DIR/wall.pb.gz
 run_cmd wall 60 record --pid "$P" --seconds 2 --wall -o "$W"
@@ -181,8 +192,6 @@ usage64()
 usage64 noout record --pid "$P"
 usage64 nothing record -o "$TEST_DIR/x"
 usage64 both record --pid "$P" -o "$TEST_DIR/x" -- true
-usage64 svg record --pid "$P" -o "$TEST_DIR/x" --format svg
-grep -q 'svg: not yet' "$TEST_DIR/svg.err" || fail "--format svg: $(head -n 1 "$TEST_DIR/svg.err")"
 usage64 fmt record --pid "$P" -o "$TEST_DIR/x" --format xml
 usage64 secs0 record --pid "$P" -o "$TEST_DIR/x" --seconds 0
 usage64 servesecs --pid "$P" --seconds 5

@@ -2,9 +2,12 @@
  * gzip or raw protobuf. A profile it accepts must keep the promises of
  * http.h (dense ids, references that resolve, one value per sample type),
  * which are checked here by following every reference, and must survive
- * pprof_encode() and a second decode with the same shape, and
- * pprof_folded() must make text of the length it says.
+ * pprof_encode() and a second decode with the same shape, pprof_folded()
+ * must make text of the length it says, and http_flame_svg() (format=svg)
+ * must draw it into a document of the length it says.
  */
+#include <errno.h>
+
 #include "tests/fuzz/fuzz.h"
 
 #include "http/http.h"
@@ -164,6 +167,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pprof_folded(p, &text, &text_len) == 0) {
 		FUZZ_ASSERT(strlen(text) == text_len, "folded length");
 		free(text);
+	}
+	{
+		char *svg = NULL;
+		size_t svg_len = 0;
+
+		rc = http_flame_svg(p, "fuzz", &svg, &svg_len);
+		FUZZ_ASSERT(rc == 0 || rc == -ENOMEM, "flame graph: %d", rc);
+		FUZZ_ASSERT(rc < 0 || (svg && strlen(svg) == svg_len &&
+				       strstr(svg, "</svg>\n")),
+			    "flame graph: not one document");
+		free(svg);
 	}
 	pprof_free(q);
 	free(enc);

@@ -149,18 +149,13 @@ calib(unsigned long rounds)
 int
 main(int argc, char **argv)
 {
-	unsigned long nthreads = 2;
+	unsigned long nthreads;
 	pthread_t *th;
 	char name[32];	/* the kernel keeps 15 bytes */
 
 	if (argc > 1 && strcmp(argv[1], "calib") == 0)
 		return calib(argc > 2 ? target_arg(argv[2], "rounds") : 2000);
-	if (argc > 1)
-		nthreads = target_arg(argv[1], "thread count");
-	if (nthreads > 64) {
-		fprintf(stderr, "at most 64 threads\n");
-		return 64;
-	}
+	nthreads = target_threads(argc > 1 ? argv[1] : NULL, 2);
 	target_init(argc > 2 ? argv[2] : NULL);
 
 	th = calloc(nthreads, sizeof(*th));

@@ -37,6 +37,20 @@ target_arg(const char *s, const char *what)
 	return v;
 }
 
+/* A worker thread count argument (ARG NULL: DEF), 1..64; exit 64 with a
+ * message otherwise. */
+static inline unsigned long
+target_threads(const char *arg, unsigned long def)
+{
+	unsigned long n = arg ? target_arg(arg, "thread count") : def;
+
+	if (n > 64) {
+		fprintf(stderr, "at most 64 threads\n");
+		exit(64);
+	}
+	return n;
+}
+
 /* alarm_arg: seconds before SIGALRM ends the process, or NULL for the
  * default. */
 static inline void

@@ -11,7 +11,7 @@ TGT_WARN  = -Wall -Wextra -Werror
 TGT_DEPS  = $(TGT_SRC)/target.h $(TGT_SRC)/targets.mk
 TGT_BINS  = $(addprefix $(TARGET_DIR)/,spin split cxx libhot.so shlib demo \
 	    syscalls blocker lateload sigcount waitchild churn exiter \
-	    truncator tracer many grow burst stacks)
+	    truncator tracer many grow burst stacks phases)
 
 # Rust (tests/e2e/t_rust.sh): built when rustc is on PATH; scripts/deps.sh
 # installs Debian's rustc when it is not, so CI always has it.
@@ -41,6 +41,11 @@ $(TARGET_DIR)/grow: $(TGT_SRC)/grow.c $(TGT_DEPS)
 $(TARGET_DIR)/burst: $(TGT_SRC)/burst.c $(TGT_DEPS)
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)$(CC) -O1 -g -pthread $(TGT_WARN) -o $@ $<
+
+$(TARGET_DIR)/phases: $(TGT_SRC)/phases.c $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)$(CC) -O2 -g -fomit-frame-pointer -pthread $(TGT_WARN) \
+		-o $@ $<
 
 $(TARGET_DIR)/split: $(TGT_SRC)/split.c $(TGT_DEPS)
 	@mkdir -p $(@D)

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "daemon/textbuf.h"
+#include "common/textbuf.h"
 
 void
 textbuf_printf(struct textbuf *b, const char *fmt, ...)
