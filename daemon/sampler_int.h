@@ -127,6 +127,7 @@ struct sampler {
 	unsigned rotate;
 	struct thr **run, **later;	/* threads to stop; caplists each */
 	struct thr **again;		/* biased, to stop again; caplists */
+	bool dump_due;			/* a thread dump takes part */
 	size_t caplists;
 	uint64_t pcs[PROFD_MAX_FRAMES + 1];
 	uint8_t flags[PROFD_MAX_FRAMES + 1];

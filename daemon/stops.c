@@ -23,8 +23,12 @@
 #include "daemon/target.h"
 #include "daemon/threads.h"
 
-/* How long a tick waits for the stops of a batch. */
+/* How long a tick waits for the stops of a batch; a thread dump, which
+ * is taken once and must show every thread, longer (a runnable thread on
+ * a loaded machine stops only once it gets a CPU). Nothing is held
+ * stopped while waiting: each stop is let go as it arrives. */
 #define STOP_DEADLINE_NS   (50 * 1000000ULL)
+#define DUMP_STOP_DEADLINE_NS (1000 * 1000000ULL)
 /* How long the end of a window (or shutdown) waits for every seized
  * thread to stop and be let go, and shutdown for stops still owed. */
 #define RELEASE_DEADLINE_NS (200 * 1000000ULL)
@@ -237,12 +241,14 @@ stop_batch(struct target *t, struct thr **sel, size_t nsel, char *msg,
 	   size_t msglen)
 {
 	struct sampler *sm = t->sm;
+	uint64_t wait_ns = sm->dump_due ? DUMP_STOP_DEADLINE_NS
+					: STOP_DEADLINE_NS;
 	unsigned pending = 0;
 	size_t i;
 	int r = 0, e;
 
 	/* before the first INTERRUPT: the guardian must never miss a hold */
-	guard_report(t, (unsigned)nsel, mono_ns() + STOP_DEADLINE_NS);
+	guard_report(t, (unsigned)nsel, mono_ns() + wait_ns);
 	for (i = 0; i < nsel; i++) {
 		struct thr *h = sel[i];
 		struct slot *s = &sm->slots[i];
@@ -296,7 +302,7 @@ seized:
 		h->slot = (int)i;
 		pending++;
 	}
-	collect_stops(t, mono_ns() + STOP_DEADLINE_NS, &pending, &pending);
+	collect_stops(t, mono_ns() + wait_ns, &pending, &pending);
 	if (pending > 0) {
 		/* A thread that went into uninterruptible sleep between our
 		 * read of its state and the interrupt stops only when it

@@ -405,12 +405,18 @@ sample_others(struct target *t, struct session **due, size_t ndue,
 		if (h->state == 'R' || h->pt == PT_LATE) {
 			/* not stopped this tick (budget, or its stop is
 			 * late: it waits for a CPU on a loaded machine):
-			 * its cached stack is all we have */
+			 * its cached stack is all we have; without one, it
+			 * is still there, as [truncated] */
+			uint64_t unknown = 0;
+
 			if (h->cache.valid)
 				session_add_sample(t, due, ndue, h,
 						   h->cache.pcs, h->cache.n,
 						   h->cache.partial, NULL, -1,
 						   0);
+			else
+				session_add_sample(t, due, ndue, h, &unknown,
+						   1, true, NULL, -1, 0);
 			continue;
 		}
 		if (cache_valid(h)) {
@@ -455,6 +461,7 @@ tick(struct target *t, struct session **due, size_t ndue)
 			dump = true;
 	}
 	sm->tick_gen++;
+	sm->dump_due = dump;
 	r = scan_threads(t, dump ? SCAN_FULL : all ? SCAN_WALL : SCAN_CPU,
 			 &sm->unexplained);
 	if (r == -ESRCH) {
