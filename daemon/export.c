@@ -124,6 +124,13 @@ base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
+void
+export_unnamed(const char *path, uint64_t off, char *out, size_t len)
+{
+	snprintf(out, len, "[%s+0x%" PRIx64 "]",
+		 path && path[0] ? base_name(path) : "anon", off);
+}
+
 /* A location with one synthetic frame: "[module+0xoffset]", "[unknown]",
  * "[truncated]". Samples keep their weight even when a frame has no
  * name. */
@@ -194,9 +201,7 @@ make_loc(struct exporter *x, uint64_t pc)
 		return pprof_add_location(x->p, x->mi[idx].id, pc, x->lines,
 					  si.n);
 	}
-	snprintf(name, sizeof(name), "[%s+0x%" PRIx64 "]",
-		 e->path[0] ? base_name(e->path) : "anon",
-		 pc - e->start + e->offset);
+	export_unnamed(e->path, pc - e->start + e->offset, name, sizeof(name));
 	return synthetic_loc(x, x->mi[idx].id, pc, name);
 }
 
@@ -472,9 +477,8 @@ each_frame(struct exporter *x, uint64_t pc, struct textbuf *b, frame_fn fn)
 		return;
 	}
 	if (e)
-		snprintf(name, sizeof(name), "[%s+0x%" PRIx64 "]",
-			 e->path[0] ? base_name(e->path) : "anon",
-			 pc - e->start + e->offset);
+		export_unnamed(e->path, pc - e->start + e->offset, name,
+			       sizeof(name));
 	else
 		snprintf(name, sizeof(name), "[unknown]");
 	fn(b, pc, name, false, 0, false, "", 0);

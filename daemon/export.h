@@ -98,4 +98,9 @@ int export_threads_text(const struct dump_info *di, const struct modsnap *ms,
 			int debug, char **text, size_t *len, char *err,
 			size_t errlen);
 
+/* The name a profile gives code no symbol covers, into out:
+ * "[BASENAME+0xOFF]" (OFF: the offset in the file path maps; "anon"
+ * without a path). Any thread. */
+void export_unnamed(const char *path, uint64_t off, char *out, size_t len);
+
 #endif /* PROFD_EXPORT_H */

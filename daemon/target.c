@@ -1030,17 +1030,20 @@ target_symbol(struct target *t, const uint64_t *addrs, size_t n,
 	      char **names, struct http_reply *r)
 {
 	struct symbol_job j;
+	char **unnamed;
 	size_t i;
 	int e;
 
 	memset(&j, 0, sizeof(j));
 	j.imgs = calloc(n ? n : 1, sizeof(*j.imgs));
 	j.vaddrs = calloc(n ? n : 1, sizeof(*j.vaddrs));
+	unnamed = calloc(n ? n : 1, sizeof(*unnamed));
 	j.names = names;
 	j.n = n;
-	if (!j.imgs || !j.vaddrs) {
+	if (!j.imgs || !j.vaddrs || !unnamed) {
 		free(j.imgs);
 		free(j.vaddrs);
+		free(unnamed);
 		r->status = 503;
 		snprintf(r->msg, sizeof(r->msg), "profd is out of memory");
 		return;
@@ -1056,11 +1059,26 @@ target_symbol(struct target *t, const uint64_t *addrs, size_t n,
 			j.imgs[i] = elfimg_get(m->img);
 			j.vaddrs[i] = addrs[i] - m->bias;
 		}
+		if (m) {
+			/* what a profile calls it when no symbol does */
+			char name[512];
+
+			export_unnamed(m->path, addrs[i] - m->start + m->offset,
+				       name, sizeof(name));
+			unnamed[i] = strdup(name);
+		}
 	}
 	pthread_mutex_unlock(&t->space_mu);
 	e = run_big_stack(symbol_main, &j, r, "symbolize");
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		elfimg_put(j.imgs[i]);
+		if (e >= 0 && !names[i]) {
+			names[i] = unnamed[i];
+			unnamed[i] = NULL;
+		}
+		free(unnamed[i]);
+	}
+	free(unnamed);
 	free(j.imgs);
 	free(j.vaddrs);
 	if (e < 0)
