@@ -169,7 +169,9 @@ stop_and_sample(struct target *t, struct session **due, size_t ndue,
 
 			guardian_beat(sm->guard);
 			if (!s->valid) {
-				for (k = 0; k < (int)ndue; k++)
+				/* a stop again only owed a CPU weight, which
+				 * waits for the next fair sample */
+				for (k = 0; !again && k < (int)ndue; k++)
 					due[k]->lost++;
 				continue;
 			}
@@ -181,8 +183,8 @@ stop_and_sample(struct target *t, struct session **due, size_t ndue,
 			k = unwind_one(t, &s->snap, refreshed, &partial);
 			if (k < 1)
 				continue;
-			cache_store(&h->cache, sm->pcs, (size_t)k, partial, h->cpu_ns,
-				    h->slices);
+			cache_store(&h->cache, sm->pcs, (size_t)k, partial,
+				    h->cpu_ns, h->slices);
 			warm_pcs(t, sm->pcs, (size_t)k);
 			h->read_gen = sm->tick_gen;
 			session_add_sample(t, due, ndue, h, sm->pcs, (size_t)k,
@@ -346,7 +348,8 @@ sample_sleeper(struct target *t, struct session **due, size_t ndue,
 		sc.args[0] = 0;
 	}
 	if (n >= 1 && !partial) {
-		cache_store(&h->cache, sm->pcs, (size_t)n, false, h->cpu_ns, h->slices);
+		cache_store(&h->cache, sm->pcs, (size_t)n, false, h->cpu_ns,
+			    h->slices);
 		h->cache.sys_nr = sc.nr;
 		h->cache.sys_arg0 = sc.args[0];
 		session_add_sample(t, due, ndue, h, sm->pcs, (size_t)n, false,
@@ -362,7 +365,8 @@ sample_sleeper(struct target *t, struct session **due, size_t ndue,
 	    restarts_transparently(sc.nr))
 		return true;
 	if (n >= 1) {
-		cache_store(&h->cache, sm->pcs, (size_t)n, true, h->cpu_ns, h->slices);
+		cache_store(&h->cache, sm->pcs, (size_t)n, true, h->cpu_ns,
+			    h->slices);
 		h->cache.sys_nr = sc.nr;
 		h->cache.sys_arg0 = sc.args[0];
 		session_add_sample(t, due, ndue, h, sm->pcs, (size_t)n, true,
