@@ -57,7 +57,8 @@ check_phase_diff "$T"
 chrome --screenshot="$SHOT" "$BASE/ui/?selftest=1&target=pid:$TARGET_PID&spans=0-$((a - 2)),$((a + 1))-$((a + 1))" >/dev/null ||
     fail "chromium --screenshot failed: $(tail -n 5 "$CHROME_ERR")"
 ok "screenshot: $SHOT"
-assert_target_ok
+# the recorder attaches for each sample: only once profd is gone is
+# "no tracer" a property
 stop_profd
 assert_target_ok
 say "PASS ui_timeline"
