@@ -191,6 +191,11 @@ target_stop(struct target *t)
 	pthread_mutex_unlock(&t->mu);
 	pthread_join(t->thread, NULL);
 	t->thread_started = false;
+	/* The registry may have seen the exit first and stopped the
+	 * sampler before it looked: fire exit here, the sampler's work
+	 * being over (once: a second call does nothing). */
+	if (t->watch && !target_alive(t))
+		watch_exited(t);
 	/* after the sampler: an exit it noticed last may still be written */
 	watch_stop(t->watch);
 }

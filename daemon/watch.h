@@ -46,8 +46,9 @@ void watch_start(struct target *t);
  * second has passed since the last check. now: CLOCK_MONOTONIC ns. */
 void watch_tick(struct target *t, uint64_t now);
 
-/* Sampler thread: the process has exited (once; later calls do nothing):
- * fire exit, and oom when the cgroup's oom_kill count went up. */
+/* Sampler thread, or target_stop once it has joined the sampler: the
+ * process has exited (once; later calls do nothing): fire exit, and oom
+ * when the cgroup's oom_kill count went up. */
 void watch_exited(struct target *t);
 
 #endif /* PROFD_DAEMON_WATCH_H */
