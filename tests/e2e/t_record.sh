@@ -62,7 +62,7 @@ FO=$TEST_DIR/rec2.folded
 run_cmd fold 60 record --pid "$P" --seconds 3 --hz 200 --format folded -o "$FO"
 expect_rc 0
 bad=$(grep -cvE '^[^ ].* [0-9]+$' "$FO" || true)
-[ "$bad" = 0 ] || fail "$bad lines of $FO are not 'FRAMES COUNT': $(grep -vE '^[^ ].* [0-9]+$' "$FO" | head -n 3)"
+[ "$bad" = 0 ] || fail "$bad lines of $FO are not 'FRAMES COUNT': $(grep -vE '^[^ ].* [0-9]+$' "$FO" | first_lines 3)"
 for chain in "worker;do_round;chain_a1;hot_a" \
     "worker;do_round;chain_b1;chain_b2;chain_b3;hot_b" "worker;do_round;hot_c"; do
 	grep -Eq "(^|;)$chain [0-9]+\$" "$FO" || fail "folded: no stack ending in $chain: $(head -n 5 "$FO")"
