@@ -61,11 +61,12 @@ ALL_CFLAGS += -DPROFD_VERSION='"$(VERSION)"'
 
 # One static archive per module, in link order (an archive before the ones
 # it uses); unit tests link the archives they need and never main.o.
-MODULES   = daemon unwind symbolize space http common
+MODULES   = daemon unwind gort symbolize space http common
 daemon_SRCS    = $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 unwind_SRCS    = $(wildcard unwind/*.c)
 symbolize_SRCS = $(wildcard symbolize/*.c)
 space_SRCS     = $(wildcard space/*.c)
+gort_SRCS      = $(wildcard gort/*.c)
 http_SRCS      = $(wildcard http/*.c)
 common_SRCS    = $(wildcard common/*.c)
 ARCHIVES  = $(foreach m,$(MODULES),$(BUILD)/lib$(m).a)
@@ -219,7 +220,7 @@ $(BUILD)/seeds/.done: $(BUILD)/fuzz/mkseeds tests/fuzz/seed_prog.c
 lint:
 	mandoc -Tlint -W warning man/profd.8
 	cppcheck --quiet --error-exitcode=1 --std=c11 -I. \
-		--suppress=missingIncludeSystem daemon unwind symbolize space http
+		--suppress=missingIncludeSystem daemon unwind gort symbolize space http
 
 install: $(BUILD)/profd
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8

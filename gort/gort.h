@@ -1,0 +1,135 @@
+/* gort - the Go runtime of a target, read from outside.
+ *
+ * Layers:
+ *   info     what one Go executable says about its runtime (layout.c):
+ *            the Go version from its build info; the offset of every
+ *            runtime field profd reads, from the binary's DWARF when it
+ *            has it, else from a table per supported Go version (table.c,
+ *            generated from DWARF by tools/gofields); the ELF address of
+ *            every runtime global profd reads, from .symtab when it has
+ *            one, else decoded from the instructions of the runtime
+ *            functions that use it. Never a guess: what cannot be found
+ *            stays unknown (GORT_NONE / 0), with a reason in `why`.
+ *   reading  the live process's runtime, through process_vm_readv:
+ *            goroutines (goroutines.c), the thread's M and the stack it
+ *            switched away from (stacks), memory statistics and the heap
+ *            profile (mem.c).
+ *
+ * Errors: -errno, with err filled ("object: call: cause") where taken.
+ * This module never logs and never exits. Threads: gort_info() is safe
+ * from any thread (computed once per image, kept in an image slot).
+ */
+#ifndef PROFD_GORT_H
+#define PROFD_GORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct elfimg;
+
+/* An offset or size not known for this binary. */
+#define GORT_NONE UINT32_MAX
+
+/*
+ * Every runtime field profd reads: X(ID, Go type, field path). The path
+ * names members through embedded structs with dots ("sched.sp"); an empty
+ * path asks for the type's size. Offsets are from the start of the type.
+ */
+#define GORT_FIELDS(X)							\
+	X(G_STACK_LO,	"runtime.g",	"stack.lo")			\
+	X(G_STACK_HI,	"runtime.g",	"stack.hi")			\
+	X(G_SCHED_SP,	"runtime.g",	"sched.sp")			\
+	X(G_SCHED_PC,	"runtime.g",	"sched.pc")			\
+	X(G_SCHED_BP,	"runtime.g",	"sched.bp")			\
+	X(G_M,		"runtime.g",	"m")				\
+	X(G_STATUS,	"runtime.g",	"atomicstatus")			\
+	X(G_GOID,	"runtime.g",	"goid")				\
+	X(G_WAITSINCE,	"runtime.g",	"waitsince")			\
+	X(G_WAITREASON,	"runtime.g",	"waitreason")			\
+	X(G_GOPC,	"runtime.g",	"gopc")				\
+	X(G_STARTPC,	"runtime.g",	"startpc")			\
+	X(G_LOCKEDM,	"runtime.g",	"lockedm")			\
+	X(G_SIZE,	"runtime.g",	"")				\
+	X(M_G0,		"runtime.m",	"g0")				\
+	X(M_CURG,	"runtime.m",	"curg")				\
+	X(M_GSIGNAL,	"runtime.m",	"gsignal")			\
+	X(M_PROCID,	"runtime.m",	"procid")			\
+	X(M_ALLLINK,	"runtime.m",	"alllink")			\
+	X(M_SIZE,	"runtime.m",	"")				\
+	GORT_MEM_FIELDS(X)
+
+/* The fields mem.c reads (memory statistics, the heap profile). */
+#define GORT_MEM_FIELDS(X)
+
+/* Every runtime global profd reads: X(ID, symbol). */
+#define GORT_GLOBALS(X)							\
+	X(ALLGS,	"runtime.allgs")				\
+	X(ALLGLEN,	"runtime.allglen")				\
+	X(ALLM,		"runtime.allm")					\
+	X(WAITREASONS,	"runtime.waitReasonStrings")			\
+	GORT_MEM_GLOBALS(X)
+
+/* The globals mem.c reads. */
+#define GORT_MEM_GLOBALS(X)
+
+#define GORT_ENUM_FIELD(id, type, path)	GORT_F_##id,
+#define GORT_ENUM_GLOBAL(id, sym)	GORT_G_##id,
+enum gort_field { GORT_FIELDS(GORT_ENUM_FIELD) GORT_NFIELDS };
+enum gort_global { GORT_GLOBALS(GORT_ENUM_GLOBAL) GORT_NGLOBALS };
+#undef GORT_ENUM_FIELD
+#undef GORT_ENUM_GLOBAL
+
+/* The names behind the ids, for messages and tools/gofields. */
+struct gort_field_name { const char *type, *path; };
+extern const struct gort_field_name gort_field_names[GORT_NFIELDS];
+extern const char *const gort_global_names[GORT_NGLOBALS];
+
+/* What one Go executable says about its runtime. */
+struct gort_info {
+	char version[32];	/* "go1.19.8", from the build info; "" */
+	int major, minor;	/* 1, 19; 0, 0 when unknown */
+	bool from_dwarf;	/* offsets came from the binary's DWARF */
+	bool stripped;		/* globals were decoded, not looked up */
+	uint32_t off[GORT_NFIELDS];	/* GORT_NONE where unknown */
+	uint64_t global[GORT_NGLOBALS];	/* ELF vaddr; 0 where unknown */
+	char why[256];		/* the first thing that could not be found,
+				   as one line a user can act on; "" */
+};
+
+/* img's runtime description, computed on first call and kept with the
+ * image (freed with it). NULL when img is not a Go executable (no
+ * .gopclntab or no build info). Borrowed; valid while img is referenced.
+ * Any thread. */
+const struct gort_info *gort_info(struct elfimg *img);
+
+/* Whether every field and global in the lists is known; when not, fills
+ * err with what is missing and why (gort_info.why). */
+bool gort_has(const struct gort_info *gi, const enum gort_field *f, size_t nf,
+	      const enum gort_global *g, size_t ng, char *err, size_t errlen);
+
+/* Copy len bytes at addr of process pid (process_vm_readv). 0, or
+ * -EFAULT when not all of it could be read, -ESRCH when pid is gone. */
+int gort_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+
+/* Little-endian loads from a copy, for the fields above. */
+static inline uint64_t
+gort_u64(const void *base, uint32_t off)
+{
+	uint64_t v;
+
+	__builtin_memcpy(&v, (const unsigned char *)base + off, sizeof(v));
+	return v;
+}
+
+static inline uint32_t
+gort_u32(const void *base, uint32_t off)
+{
+	uint32_t v;
+
+	__builtin_memcpy(&v, (const unsigned char *)base + off, sizeof(v));
+	return v;
+}
+
+#endif /* PROFD_GORT_H */
