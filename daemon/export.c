@@ -445,10 +445,11 @@ nomem:
 /* One frame line per (inline) function at pc: the caller formats it. */
 typedef void (*frame_fn)(struct textbuf *b, uint64_t pc, const char *name,
 			 bool inlined, uint64_t off, bool have_off,
-			 const char *file, int line);
+			 const char *file, int line, void *arg);
 
 static void
-each_frame(struct exporter *x, uint64_t pc, struct textbuf *b, frame_fn fn)
+each_frame(struct exporter *x, uint64_t pc, struct textbuf *b, frame_fn fn,
+	   void *arg)
 {
 	const struct modsnap_ent *e;
 	struct sym_info si;
@@ -456,12 +457,12 @@ each_frame(struct exporter *x, uint64_t pc, struct textbuf *b, frame_fn fn)
 	size_t idx = 0, i;
 
 	if (pc == 0) {
-		fn(b, 0, "[truncated]", false, 0, false, "", 0);
+		fn(b, 0, "[truncated]", false, 0, false, "", 0, arg);
 		return;
 	}
 	e = modsnap_find(x->ms, pc, &idx);
 	if (e && jit_name(x->ms, e, pc, name)) {
-		fn(b, pc, name, false, 0, false, "", 0);
+		fn(b, pc, name, false, 0, false, "", 0, arg);
 		return;
 	}
 	if (e && e->img && symbolize(e->img, pc - e->bias, &si) == 0 &&
@@ -472,7 +473,7 @@ each_frame(struct exporter *x, uint64_t pc, struct textbuf *b, frame_fn fn)
 
 			fn(b, pc, f->name[0] ? f->name : "?", !owner,
 			   owner && si.entry ? pc - e->bias - si.entry : 0,
-			   owner && si.entry != 0, f->file, f->line);
+			   owner && si.entry != 0, f->file, f->line, arg);
 		}
 		return;
 	}
@@ -481,14 +482,16 @@ each_frame(struct exporter *x, uint64_t pc, struct textbuf *b, frame_fn fn)
 			       sizeof(name));
 	else
 		snprintf(name, sizeof(name), "[unknown]");
-	fn(b, pc, name, false, 0, false, "", 0);
+	fn(b, pc, name, false, 0, false, "", 0, arg);
 }
 
 /* debug=1: "#\t0xPC\tFUNC+0xOFF\tFILE:LINE", as Go's printCountProfile */
 static void
 frame_debug1(struct textbuf *b, uint64_t pc, const char *name, bool inlined,
-	     uint64_t off, bool have_off, const char *file, int line)
+	     uint64_t off, bool have_off, const char *file, int line,
+	     void *arg)
 {
+	(void)arg;
 	(void)inlined;
 	(void)have_off;
 	if (pc == 0)
@@ -503,8 +506,10 @@ frame_debug1(struct textbuf *b, uint64_t pc, const char *name, bool inlined,
 /* debug=2: "\t0xPC NAME[ (inline)] FILE:LINE" */
 static void
 frame_debug2(struct textbuf *b, uint64_t pc, const char *name, bool inlined,
-	     uint64_t off, bool have_off, const char *file, int line)
+	     uint64_t off, bool have_off, const char *file, int line,
+	     void *arg)
 {
+	(void)arg;
 	(void)off;
 	(void)have_off;
 	if (pc == 0) {
@@ -517,6 +522,110 @@ frame_debug2(struct textbuf *b, uint64_t pc, const char *name, bool inlined,
 		textbuf_printf(b, "%s:%d\n", file, line);
 	else
 		textbuf_printf(b, "?\n");
+}
+
+/* Frames Go's traceback prints at its default level (showfuncinfo):
+ * names with a package, and of the runtime only its exported functions. */
+static bool
+go_frame_shown(const char *name)
+{
+	if (!strchr(name, '.'))
+		return false;
+	if (strncmp(name, "runtime.", 8) == 0)
+		return name[8] >= 'A' && name[8] <= 'Z';
+	return true;
+}
+
+/* Go prints at most this many frames of a goroutine (_TracebackMaxFrames) */
+#define GO_MAX_FRAMES 100
+
+struct go_frames {
+	int shown;
+	bool exact;		/* the frame is where it runs: no +1 */
+	bool elided;
+};
+
+/* debug=2 of a goroutine: "NAME(...)\n\tFILE:LINE +0xOFF", as Go's
+ * traceback (the offset from a return address, on the function's own
+ * frame, not on frames inlined into it) */
+static void
+frame_go(struct textbuf *b, uint64_t pc, const char *name, bool inlined,
+	 uint64_t off, bool have_off, const char *file, int line, void *arg)
+{
+	struct go_frames *g = arg;
+
+	if (pc == 0 || !go_frame_shown(name))
+		return;
+	if (g->shown >= GO_MAX_FRAMES) {
+		if (!g->elided)
+			textbuf_printf(b, "...additional frames elided...\n");
+		g->elided = true;
+		return;
+	}
+	g->shown++;
+	textbuf_printf(b, "%s(...)\n\t%s:%d", name, file[0] ? file : "?",
+		       line > 0 ? line : 0);
+	if (!inlined && have_off)
+		textbuf_printf(b, " +%#" PRIx64, off + (g->exact ? 0 : 1));
+	textbuf_printf(b, "\n");
+}
+
+/* "created by NAME\n\tFILE:LINE +0xOFF": the go statement's function,
+ * when Go would show it */
+static void
+frame_created(struct textbuf *b, uint64_t pc, const char *name, bool inlined,
+	      uint64_t off, bool have_off, const char *file, int line,
+	      void *arg)
+{
+	struct go_frames *g = arg;
+
+	(void)pc;
+	if (g->shown == 0 && !inlined && go_frame_shown(name)) {
+		g->shown = 1;
+		textbuf_printf(b, "created by %s\n\t%s:%d", name,
+			       file[0] ? file : "?", line > 0 ? line : 0);
+		if (have_off)
+			textbuf_printf(b, " +%#" PRIx64, off + 1);
+		textbuf_printf(b, "\n");
+	}
+}
+
+/* Go's debug=2 goroutine dump: one block per goroutine, as
+ * runtime.Stack(buf, true) prints it. */
+static void
+goroutines_text(struct exporter *x, const struct dump_info *di,
+		struct textbuf *b)
+{
+	size_t i, j;
+
+	for (i = 0; i < di->n; i++) {
+		const struct dump_thread *d = &di->threads[i];
+		struct go_frames g = { 0 };
+
+		textbuf_printf(b, "goroutine %" PRId64 " [%s", d->goid,
+			       d->status);
+		if (d->wait_minutes >= 1)
+			textbuf_printf(b, ", %" PRId64 " minutes",
+				       d->wait_minutes);
+		if (d->locked)
+			textbuf_printf(b, ", locked to thread");
+		textbuf_printf(b, "]:\n");
+		if (d->n == 0)
+			textbuf_printf(b, "goroutine running on other thread; "
+				       "stack unavailable\n");
+		for (j = 0; j < d->n; j++) {
+			g.exact = j == 0 && d->leaf_exact;
+			each_frame(x, d->pcs[j], b, frame_go, &g);
+		}
+		if (d->created_pc && d->goid != 1) {
+			/* the function that holds the call: its owner frame
+			 * is the one printed */
+			struct go_frames c = { 0 };
+
+			each_frame(x, d->created_pc - 1, b, frame_created, &c);
+		}
+		textbuf_printf(b, "\n");
+	}
 }
 
 static int
@@ -571,7 +680,7 @@ export_threads_text(const struct dump_info *di, const struct modsnap *ms,
 						       e->pcs[j] + 1);
 			textbuf_printf(&b, "\n");
 			for (j = 0; j < e->n; j++)
-				each_frame(&x, e->pcs[j], &b, frame_debug1);
+				each_frame(&x, e->pcs[j], &b, frame_debug1, NULL);
 			textbuf_printf(&b, "\n");
 		}
 		textbuf_printf(&b, "--- Memory map: ---\n");
@@ -584,6 +693,12 @@ export_threads_text(const struct dump_info *di, const struct modsnap *ms,
 				       e->start, e->end, e->offset,
 				       e->path[0] ? e->path : "");
 		}
+		goto out;
+	}
+	if (di->header)
+		textbuf_printf(&b, "%s", di->header);
+	if (di->goroutines) {
+		goroutines_text(&x, di, &b);
 		goto out;
 	}
 	if (di->unreadable)
@@ -610,7 +725,7 @@ export_threads_text(const struct dump_info *di, const struct modsnap *ms,
 			textbuf_printf(&b, ", %.1fs", d->idle_s);
 		textbuf_printf(&b, "]:\n");
 		for (j = 0; j < d->n; j++)
-			each_frame(&x, d->pcs[j], &b, frame_debug2);
+			each_frame(&x, d->pcs[j], &b, frame_debug2, NULL);
 		textbuf_printf(&b, "\n");
 	}
 out:

@@ -72,6 +72,15 @@ struct dump_thread {
 	uint64_t *pcs;		/* leaf first, as from the unwinder */
 	size_t n;
 	bool partial;
+	/* A goroutine (dump_info.goroutines): tid is its thread's while it
+	 * runs, else 0 */
+	int64_t goid;
+	char status[48];	/* "chan receive", "running", ... */
+	int64_t wait_minutes;	/* shown from 1 on, as Go does */
+	bool locked;		/* locked to its thread */
+	bool leaf_exact;	/* pcs[0] is where it runs, not a return
+				   address */
+	uint64_t created_pc;	/* return address of its go statement */
 };
 
 struct dump_info {
@@ -82,6 +91,8 @@ struct dump_info {
 	int64_t time_nanos;
 	size_t unreadable;	/* threads profd had no fd to read: their
 				   state and stack may be stale */
+	bool goroutines;	/* threads[] are goroutines (Go's formats) */
+	const char *header;	/* NULL, or "# ..." lines printed first */
 };
 
 /* The dump as a pprof profile: threads/count (or goroutine/count), one

@@ -306,6 +306,19 @@ static const struct {
 	  "Thread reads that failed for want of a file descriptor (raise "
 	  "LimitNOFILE).",
 	  SST(unreadable) },
+	{ "profd_go_stacks_crossed_total",
+	  "Stops of a Go thread on its system stack (systemstack, mcall, "
+	  "morestack, cgo) that copied the goroutine it serves, so its stack "
+	  "goes on into the goroutine's frames.",
+	  SST(go_crossed) },
+	{ "profd_go_goroutine_reads_total",
+	  "Goroutine dumps of a Go target (runtime.allgs read, no thread "
+	  "stopped for it).",
+	  SST(go_reads) },
+	{ "profd_go_goroutine_stack_rereads_total",
+	  "Goroutine stacks read again because the goroutine ran while it "
+	  "was copied.",
+	  SST(go_read_retries) },
 };
 
 /* The sampler's histograms (struct hist in struct sampler_stats). */
@@ -367,7 +380,8 @@ target_memory_metrics(struct textbuf *b, const struct tinfo *ti, size_t n)
 enum tval {
 	TV_UP, TV_WINDOWS, TV_HIST_BUCKETS, TV_HIST_STACKS, TV_HIST_BYTES,
 	TV_HIST_BUDGET, TV_HIST_OLDEST, TV_HIST_EVICTED, TV_TRIG_CHECKED,
-	TV_STOP_MAX, TV_INTERRUPT_MAX, TV_TICK_CPU, TV_CPU_UNATTRIBUTED
+	TV_STOP_MAX, TV_INTERRUPT_MAX, TV_TICK_CPU, TV_CPU_UNATTRIBUTED,
+	TV_GO_READ, TV_GO_GOROUTINES
 };
 
 static const struct {
@@ -410,6 +424,14 @@ static const struct {
 	  "CPU time that ended a CPU window in no stack: its thread had no "
 	  "fair sample yet.",
 	  TV_CPU_UNATTRIBUTED, true, false, false },
+	{ "profd_go_goroutine_read_seconds_total", "counter",
+	  "Time goroutine dumps spent reading the goroutines and their "
+	  "stacks (the target runs meanwhile).",
+	  TV_GO_READ, true, false, false },
+	{ "profd_go_goroutines", "gauge",
+	  "Goroutines the last goroutine dump listed (the runtime's own "
+	  "left out, as Go does).",
+	  TV_GO_GOROUTINES, false, false, false },
 	{ "profd_stop_seconds_max", "gauge",
 	  "Longest stop so far (see profd_stop_seconds).", TV_STOP_MAX, true,
 	  false, false },
@@ -439,6 +461,8 @@ tvalue(const struct tinfo *ti, enum tval v)
 	case TV_STOP_MAX: return (double)c->stop.max_ns / 1e9;
 	case TV_INTERRUPT_MAX: return (double)c->interrupt.max_ns / 1e9;
 	case TV_TICK_CPU: return (double)c->tick_cpu_ns / 1e9;
+	case TV_GO_READ: return (double)c->go_read_ns / 1e9;
+	case TV_GO_GOROUTINES: return (double)c->go_goroutines;
 	}
 	return 0;
 }

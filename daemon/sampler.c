@@ -124,8 +124,11 @@ sampler_free(struct sampler *sm)
 		return;
 	warmer_free(sm->warm);
 	threads_free(sm);
-	for (i = 0; i < sm->nslots; i++)
+	for (i = 0; i < sm->nslots; i++) {
 		free(sm->slots[i].snap.stack);
+		free(sm->slots[i].snap.go_stack);
+	}
+	go_sampler_free(&sm->go);
 	free(sm->slots);
 	htab_free(&sm->seen);
 	free(sm->run);

@@ -19,6 +19,7 @@
 
 #include "common/hash.h"
 #include "daemon/daemon.h"
+#include "daemon/gostacks.h"
 #include "unwind/unwind.h"
 
 /* Where a thread is in our stop protocol (whether we trace it at all is
@@ -75,6 +76,9 @@ struct thr {
 	bool hot;		/* used CPU recently: read every tick */
 	int processor;		/* CPU it last ran on (stat) */
 	double exec_start_ms;	/* se.exec_start before a dump's stops */
+	/* Go (gostacks.c): the runtime's M this thread is, 0 unknown, and
+	 * the bounds of its system stack (g0) */
+	uint64_t go_m, go_g0_lo, go_g0_hi;
 };
 
 /* thr.attributed[] of continuous mode's recorder (history.c). */
@@ -122,6 +126,9 @@ struct sampler {
 	bool timer_ok;
 	struct guard_slot *guard;	/* what the guardian sees of us */
 	bool guard_active;		/* a window was open at last look */
+
+	/* whole Go stacks (gostacks.c) */
+	struct go_sampler go;
 
 	/* one tick (tick.c) */
 	unsigned rotate;

@@ -140,6 +140,8 @@ handle_event(struct target *t, const struct pt_event *ev, unsigned *pending)
 
 			s->t_stop = mono_ns();
 			s->valid = snapshot_take(&s->snap, ev->tid) == 0;
+			if (s->valid && h)
+				go_sampler_take(t, h, &s->snap);
 			/* The one read besides the snapshot: whether the
 			 * thread was on a CPU when interrupted (see
 			 * sample_is_biased()), and its counters exactly at
@@ -376,6 +378,7 @@ capture_sleeper(struct target *t, struct thr *h, struct snapshot *s,
 	s->regs_known = SNAP_REGS_SP_PC;
 	if (snapshot_read_stack(s, h->tid) < 0)
 		goto out;
+	go_sampler_take(t, h, s);
 	nb = pread(fd, b, sizeof(b) - 1, 0);
 	if (nb != na || memcmp(a, b, (size_t)na) != 0)
 		goto out;

@@ -19,6 +19,7 @@
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
 #include "daemon/export.h"
+#include "daemon/goroutines.h"
 #include "daemon/history.h"
 #include "daemon/log.h"
 #include "daemon/memory.h"
@@ -897,7 +898,11 @@ dump_main(void *arg)
 	struct dump_job *j = arg;
 	struct session *s = j->s;
 	struct dump_info di;
-	char err[PROFD_ERRLEN];
+	struct dump_thread *gv = NULL;
+	struct go_dump_stats gst;
+	char err[PROFD_ERRLEN], hdr[128];
+	size_t gn = 0;
+	int r;
 
 	thread_idle_times(s->dump, s->ndump, s->dump_mono);
 	memset(&di, 0, sizeof(di));
@@ -907,6 +912,37 @@ dump_main(void *arg)
 	di.goroutine = j->goroutine;
 	di.time_nanos = s->start_wall;
 	di.unreadable = s->dump_unreadable;
+	if (j->goroutine) {
+		r = go_dump(j->t->pid, &s->ms, s->dump, s->ndump, &gv, &gn, &gst,
+			    err, sizeof(err));
+		if (r == 0) {
+			STAT_ADD(j->t, go_reads, 1);
+			STAT_ADD(j->t, go_read_ns, gst.read_ns);
+			STAT_ADD(j->t, go_read_retries, gst.retries);
+			__atomic_store_n(&j->t->stats.go_goroutines,
+					 (uint64_t)gst.goroutines,
+					 __ATOMIC_RELAXED);
+			di.threads = gv;
+			di.n = gn;
+			di.goroutines = true;
+			di.unreadable = 0;
+			if (gst.unavailable > 0) {
+				snprintf(hdr, sizeof(hdr),
+					 "# %zu goroutines ran all the while "
+					 "profd copied their stacks: shown "
+					 "without one\n\n",
+					 gst.unavailable);
+				di.header = hdr;
+			}
+		} else if (r != -ENOENT) {
+			j->r->status = 501;
+			snprintf(j->r->msg, sizeof(j->r->msg),
+				 "cannot list the goroutines of pid %d: %.150s; "
+				 "/debug/pprof/threads lists its threads",
+				 (int)j->t->pid, err);
+			return NULL;
+		}
+	}
 	if (di.unreadable)
 		log_warnx("pid %d: thread dump: %zu of %zu threads could not "
 			  "be read: profd is out of file descriptors",
@@ -922,8 +958,10 @@ dump_main(void *arg)
 			goto fail;
 	}
 	j->r->status = 200;
+	go_dump_free(gv, gn);
 	return NULL;
 fail:
+	go_dump_free(gv, gn);
 	j->r->status = 500;
 	snprintf(j->r->msg, sizeof(j->r->msg), "%s", err);
 	return NULL;

@@ -147,6 +147,11 @@ struct sampler_stats {
 					   spare */
 	uint64_t triggers_checked;	/* --trigger checks (watch.c) */
 	uint64_t samples_lost;		/* the "N lost" of profiles answered */
+	uint64_t go_crossed;		/* stops on a Go thread's system stack
+					   that copied its goroutine too */
+	uint64_t go_reads, go_read_ns;	/* goroutine dumps, time reading */
+	uint64_t go_read_retries;	/* goroutine stacks read again */
+	uint64_t go_goroutines;		/* listed by the last dump (gauge) */
 	struct hist stop, interrupt;	/* how long stops lasted, and took
 					   to arrive */
 };

@@ -18,6 +18,7 @@
 #include "common/hash.h"
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
+#include "daemon/gostacks.h"
 #include "daemon/guardian.h"
 #include "daemon/log.h"
 #include "daemon/proc.h"
@@ -116,7 +117,8 @@ ensure_slots(struct target *t, size_t n)
 	struct sampler *sm = t->sm;
 	size_t i;
 
-	if (n <= sm->nslots)
+	if (n <= sm->nslots &&
+	    (n == 0 || !sm->go.gi || sm->slots[n - 1].snap.go_stack))
 		return true;
 	if (!sm->slots) {
 		sm->slots = calloc(MAX_BATCH_LIMIT, sizeof(*sm->slots));
@@ -129,6 +131,17 @@ ensure_slots(struct target *t, size_t n)
 		if (!sm->slots[i].snap.stack)
 			return false;
 		sm->nslots++;
+	}
+	/* Go: room for the goroutine a thread on g0 serves (gostacks.c) */
+	for (i = 0; sm->go.gi && i < n; i++) {
+		struct snapshot *s = &sm->slots[i].snap;
+
+		if (s->go_stack)
+			continue;
+		s->go_stack = malloc(t->o.stack_bytes);
+		if (!s->go_stack)
+			return false;
+		s->go_cap = t->o.stack_bytes;
 	}
 	return true;
 }
@@ -474,6 +487,7 @@ tick(struct target *t, struct session **due, size_t ndue)
 	}
 	if (r < 0 || sm->nthr == 0)
 		goto out;
+	go_sampler_tick(t);
 	if (dump)
 		dump_prepare(t, due, ndue);
 	if (!ensure_lists(sm))

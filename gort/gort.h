@@ -51,6 +51,8 @@ struct elfimg;
 	X(G_GOPC,	"runtime.g",	"gopc")				\
 	X(G_STARTPC,	"runtime.g",	"startpc")			\
 	X(G_LOCKEDM,	"runtime.g",	"lockedm")			\
+	X(G_SYSCALLSP,	"runtime.g",	"syscallsp")			\
+	X(G_SYSCALLPC,	"runtime.g",	"syscallpc")			\
 	X(G_SIZE,	"runtime.g",	"")				\
 	X(M_G0,		"runtime.m",	"g0")				\
 	X(M_CURG,	"runtime.m",	"curg")				\
@@ -131,5 +133,67 @@ gort_u32(const void *base, uint32_t off)
 	__builtin_memcpy(&v, (const unsigned char *)base + off, sizeof(v));
 	return v;
 }
+
+/* ---- goroutines (goroutines.c) -------------------------------------- */
+
+/* runtime2.go's statuses (stable from Go 1.x to today) */
+#define GORT_GIDLE	0
+#define GORT_GRUNNABLE	1
+#define GORT_GRUNNING	2
+#define GORT_GSYSCALL	3
+#define GORT_GWAITING	4
+#define GORT_GDEAD	6
+#define GORT_GCOPYSTACK	8
+#define GORT_GPREEMPTED	9
+#define GORT_GSCAN	0x1000
+
+/* Goroutines read at most (runtime.allgs is capped there, with a note). */
+#define GORT_MAX_GOROUTINES (1u << 21)
+
+/* One goroutine, as the runtime's list (runtime.allgs) holds it. */
+struct gort_g {
+	uint64_t addr;		/* the runtime.g */
+	int64_t goid;
+	uint32_t status;	/* GORT_G*, scan bit removed */
+	bool scan;		/* the GC is scanning its stack */
+	uint8_t waitreason;
+	int64_t waitsince;	/* runtime nanotime (CLOCK_MONOTONIC); 0 */
+	uint64_t gopc;		/* return address of its go statement */
+	uint64_t startpc;	/* its function's entry */
+	uint64_t m;		/* its M while running, else 0 */
+	bool locked;		/* locked to its thread (LockOSThread) */
+	uint64_t pc, sp, bp;	/* where its stack resumes: g.sched, or
+				   the system call's saved PC and SP */
+	uint64_t stack_lo, stack_hi;
+};
+
+/* The fields and globals gort_goroutines() needs. */
+bool gort_can_list(const struct gort_info *gi, char *err, size_t errlen);
+
+/* Every goroutine of runtime.allgs that is not dead, into a malloc'd
+ * array (*out, *n; the caller frees it); at most GORT_MAX_GOROUTINES
+ * (*more set when there were more). Reads the live process without
+ * stopping it, in batches of one process_vm_readv per 512 goroutines.
+ * bias: runtime address = ELF vaddr + bias. 0, or -errno with err
+ * filled (-ESRCH: gone; -EFAULT: the list could not be read). Any
+ * thread. */
+int gort_goroutines(pid_t pid, uint64_t bias, const struct gort_info *gi,
+		    struct gort_g **out, size_t *n, bool *more, char *err,
+		    size_t errlen);
+
+/* Copy goroutine *g's stack, from g->sp up to g->stack_hi or cap bytes,
+ * into buf (*len), then read the goroutine again: when it ran meanwhile
+ * (status, saved registers or stack moved), *g is updated and -EAGAIN
+ * returned, and the caller may try again. A running goroutine's stack is
+ * its thread's (-EBUSY). 0 or -errno. Any thread. */
+int gort_g_stack(pid_t pid, const struct gort_info *gi, struct gort_g *g,
+		 unsigned char *buf, size_t cap, size_t *len);
+
+/* Go's name for status ("running", "chan receive"...), from the wait
+ * reason for a waiting goroutine (the binary's own table,
+ * runtime.waitReasonStrings, read from img), as Go's traceback prints
+ * it. Into buf (len bytes); returns buf. */
+const char *gort_status_text(struct elfimg *img, const struct gort_info *gi,
+			     const struct gort_g *g, char *buf, size_t len);
 
 #endif /* PROFD_GORT_H */

@@ -134,6 +134,8 @@ snapshot_take(struct snapshot *s, pid_t tid)
 
 	s->tid = tid;
 	s->len = 0;
+	s->go_len = 0;
+	s->leaf_return = false;
 	s->regs_known = SNAP_REGS_ALL;
 	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &rv) == -1)
 		return -errno;
@@ -142,15 +144,15 @@ snapshot_take(struct snapshot *s, pid_t tid)
 }
 
 int
-snapshot_read_stack(struct snapshot *s, pid_t tid)
+stack_copy(pid_t tid, uint64_t sp, unsigned char *buf, size_t cap,
+	   size_t *len)
 {
 	struct iovec local, remote[SNAP_MAX_IOV];
 	uint64_t addr, end;
 	size_t n = 0;
 	ssize_t got;
 
-	s->tid = tid;
-	s->len = 0;
+	*len = 0;
 	/*
 	 * One process_vm_readv, remote side split at page boundaries: the
 	 * kernel never splits an iovec element in a partial transfer
@@ -158,8 +160,8 @@ snapshot_read_stack(struct snapshot *s, pid_t tid)
 	 * of the stack mapping would copy nothing. Page-sized elements keep
 	 * everything up to the end of the mapping.
 	 */
-	addr = s->sp;
-	end = s->sp + s->cap;
+	addr = sp;
+	end = sp + cap;
 	if (end < addr)		/* SP near the top of the address space */
 		end = UINT64_MAX;
 	while (addr < end && n < SNAP_MAX_IOV) {
@@ -172,17 +174,27 @@ snapshot_read_stack(struct snapshot *s, pid_t tid)
 		n++;
 		addr = next;
 	}
-	local.iov_base = s->stack;
-	local.iov_len = s->cap;
+	local.iov_base = buf;
+	local.iov_len = cap;
 	got = process_vm_readv(tid, &local, 1, remote, n, 0);
 	if (got < 0) {
 		/* EFAULT: SP does not point at readable memory (a thread
-		 * in the middle of switching stacks). Keep the registers:
-		 * the leaf PC is still a valid sample. */
+		 * in the middle of switching stacks). */
 		if (errno == EFAULT)
 			return 0;
 		return -errno;
 	}
-	s->len = (size_t)got;
+	*len = (size_t)got;
 	return 0;
+}
+
+int
+snapshot_read_stack(struct snapshot *s, pid_t tid)
+{
+	s->tid = tid;
+	s->go_len = 0;
+	s->leaf_return = false;
+	/* Keep the registers when SP is not readable: the leaf PC is still
+	 * a valid sample. */
+	return stack_copy(tid, s->sp, s->stack, s->cap, &s->len);
 }

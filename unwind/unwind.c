@@ -401,15 +401,52 @@ unwinder_stats(const struct unwinder *u)
 	return &u->stats;
 }
 
-/* The word at addr in the stack copy. */
+/* The word at addr in the copy [base, base + len) at buf. */
+static bool
+copy_word(const unsigned char *buf, uint64_t base, size_t len, uint64_t addr,
+	  uint64_t *val)
+{
+	if (!buf || addr < base || addr - base > len ||
+	    len - (addr - base) < sizeof(*val))
+		return false;
+	memcpy(val, buf + (addr - base), sizeof(*val));
+	return true;
+}
+
+/* The word at addr in the stack copy, or in the copy of the goroutine's
+ * stack a Go thread on its system stack switched away from. */
 static bool
 stack_word(const struct snapshot *s, uint64_t addr, uint64_t *val)
 {
-	if (addr < s->sp || addr - s->sp > s->len ||
-	    s->len - (addr - s->sp) < sizeof(*val))
+	return copy_word(s->stack, s->sp, s->len, addr, val) ||
+	       copy_word(s->go_stack, s->go_sp, s->go_len, addr, val);
+}
+
+/* The Go runtime functions that switch a thread from a goroutine's stack
+ * to its system stack, having saved the goroutine's registers in
+ * g.sched: past them, the walk goes on with the goroutine's frames, as
+ * the runtime's own traceback does for a CPU profile (_TraceJumpStack). */
+static bool
+go_switches_to_g0(struct elfimg *img, uint64_t entry)
+{
+	static const char *const names[] = {
+		"runtime.systemstack", "runtime.mcall", "runtime.morestack",
+		"runtime.asmcgocall",
+	};
+	const struct gopcln *g = go_table(img);
+	struct go_fn fn;
+	const char *name;
+	size_t i;
+
+	if (!g || !go_fn_find(g, entry, &fn))
 		return false;
-	memcpy(val, s->stack + (addr - s->sp), sizeof(*val));
-	return true;
+	name = go_funcname(g, fn.nameoff);
+	if (!name)
+		return false;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
 }
 
 /* Step from Go frame *w, whose function is gi, to its caller. Go on amd64
@@ -419,7 +456,7 @@ stack_word(const struct snapshot *s, uint64_t addr, uint64_t *val)
  * both alone, which is what a frame-pointer walk gets wrong. */
 static enum step_result
 go_step(const struct snapshot *s, struct wframe *w,
-	const struct go_func_info *gi)
+	const struct go_func_info *gi, struct elfimg *img, bool *jumped)
 {
 	uint64_t at, ra, bp;
 
@@ -427,10 +464,25 @@ go_step(const struct snapshot *s, struct wframe *w,
 	if (gi->top)
 		return STEP_END;
 	/* Stack switches (systemstack, mcall, asmcgocall, morestack) and
-	 * signal returns: the caller is on another stack, which is not in
-	 * the copy; the runtime's own traceback stops here as well. */
-	if (gi->spwrite)
-		return STEP_TRUNC;
+	 * signal returns: the caller is on another stack. When the stop
+	 * copied the goroutine this thread switched away from, the walk
+	 * goes on at its saved PC and SP (once: the goroutine's own frames
+	 * switch no more); otherwise it stops here. A saved PC of
+	 * runtime.systemstack_switch is a marker the runtime plants, not a
+	 * frame (the entry check of unwind_snapshot, and its SP delta of
+	 * 0, lead straight to the caller of systemstack). */
+	if (gi->spwrite) {
+		if (*jumped || s->go_len == 0 || !img ||
+		    !go_switches_to_g0(img, gi->entry))
+			return STEP_TRUNC;
+		*jumped = true;
+		w->ip = s->go_pc;
+		w->sp = s->go_sp;
+		w->bp = s->go_bp;
+		w->bp_known = true;
+		w->exact = false;
+		return STEP_OK;
+	}
 	at = w->sp + (uint64_t)gi->spdelta;
 	if (!stack_word(s, at, &ra))
 		return STEP_TRUNC;
@@ -509,7 +561,7 @@ unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs,
 	struct wframe w;
 	unw_cursor_t c;
 	uint64_t pc, prev_sp = 0;
-	bool truncated = false, started = false;
+	bool truncated = false, started = false, jumped = false;
 	size_t n = 0;
 	int rc;
 
@@ -520,7 +572,7 @@ unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs,
 	w.sp = s->regs.rsp;
 	w.bp = s->regs.rbp;
 	w.bp_known = s->regs_known == SNAP_REGS_ALL;
-	w.exact = true;
+	w.exact = !s->leaf_return;
 	for (;;) {
 		if (w.ip == 0)
 			break;
@@ -558,7 +610,7 @@ unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs,
 		n++;
 		prev_sp = w.sp;
 		if (rc == 0) {
-			r = go_step(s, &w, &gi);
+			r = go_step(s, &w, &gi, mod->img, &jumped);
 			started = false;
 		} else if (rc == -ENOENT) {
 			r = unw_step_from(u, &a, &c, &started, &regs, n == 1,
@@ -588,5 +640,64 @@ unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs,
 		u->stats.truncated++;
 	}
 	u->stats.frames += n;
+	return (int)n;
+}
+
+int
+unwind_go_stack(struct elfimg *img, uint64_t bias, const struct snapshot *s,
+		uint64_t *pcs, uint8_t *frame_flags, size_t max)
+{
+	struct go_func_info gi;
+	struct wframe w;
+	uint64_t pc, prev_sp = 0;
+	bool truncated = true, jumped = true;
+	size_t n = 0;
+
+	if (max < 2)
+		return -EINVAL;
+	w.ip = s->regs.rip;
+	w.sp = s->regs.rsp;
+	w.bp = s->regs.rbp;
+	w.bp_known = false;
+	w.exact = !s->leaf_return;
+	while (w.ip != 0 && n < max - 1 && (n == 0 || w.sp > prev_sp)) {
+		enum step_result r;
+		int rc;
+
+		pc = w.exact ? w.ip : w.ip - 1;
+		rc = w.ip > bias ? go_func_at(img, pc - bias, &gi) : -ENOENT;
+		/* a PC planted at a function's entry (see unwind_snapshot) */
+		if (rc != 0 && !w.exact && w.ip > bias &&
+		    go_func_at(img, w.ip - bias, &gi) == 0 &&
+		    gi.entry == w.ip - bias) {
+			pc = w.ip;
+			w.exact = true;
+			rc = 0;
+		}
+		if (rc != 0)
+			break;
+		pcs[n] = pc;
+		if (frame_flags)
+			frame_flags[n] = w.exact ? UNW_FRAME_EXACT : 0;
+		n++;
+		prev_sp = w.sp;
+		r = go_step(s, &w, &gi, img, &jumped);
+		if (r != STEP_OK) {
+			truncated = r == STEP_TRUNC;
+			break;
+		}
+	}
+	if (n == 0) {
+		pcs[0] = s->regs.rip;
+		if (frame_flags)
+			frame_flags[0] = UNW_FRAME_EXACT;
+		n = 1;
+	}
+	if (truncated) {
+		pcs[n] = 0;
+		if (frame_flags)
+			frame_flags[n] = UNW_FRAME_TRUNCATED;
+		n++;
+	}
 	return (int)n;
 }

@@ -76,6 +76,18 @@ struct snapshot {
 	size_t len;		/* bytes copied from sp */
 	size_t cap;		/* size of stack[] */
 	unsigned char *stack;	/* caller-owned buffer of cap bytes */
+	/* Go: a thread on its system stack (g0: systemstack, mcall,
+	 * morestack, a cgo call) serves the goroutine it switched away
+	 * from; that goroutine's saved registers (g.sched) and a copy of
+	 * its stack from go_sp, taken in the same stop. The walk crosses to
+	 * them at the frame that switched stacks. go_len 0: none. */
+	uint64_t go_pc, go_sp, go_bp;
+	size_t go_len;
+	size_t go_cap;		/* size of go_stack[] */
+	unsigned char *go_stack; /* caller-owned; NULL: never taken */
+	/* regs.rip is a return address (a parked goroutine's saved PC),
+	 * not where the thread was stopped */
+	bool leaf_return;
 };
 
 /* Copy the registers and up to s->cap bytes of stack from SP of a thread
@@ -83,6 +95,13 @@ struct snapshot {
  * go page by page so a partial copy is kept). Returns 0, or -errno
  * (-ESRCH: the thread is gone). */
 int snapshot_take(struct snapshot *s, pid_t tid);
+
+/* Copy up to cap bytes of thread tid's memory from sp into buf, as a
+ * stack copy is taken: page by page, so a copy that reaches the end of
+ * the mapping keeps what precedes it. *len: bytes copied (0 when sp is
+ * not readable). 0 or -errno (-ESRCH: gone). */
+int stack_copy(pid_t tid, uint64_t sp, unsigned char *buf, size_t cap,
+	       size_t *len);
 
 /* Copy up to s->cap bytes of stack from s->sp (already set), as
  * snapshot_take() does, without touching the registers. Needs no stop:
@@ -127,5 +146,14 @@ int unwind_snapshot(struct unwinder *u, const struct snapshot *s,
 		    uint64_t *pcs, uint8_t *frame_flags, size_t max);
 
 const struct unwind_stats *unwinder_stats(const struct unwinder *u);
+
+/* Unwind Go code only, from s->regs.rip/rsp (s->leaf_return says whether
+ * rip is a return address), with the Go table of img (runtime address =
+ * ELF vaddr + bias): a goroutine that is not running, whose stack is all
+ * Go. Same output as unwind_snapshot(); no unwinder needed, so any
+ * thread may call it. */
+int unwind_go_stack(struct elfimg *img, uint64_t bias,
+		    const struct snapshot *s, uint64_t *pcs,
+		    uint8_t *frame_flags, size_t max);
 
 #endif /* PROFD_UNWIND_H */
