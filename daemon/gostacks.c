@@ -10,8 +10,10 @@
  * meanwhile (the thread that would run it is stopped, in our hands), so
  * the copy is as consistent as the thread's own.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "daemon/clock.h"
 #include "daemon/gostacks.h"
@@ -70,6 +72,10 @@ setup(struct target *t)
 	if (max_off(gi, needed_fields, 4) > M_READ ||
 	    max_off(gi, needed_fields + 4, 5) > G_HDR_READ)
 		return;
+	g->vdso = gi->off[GORT_F_M_VDSOSP] != GORT_NONE &&
+		  gi->off[GORT_F_M_VDSOPC] != GORT_NONE &&
+		  gi->off[GORT_F_M_VDSOSP] < M_READ &&
+		  gi->off[GORT_F_M_VDSOPC] < M_READ;
 	g->gi = gi;
 	g->img = elfimg_get(mod->img);
 	g->bias = mod->bias;
@@ -135,24 +141,72 @@ go_sampler_tick(struct target *t)
 	walk_ms(t);
 }
 
+/* m.curg, m.vdsoSP and m.vdsoPC in one read (vDSO fields: 0 when not
+ * known) */
+static int
+read_m_words(pid_t pid, const struct go_sampler *g, uint64_t m,
+	     uint64_t w[3])
+{
+	const struct gort_info *gi = g->gi;
+	struct iovec local = { w, 3 * sizeof(*w) }, remote[3];
+	size_t n = 1;
+
+	w[1] = w[2] = 0;
+	remote[0].iov_base = (void *)(uintptr_t)(m + gi->off[GORT_F_M_CURG]);
+	remote[0].iov_len = 8;
+	if (g->vdso) {
+		remote[1].iov_base =
+			(void *)(uintptr_t)(m + gi->off[GORT_F_M_VDSOSP]);
+		remote[2].iov_base =
+			(void *)(uintptr_t)(m + gi->off[GORT_F_M_VDSOPC]);
+		remote[1].iov_len = remote[2].iov_len = 8;
+		n = 3;
+	}
+	local.iov_len = n * sizeof(*w);
+	return process_vm_readv(pid, &local, 1, remote, n, 0) ==
+			       (ssize_t)local.iov_len
+		       ? 0
+		       : -EFAULT;
+}
+
 void
 go_sampler_take(struct target *t, struct thr *h, struct snapshot *s)
 {
 	const struct go_sampler *g = &t->sm->go;
 	const struct gort_info *gi = g->gi;
 	unsigned char gh[G_HDR_READ];
-	uint64_t curg, sp, hi;
+	uint64_t w[3], sp, hi;
 	uint32_t glen;
 
 	s->go_len = 0;
+	s->go_vdso_sp = s->go_vdso_pc = 0;
 	if (!gi || !h->go_m || !s->go_stack || s->sp < h->go_g0_lo ||
 	    s->sp >= h->go_g0_hi)
 		return;
-	if (gort_read(t->pid, h->go_m + gi->off[GORT_F_M_CURG], &curg,
-		      sizeof(curg)) < 0 || curg == 0)
+	if (read_m_words(t->pid, g, h->go_m, w) < 0)
+		return;
+	/* In a vDSO call (nanotime1, walltime), the runtime switched to g0
+	 * without saving the goroutine in g.sched (stale then): it keeps
+	 * its caller's PC and SP in m.vdsoPC and m.vdsoSP. Called from a
+	 * goroutine's stack, that stack is the one to copy; called on g0,
+	 * the walk goes on there and may cross to m.curg after. */
+	if (w[1] != 0) {
+		s->go_vdso_sp = w[1];
+		s->go_vdso_pc = w[2];
+		if (w[1] < h->go_g0_lo || w[1] >= h->go_g0_hi) {
+			s->go_sp = w[1];
+			s->go_pc = w[2];
+			s->go_bp = 0;
+			if (stack_copy(h->tid, s->go_sp, s->go_stack,
+				       s->go_cap, &s->go_len) < 0)
+				s->go_len = 0;
+			goto out;
+		}
+	}
+	if (w[0] == 0)
 		return;
 	glen = max_off(gi, needed_fields + 4, 5);
-	if (gort_read(t->pid, curg, gh, glen) < 0)
+	if (gort_read(t->pid, w[0], gh, glen) < 0)
 		return;
 	sp = gort_u64(gh, gi->off[GORT_F_G_SCHED_SP]);
 	hi = gort_u64(gh, gi->off[GORT_F_G_STACK_HI]);
@@ -166,6 +220,7 @@ go_sampler_take(struct target *t, struct thr *h, struct snapshot *s)
 		       hi - sp < s->go_cap ? hi - sp : s->go_cap,
 		       &s->go_len) < 0)
 		s->go_len = 0;
+out:
 	if (s->go_len > 0)
 		STAT_ADD(t, go_crossed, 1);
 }

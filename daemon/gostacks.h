@@ -24,6 +24,7 @@ struct go_sampler {
 	const struct gort_info *gi;	/* NULL: not Go, or not readable */
 	struct elfimg *img;	/* referenced while gi is set */
 	uint64_t bias;		/* runtime = ELF vaddr + bias */
+	bool vdso;		/* m.vdsoSP and m.vdsoPC are known */
 	uint64_t last_walk;	/* CLOCK_MONOTONIC ns of the last M walk */
 	uint64_t walks;
 };

@@ -59,6 +59,8 @@ struct elfimg;
 	X(M_GSIGNAL,	"runtime.m",	"gsignal")			\
 	X(M_PROCID,	"runtime.m",	"procid")			\
 	X(M_ALLLINK,	"runtime.m",	"alllink")			\
+	X(M_VDSOSP,	"runtime.m",	"vdsoSP")			\
+	X(M_VDSOPC,	"runtime.m",	"vdsoPC")			\
 	X(M_SIZE,	"runtime.m",	"")				\
 	GORT_MEM_FIELDS(X)
 

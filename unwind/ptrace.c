@@ -135,6 +135,7 @@ snapshot_take(struct snapshot *s, pid_t tid)
 	s->tid = tid;
 	s->len = 0;
 	s->go_len = 0;
+	s->go_vdso_sp = 0;
 	s->leaf_return = false;
 	s->regs_known = SNAP_REGS_ALL;
 	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &rv) == -1)
@@ -193,6 +194,7 @@ snapshot_read_stack(struct snapshot *s, pid_t tid)
 {
 	s->tid = tid;
 	s->go_len = 0;
+	s->go_vdso_sp = 0;
 	s->leaf_return = false;
 	/* Keep the registers when SP is not readable: the leaf PC is still
 	 * a valid sample. */

@@ -422,16 +422,31 @@ stack_word(const struct snapshot *s, uint64_t addr, uint64_t *val)
 	       copy_word(s->go_stack, s->go_sp, s->go_len, addr, val);
 }
 
+/* How a Go runtime function that switches stacks is crossed. */
+enum go_switch {
+	GO_SWITCH_NONE,		/* it is not crossed: the walk stops */
+	GO_SWITCH_CURG,		/* to m.curg's saved registers (g.sched) */
+	GO_SWITCH_VDSO,		/* to m.vdsoPC and m.vdsoSP */
+};
+
 /* The Go runtime functions that switch a thread from a goroutine's stack
- * to its system stack, having saved the goroutine's registers in
- * g.sched: past them, the walk goes on with the goroutine's frames, as
- * the runtime's own traceback does for a CPU profile (_TraceJumpStack). */
-static bool
-go_switches_to_g0(struct elfimg *img, uint64_t entry)
+ * to its system stack, having saved the goroutine's registers in g.sched
+ * (in m.vdsoPC and m.vdsoSP for the vDSO calls): past them, the walk goes
+ * on with the goroutine's frames, as the runtime's own traceback does for
+ * a CPU profile (_TraceJumpStack, and sigprof for vDSO calls). */
+static enum go_switch
+go_switch_kind(struct elfimg *img, uint64_t entry)
 {
-	static const char *const names[] = {
-		"runtime.systemstack", "runtime.mcall", "runtime.morestack",
-		"runtime.asmcgocall",
+	static const struct {
+		const char *name;
+		enum go_switch kind;
+	} fns[] = {
+		{ "runtime.systemstack", GO_SWITCH_CURG },
+		{ "runtime.mcall", GO_SWITCH_CURG },
+		{ "runtime.morestack", GO_SWITCH_CURG },
+		{ "runtime.asmcgocall", GO_SWITCH_CURG },
+		{ "runtime.nanotime1", GO_SWITCH_VDSO },
+		{ "runtime.walltime", GO_SWITCH_VDSO },
 	};
 	const struct gopcln *g = go_table(img);
 	struct go_fn fn;
@@ -439,14 +454,14 @@ go_switches_to_g0(struct elfimg *img, uint64_t entry)
 	size_t i;
 
 	if (!g || !go_fn_find(g, entry, &fn))
-		return false;
+		return GO_SWITCH_NONE;
 	name = go_funcname(g, fn.nameoff);
 	if (!name)
-		return false;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(name, names[i]) == 0)
-			return true;
-	return false;
+		return GO_SWITCH_NONE;
+	for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+		if (strcmp(name, fns[i].name) == 0)
+			return fns[i].kind;
+	return GO_SWITCH_NONE;
 }
 
 /* Step from Go frame *w, whose function is gi, to its caller. Go on amd64
@@ -472,8 +487,17 @@ go_step(const struct snapshot *s, struct wframe *w,
 	 * frame (the entry check of unwind_snapshot, and its SP delta of
 	 * 0, lead straight to the caller of systemstack). */
 	if (gi->spwrite) {
-		if (*jumped || s->go_len == 0 || !img ||
-		    !go_switches_to_g0(img, gi->entry))
+		enum go_switch k = img ? go_switch_kind(img, gi->entry)
+				       : GO_SWITCH_NONE;
+
+		if (k == GO_SWITCH_VDSO && s->go_vdso_sp != 0) {
+			w->ip = s->go_vdso_pc;
+			w->sp = s->go_vdso_sp;
+			w->bp_known = false;
+			w->exact = false;
+			return STEP_OK;
+		}
+		if (k != GO_SWITCH_CURG || *jumped || s->go_len == 0)
 			return STEP_TRUNC;
 		*jumped = true;
 		w->ip = s->go_pc;
@@ -611,6 +635,9 @@ unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs,
 		prev_sp = w.sp;
 		if (rc == 0) {
 			r = go_step(s, &w, &gi, mod->img, &jumped);
+			/* crossed to another stack, which may lie below */
+			if (gi.spwrite && r == STEP_OK)
+				prev_sp = 0;
 			started = false;
 		} else if (rc == -ENOENT) {
 			r = unw_step_from(u, &a, &c, &started, &regs, n == 1,

@@ -83,6 +83,9 @@ struct snapshot {
 	 * them at the frame that switched stacks. go_len 0: none. */
 	uint64_t go_pc, go_sp, go_bp;
 	size_t go_len;
+	/* Go: in a vDSO call the runtime keeps its caller's PC and SP in
+	 * m.vdsoPC and m.vdsoSP (0: not in one, or not read) */
+	uint64_t go_vdso_pc, go_vdso_sp;
 	size_t go_cap;		/* size of go_stack[] */
 	unsigned char *go_stack; /* caller-owned; NULL: never taken */
 	/* regs.rip is a return address (a parked goroutine's saved PC),
