@@ -19,12 +19,16 @@ static const struct gort_table_field go1_19[] = {
 	{ GORT_F_G_GOPC, 296 },	/* runtime.g gopc */
 	{ GORT_F_G_STARTPC, 312 },	/* runtime.g startpc */
 	{ GORT_F_G_LOCKEDM, 232 },	/* runtime.g lockedm */
+	{ GORT_F_G_SYSCALLSP, 112 },	/* runtime.g syscallsp */
+	{ GORT_F_G_SYSCALLPC, 120 },	/* runtime.g syscallpc */
 	{ GORT_F_G_SIZE, 392 },	/* runtime.g size */
 	{ GORT_F_M_G0, 0 },	/* runtime.m g0 */
 	{ GORT_F_M_CURG, 192 },	/* runtime.m curg */
 	{ GORT_F_M_GSIGNAL, 80 },	/* runtime.m gsignal */
 	{ GORT_F_M_PROCID, 72 },	/* runtime.m procid */
 	{ GORT_F_M_ALLLINK, 336 },	/* runtime.m alllink */
+	{ GORT_F_M_VDSOSP, 800 },	/* runtime.m vdsoSP */
+	{ GORT_F_M_VDSOPC, 808 },	/* runtime.m vdsoPC */
 	{ GORT_F_M_SIZE, 1008 },	/* runtime.m size */
 };
 
