@@ -359,3 +359,28 @@ go_check()
 	stop_profd
 	assert_target_ok
 }
+
+# ---- gor (tests/targets/gor: known goroutines) -------------------------------
+
+GOR_SRC=$TARGET_SRC/gor/main.go
+# the file name Go records for gor's source: absolute, as the build saw it
+# shellcheck disable=SC2034  # used by the t_go_*.sh scripts
+GOR_FILE_RE='^/.*/tests/targets/gor/main\.go$'
+
+# gor_mark NAME: the number of the one line of gor's source that ends in
+# the marker comment "// gor:NAME".
+gor_mark()
+{
+	local n
+	n=$(grep -n -- "// gor:$1\$" "$GOR_SRC" | cut -d: -f1 | tr '\n' ' ')
+	n=${n% }
+	[[ $n =~ ^[0-9]+$ ]] || fail "$GOR_SRC: marker gor:$1 on lines '$n', want exactly one"
+	printf '%s\n' "$n"
+}
+
+# gor_said WHAT: the number gor printed after WHAT on its standard output
+# ("goroutines 13"), the last time it printed one.
+gor_said()
+{
+	sed -n "s/^$1 \\([0-9][0-9]*\\)\$/\\1/p" "$TARGET_OUT" | sed -n '$p'
+}

@@ -290,8 +290,9 @@ cpucg_create()
 # ---- targets ------------------------------------------------------------------
 
 # start_target NAME [ARGS...]: start build/targets/NAME in the background and
-# wait (10 s at most) for its "ready PID" line.  Sets TARGET_PID and
-# TARGET_ARGV (the exact argv, for /cmdline).
+# wait (10 s at most) for its "ready PID" line.  Sets TARGET_PID,
+# TARGET_ARGV (the exact argv, for /cmdline) and TARGET_OUT (the file its
+# standard output goes to).
 start_target()
 {
 	local name=$1
@@ -326,6 +327,7 @@ start_target_cmd()
 	    fail "target $name: ready line names pid $TARGET_PID, started $pid"
 	# shellcheck disable=SC2034  # used by the t_*.sh scripts
 	TARGET_ARGV=("$@")
+	TARGET_OUT=$out
 	say "target $name ready: pid $TARGET_PID"
 }
 

@@ -3,7 +3,8 @@
 // tests/e2e/t_go_gcstacks.sh, bench/bench.sh's goroutines section).
 //
 //	gor [-chan N] [-sleep M] [-syscall K] [-busy] [-deep D] [-gc]
-//	    [-goroutines G] [-cpuprofile FILE [-seconds S]] [-alarm SECONDS]
+//	    [-goroutines G] [-cpuprofile FILE [-seconds S]] [-dump FILE]
+//	    [-alarm SECONDS]
 //
 // main.main starts every goroutine with a go statement of a named function
 // that takes no arguments, so that the goroutine starts in that function
@@ -29,6 +30,11 @@
 //	-cpuprofile F  on SIGUSR1, record this program's own CPU profile with
 //	               runtime/pprof for -seconds S (default 5) into F, printing
 //	               "cpuprofile started" and then "cpuprofile done"
+//	-dump FILE     on each SIGUSR2, write Go's own goroutine dumps
+//	               (runtime/pprof, debug=0, 1 and 2) to FILE.0, FILE.1
+//	               and FILE.2 and print "dump done N", N counting them (the
+//	               reference a test checks its parser with; one more
+//	               goroutine, main.selfDumps, waits for the signal)
 //
 // Lines the tests look for in the dumps carry a marker comment "gor:NAME"
 // (tests find their numbers with grep -n, never by number).
@@ -63,6 +69,7 @@ var (
 	nParked   = flag.Int("goroutines", 0, "extra goroutines parked")
 	cpuFile   = flag.String("cpuprofile", "", "own CPU profile, on SIGUSR1")
 	cpuSecs   = flag.Int("seconds", 5, "length of the own CPU profile")
+	dumpFile  = flag.String("dump", "", "own goroutine dumps, on SIGUSR2")
 	alarmSecs = flag.Int("alarm", 300, "exit after this many seconds")
 
 	started sync.WaitGroup // every goroutine passed its handshake
@@ -224,6 +231,28 @@ func ownProfile(sig chan os.Signal) {
 	fmt.Println("cpuprofile done")
 }
 
+// selfDumps writes Go's own goroutine dumps at each SIGUSR2.
+func selfDumps(sig chan os.Signal) {
+	for n := 1; ; n++ {
+		<-sig
+		for _, debug := range []int{0, 1, 2} {
+			name := fmt.Sprintf("%s.%d", *dumpFile, debug)
+			f, err := os.Create(name)
+			if err == nil {
+				err = pprof.Lookup("goroutine").WriteTo(f, debug)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+		}
+		fmt.Printf("dump done %d\n", n)
+	}
+}
+
 func main() {
 	flag.Parse()
 	if flag.NArg() > 0 || *nChan < 0 || *nSleep < 0 || *nSyscall < 0 ||
@@ -236,6 +265,11 @@ func main() {
 	if *cpuFile != "" {
 		sig = make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGUSR1)
+	}
+	if *dumpFile != "" {
+		dsig := make(chan os.Signal, 1)
+		signal.Notify(dsig, syscall.SIGUSR2)
+		go selfDumps(dsig)
 	}
 	if *nSyscall > 0 {
 		var p [2]int
