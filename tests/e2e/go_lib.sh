@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # go_lib.sh - the checks the Go end-to-end tests share (t_go.sh,
-# t_go_stripped.sh, t_go_cgo.sh), sourced after lib.sh.
+# t_go_stripped.sh, t_go_cgo.sh; the gor helpers at the end:
+# t_go_goroutines.sh, t_go_gcstacks.sh), sourced after lib.sh.
 #
 # go_check VARIANT profiles build/targets/VARIANT (tests/targets/gohot: CPU
 # split 50/30/20 between main.hotA, hash/fnv.(*sum64a).Write and main.hotC
