@@ -16,9 +16,9 @@
 # gor-stripped (-s -w), by pprof-dump and by go tool pprof:
 #   - the samples with a "[truncated]" frame or whose outermost frame is
 #     runtime.systemstack, runtime.mcall or runtime.morestack (where an
-#     unwind that does not switch back to the goroutine stops) are 5 % at
-#     most;
-#   - the share of samples under main.churn is Go's share within four
+#     unwind that does not switch back to the goroutine stops) have 5 % of
+#     the CPU time at most;
+#   - main.churn's share of the CPU time is Go's share within four
 #     standard deviations of the difference of the two samplings (for
 #     their sample counts), and never less than 5 points;
 #   - /metrics reports profd_truncated_stacks_total, and its rise over the
@@ -35,9 +35,11 @@ HZ=${GC_HZ:-250}
 # the goroutine's stack (Go's own traceback goes on, through g.m.curg)
 G0_ROOTS='runtime.systemstack runtime.mcall runtime.morestack'
 
-# shares FOLDED: "ALL CUT CHURN BGWORK": samples (pprof-dump folded -i 0:
-# counts), those with a [truncated] frame or rooted at one of G0_ROOTS,
-# those under main.churn and those under runtime.gcBgMarkWorker.
+# shares FOLDED: "ALL CUT CHURN BGWORK": CPU time (pprof-dump folded:
+# the last sample type, cpu/nanoseconds, in both profiles: profd's counts
+# a thread once per tick it ran, however briefly, Go's per 10 ms of CPU),
+# that of the samples with a [truncated] frame or rooted at one of
+# G0_ROOTS, under main.churn and under runtime.gcBgMarkWorker.
 shares()
 {
 	awk -v roots=" $G0_ROOTS " '{
@@ -54,11 +56,10 @@ shares()
 	} END { printf "%.0f %.0f %.0f %.0f\n", all, cut, churn, bg }' "$1"
 }
 
-# churn_cum PROFILE: main.churn's cum% by go tool pprof -top over sample
-# counts.
+# churn_cum PROFILE: main.churn's cum% of CPU time by go tool pprof -top.
 churn_cum()
 {
-	pprof_table "$1" -sample_index=samples >"$1.top" ||
+	pprof_table "$1" -sample_index=cpu >"$1.top" ||
 	    fail "go tool pprof -top $1 failed"
 	table_get "$1.top" main.churn 2
 }
@@ -67,7 +68,7 @@ churn_cum()
 check_variant()
 {
 	local variant=$1 P G F GF t0 t1 s0 s1 dt ds
-	local n cut churn bg gn gcut gchurn gbg pp pg tol cp cg
+	local all cut churn bg gall gcut gchurn gbg n gn pp pg tol cp cg
 	say "---- $variant"
 	P=$TEST_DIR/$variant.profd.pb.gz
 	G=$TEST_DIR/$variant.go.pb.gz
@@ -95,29 +96,34 @@ check_variant()
 
 	F=$P.folded
 	GF=$G.folded
-	pdump folded -i 0 "$P" >"$F" || fail "pprof-dump folded $P failed"
-	pdump folded -i 0 "$G" >"$GF" || fail "pprof-dump folded $G failed"
-	read -r n cut churn bg <<<"$(shares "$F")"
-	read -r gn gcut gchurn gbg <<<"$(shares "$GF")"
+	pdump folded "$P" >"$F" || fail "pprof-dump folded $P failed"
+	pdump folded "$G" >"$GF" || fail "pprof-dump folded $G failed"
+	read -r all cut churn bg <<<"$(shares "$F")"
+	read -r gall gcut gchurn gbg <<<"$(shares "$GF")"
+	n=$(summary_get "$P.summary" 'total[0]')
+	gn=$(summary_get "$G.summary" 'total[0]')
 	[ "$gn" -gt 0 ] || fail "Go's own profile has no samples"
 	[ "$n" -gt 0 ] || fail "profd's profile has no samples"
-	say "Go's own profile: $gn samples: main.churn $(pct "$gchurn" "$gn") %, runtime.gcBgMarkWorker $(pct "$gbg" "$gn") %, cut short $(pct "$gcut" "$gn") %"
-	say "profd's profile:  $n samples: main.churn $(pct "$churn" "$n") %, runtime.gcBgMarkWorker $(pct "$bg" "$n") %, cut short $(pct "$cut" "$n") %"
-	say "profd's top stacks (pprof-dump folded -i 0):"
+	if [ "$gall" -le 0 ] || [ "$all" -le 0 ]; then
+		fail "a profile with samples but no CPU time"
+	fi
+	say "Go's own profile: $gn samples: main.churn $(pct "$gchurn" "$gall") % of the CPU time, runtime.gcBgMarkWorker $(pct "$gbg" "$gall") %, cut short $(pct "$gcut" "$gall") %"
+	say "profd's profile:  $n samples: main.churn $(pct "$churn" "$all") % of the CPU time, runtime.gcBgMarkWorker $(pct "$bg" "$all") %, cut short $(pct "$cut" "$all") %"
+	say "profd's top stacks (pprof-dump folded, CPU ns):"
 	awk '{ print $NF "\t" $0 }' "$F" | sort -t "$(printf '\t')" -k 1,1nr |
 	    first_lines 8 | cut -f 2- | cut -c 1-300 | sed 's/^/  /'
 	# the reference must be what the test says it is: Go's own profile
 	# attributes (almost) all of the CPU to the go statements' functions
 	# (the rest: the scheduler, rooted at runtime.mcall, and the sweeper)
 	expect_range "Go's own profile: samples under main.churn or runtime.gcBgMarkWorker (%)" \
-	    "$(pct "$((gchurn + gbg))" "$gn")" 90 100
+	    "$(pct "$((gchurn + gbg))" "$gall")" 90 100
 
-	expect_range "profd: samples with [truncated] or rooted at ${G0_ROOTS// /, } (%; Go's own: $(pct "$gcut" "$gn"))" \
-	    "$(pct "$cut" "$n")" 0 5
+	expect_range "profd: CPU time in samples with [truncated] or rooted at ${G0_ROOTS// /, } (%; Go's own: $(pct "$gcut" "$gall"))" \
+	    "$(pct "$cut" "$all")" 0 5
 
 	# the two shares differ by both samplings' noise
-	pp=$(pct "$churn" "$n")
-	pg=$(pct "$gchurn" "$gn")
+	pp=$(pct "$churn" "$all")
+	pg=$(pct "$gchurn" "$gall")
 	tol=$(awk -v p="$pg" -v n1="$n" -v n2="$gn" 'BEGIN {
 		p /= 100; s = 400 * sqrt(p * (1 - p) * (1 / n1 + 1 / n2))
 		printf "%.1f", (s > 5 ? s : 5) }')
