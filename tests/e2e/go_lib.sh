@@ -385,3 +385,15 @@ gor_said()
 {
 	sed -n "s/^$1 \\([0-9][0-9]*\\)\$/\\1/p" "$TARGET_OUT" | sed -n '$p'
 }
+
+# gor_end: after a test's requests: profd lets go of the target (5 s at
+# most) and exits cleanly, the target is left as it was and then ended.
+gor_end()
+{
+	wait_untraced 5 || fail "profd still attached 5 s after the last request"
+	assert_target_ok
+	stop_profd
+	assert_target_ok
+	kill -TERM "$TARGET_PID"
+	wait_gone "$TARGET_PID" 5 || fail "gor did not exit on SIGTERM"
+}

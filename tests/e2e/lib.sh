@@ -586,6 +586,17 @@ expect_error()
 	ok "GET ${url#"$BASE"} -> $code, X-Go-Pprof: 1, $ct: $(head -n 1 "$out")"
 }
 
+# fetch_text URL OUT: 200 and text/plain, or fail.
+fetch_text()
+{
+	local url=$1 out=$2 code ct
+	code=$(fetch "$url" "$out")
+	expect_status "GET $url" "$code" 200
+	ct=$(header "$out.headers" Content-Type)
+	[[ $ct == text/plain* ]] || fail "GET $url: Content-Type '$ct', want text/plain"
+	ok "GET ${url#"$BASE"} -> 200 $ct, $(wc -l <"$out") lines"
+}
+
 # fetch_profile URL OUTFILE: fetch a CPU profile and check the envelope: 200,
 # application/octet-stream, gzip bytes without Content-Encoding, a profile
 # pprof-dump can decode.  The decoded summary goes to OUTFILE.summary.

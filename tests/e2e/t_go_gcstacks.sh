@@ -148,12 +148,7 @@ check_variant()
 	expect_range "/metrics: profd_truncated_stacks_total's rise over the window, % of profd_samples_total's ($dt of $ds)" \
 	    "$(pct "$dt" "$ds")" 0 5
 
-	wait_untraced 5 || fail "profd still attached 5 s after the window ended"
-	assert_target_ok
-	stop_profd
-	assert_target_ok
-	kill -TERM "$TARGET_PID"
-	wait_gone "$TARGET_PID" 5 || fail "$variant did not exit on SIGTERM"
+	gor_end
 }
 
 check_variant gor

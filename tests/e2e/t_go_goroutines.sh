@@ -50,16 +50,6 @@ KINDS="main chan sleep sys busy deep"
 # wait reason
 STATUS_TAIL='(, [0-9]+ minutes)?(, locked to thread)?'
 
-# fetch_text URL OUT: 200 and text/plain, or fail.
-fetch_text()
-{
-	local url=$1 out=$2 code ct
-	code=$(fetch "$url" "$out")
-	expect_status "GET $url" "$code" 200
-	ct=$(header "$out.headers" Content-Type)
-	[[ $ct == text/plain* ]] || fail "GET $url: Content-Type '$ct', want text/plain"
-}
-
 # parse_dump2 FILE: Go's debug=2 text into FILE.rec, one record per line,
 # tab-separated:
 #   G ID STATUS                        a goroutine's header
@@ -461,12 +451,7 @@ check_variant()
 	check_dump0 "$D0"
 
 	check_threads
-	wait_untraced 5 || fail "profd still attached 5 s after the dumps"
-	assert_target_ok
-	stop_profd
-	assert_target_ok
-	kill -TERM "$TARGET_PID"
-	wait_gone "$TARGET_PID" 5 || fail "$variant did not exit on SIGTERM"
+	gor_end
 }
 
 check_variant gor
