@@ -9,7 +9,10 @@
 #
 # Knobs (environment, see bench/bench.sh): BENCH_REPS, BENCH_THREADS,
 # BENCH_RSS_SECONDS=600 (the 10-minute RSS case), BENCH_ONLY, BENCH_DROP_CACHES,
-# BENCH_DEADLINE.
+# BENCH_DEADLINE, BENCH_GOROUTINES.
+#
+# The goroutines section profiles tests/targets/gor, built here with the
+# test targets when Go is installed.
 
 BENCH_OUT   = bench/out
 BENCH_BIN   = $(BENCH_OUT)/bin
@@ -29,7 +32,7 @@ BENCH_BIG_MIN_MB = 50
 bench: deps bench-deps
 	$(Q)$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) \
 		$(BUILD)/profd $(BUILD)/tools/pprof-dump \
-		bench-targets
+		bench-targets $(filter %/gor,$(TGT_BINS))
 	$(Q)PROFD=$(BUILD)/profd PPROF_DUMP=$(BUILD)/tools/pprof-dump bench/bench.sh
 
 bench-deps:

@@ -35,6 +35,13 @@
 #   attach     attach policy: signal latency added to bench/siglat (a busy
 #              thread that gets a 1 kHz timer signal) and profd's cost per
 #              tick, for --attach=sample and --attach=window.
+#   goroutines goroutine dumps of a Go program with 10, 10,000 and 100,000
+#              goroutines parked on a channel (tests/targets/gor
+#              -goroutines G, built by make targets; skipped without it):
+#              the time of /debug/pprof/goroutine?debug=2, first and second
+#              request, the goroutines it lists, and the pause profd reports
+#              for reading them (profd_go_goroutine_read_pause_seconds, the
+#              last read; n/a where profd has no such metric).
 # and prints one report (stdout, bench/out/last/report.txt) and writes it as
 # Markdown with the machine's description to bench/RESULTS.md.  Raw data stay
 # in bench/out/run.DATE/ (bench/out/last points to the latest).
@@ -44,7 +51,7 @@
 # BENCH_WORK_SECONDS (1.5: length of a 1-thread run), BENCH_RSS_SECONDS (60),
 # BENCH_HIST_SECONDS (600), BENCH_HIST_HZ ("19 99"),
 # BENCH_ONLY (sections to run: slowdown accuracy scaling response attach rss
-# hist; default all), BENCH_DROP_CACHES=1 (drop the page cache before the cold
+# hist goroutines; default all), BENCH_GOROUTINES ("10 10000 100000"), BENCH_DROP_CACHES=1 (drop the page cache before the cold
 # response measurement), BENCH_RESULTS (where to write the Markdown; default
 # bench/RESULTS.md), BENCH_DEADLINE (seconds; default 480 + RSS + HIST seconds, 0
 # for none: fewer slowdown repetitions when a slow or busy machine would
@@ -83,8 +90,13 @@ RESULTS=$(abspath "${BENCH_RESULTS:-bench/RESULTS.md}")
 want_hist() { [ "${BENCH_ONLY:-all}" = all ] || [[ " ${BENCH_ONLY} " == *" hist "* ]]; }
 HIST_COST=0
 want_hist && HIST_COST=$((HIST_SECONDS + 30))
-DEADLINE=${BENCH_DEADLINE:-$((480 + RSS_SECONDS + HIST_COST))}
-RESERVE=$((130 + RSS_SECONDS + HIST_COST))
+want_gor() { [ "${BENCH_ONLY:-all}" = all ] || [[ " ${BENCH_ONLY} " == *" goroutines "* ]]; }
+GOR_COUNTS=${BENCH_GOROUTINES:-10 10000 100000}
+GOR_BIN=$ROOT/build/targets/gor
+GOR_COST=0
+want_gor && [ -x "$GOR_BIN" ] && GOR_COST=60
+DEADLINE=${BENCH_DEADLINE:-$((480 + RSS_SECONDS + HIST_COST + GOR_COST))}
+RESERVE=$((130 + RSS_SECONDS + HIST_COST + GOR_COST))
 SCALE_SECONDS=5
 SCALE_THREADS="10 100 1000"
 RESP_SECONDS=5
@@ -1175,6 +1187,43 @@ section_hist()
 	done
 }
 
+# section_goroutines: for each G of GOR_COUNTS, gor with G goroutines
+# parked (and main), a profd, two goroutine?debug=2 requests (the first
+# also symbolizes); per request one record with the HTTP status, curl's
+# total time, the goroutines listed, the size and the pause metric.
+section_goroutines()
+{
+	local d=$OUT/gor g tag i out res listed pause have
+	[ -x "$GOR_BIN" ] || { say "bench: goroutines: $GOR_BIN not built (make targets, with Go)"; return 0; }
+	mkdir -p "$d"
+	for g in $GOR_COUNTS; do
+		tag=$d/G$g
+		reap_profds 0
+		say "goroutines: gor -goroutines $g, /debug/pprof/goroutine?debug=2 twice"
+		target_start "$tag" "$GOR_BIN" -goroutines "$g" -alarm 600 || continue
+		have=$(sed -n 's/^goroutines \([0-9][0-9]*\)$/\1/p' "$TOUT")
+		if ! profd_start "$TPID" "$tag"; then
+			stop_pid "$TPID" KILL
+			continue
+		fi
+		for i in 1 2; do
+			out=$tag.dump$i.txt
+			res=$(curl -sS --max-time 300 -o "$out" -w '%{http_code} %{time_total}' \
+			    "$BASE/debug/pprof/goroutine?debug=2" 2>"$tag.curl$i.err") ||
+			    res="000 -"
+			metrics "$BASE" "$tag.metrics$i" || true
+			pause=$(mmax "$tag.metrics$i" profd_go_goroutine_read_pause_seconds)
+			listed=$(grep -c '^goroutine [0-9][0-9]* \[' "$out" 2>/dev/null) || true
+			rec "sec=gor G=$g req=$i have=${have:--} code=${res%% *} time=${res#* }" \
+			    "listed=${listed:-0} bytes=$(stat -c %s "$out" 2>/dev/null || echo 0)" \
+			    "pause=${pause:--} threads=$(find "/proc/$TPID/task" -mindepth 1 -maxdepth 1 | wc -l)" \
+			    "stops=$(mdelta "$tag.metrics1" "$tag.metrics$i" profd_stops_total)"
+		done
+		profd_stop
+		stop_pid "$TPID" KILL || true
+	done
+}
+
 ATTACH_CFGS=(none sample window)
 
 section_attach()
@@ -1471,6 +1520,25 @@ report_hist()
 	note "VmRSS/VmHWM: the whole profd (one target) at the end of the recording. history: profd_history_bytes, what the history's buckets and ring hold, against its bound profd_history_budget_bytes (--history-memory, default 64 MiB); buckets dropped for memory make the history reach back less than --history (10 min). The rates ran at the same time, each with its own profd and target. exit snapshot: du -sb of the directory --trigger exit wrote when the target was killed (the whole history as cpu, wall and growth profiles, the last thread dump, the memory view, the manifest). BENCH_HIST_SECONDS=600 is the 10-minute case."
 }
 
+report_goroutines()
+{
+	local tsv=$OUT/t_gor.tsv g p
+	row "goroutines (gor -goroutines G, and main)" "threads" "listed by debug=2" "HTTP" "first dump s" "second dump s" "dump MB" "read pause ms (last)" >"$tsv"
+	for g in $GOR_COUNTS; do
+		[ -n "$(sel1 req sec=gor G="$g")" ] || continue
+		p=$(calc '1000 * p' p="$(sel1 pause sec=gor G="$g" req=2)")
+		row "$(sel1 have sec=gor G="$g" req=1)" "$(sel1 threads sec=gor G="$g" req=2)" \
+		    "$(sel1 listed sec=gor G="$g" req=2)" \
+		    "$(sel1 code sec=gor G="$g" req=1)/$(sel1 code sec=gor G="$g" req=2)" \
+		    "$(fmt '%.3f' "$(sel1 time sec=gor G="$g" req=1)")" \
+		    "$(fmt '%.3f' "$(sel1 time sec=gor G="$g" req=2)")" \
+		    "$(fmt '%.2f' "$(calc 'b / 1048576' b="$(sel1 bytes sec=gor G="$g" req=2)")")" \
+		    "$(if [ -n "$p" ]; then fmt '%.3f' "$p"; else echo "n/a (no profd_go_goroutine_read_pause_seconds)"; fi)" >>"$tsv"
+	done
+	table "Goroutine dumps: /debug/pprof/goroutine?debug=2 of tests/targets/gor with G goroutines parked on a channel" "$tsv"
+	note "first/second dump: curl's total time of two requests in a row (the first also symbolizes). listed: \"goroutine N [\" blocks of the second answer (a profd that does not know goroutines lists threads, or nothing). read pause: profd_go_goroutine_read_pause_seconds after the second request, how long the target was stopped to read its goroutines."
+}
+
 report_attach()
 {
 	local tsv=$OUT/t_attach.tsv cfg label m50 m99 mmean mmax n50 n99 nmean tc tk cpu per
@@ -1636,6 +1704,7 @@ want response && section_response
 want attach && section_attach
 want rss && section_rss
 want hist && section_hist
+want goroutines && section_goroutines
 reap_profds 10
 
 LOAD_AFTER=$(other_load)
@@ -1650,6 +1719,7 @@ want response && report_response
 want attach && report_attach
 want rss && report_rss
 want hist && report_hist
+want goroutines && report_goroutines
 DETAILS_TXT=$REPORT_TXT DETAILS_MD=$REPORT_MD
 REPORT_TXT=$OUT/head.txt REPORT_MD=$OUT/head.md
 printf 'profd benchmark (make bench), %s, %s s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" \

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # go_lib.sh - the checks the Go end-to-end tests share (t_go.sh,
-# t_go_stripped.sh, t_go_cgo.sh), sourced after lib.sh.
+# t_go_stripped.sh, t_go_cgo.sh; the gor helpers at the end:
+# t_go_goroutines.sh, t_go_gcstacks.sh), sourced after lib.sh.
 #
 # go_check VARIANT profiles build/targets/VARIANT (tests/targets/gohot: CPU
 # split 50/30/20 between main.hotA, hash/fnv.(*sum64a).Write and main.hotC
@@ -358,4 +359,41 @@ go_check()
 	assert_target_ok
 	stop_profd
 	assert_target_ok
+}
+
+# ---- gor (tests/targets/gor: known goroutines) -------------------------------
+
+GOR_SRC=$TARGET_SRC/gor/main.go
+# the file name Go records for gor's source: absolute, as the build saw it
+# shellcheck disable=SC2034  # used by the t_go_*.sh scripts
+GOR_FILE_RE='^/.*/tests/targets/gor/main\.go$'
+
+# gor_mark NAME: the number of the one line of gor's source that ends in
+# the marker comment "// gor:NAME".
+gor_mark()
+{
+	local n
+	n=$(grep -n -- "// gor:$1\$" "$GOR_SRC" | cut -d: -f1 | tr '\n' ' ')
+	n=${n% }
+	[[ $n =~ ^[0-9]+$ ]] || fail "$GOR_SRC: marker gor:$1 on lines '$n', want exactly one"
+	printf '%s\n' "$n"
+}
+
+# gor_said WHAT: the number gor printed after WHAT on its standard output
+# ("goroutines 13"), the last time it printed one.
+gor_said()
+{
+	sed -n "s/^$1 \\([0-9][0-9]*\\)\$/\\1/p" "$TARGET_OUT" | sed -n '$p'
+}
+
+# gor_end: after a test's requests: profd lets go of the target (5 s at
+# most) and exits cleanly, the target is left as it was and then ended.
+gor_end()
+{
+	wait_untraced 5 || fail "profd still attached 5 s after the last request"
+	assert_target_ok
+	stop_profd
+	assert_target_ok
+	kill -TERM "$TARGET_PID"
+	wait_gone "$TARGET_PID" 5 || fail "gor did not exit on SIGTERM"
 }

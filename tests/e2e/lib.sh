@@ -290,8 +290,9 @@ cpucg_create()
 # ---- targets ------------------------------------------------------------------
 
 # start_target NAME [ARGS...]: start build/targets/NAME in the background and
-# wait (10 s at most) for its "ready PID" line.  Sets TARGET_PID and
-# TARGET_ARGV (the exact argv, for /cmdline).
+# wait (10 s at most) for its "ready PID" line.  Sets TARGET_PID,
+# TARGET_ARGV (the exact argv, for /cmdline) and TARGET_OUT (the file its
+# standard output goes to).
 start_target()
 {
 	local name=$1
@@ -326,6 +327,7 @@ start_target_cmd()
 	    fail "target $name: ready line names pid $TARGET_PID, started $pid"
 	# shellcheck disable=SC2034  # used by the t_*.sh scripts
 	TARGET_ARGV=("$@")
+	TARGET_OUT=$out
 	say "target $name ready: pid $TARGET_PID"
 }
 
@@ -582,6 +584,17 @@ expect_error()
 		fail "GET $url: body should be one line saying what to do, got: $(head -c 300 "$out")"
 	fi
 	ok "GET ${url#"$BASE"} -> $code, X-Go-Pprof: 1, $ct: $(head -n 1 "$out")"
+}
+
+# fetch_text URL OUT: 200 and text/plain, or fail.
+fetch_text()
+{
+	local url=$1 out=$2 code ct
+	code=$(fetch "$url" "$out")
+	expect_status "GET $url" "$code" 200
+	ct=$(header "$out.headers" Content-Type)
+	[[ $ct == text/plain* ]] || fail "GET $url: Content-Type '$ct', want text/plain"
+	ok "GET ${url#"$BASE"} -> 200 $ct, $(wc -l <"$out") lines"
 }
 
 # fetch_profile URL OUTFILE: fetch a CPU profile and check the envelope: 200,

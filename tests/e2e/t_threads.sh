@@ -59,17 +59,6 @@ kernel_syscalls()
 	done | LC_ALL=C sort
 }
 
-# fetch_text URL OUT: 200 and text/plain, or fail.
-fetch_text()
-{
-	local url=$1 out=$2 code ct
-	code=$(fetch "$url" "$out")
-	expect_status "GET $url" "$code" 200
-	ct=$(header "$out.headers" Content-Type)
-	[[ $ct == text/plain* ]] || fail "GET $url: Content-Type '$ct', want text/plain"
-	ok "GET ${url#"$BASE"} -> 200 $ct, $(wc -l <"$out") lines"
-}
-
 mapfile -t TIDS < <(for t in /proc/"$TARGET_PID"/task/*; do echo "${t##*/}"; done | sort -n)
 [ "${#TIDS[@]}" = "$NTHREADS" ] || fail "target has ${#TIDS[@]} threads, want $NTHREADS"
 declare -A NAME

@@ -25,7 +25,8 @@ endif
 GO       ?= go
 ifneq ($(shell command -v $(GO) 2>/dev/null),)
 TGT_BINS += $(TARGET_DIR)/gohot $(TARGET_DIR)/gohot-stripped \
-	    $(TARGET_DIR)/gohot-cgo $(TARGET_DIR)/gohot-gnuid
+	    $(TARGET_DIR)/gohot-cgo $(TARGET_DIR)/gohot-gnuid \
+	    $(TARGET_DIR)/gor $(TARGET_DIR)/gor-stripped
 endif
 
 targets: $(TGT_BINS)
@@ -173,5 +174,21 @@ $(TARGET_DIR)/gohot-gnuid: $(GOHOT_SRCS) $(TGT_DEPS)
 	@mkdir -p $(@D)
 	$(call msg,GO,$@)$(GO_RUN) CGO_ENABLED=0 $(GO) build -buildvcs=false \
 		-ldflags='-B $(GOHOT_GNUID)' -o $(abspath $@) .
+
+# Known goroutines (tests/e2e/t_go_goroutines.sh, t_go_gcstacks.sh, the
+# bench's goroutines section): with DWARF and without (-s -w), built
+# offline as gohot is.
+GOR_SRCS = $(wildcard $(TGT_SRC)/gor/*.go) $(TGT_SRC)/gor/go.mod
+GOR_RUN  = cd $(TGT_SRC)/gor && $(GO_ENV) CGO_ENABLED=0
+
+$(TARGET_DIR)/gor: $(GOR_SRCS) $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,GO,$@)$(GOR_RUN) $(GO) build -buildvcs=false \
+		-o $(abspath $@) .
+
+$(TARGET_DIR)/gor-stripped: $(GOR_SRCS) $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,GO,$@)$(GOR_RUN) $(GO) build -buildvcs=false \
+		-ldflags='-s -w' -o $(abspath $@) .
 
 .PHONY: targets

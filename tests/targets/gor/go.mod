@@ -1,0 +1,3 @@
+module gor
+
+go 1.19
