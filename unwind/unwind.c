@@ -687,10 +687,16 @@ unwind_go_stack(struct elfimg *img, uint64_t bias, const struct snapshot *s,
 	w.bp = s->regs.rbp;
 	w.bp_known = false;
 	w.exact = !s->leaf_return;
-	while (w.ip != 0 && n < max - 1 && (n == 0 || w.sp > prev_sp)) {
+	for (;;) {
 		enum step_result r;
 		int rc;
 
+		if (w.ip == 0) {
+			truncated = false;
+			break;
+		}
+		if (n == max - 1 || (n > 0 && w.sp <= prev_sp))
+			break;
 		pc = w.exact ? w.ip : w.ip - 1;
 		rc = w.ip > bias ? go_func_at(img, pc - bias, &gi) : -ENOENT;
 		/* a PC planted at a function's entry (see unwind_snapshot) */
