@@ -301,7 +301,9 @@ check_dump2()
 # NDUMP2 (the goroutines of a debug=2 taken right after), groups "K @
 # PC..." adding up to T, each followed by its "#\tPC\tFUNC+0xOFF\tFILE:LINE"
 # lines; one group of NCHAN with main.chanWaiter at gor:chan-block, one
-# of NSLEEP with main.sleeper, one of NSYS with main.syscaller.  Sets T.
+# of NSLEEP with main.sleeper, one of NSYS with main.syscaller.  A memory
+# map at the end ("--- Memory map: ---", as threads?debug=1 has, for go
+# tool pprof to symbolize with) may follow.  Sets T.
 check_dump1()
 {
 	local f=$1 n2=$2 sum nbad msg kind fn cnt loc
@@ -316,6 +318,8 @@ check_dump1()
 			ingroup = 0
 		}
 		NR == 1 { next }
+		inmap { next }
+		/^--- Memory map: ---$/ { endgroup(); inmap = 1; next }
 		/^[0-9]+ @( 0x[0-9a-f]+)+$/ {
 			endgroup()
 			ingroup = 1; gline = NR; cnt = $1; nfr = 0; mine = ""
