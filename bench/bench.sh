@@ -1225,6 +1225,7 @@ section_goroutines()
 			    "read_s=$(mdelta "$m0" "$m1" profd_go_goroutine_read_seconds_total)" \
 			    "rereads=$(mdelta "$m0" "$m1" profd_go_goroutine_stack_rereads_total)" \
 			    "stops=$(mdelta "$m0" "$m1" profd_stops_total)" \
+			    "stopmax=$(mmax "$m1" profd_stop_seconds_max)" \
 			    "pause=$(mmax "$m1" profd_go_goroutine_read_pause_seconds)"
 		done
 		profd_stop
@@ -1530,18 +1531,21 @@ report_hist()
 
 report_goroutines()
 {
-	local tsv=$OUT/t_gor.tsv g p st
+	local tsv=$OUT/t_gor.tsv g p st sm
 	row "goroutines (gor -goroutines G, and main)" "threads" "listed by debug=2" "HTTP" "first dump s" "second dump s" "dump MB" "read s" "stack re-reads" "pause" >"$tsv"
 	for g in $GOR_COUNTS; do
 		[ -n "$(sel1 req sec=gor G="$g")" ] || continue
 		p=$(calc '1000 * p' p="$(sel1 pause sec=gor G="$g" req=2)")
 		st=$(sel1 stops sec=gor G="$g" req=2)
+		sm=$(calc '1e6 * s' s="$(sel1 stopmax sec=gor G="$g" req=2)")
 		if [ -n "$p" ]; then
 			p="$(fmt '%.3f' "$p") ms"
 		elif [ -n "$st" ] && [ "${st%%.*}" = 0 ]; then
 			p="none (no thread stopped)"
+		elif [ -n "$st" ] && [ -n "$sm" ]; then
+			p="$(fmt '%.0f' "$st") thread stops, each <= $(fmt '%.0f' "$sm") us"
 		else
-			p="n/a (${st:-?} threads stopped, no pause metric)"
+			p="n/a"
 		fi
 		row "$(sel1 have sec=gor G="$g" req=1)" "$(sel1 threads sec=gor G="$g" req=2)" \
 		    "$(sel1 listed sec=gor G="$g" req=2)" \
@@ -1553,7 +1557,7 @@ report_goroutines()
 		    "$(fmt '%.0f' "$(sel1 rereads sec=gor G="$g" req=2)")" "$p" >>"$tsv"
 	done
 	table "Goroutine dumps: /debug/pprof/goroutine?debug=2 of tests/targets/gor with G goroutines parked on a channel" "$tsv"
-	note "first/second dump: curl's total time of two requests in a row (the first also symbolizes). listed: \"goroutine N [\" blocks of the second answer (a profd that does not know goroutines lists threads, or nothing). The other columns are of the second request, from /metrics before and after it: read s, profd_go_goroutine_read_seconds_total (reading runtime.allgs and the stacks while the target runs); stack re-reads, profd_go_goroutine_stack_rereads_total (stacks read again because their goroutine ran meanwhile); pause, profd_go_goroutine_read_pause_seconds where profd reports it, else whether profd_stops_total rose (a stop is a pause of that thread)."
+	note "first/second dump: curl's total time of two requests in a row (the first also symbolizes). listed: \"goroutine N [\" blocks of the second answer (a profd that does not know goroutines lists threads, or nothing). The other columns are of the second request, from /metrics before and after it: read s, profd_go_goroutine_read_seconds_total (reading runtime.allgs and the stacks while the target runs); stack re-reads, profd_go_goroutine_stack_rereads_total (stacks read again because their goroutine ran meanwhile); pause, profd_go_goroutine_read_pause_seconds where profd reports it, else how many threads the dump stopped (profd_stops_total) and the longest stop profd has seen so far (profd_stop_seconds_max), a bound on each of their pauses."
 }
 
 report_attach()
