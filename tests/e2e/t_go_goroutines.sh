@@ -10,12 +10,17 @@
 #   debug=2: "goroutine N [STATUS]:" blocks, exactly those goroutines with
 #            their wait reasons, frames "FUNC(ARGS)\n\tFILE:LINE +0xOFF" at
 #            the lines gor's source marks ("// gor:NAME", found with grep
-#            -n), "created by main.main" at each go statement, the deep one
-#            whole or cut as Go cuts it ("...additional frames elided...");
+#            -n; main.busy's line is not checked: some PCs of its loop are
+#            on line 1 in Go's own line table), "created by main.main" at
+#            each go statement, the deep one whole (200 main.deep frames)
+#            or cut as Go cuts it (50 or more, then "...additional frames
+#            elided..."; Go 1.19's own dump cuts at 100 frames without that
+#            line, which only the reference is allowed);
 #   debug=1: "goroutine profile: total T", T the number of goroutines in a
 #            debug=2 taken right after (+-2: the runtime's own goroutines
 #            may come and go), groups adding up to T, the 5 chanWaiters in
-#            one group "5 @ ..." with "#\tPC\tmain.chanWaiter+0xOFF\tFILE:LINE";
+#            one group "5 @ ..." with "#\tPC\tmain.chanWaiter+0xOFF\tFILE:LINE"
+#            (a memory map may follow, as in threads?debug=1);
 #   debug=0: a goroutine/count profile of T goroutines that pprof-dump and
 #            go tool pprof read, each kind of goroutine counted right;
 #   /debug/pprof/threads: still the OS threads, as many as /proc/PID/task.
