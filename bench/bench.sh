@@ -39,9 +39,10 @@
 #              goroutines parked on a channel (tests/targets/gor
 #              -goroutines G, built by make targets; skipped without it):
 #              the time of /debug/pprof/goroutine?debug=2, first and second
-#              request, the goroutines it lists, and the pause profd reports
-#              for reading them (profd_go_goroutine_read_pause_seconds, the
-#              last read; n/a where profd has no such metric).
+#              request, the goroutines it lists, the time profd spent
+#              reading them and its stack re-reads (/metrics), and the pause:
+#              threads stopped during the dump (profd_stops_total) and, where
+#              profd reports one, profd_go_goroutine_read_pause_seconds.
 # and prints one report (stdout, bench/out/last/report.txt) and writes it as
 # Markdown with the machine's description to bench/RESULTS.md.  Raw data stay
 # in bench/out/run.DATE/ (bench/out/last points to the latest).
@@ -1190,10 +1191,12 @@ section_hist()
 # section_goroutines: for each G of GOR_COUNTS, gor with G goroutines
 # parked (and main), a profd, two goroutine?debug=2 requests (the first
 # also symbolizes); per request one record with the HTTP status, curl's
-# total time, the goroutines listed, the size and the pause metric.
+# total time, the goroutines listed, the size, and from /metrics before
+# and after it the read time, stack re-reads, threads stopped and the
+# pause metric (each "-" where profd has no such metric).
 section_goroutines()
 {
-	local d=$OUT/gor g tag i out res listed pause have
+	local d=$OUT/gor g tag i out res listed have m0 m1
 	[ -x "$GOR_BIN" ] || { say "bench: goroutines: $GOR_BIN not built (make targets, with Go)"; return 0; }
 	mkdir -p "$d"
 	for g in $GOR_COUNTS; do
@@ -1208,16 +1211,22 @@ section_goroutines()
 		fi
 		for i in 1 2; do
 			out=$tag.dump$i.txt
+			m0=$tag.metrics$i.before
+			m1=$tag.metrics$i.after
+			metrics "$BASE" "$m0" || true
 			res=$(curl -sS --max-time 300 -o "$out" -w '%{http_code} %{time_total}' \
 			    "$BASE/debug/pprof/goroutine?debug=2" 2>"$tag.curl$i.err") ||
 			    res="000 -"
-			metrics "$BASE" "$tag.metrics$i" || true
-			pause=$(mmax "$tag.metrics$i" profd_go_goroutine_read_pause_seconds)
+			metrics "$BASE" "$m1" || true
 			listed=$(grep -c '^goroutine [0-9][0-9]* \[' "$out" 2>/dev/null) || true
 			rec "sec=gor G=$g req=$i have=${have:--} code=${res%% *} time=${res#* }" \
 			    "listed=${listed:-0} bytes=$(stat -c %s "$out" 2>/dev/null || echo 0)" \
-			    "pause=${pause:--} threads=$(find "/proc/$TPID/task" -mindepth 1 -maxdepth 1 | wc -l)" \
-			    "stops=$(mdelta "$tag.metrics1" "$tag.metrics$i" profd_stops_total)"
+			    "threads=$(find "/proc/$TPID/task" -mindepth 1 -maxdepth 1 | wc -l)" \
+			    "read_s=$(mdelta "$m0" "$m1" profd_go_goroutine_read_seconds_total)" \
+			    "rereads=$(mdelta "$m0" "$m1" profd_go_goroutine_stack_rereads_total)" \
+			    "stops=$(mdelta "$m0" "$m1" profd_stops_total)" \
+			    "stopmax=$(mmax "$m1" profd_stop_seconds_max)" \
+			    "pause=$(mmax "$m1" profd_go_goroutine_read_pause_seconds)"
 		done
 		profd_stop
 		stop_pid "$TPID" KILL || true
@@ -1522,21 +1531,33 @@ report_hist()
 
 report_goroutines()
 {
-	local tsv=$OUT/t_gor.tsv g p
-	row "goroutines (gor -goroutines G, and main)" "threads" "listed by debug=2" "HTTP" "first dump s" "second dump s" "dump MB" "read pause ms (last)" >"$tsv"
+	local tsv=$OUT/t_gor.tsv g p st sm
+	row "goroutines (gor -goroutines G, and main)" "threads" "listed by debug=2" "HTTP" "first dump s" "second dump s" "dump MB" "read s" "stack re-reads" "pause" >"$tsv"
 	for g in $GOR_COUNTS; do
 		[ -n "$(sel1 req sec=gor G="$g")" ] || continue
 		p=$(calc '1000 * p' p="$(sel1 pause sec=gor G="$g" req=2)")
+		st=$(sel1 stops sec=gor G="$g" req=2)
+		sm=$(calc '1e6 * s' s="$(sel1 stopmax sec=gor G="$g" req=2)")
+		if [ -n "$p" ]; then
+			p="$(fmt '%.3f' "$p") ms"
+		elif [ -n "$st" ] && [ "${st%%.*}" = 0 ]; then
+			p="none (no thread stopped)"
+		elif [ -n "$st" ] && [ -n "$sm" ]; then
+			p="$(fmt '%.0f' "$st") thread stops, each <= $(fmt '%.0f' "$sm") us"
+		else
+			p="n/a"
+		fi
 		row "$(sel1 have sec=gor G="$g" req=1)" "$(sel1 threads sec=gor G="$g" req=2)" \
 		    "$(sel1 listed sec=gor G="$g" req=2)" \
 		    "$(sel1 code sec=gor G="$g" req=1)/$(sel1 code sec=gor G="$g" req=2)" \
 		    "$(fmt '%.3f' "$(sel1 time sec=gor G="$g" req=1)")" \
 		    "$(fmt '%.3f' "$(sel1 time sec=gor G="$g" req=2)")" \
 		    "$(fmt '%.2f' "$(calc 'b / 1048576' b="$(sel1 bytes sec=gor G="$g" req=2)")")" \
-		    "$(if [ -n "$p" ]; then fmt '%.3f' "$p"; else echo "n/a (no profd_go_goroutine_read_pause_seconds)"; fi)" >>"$tsv"
+		    "$(fmt '%.3f' "$(sel1 read_s sec=gor G="$g" req=2)")" \
+		    "$(fmt '%.0f' "$(sel1 rereads sec=gor G="$g" req=2)")" "$p" >>"$tsv"
 	done
 	table "Goroutine dumps: /debug/pprof/goroutine?debug=2 of tests/targets/gor with G goroutines parked on a channel" "$tsv"
-	note "first/second dump: curl's total time of two requests in a row (the first also symbolizes). listed: \"goroutine N [\" blocks of the second answer (a profd that does not know goroutines lists threads, or nothing). read pause: profd_go_goroutine_read_pause_seconds after the second request, how long the target was stopped to read its goroutines."
+	note "first/second dump: curl's total time of two requests in a row (the first also symbolizes). listed: \"goroutine N [\" blocks of the second answer (a profd that does not know goroutines lists threads, or nothing). The other columns are of the second request, from /metrics before and after it: read s, profd_go_goroutine_read_seconds_total (reading runtime.allgs and the stacks while the target runs); stack re-reads, profd_go_goroutine_stack_rereads_total (stacks read again because their goroutine ran meanwhile); pause, profd_go_goroutine_read_pause_seconds where profd reports it, else how many threads the dump stopped (profd_stops_total) and the longest stop profd has seen so far (profd_stop_seconds_max), a bound on each of their pauses."
 }
 
 report_attach()

@@ -22,7 +22,9 @@
 #     standard deviations of the difference of the two samplings (for
 #     their sample counts), and never less than 5 points;
 #   - /metrics reports profd_truncated_stacks_total, and its rise over the
-#     window is 5 % of the samples' rise at most.
+#     window is 5 % of the samples' rise at most; profd_go_stacks_crossed_total
+#     (stops of a Go thread on its system stack that went on into its
+#     goroutine's stack) rose.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/go_lib.sh"
 t_begin go_gcstacks
@@ -67,7 +69,7 @@ churn_cum()
 # check_variant VARIANT: the test on build/targets/VARIANT.
 check_variant()
 {
-	local variant=$1 P G F GF t0 t1 s0 s1 dt ds
+	local variant=$1 P G F GF t0 t1 s0 s1 x0 x1 dt ds
 	local all cut churn bg gall gcut gchurn gbg n gn pp pg tol cp cg
 	say "---- $variant"
 	P=$TEST_DIR/$variant.profd.pb.gz
@@ -76,6 +78,7 @@ check_variant()
 	start_profd
 	t0=$(metric_get profd_truncated_stacks_total)
 	s0=$(metric_get profd_samples_total)
+	x0=$(metric_get profd_go_stacks_crossed_total)
 	if [ -z "$t0" ] || [ -z "$s0" ]; then
 		fail "/metrics has no profd_truncated_stacks_total or profd_samples_total for pid $TARGET_PID"
 	fi
@@ -93,6 +96,7 @@ check_variant()
 	pdump summary "$G" >"$G.summary" || fail "pprof-dump cannot decode Go's own profile"
 	t1=$(metric_get profd_truncated_stacks_total)
 	s1=$(metric_get profd_samples_total)
+	x1=$(metric_get profd_go_stacks_crossed_total)
 
 	F=$P.folded
 	GF=$G.folded
@@ -147,6 +151,10 @@ check_variant()
 	[ "$ds" -gt 0 ] || fail "profd_samples_total did not rise over the window ($s0 -> $s1)"
 	expect_range "/metrics: profd_truncated_stacks_total's rise over the window, % of profd_samples_total's ($dt of $ds)" \
 	    "$(pct "$dt" "$ds")" 0 5
+	[ -n "$x1" ] || fail "/metrics has no profd_go_stacks_crossed_total for pid $TARGET_PID"
+	[ "$((x1 - ${x0:-0}))" -gt 0 ] ||
+	    fail "/metrics: profd_go_stacks_crossed_total did not rise over the window (${x0:-0} -> $x1)"
+	ok "/metrics: profd_go_stacks_crossed_total rose by $((x1 - ${x0:-0})) over the window"
 
 	gor_end
 }

@@ -10,12 +10,17 @@
 #   debug=2: "goroutine N [STATUS]:" blocks, exactly those goroutines with
 #            their wait reasons, frames "FUNC(ARGS)\n\tFILE:LINE +0xOFF" at
 #            the lines gor's source marks ("// gor:NAME", found with grep
-#            -n), "created by main.main" at each go statement, the deep one
-#            whole or cut as Go cuts it ("...additional frames elided...");
+#            -n; main.busy's line is not checked: some PCs of its loop are
+#            on line 1 in Go's own line table), "created by main.main" at
+#            each go statement, the deep one whole (200 main.deep frames)
+#            or cut as Go cuts it (50 or more, then "...additional frames
+#            elided..."; Go 1.19's own dump cuts at 100 frames without that
+#            line, which only the reference is allowed);
 #   debug=1: "goroutine profile: total T", T the number of goroutines in a
 #            debug=2 taken right after (+-2: the runtime's own goroutines
 #            may come and go), groups adding up to T, the 5 chanWaiters in
-#            one group "5 @ ..." with "#\tPC\tmain.chanWaiter+0xOFF\tFILE:LINE";
+#            one group "5 @ ..." with "#\tPC\tmain.chanWaiter+0xOFF\tFILE:LINE"
+#            (a memory map may follow, as in threads?debug=1);
 #   debug=0: a goroutine/count profile of T goroutines that pprof-dump and
 #            go tool pprof read, each kind of goroutine counted right;
 #   /debug/pprof/threads: still the OS threads, as many as /proc/PID/task.
@@ -301,7 +306,9 @@ check_dump2()
 # NDUMP2 (the goroutines of a debug=2 taken right after), groups "K @
 # PC..." adding up to T, each followed by its "#\tPC\tFUNC+0xOFF\tFILE:LINE"
 # lines; one group of NCHAN with main.chanWaiter at gor:chan-block, one
-# of NSLEEP with main.sleeper, one of NSYS with main.syscaller.  Sets T.
+# of NSLEEP with main.sleeper, one of NSYS with main.syscaller.  A memory
+# map at the end ("--- Memory map: ---", as threads?debug=1 has, for go
+# tool pprof to symbolize with) may follow.  Sets T.
 check_dump1()
 {
 	local f=$1 n2=$2 sum nbad msg kind fn cnt loc
@@ -316,6 +323,8 @@ check_dump1()
 			ingroup = 0
 		}
 		NR == 1 { next }
+		inmap { next }
+		/^--- Memory map: ---$/ { endgroup(); inmap = 1; next }
 		/^[0-9]+ @( 0x[0-9a-f]+)+$/ {
 			endgroup()
 			ingroup = 1; gline = NR; cnt = $1; nfr = 0; mine = ""
