@@ -25,7 +25,8 @@ endif
 GO       ?= go
 ifneq ($(shell command -v $(GO) 2>/dev/null),)
 TGT_BINS += $(TARGET_DIR)/gohot $(TARGET_DIR)/gohot-stripped \
-	    $(TARGET_DIR)/gohot-cgo $(TARGET_DIR)/gohot-gnuid
+	    $(TARGET_DIR)/gohot-cgo $(TARGET_DIR)/gohot-gnuid \
+	    $(TARGET_DIR)/goalloc $(TARGET_DIR)/goalloc-stripped
 endif
 
 targets: $(TGT_BINS)
@@ -173,5 +174,19 @@ $(TARGET_DIR)/gohot-gnuid: $(GOHOT_SRCS) $(TGT_DEPS)
 	@mkdir -p $(@D)
 	$(call msg,GO,$@)$(GO_RUN) CGO_ENABLED=0 $(GO) build -buildvcs=false \
 		-ldflags='-B $(GOHOT_GNUID)' -o $(abspath $@) .
+
+# A Go program whose heap is known (t_go_mem), with DWARF and without.
+GOALLOC_SRCS = $(TGT_SRC)/goalloc/main.go $(TGT_SRC)/goalloc/go.mod
+GOALLOC_RUN  = cd $(TGT_SRC)/goalloc && $(GO_ENV) CGO_ENABLED=0
+
+$(TARGET_DIR)/goalloc: $(GOALLOC_SRCS) $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,GO,$@)$(GOALLOC_RUN) $(GO) build -buildvcs=false \
+		-o $(abspath $@) .
+
+$(TARGET_DIR)/goalloc-stripped: $(GOALLOC_SRCS) $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,GO,$@)$(GOALLOC_RUN) $(GO) build -buildvcs=false \
+		-ldflags='-s -w' -o $(abspath $@) .
 
 .PHONY: targets
