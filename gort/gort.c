@@ -7,7 +7,7 @@
 
 #include "gort/gort.h"
 
-#define GORT_NAME_FIELD(id, type, path)	{ type, path },
+#define GORT_NAME_FIELD(id, type, path)	{ #id, type, path },
 #define GORT_NAME_GLOBAL(id, sym)	sym,
 const struct gort_field_name gort_field_names[GORT_NFIELDS] = {
 	GORT_FIELDS(GORT_NAME_FIELD)

@@ -134,8 +134,9 @@ enum gort_global { GORT_GLOBALS(GORT_ENUM_GLOBAL) GORT_NGLOBALS };
 #undef GORT_ENUM_FIELD
 #undef GORT_ENUM_GLOBAL
 
-/* The names behind the ids, for messages and tools/gofields. */
-struct gort_field_name { const char *type, *path; };
+/* The names behind the ids, for messages and tools/gofields: id is the
+ * X-macro's first argument ("G_STACK_LO"). */
+struct gort_field_name { const char *id, *type, *path; };
 extern const struct gort_field_name gort_field_names[GORT_NFIELDS];
 extern const char *const gort_global_names[GORT_NGLOBALS];
 
@@ -161,6 +162,44 @@ const struct gort_info *gort_info(struct elfimg *img);
  * err with what is missing and why (gort_info.why). */
 bool gort_has(const struct gort_info *gi, const enum gort_field *f, size_t nf,
 	      const enum gort_global *g, size_t ng, char *err, size_t errlen);
+
+/* ---- the parts of gort_info(), for tools/gofields, tests and fuzzing ---- */
+
+/* The Go version recorded in a build info blob: data (len bytes) starts
+ * at its "\xff Go buildinf:" magic (runtime/debug and debug/buildinfo of
+ * Go 1.19: a 32-byte header, then, when flags & 2, varint-length strings,
+ * the version first). Go 1.18+ inline format: the version is copied into
+ * version (vlen bytes, NUL-terminated) and 0 returned. The older pointer
+ * format: *vers_addr is set to the ELF vaddr of the Go string header
+ * (pointer, length) of runtime.buildVersion and 1 returned. -EINVAL when
+ * data is no build info, is cut short, or the version is empty or does
+ * not fit. Pure; any thread. */
+int gort_buildinfo_parse(const void *data, size_t len, char *version,
+			 size_t vlen, uint64_t *vers_addr);
+
+/* major and minor of a release version ("go1.19.8", "go1.21rc2",
+ * "go1.19"); false (and 0, 0) for anything else ("devel ..."). Pure. */
+bool gort_version_parse(const char *version, int *major, int *minor);
+
+/* The offset of every GORT_FIELDS entry from img's own DWARF alone, into
+ * off (GORT_NONE where not found). 0 when every field was found;
+ * -ENOENT when img has no DWARF or DWARF without the runtime's types,
+ * -ESRCH when some fields are missing; why (whylen bytes) then names the
+ * first. Bounded on hostile DWARF. Allocates only inside libdw; any
+ * thread. */
+int gort_dwarf_fields(struct elfimg *img, uint32_t off[GORT_NFIELDS],
+		      char *why, size_t whylen);
+
+/* The ELF vaddr of every GORT_GLOBALS entry decoded from the
+ * instructions of the runtime functions that use it (the path of
+ * stripped binaries), with the hints of Go major.minor, into global (0
+ * where not found). 0 when every global was decoded; -ENOTSUP when profd
+ * has no hints for that version, -ESRCH when a hint did not match; why
+ * names the first. Exported so that tests can run it on a binary that
+ * also has .symtab. Any thread. */
+int gort_decode_globals(struct elfimg *img, int major, int minor,
+			uint64_t global[GORT_NGLOBALS], char *why,
+			size_t whylen);
 
 /* Copy len bytes at addr of process pid (process_vm_readv). 0, or
  * -EFAULT when not all of it could be read, -ESRCH when pid is gone. */

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "gotargets.h"
 
 #define MAX_FUNCS 20000
 #define MAX_FRAMES 8
@@ -48,60 +49,6 @@ copy_str(char *dst, size_t n, const char *src)
 
 	memcpy(dst, src, l);
 	dst[l] = '\0';
-}
-
-/* build/targets/NAME from the top of the tree, or from two levels above
- * this binary (build/tests/, build-<san>/tests/). */
-static bool
-target_path(const char *name, char *out, size_t len)
-{
-	char exe[PATH_MAX], *slash;
-	ssize_t n;
-
-	snprintf(out, len, "build/targets/%s", name);
-	if (access(out, X_OK) == 0)
-		return true;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return false;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (!slash)
-		return false;
-	*slash = '\0';
-	snprintf(out, len, "%s/../../build/targets/%s", exe, name);
-	return access(out, X_OK) == 0;
-}
-
-static bool
-have_go(void)
-{
-	return system("go version >/dev/null 2>&1") == 0;
-}
-
-/* The image of file path, opened as if a process mapped it: elfimg_open()
- * wants a mapping, and checks its device and inode. */
-static struct elfimg *
-open_image(const char *path)
-{
-	char err[SYM_ERRLEN], real[PATH_MAX];
-	struct pmap m;
-	struct stat st;
-	struct elfimg *img;
-
-	if (!realpath(path, real) || stat(real, &st) < 0)
-		return NULL;
-	memset(&m, 0, sizeof(m));
-	m.path = real;
-	m.inode = st.st_ino;
-	m.dev_major = major(st.st_dev);
-	m.dev_minor = minor(st.st_dev);
-	m.start = 0x1000;	/* no such map_files entry: found by path */
-	m.end = 0x2000;
-	img = elfimg_open(getpid(), &m, err, sizeof(err));
-	if (!img)
-		printf("# %s: %s\n", path, err);
-	return img;
 }
 
 /* Text symbols of bin (go tool nm), sorted by address; names without the

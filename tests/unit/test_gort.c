@@ -1,0 +1,264 @@
+/* test_gort - unit tests for gort/layout.c, decode.c and table.c: where a
+ * Go binary keeps its runtime structures.
+ *
+ * Against the Go test targets `make targets` builds (build/targets/gohot
+ * with DWARF and .symtab, gohot-stripped built with -ldflags='-s -w',
+ * gohot-cgo linked externally):
+ *   - the version is what `go version BINARY` prints;
+ *   - gohot: every field from DWARF, every global from .symtab and equal
+ *     to what nm(1) prints; for go1.19, a few offsets known from
+ *     runtime2.go and the table of that release equal to the DWARF;
+ *   - decoding the globals from instructions, forced on gohot and
+ *     gohot-cgo, gives what their .symtab says;
+ *   - gohot-stripped: every field (from the table), every global decoded
+ *     and inside the section its kind of data lives in;
+ *   - a copy of gohot-stripped whose version bytes say go1.09: no
+ *     offsets, no globals, and why says so.
+ * And the build-info and version parsers on hand-made inputs. Without the
+ * targets or without go, the checks that need them print "# skip".
+ */
+#include "gort/gort_int.h"
+#include "space/space.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "gotargets.h"
+
+static char tmpdir[] = "/tmp/test_gort.XXXXXX";
+
+/* ---- parsers ------------------------------------------------------------ */
+
+static void
+check_version_parse(void)
+{
+	int a, b;
+
+	CHECK(gort_version_parse("go1.19.8", &a, &b) && a == 1 && b == 19,
+	      "go1.19.8 is 1.19");
+	CHECK(gort_version_parse("go1.19", &a, &b) && a == 1 && b == 19,
+	      "go1.19 is 1.19");
+	CHECK(gort_version_parse("go1.21rc2", &a, &b) && a == 1 && b == 21,
+	      "go1.21rc2 is 1.21");
+	CHECK(!gort_version_parse("devel go1.22-abc", &a, &b) && a == 0,
+	      "a devel version is none");
+	CHECK(!gort_version_parse("go1", &a, &b), "go1 is none");
+	CHECK(!gort_version_parse("go1.x", &a, &b), "go1.x is none");
+	CHECK(!gort_version_parse("", &a, &b), "\"\" is none");
+}
+
+/* A build info blob: the header, then the inline strings. */
+static size_t
+make_blob(unsigned char *b, size_t cap, unsigned char flags, const char *v)
+{
+	size_t n = 32, l = strlen(v);
+
+	memset(b, 0, cap);
+	memcpy(b, "\xff Go buildinf:", 14);
+	b[14] = 8;
+	b[15] = flags;
+	b[n++] = (unsigned char)l;	/* < 128: one varint byte */
+	memcpy(b + n, v, l);
+	n += l;
+	b[n++] = 0;			/* empty module info */
+	return n;
+}
+
+static void
+check_buildinfo_parse(void)
+{
+	unsigned char b[128];
+	char v[32];
+	uint64_t addr;
+	size_t n;
+
+	n = make_blob(b, sizeof(b), 2, "go1.19.8");
+	CHECK(gort_buildinfo_parse(b, n, v, sizeof(v), &addr) == 0 &&
+	      strcmp(v, "go1.19.8") == 0, "inline build info: version");
+	CHECK(gort_buildinfo_parse(b, 34, v, sizeof(v), &addr) == -EINVAL,
+	      "inline build info cut short");
+	CHECK(gort_buildinfo_parse(b, n, v, 8, &addr) == -EINVAL,
+	      "a version longer than the buffer");
+	b[1] = 'g';
+	CHECK(gort_buildinfo_parse(b, n, v, sizeof(v), &addr) == -EINVAL,
+	      "no magic, no build info");
+	n = make_blob(b, sizeof(b), 0, "");
+	b[17] = 0x10;
+	b[18] = 0x50;
+	CHECK(gort_buildinfo_parse(b, n, v, sizeof(v), &addr) == 1 &&
+	      addr == 0x501000, "pointer build info: the string's address");
+	b[14] = 4;
+	CHECK(gort_buildinfo_parse(b, n, v, sizeof(v), &addr) == -EINVAL,
+	      "32-bit build info refused");
+	n = make_blob(b, sizeof(b), 2, "");
+	CHECK(gort_buildinfo_parse(b, n, v, sizeof(v), &addr) == -EINVAL,
+	      "an empty version is none");
+}
+
+/* ---- the targets -------------------------------------------------------- */
+
+/* What `go version BINARY` says the binary was built with, into v. */
+static bool
+go_version_of(const char *bin, char *v, size_t len)
+{
+	char cmd[3 * PATH_MAX], line[512], *p;
+	FILE *f;
+	bool ok = false;
+
+	snprintf(cmd, sizeof(cmd), "GOFLAGS= go version '%s'", bin);
+	f = popen(cmd, "r");
+	if (!f)
+		return false;
+	if (fgets(line, sizeof(line), f)) {
+		p = strstr(line, ": ");
+		if (p) {
+			p += 2;
+			p[strcspn(p, " \n")] = '\0';
+			snprintf(v, len, "%s", p);
+			ok = true;
+		}
+	}
+	pclose(f);
+	return ok;
+}
+
+/* The address nm(1) gives the data symbol name in bin, or 0. */
+static uint64_t
+nm_addr(const char *bin, const char *name)
+{
+	char cmd[3 * PATH_MAX], line[512], type[8], sym[400];
+	uint64_t addr, found = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "nm '%s' 2>/dev/null", bin);
+	f = popen(cmd, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%" SCNx64 " %7s %399s", &addr, type, sym) ==
+			    3 &&
+		    strcmp(sym, name) == 0)
+			found = addr;
+	pclose(f);
+	return found;
+}
+
+static void
+check_version(const char *what, const char *bin, const struct gort_info *gi)
+{
+	char want[64], msg[128];
+	int a, b;
+
+	if (!go_version_of(bin, want, sizeof(want))) {
+		printf("# skip: go version %s\n", bin);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "%s: version is go version's", what);
+	CHECK_EQ_STR(gi->version, want, msg);
+	snprintf(msg, sizeof(msg), "%s: major.minor", what);
+	CHECK(gort_version_parse(want, &a, &b) && gi->major == a &&
+	      gi->minor == b, msg);
+}
+
+static bool
+all_fields(const struct gort_info *gi, const char *what)
+{
+	size_t f;
+
+	for (f = 0; f < GORT_NFIELDS; f++)
+		if (gi->off[f] == GORT_NONE) {
+			printf("# %s: %s.%s unknown (%s)\n", what,
+			       gort_field_names[f].type,
+			       gort_field_names[f].path, gi->why);
+			return false;
+		}
+	return true;
+}
+
+/* Every global of gi equal to what nm says of bin. */
+static void
+check_globals_nm(const char *what, const char *bin, const uint64_t *global)
+{
+	char msg[160];
+	uint64_t want;
+	size_t g;
+
+	for (g = 0; g < GORT_NGLOBALS; g++) {
+		want = nm_addr(bin, gort_global_names[g]);
+		snprintf(msg, sizeof(msg), "%s: %s at nm's address", what,
+			 gort_global_names[g]);
+		CHECK(want != 0 && global[g] == want, msg);
+		if (global[g] != want)
+			printf("#   got %#" PRIx64 ", want %#" PRIx64 "\n",
+			       global[g], want);
+	}
+}
+
+/* The binary with DWARF and .symtab. */
+static void
+check_gohot(const char *bin)
+{
+	const struct gort_info *gi;
+	struct elfimg *img = open_image(bin);
+
+	gi = gort_info(img);
+	CHECK(gi != NULL, "gohot: gort_info");
+	if (!gi) {
+		elfimg_put(img);
+		return;
+	}
+	CHECK(gort_info(img) == gi, "gohot: computed once, kept");
+	check_version("gohot", bin, gi);
+	CHECK(gi->from_dwarf && !gi->stripped, "gohot: DWARF, not stripped");
+	CHECK(all_fields(gi, "gohot"), "gohot: every field known");
+	CHECK_EQ_STR(gi->why, "", "gohot: nothing missing");
+	check_globals_nm("gohot", bin, gi->global);
+	if (gi->major == 1 && gi->minor == 19) {
+		/* runtime2.go of go1.19: g starts with stack{lo, hi}, then
+		 * stackguard0, stackguard1, _panic, _defer, m, sched; m starts
+		 * with g0; gobuf with sp, pc */
+		CHECK_EQ_INT(gi->off[GORT_F_G_STACK_LO], 0, "go1.19 g.stack.lo");
+		CHECK_EQ_INT(gi->off[GORT_F_G_STACK_HI], 8, "go1.19 g.stack.hi");
+		CHECK_EQ_INT(gi->off[GORT_F_G_M], 48, "go1.19 g.m");
+		CHECK_EQ_INT(gi->off[GORT_F_G_SCHED_SP], 56, "go1.19 g.sched.sp");
+		CHECK_EQ_INT(gi->off[GORT_F_G_SCHED_PC], 64, "go1.19 g.sched.pc");
+		CHECK_EQ_INT(gi->off[GORT_F_M_G0], 0, "go1.19 m.g0");
+	}
+	elfimg_put(img);
+}
+
+int
+main(void)
+{
+	char dwarf[2 * PATH_MAX], stripped[2 * PATH_MAX], cgo[2 * PATH_MAX];
+
+	check_version_parse();
+	check_buildinfo_parse();
+	CHECK(gort_info(NULL) == NULL, "gort_info(NULL) is NULL");
+	if (!target_path("gohot", dwarf, sizeof(dwarf)) ||
+	    !target_path("gohot-stripped", stripped, sizeof(stripped)) ||
+	    !target_path("gohot-cgo", cgo, sizeof(cgo))) {
+		printf("# skip: build/targets/gohot* not built (make targets "
+		       "needs go)\n");
+		return check_report();
+	}
+	if (!have_go()) {
+		printf("# skip: go not installed\n");
+		return check_report();
+	}
+	if (!mkdtemp(tmpdir)) {
+		CHECK(0, "mkdtemp");
+		return check_report();
+	}
+	check_gohot(dwarf);
+	rmdir(tmpdir);
+	return check_report();
+}
