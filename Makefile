@@ -41,7 +41,7 @@ comma := ,
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(WARN_GCC) $(WERROR) $(HARDEN) \
              $(CFLAGS) $(PKG_CFLAGS) -I. -I$(BUILD)/gen -MMD -MP $(EXTRA_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
-LIBS    = $(PKG_LIBS) -lcivetweb -liberty -lpthread -ldl -lrt
+LIBS    = $(PKG_LIBS) -lcivetweb -liberty -lpthread -ldl -lrt -lm
 
 ifneq ($(SANITIZE),)
 ALL_CFLAGS  += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -O1
