@@ -20,7 +20,8 @@
 #      alloc_space.
 #   3. The thread dumps' "# go heap:" line (debug=1 and 2, the comment of
 #      debug=0) with its figures.
-#   4. gc=1: 400 saying profd cannot collect in the target.
+#   4. With --continuous, /history/buckets has go_heap_alloc_bytes.
+#   5. gc=1: 400 saying profd cannot collect in the target.
 # And for a C program: heap and allocs are 404 saying it is not Go.
 . "$(dirname "$0")/lib.sh"
 t_begin go_mem
@@ -75,7 +76,7 @@ stat()
 # check_dump N: compare profd with the program's dump N.
 check_dump()
 {
-	local n=$1 m p i idx want f theirs
+	local n=$1 m p i idx want f theirs v
 	kill -USR1 "$TARGET_PID"
 	wait_for_line "$OUT" "^memstats $n " 20 "$TARGET_PID" ||
 	    fail "goalloc printed no memstats $n"
@@ -144,6 +145,18 @@ check_dump()
 	pprof -raw "$TEST_DIR/threads.0.pb.gz" 2>/dev/null | grep 'go heap: alloc' >/dev/null ||
 	    fail "the threads profile has no 'go heap:' comment"
 	ok "thread dumps: $(cat "$TEST_DIR/threads.2.line")"
+
+	# 4. the history's buckets (profd runs with --continuous): the heap
+	# read last in the current one, with the program paused since
+	if [ "$n" = 2 ] && command -v jq >/dev/null; then
+		curl -sS --max-time 10 "$BASE/history/buckets" >"$TEST_DIR/buckets.json" ||
+		    fail "GET /history/buckets failed"
+		v=$(jq -r '[.buckets[] | select(.go_heap_alloc_bytes != null)] |
+		    last | .go_heap_alloc_bytes' "$TEST_DIR/buckets.json")
+		[ "$v" != null ] && [ "$v" -gt 0 ] ||
+		    fail "no history bucket has go_heap_alloc_bytes: $(head -c 300 "$TEST_DIR/buckets.json")"
+		ok "history buckets: go_heap_alloc_bytes $v"
+	fi
 	kill -USR2 "$TARGET_PID"
 }
 
@@ -153,7 +166,7 @@ for VAR in goalloc goalloc-stripped; do
 	start_target_cmd "$VAR" env GOGC=150 GOMEMLIMIT=1GiB \
 	    "$TARGET_DIR/$VAR" "$TEST_DIR/$VAR" 120
 	OUT=$TEST_DIR/target.$_nstarted.$VAR.out
-	start_profd
+	start_profd --continuous
 	# a stripped binary needs profd's table of go1.19's layout
 	code=$(fetch "$BASE/debug/pprof/heap" "$TEST_DIR/probe.$VAR")
 	if [ "$VAR" = goalloc-stripped ] && [ "$code" = 404 ] &&
