@@ -188,7 +188,7 @@ FUZZ_BINS     = $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
 # daemon/ is neither needed nor built with clang
 FUZZ_OBJS     = $(BUILD)/obj/daemon/proc.o $(BUILD)/obj/daemon/smaps.o \
                 $(BUILD)/obj/daemon/memory.o $(BUILD)/obj/daemon/clock.o \
-                $(BUILD)/libsymbolize.a \
+                $(BUILD)/libgort.a $(BUILD)/libsymbolize.a \
                 $(BUILD)/libspace.a $(BUILD)/libhttp.a $(BUILD)/libcommon.a
 
 fuzz-build:
