@@ -6,6 +6,7 @@
 #   make SANITIZE=address,undefined   sanitizer build in build-<san>/
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make lint            mandoc -Tlint, cppcheck
+#   make gort-table      regenerate gort/table.c (Go runtime offsets)
 #   make bench           overhead and accuracy against perf (bench/RESULTS.md)
 #   make fuzz            libFuzzer harnesses, FUZZ_SECONDS (60) each
 #   V=1                  show full commands
@@ -135,6 +136,16 @@ include tests/targets/targets.mk
 
 tests: $(UNIT_BINS) $(TOOL_BINS)
 
+# gort/table.c: the runtime layout of each Go release profd knows for
+# binaries without DWARF, read by tests/tools/gofields from the DWARF of
+# GORT_TABLE_BINS (one binary per release; gohot is built with the Go on
+# PATH). Run it after changing GORT_FIELDS (gort/gort.h).
+GORT_TABLE_BINS ?= $(TARGET_DIR)/gohot
+gort-table: $(BUILD)/tools/gofields $(GORT_TABLE_BINS)
+	$(call msg,GEN,gort/table.c)$(BUILD)/tools/gofields \
+		$(GORT_TABLE_BINS) >gort/table.c.tmp && \
+		mv gort/table.c.tmp gort/table.c
+
 deps:
 	@scripts/deps.sh
 
@@ -177,7 +188,7 @@ FUZZ_BINS     = $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
 # daemon/ is neither needed nor built with clang
 FUZZ_OBJS     = $(BUILD)/obj/daemon/proc.o $(BUILD)/obj/daemon/smaps.o \
                 $(BUILD)/obj/daemon/memory.o $(BUILD)/obj/daemon/clock.o \
-                $(BUILD)/libsymbolize.a \
+                $(BUILD)/libgort.a $(BUILD)/libsymbolize.a \
                 $(BUILD)/libspace.a $(BUILD)/libhttp.a $(BUILD)/libcommon.a
 
 fuzz-build:
@@ -235,6 +246,7 @@ clean:
 
 FORCE:
 .PHONY: all tests deps asan check demo lint install uninstall clean targets \
+	gort-table \
 	bench bench-deps bench-targets bench-clean fuzz fuzz-build fuzz-bins \
 	FORCE
 

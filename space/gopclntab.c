@@ -110,6 +110,10 @@ struct gopcln {
 	size_t gofunc_len;
 	unsigned inl_size;
 	uint64_t special[SPECIAL_N];	/* entry vaddrs, 0 when absent */
+	/* functab indices sorted by name, built by the first
+	 * go_fn_by_name() under go_lock and read without it (atomic) */
+	uint32_t *byname;
+	uint32_t nbyname;
 };
 
 /* One lock for every image's one-time parse; lookups never take it. The
@@ -351,8 +355,12 @@ bad:
 static void
 gopcln_free(void *data)
 {
-	if (data != &not_go)
-		free(data);
+	struct gopcln *g = data;
+
+	if (data == &not_go)
+		return;
+	free(g->byname);
+	free(g);
 }
 
 static void
@@ -629,6 +637,91 @@ inltree(const struct gopcln *g, const struct go_fn *fn, size_t *nent)
 		return NULL;
 	*nent = (g->gofunc_len - off) / g->inl_size;
 	return g->gofunc + off;
+}
+
+/* ---- functions by name ------------------------------------------------ */
+
+/* The name of functab entry i, or NULL. */
+static const char *
+func_name_at(const struct gopcln *g, uint32_t i)
+{
+	uint32_t funcoff, nameoff;
+
+	funcoff = get32(g->pcln + (uint64_t)i * 8 + 4);
+	if (!tab32(g->pcln, g->pcln_len, (uint64_t)funcoff + F_NAMEOFF,
+		   &nameoff))
+		return NULL;
+	return tabstr(g->funcname, g->funcname_len, nameoff);
+}
+
+static int
+cmp_byname(const void *a, const void *b, void *arg)
+{
+	const struct gopcln *g = arg;
+
+	return strcmp(func_name_at(g, *(const uint32_t *)a),
+		      func_name_at(g, *(const uint32_t *)b));
+}
+
+/* g->byname, built once: every functab entry with a readable name. */
+static const uint32_t *
+byname_index(struct gopcln *g, uint32_t *n)
+{
+	uint32_t *v, i, k = 0;
+
+	v = __atomic_load_n(&g->byname, __ATOMIC_ACQUIRE);
+	if (v) {
+		*n = g->nbyname;
+		return v;
+	}
+	pthread_mutex_lock(&go_lock);
+	v = g->byname;
+	if (!v) {
+		v = malloc((size_t)g->nfunc * sizeof(*v));
+		if (v) {
+			for (i = 0; i < g->nfunc; i++)
+				if (func_name_at(g, i))
+					v[k++] = i;
+			qsort_r(v, k, sizeof(*v), cmp_byname, g);
+			g->nbyname = k;
+			__atomic_store_n(&g->byname, v, __ATOMIC_RELEASE);
+		}
+	}
+	pthread_mutex_unlock(&go_lock);
+	*n = g->nbyname;
+	return v;
+}
+
+bool
+go_fn_by_name(struct elfimg *img, const char *name, struct go_fn *fn)
+{
+	struct gopcln *g = img ? gopcln_get(img) : NULL;
+	const uint32_t *v;
+	const char *found;
+	uint32_t n = 0, lo = 0, hi, mid;
+
+	memset(fn, 0, sizeof(*fn));
+	v = g ? byname_index(g, &n) : NULL;
+	if (!v)
+		return false;
+	/* the first entry whose name is >= name */
+	hi = n;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(func_name_at(g, v[mid]), name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == n || strcmp(func_name_at(g, v[lo]), name) != 0)
+		return false;
+	/* two functions of that name: which one is meant is a guess */
+	if (lo + 1 < n && strcmp(func_name_at(g, v[lo + 1]), name) == 0)
+		return false;
+	if (!go_fn_find(g, g->text + get32(g->pcln + (uint64_t)v[lo] * 8), fn))
+		return false;
+	found = go_funcname(g, fn->nameoff);
+	return found && strcmp(found, name) == 0;
 }
 
 /* ---- the table's structure, for symbolize/ ---------------------------- */

@@ -389,6 +389,13 @@ const struct gopcln *go_table(struct elfimg *img);
 /* The function that holds vaddr, into *fn; false when none does. */
 bool go_fn_find(const struct gopcln *g, uint64_t vaddr, struct go_fn *fn);
 
+/* The one function named name ("runtime.forEachG", as Go prints it),
+ * into *fn; false when img is not Go, no function or more than one has
+ * that name, or out of memory. The first call on an image sorts its
+ * functions by name (once, under the table's lock); later calls are a
+ * binary search without a lock. Any thread. */
+bool go_fn_by_name(struct elfimg *img, const char *name, struct go_fn *fn);
+
 /* The value at pc of fn's pc-value table at offset off (go_fn.pcfile,
  * go_fn.pcln); false when the table does not cover pc. */
 bool go_pcvalue(const struct gopcln *g, uint32_t off, const struct go_fn *fn,

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -202,6 +203,8 @@ check_globals_nm(const char *what, const char *bin, const uint64_t *global)
 	}
 }
 
+static void check_table(const struct gort_info *gi);
+
 /* The binary with DWARF and .symtab. */
 static void
 check_gohot(const char *bin)
@@ -232,7 +235,199 @@ check_gohot(const char *bin)
 		CHECK_EQ_INT(gi->off[GORT_F_G_SCHED_PC], 64, "go1.19 g.sched.pc");
 		CHECK_EQ_INT(gi->off[GORT_F_M_G0], 0, "go1.19 m.g0");
 	}
+	check_table(gi);
 	elfimg_put(img);
+}
+
+/* The table of gi's release (generated from the DWARF of a binary of it)
+ * equals gi's offsets from DWARF: what keeps table.c honest. */
+static void
+check_table(const struct gort_info *gi)
+{
+	const struct gort_table *t = gort_table_find(gi->major, gi->minor);
+	bool seen[GORT_NFIELDS] = { false }, all = true;
+	char msg[160];
+	size_t i, f;
+
+	if (!t) {
+		printf("# skip: no table for %s\n", gi->version);
+		return;
+	}
+	for (i = 0; i < t->nfields; i++) {
+		f = t->fields[i].id;
+		if (f >= GORT_NFIELDS)
+			continue;
+		seen[f] = true;
+		snprintf(msg, sizeof(msg), "table %s: %s.%s is DWARF's",
+			 t->version, gort_field_names[f].type,
+			 gort_field_names[f].path);
+		CHECK_EQ_INT(t->fields[i].off, gi->off[f], msg);
+	}
+	for (f = 0; f < GORT_NFIELDS; f++)
+		if (!seen[f]) {
+			printf("# table %s lacks %s.%s: make gort-table\n",
+			       t->version, gort_field_names[f].type,
+			       gort_field_names[f].path);
+			all = false;
+		}
+	CHECK(all, "the table lists every field");
+}
+
+/* Decoding forced on a binary with .symtab: what .symtab says. */
+static void
+check_decode(const char *what, const char *bin)
+{
+	struct elfimg *img = open_image(bin);
+	const struct gort_info *gi = gort_info(img);
+	uint64_t global[GORT_NGLOBALS];
+	char why[256], msg[128];
+	int rc;
+
+	CHECK(gi && !gi->stripped, what);
+	if (!gi) {
+		elfimg_put(img);
+		return;
+	}
+	rc = gort_decode_globals(img, gi->major, gi->minor, global, why,
+				 sizeof(why));
+	snprintf(msg, sizeof(msg), "%s: every global decoded", what);
+	CHECK(rc == 0, msg);
+	if (rc)
+		printf("#   %s\n", why);
+	snprintf(msg, sizeof(msg), "%s decoded", what);
+	check_globals_nm(msg, bin, global);
+	elfimg_put(img);
+}
+
+/* The section of gohot that holds addr, or -1. */
+static int
+section_of(const struct gort_secs *secs, uint64_t addr)
+{
+	int s;
+
+	for (s = 0; s < GORT_NSECS; s++)
+		if (gort_in_sec(secs, (enum gort_sec)s, addr, 1))
+			return s;
+	return -1;
+}
+
+/* -s -w: fields from the table, globals decoded, each in the section
+ * that holds it in the build with .symtab. */
+static void
+check_stripped(const char *bin, const char *dwarf_bin)
+{
+	struct elfimg *img = open_image(bin), *dimg = open_image(dwarf_bin);
+	const struct gort_info *gi = gort_info(img), *dgi = gort_info(dimg);
+	struct gort_secs secs, dsecs;
+	char msg[160];
+	size_t g;
+	int want;
+
+	CHECK(gi != NULL && dgi != NULL, "gohot-stripped: gort_info");
+	if (!gi || !dgi)
+		goto out;
+	check_version("gohot-stripped", bin, gi);
+	CHECK(!gi->from_dwarf && gi->stripped,
+	      "gohot-stripped: no DWARF, stripped");
+	if (!gort_table_find(gi->major, gi->minor)) {
+		printf("# skip: no table for %s\n", gi->version);
+		goto out;
+	}
+	CHECK(all_fields(gi, "gohot-stripped"),
+	      "gohot-stripped: every field known from the table");
+	for (g = 0; g < GORT_NFIELDS; g++)
+		if (gi->off[g] != dgi->off[g])
+			break;
+	CHECK(g == GORT_NFIELDS, "gohot-stripped: gohot's offsets");
+	CHECK_EQ_STR(gi->why, "", "gohot-stripped: nothing missing");
+	CHECK(gort_sections(img, &secs) == 0 &&
+	      gort_sections(dimg, &dsecs) == 0,
+	      "gohot-stripped: data sections");
+	for (g = 0; g < GORT_NGLOBALS; g++) {
+		want = section_of(&dsecs, dgi->global[g]);
+		snprintf(msg, sizeof(msg),
+			 "gohot-stripped: %s decoded, in gohot's section",
+			 gort_global_names[g]);
+		CHECK(want >= 0 && gi->global[g] &&
+		      gort_in_sec(&secs, (enum gort_sec)want, gi->global[g],
+				  8), msg);
+	}
+out:
+	elfimg_put(img);
+	elfimg_put(dimg);
+}
+
+/* A copy of bin whose build info says go1.09 instead of go1.19 (or
+ * whatever minor it has): a release profd does not know. */
+static bool
+patch_version(const char *bin, const char *out, char *version, size_t vlen)
+{
+	static unsigned char buf[64 << 20];
+	const unsigned char *magic;
+	size_t n, i;
+	FILE *f;
+	bool ok = false;
+
+	f = fopen(bin, "rb");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	magic = memmem(buf, n, "\xff Go buildinf:", 14);
+	if (!magic || (size_t)(magic - buf) + 64 > n)
+		return false;
+	/* the inline version: after the 32-byte header and its length */
+	for (i = 33; i + 4 < 64; i++)
+		if (memcmp(magic + i, "go1.", 4) == 0 &&
+		    magic[i + 4] >= '1' && magic[i + 4] <= '9') {
+			buf[magic - buf + i + 4] = '0';
+			snprintf(version, vlen, "%.*s", (int)magic[32],
+				 (const char *)magic + 33);
+			ok = true;
+			break;
+		}
+	f = fopen(out, "wb");
+	if (!f)
+		return false;
+	ok = ok && fwrite(buf, 1, n, f) == n;
+	ok = fclose(f) == 0 && ok;
+	return ok && chmod(out, 0755) == 0;
+}
+
+static void
+check_unknown(const char *stripped)
+{
+	char path[PATH_MAX], version[64], want[160];
+	const struct gort_info *gi;
+	struct elfimg *img;
+	size_t i;
+	bool none = true;
+
+	snprintf(path, sizeof(path), "%s/go109", tmpdir);
+	if (!patch_version(stripped, path, version, sizeof(version))) {
+		CHECK(0, "patch the version of a copy of gohot-stripped");
+		return;
+	}
+	img = open_image(path);
+	gi = gort_info(img);
+	CHECK(gi && gi->major == 1 && gi->minor < 10,
+	      "go1.0x: an unknown release");
+	if (gi) {
+		CHECK_EQ_STR(gi->version, version, "go1.0x: its version");
+		for (i = 0; i < GORT_NFIELDS; i++)
+			none = none && gi->off[i] == GORT_NONE;
+		for (i = 0; i < GORT_NGLOBALS; i++)
+			none = none && gi->global[i] == 0;
+		CHECK(none, "go1.0x: no offsets, no globals");
+		snprintf(want, sizeof(want),
+			 "%s without DWARF: profd knows the runtime layout of ",
+			 version);
+		CHECK(strncmp(gi->why, want, strlen(want)) == 0,
+		      "go1.0x: why says which release profd knows");
+		printf("#   why: %s\n", gi->why);
+	}
+	elfimg_put(img);
+	unlink(path);
 }
 
 int
@@ -259,6 +454,10 @@ main(void)
 		return check_report();
 	}
 	check_gohot(dwarf);
+	check_decode("gohot", dwarf);
+	check_decode("gohot-cgo", cgo);
+	check_stripped(stripped, dwarf);
+	check_unknown(stripped);
 	rmdir(tmpdir);
 	return check_report();
 }
