@@ -381,6 +381,15 @@ nomem:
 
 /* ---- Go heap profiles ---------------------------------------------------- */
 
+/* d as int64_t, saturated (figures read from a target may be garbage). */
+static int64_t
+clamp_i64(double d)
+{
+	if (!(d > -9.2e18))
+		return d != d ? 0 : INT64_MIN;
+	return d < 9.2e18 ? (int64_t)d : INT64_MAX;
+}
+
 /* runtime/pprof's scaleHeapSample: a sample of average size S stands for
  * 1 / (1 - exp(-S / rate)) allocations (Poisson sampling). */
 static void
@@ -398,8 +407,8 @@ scale_heap(int64_t count, int64_t size, int64_t rate, int64_t *oc, int64_t *os)
 		return;
 	}
 	scale = 1 / (1 - exp(-((double)size / (double)count) / (double)rate));
-	*oc = (int64_t)((double)count * scale);
-	*os = (int64_t)((double)size * scale);
+	*oc = clamp_i64((double)count * scale);
+	*os = clamp_i64((double)size * scale);
 }
 
 /* Whether location id names a runtime function (its innermost frame, as
@@ -463,8 +472,12 @@ export_heap(const struct gort_heap *h, const struct modsnap *ms,
 			skip = 0;
 		scale_heap(r->alloc_objects, r->alloc_bytes, h->rate, &v[0],
 			   &v[1]);
-		scale_heap(r->alloc_objects - r->free_objects,
-			   r->alloc_bytes - r->free_bytes, h->rate, &v[2], &v[3]);
+		/* wrapping, as Go's int64 arithmetic: garbage in, no UB */
+		scale_heap((int64_t)((uint64_t)r->alloc_objects -
+				     (uint64_t)r->free_objects),
+			   (int64_t)((uint64_t)r->alloc_bytes -
+				     (uint64_t)r->free_bytes),
+			   h->rate, &v[2], &v[3]);
 		label.num = r->alloc_objects > 0
 				    ? r->alloc_bytes / r->alloc_objects
 				    : 0;

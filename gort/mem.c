@@ -97,7 +97,7 @@ struct counts {
 	size_t nclass;
 	uint64_t small_alloc[MAX_CLASSES], small_free[MAX_CLASSES];
 	uint64_t tiny, large_alloc, large_allocn, large_free, large_freen;
-	int64_t in_heap;
+	uint64_t in_heap;	/* a sum of signed deltas, wrapping */
 	uint32_t num_gc;
 };
 
@@ -130,7 +130,7 @@ sum_deltas(const struct gort_info *gi, const unsigned char *ms, uint32_t sz,
 	for (k = 0; k < STATS_RING; k++) {
 		const unsigned char *d = ms + base + k * dsz;
 
-		c->in_heap += (int64_t)gort_u64(d, o[GORT_F_HSD_INHEAP]);
+		c->in_heap += gort_u64(d, o[GORT_F_HSD_INHEAP]);
 		c->tiny += gort_u64(d, o[GORT_F_HSD_TINY]);
 		c->large_alloc += gort_u64(d, o[GORT_F_HSD_LARGEALLOC]);
 		c->large_allocn += gort_u64(d, o[GORT_F_HSD_LARGEALLOCN]);
@@ -331,7 +331,7 @@ gort_memstats(pid_t pid, uint64_t bias, const struct gort_info *gi,
 	    !fits(gi, GORT_F_GCC_TRIGGERED, gsz, 8) ||
 	    !fits(gi, GORT_F_GCC_HEAPMARKED, gsz, 8) ||
 	    !fits(gi, GORT_F_GCC_HEAPFREE, gsz, 8) ||
-	    !fits(gi, GORT_F_GCC_MAPPED, gsz, 8) || c->in_heap < 0)
+	    !fits(gi, GORT_F_GCC_MAPPED, gsz, 8) || (int64_t)c->in_heap < 0)
 		goto out;
 	memset(out, 0, sizeof(*out));
 	/* as readmemstats_m: tiny allocations count as both a malloc and
@@ -346,7 +346,7 @@ gort_memstats(pid_t pid, uint64_t bias, const struct gort_info *gi,
 	/* counts read a moment apart can cross: a negative heap is garbage */
 	if ((int64_t)out->heap_alloc < 0 || (int64_t)out->heap_objects < 0)
 		goto out;
-	out->heap_inuse = (uint64_t)c->in_heap;
+	out->heap_inuse = c->in_heap;
 	out->num_gc = c->num_gc;
 	out->gogc = (int32_t)gort_u32(g, gi->off[GORT_F_GCC_PERCENT]);
 	out->memory_limit = (int64_t)gort_u64(g, gi->off[GORT_F_GCC_MEMLIMIT]);
