@@ -908,7 +908,9 @@ dump_main(void *arg)
 	di.goroutine = j->goroutine;
 	di.time_nanos = s->start_wall;
 	di.unreadable = s->dump_unreadable;
-	if (target_go_heap_line(j->t, header, sizeof(header)) == 0)
+	/* /debug/pprof/threads only: goroutine keeps Go's own format */
+	if (!j->goroutine &&
+	    target_go_heap_line(j->t, header, sizeof(header)) == 0)
 		di.header = header;
 	if (di.unreadable)
 		log_warnx("pid %d: thread dump: %zu of %zu threads could not "

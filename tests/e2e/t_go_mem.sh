@@ -19,7 +19,8 @@
 #      go tool pprof -top; the period is the rate (1); allocs defaults to
 #      alloc_space.
 #   3. The thread dumps' "# go heap:" line (debug=1 and 2, the comment of
-#      debug=0) with its figures.
+#      debug=0) with its figures; none in goroutine's, which keeps Go's
+#      format.
 #   4. With --continuous, /history/buckets has go_heap_alloc_bytes.
 #   5. gc=1: 400 saying profd cannot collect in the target.
 # And for a C program: heap and allocs are 404 saying it is not Go.
@@ -144,6 +145,10 @@ check_dump()
 	fetch_profile "$BASE/debug/pprof/threads" "$TEST_DIR/threads.0.pb.gz"
 	pprof -raw "$TEST_DIR/threads.0.pb.gz" 2>/dev/null | grep 'go heap: alloc' >/dev/null ||
 	    fail "the threads profile has no 'go heap:' comment"
+	fetch "$BASE/debug/pprof/goroutine?debug=1" "$TEST_DIR/goroutine.1" >/dev/null
+	if grep '^# go heap:' "$TEST_DIR/goroutine.1" >/dev/null; then
+		fail "goroutine?debug=1 has the go heap line: it must keep Go's format"
+	fi
 	ok "thread dumps: $(cat "$TEST_DIR/threads.2.line")"
 
 	# 4. the history's buckets (profd runs with --continuous): the heap
