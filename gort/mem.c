@@ -164,7 +164,8 @@ read_counts(pid_t pid, uint64_t bias, const struct gort_info *gi,
 		return -EFAULT;
 	for (tries = 0; tries < 5; tries++) {
 		free(ms);
-		if ((e = read_struct(pid, addr, gi, GORT_F_MSTATS_SIZE, &ms)) < 0)
+		e = read_struct(pid, addr, gi, GORT_F_MSTATS_SIZE, &ms);
+		if (e < 0)
 			return e;
 		if ((e = gort_read(pid, addr + gi->off[GORT_F_MSTATS_GEN], &gen,
 				   sizeof(gen))) < 0)
@@ -180,6 +181,30 @@ read_counts(pid_t pid, uint64_t bias, const struct gort_info *gi,
 	return e;
 }
 
+/* A span's allocCount and allocCountBeforeCache (uint16 both), in one
+ * read when they are close (they are neighbours in go1.19). */
+static int
+span_counts(pid_t pid, const struct gort_info *gi, uint64_t span,
+	    uint16_t *n, uint16_t *n0)
+{
+	uint32_t a = gi->off[GORT_F_SPAN_ALLOCN];
+	uint32_t b = gi->off[GORT_F_SPAN_ALLOCN0];
+	uint32_t lo = a < b ? a : b, hi = (a < b ? b : a) + 2;
+	unsigned char buf[32];
+	int e;
+
+	if (hi - lo > sizeof(buf)) {
+		if ((e = gort_read(pid, span + a, n, sizeof(*n))) < 0)
+			return e;
+		return gort_read(pid, span + b, n0, sizeof(*n0));
+	}
+	if ((e = gort_read(pid, span + lo, buf, hi - lo)) < 0)
+		return e;
+	memcpy(n, buf + (a - lo), sizeof(*n));
+	memcpy(n0, buf + (b - lo), sizeof(*n0));
+	return 0;
+}
+
 /* Add what mcache.releaseAll would flush from every P's mcache: the
  * slots allocated from each cached span since it was cached, and the
  * tiny allocations. */
@@ -188,7 +213,7 @@ add_mcaches(pid_t pid, uint64_t bias, const struct gort_info *gi,
 	    struct counts *c)
 {
 	const uint32_t *o = gi->off;
-	uint64_t slice[2], *ps = NULL;
+	uint64_t slice[2], *ps = NULL, empty = 0;
 	uint32_t msz = o[GORT_F_MCACHE_SIZE], nsc;
 	unsigned char *mc = NULL;
 	size_t i, j;
@@ -232,12 +257,13 @@ add_mcaches(pid_t pid, uint64_t bias, const struct gort_info *gi,
 							     (uint32_t)j * 8);
 			uint16_t n, n0;
 
-			if (!span ||
-			    gort_read(pid, span + o[GORT_F_SPAN_ALLOCN], &n,
-				      sizeof(n)) < 0 ||
-			    gort_read(pid, span + o[GORT_F_SPAN_ALLOCN0], &n0,
-				      sizeof(n0)) < 0)
+			/* most slots hold &emptymspan, nothing to flush:
+			 * a span read as empty once is not read again */
+			if (!span || span == empty ||
+			    span_counts(pid, gi, span, &n, &n0) < 0)
 				continue;
+			if (n == 0 && n0 == 0)
+				empty = span;
 			/* spanClass j is size class j>>1 (noscan bit) */
 			if (n > n0)
 				c->small_alloc[j >> 1] += (uint64_t)(n - n0);
@@ -431,7 +457,8 @@ walk_buckets(pid_t pid, uint64_t head, const struct gort_info *gi,
 	buf = malloc(hsz + GORT_HEAP_MAX_STACK * 8 + o[GORT_F_MEMREC_SIZE]);
 	if (!buf)
 		return -ENOMEM;
-	for (b = head; b && e == 0; b = gort_u64(buf, o[GORT_F_BUCKET_ALLNEXT])) {
+	for (b = head; b && e == 0;
+	     b = gort_u64(buf, o[GORT_F_BUCKET_ALLNEXT])) {
 		uint64_t nstk, keep;
 		unsigned char *mr;
 		struct rawb *r;
