@@ -590,7 +590,8 @@ gort_heap_profile(pid_t pid, uint64_t bias, const struct gort_info *gi,
 		snprintf(err, errlen,
 			 "the binary does not keep a memory profile "
 			 "(runtime.MemProfileRate is 0): it must import "
-			 "runtime/pprof or net/http/pprof");
+			 "runtime/pprof or net/http/pprof, and not set the "
+			 "rate to 0");
 		return -ENOENT;
 	}
 	out->rate = (int64_t)rate;

@@ -23,6 +23,8 @@
 #      format.
 #   4. With --continuous, /history/buckets has go_heap_alloc_bytes.
 #   5. gc=1: 400 saying profd cannot collect in the target.
+# A Go program that keeps no memory profile (gohot: no runtime/pprof):
+# heap is 404 saying what it must import, /metrics still has its heap.
 # And for a C program: heap and allocs are 404 saying it is not Go.
 . "$(dirname "$0")/lib.sh"
 t_begin go_mem
@@ -187,6 +189,17 @@ for VAR in goalloc goalloc-stripped; do
 	stop_profd
 	kill "$TARGET_PID"
 done
+
+say "---- a Go program without runtime/pprof"
+start_target gohot 1 120
+start_profd
+expect_error "$BASE/debug/pprof/heap" 404
+grep 'must import runtime/pprof or net/http/pprof' "$TEST_DIR/err.$_nstarted" >/dev/null ||
+    fail "heap's 404 for a Go program without a profile does not say what to do"
+[ -n "$(metric_get profd_go_heap_alloc_bytes)" ] ||
+    fail "no profd_go_heap_alloc_bytes for gohot: the figures need no profile"
+stop_profd
+kill "$TARGET_PID"
 
 say "---- a C program"
 start_target spin 120
