@@ -42,7 +42,7 @@ comma := ,
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(WARN_GCC) $(WERROR) $(HARDEN) \
              $(CFLAGS) $(PKG_CFLAGS) -I. -I$(BUILD)/gen -MMD -MP $(EXTRA_CFLAGS)
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
-LIBS    = $(PKG_LIBS) -lcivetweb -liberty -lpthread -ldl -lrt
+LIBS    = $(PKG_LIBS) -lcivetweb -liberty -lpthread -ldl -lrt -lm
 
 ifneq ($(SANITIZE),)
 ALL_CFLAGS  += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -O1
@@ -188,7 +188,7 @@ FUZZ_BINS     = $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
 # daemon/ is neither needed nor built with clang
 FUZZ_OBJS     = $(BUILD)/obj/daemon/proc.o $(BUILD)/obj/daemon/smaps.o \
                 $(BUILD)/obj/daemon/memory.o $(BUILD)/obj/daemon/clock.o \
-                $(BUILD)/libsymbolize.a \
+                $(BUILD)/libgort.a $(BUILD)/libsymbolize.a \
                 $(BUILD)/libspace.a $(BUILD)/libhttp.a $(BUILD)/libcommon.a
 
 fuzz-build:

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "daemon/profile.h"
 #include "daemon/proc.h"
 #include "daemon/textbuf.h"
+#include "gort/gort.h"
 #include "http/http.h"
 #include "symbolize/symbolize.h"
 
@@ -377,6 +379,126 @@ nomem:
 	return NULL;
 }
 
+/* ---- Go heap profiles ---------------------------------------------------- */
+
+/* d as int64_t, saturated (figures read from a target may be garbage). */
+static int64_t
+clamp_i64(double d)
+{
+	if (!(d > -9.2e18))
+		return d != d ? 0 : INT64_MIN;
+	return d < 9.2e18 ? (int64_t)d : INT64_MAX;
+}
+
+/* runtime/pprof's scaleHeapSample: a sample of average size S stands for
+ * 1 / (1 - exp(-S / rate)) allocations (Poisson sampling). */
+static void
+scale_heap(int64_t count, int64_t size, int64_t rate, int64_t *oc, int64_t *os)
+{
+	double scale;
+
+	if (count == 0 || size == 0) {
+		*oc = *os = 0;
+		return;
+	}
+	if (rate <= 1) {
+		*oc = count;
+		*os = size;
+		return;
+	}
+	scale = 1 / (1 - exp(-((double)size / (double)count) / (double)rate));
+	*oc = clamp_i64((double)count * scale);
+	*os = clamp_i64((double)size * scale);
+}
+
+/* Whether location id names a runtime function (its innermost frame, as
+ * runtime.FuncForPC answers for an inlined PC). */
+static bool
+runtime_loc(const struct pprof *p, uint64_t id)
+{
+	const struct pprof_location *l = &p->locations[id - 1];
+	const char *name;
+
+	if (!l->n_lines)
+		return false;
+	name = p->strings[p->functions[l->lines[0].function_id - 1].name];
+	return strncmp(name, "runtime.", 8) == 0;
+}
+
+struct pprof *
+export_heap(const struct gort_heap *h, const struct modsnap *ms,
+	    const char *default_type, int64_t time_nanos, char *err,
+	    size_t errlen)
+{
+	static const char *const types[] = { "alloc_objects", "alloc_space",
+					     "inuse_objects", "inuse_space" };
+	struct exporter x;
+	uint64_t *locs = NULL, *pcs = NULL;
+	size_t i, j, caplocs = 0;
+
+	if (exporter_init(&x, ms) < 0)
+		goto nomem;
+	pcs = malloc(GORT_HEAP_MAX_STACK * sizeof(*pcs));
+	if (!pcs || pprof_set_period(x.p, "space", "bytes", h->rate) < 0)
+		goto nomem;
+	for (i = 0; i < 4; i++)
+		if (pprof_add_sample_type(x.p, types[i], i & 1 ? "bytes"
+							      : "count") < 0)
+			goto nomem;
+	x.p->default_sample_type = pprof_string(x.p, default_type);
+	if (x.p->default_sample_type < 0)
+		goto nomem;
+	pprof_set_time(x.p, time_nanos, 0);
+	if (h->truncated &&
+	    pprof_add_comment(x.p, "more buckets than profd reads: the "
+				   "profile is incomplete") < 0)
+		goto nomem;
+	for (i = 0; i < h->n; i++) {
+		const struct gort_heap_rec *r = &h->v[i];
+		struct pprof_label_in label = { .key = "bytes" };
+		int64_t v[4];
+		size_t skip = 0, n = r->nstk;
+
+		/* return addresses: the call is the byte before */
+		for (j = 0; j < n; j++)
+			pcs[j] = r->stk[j] ? r->stk[j] - 1 : 0;
+		if (stack_locs(&x, pcs, n, &locs, &caplocs) < 0)
+			goto nomem;
+		/* as runtime/pprof: the allocator's own frames hidden, unless
+		 * the whole stack is the runtime's */
+		while (skip < n && runtime_loc(x.p, locs[skip]))
+			skip++;
+		if (skip == n)
+			skip = 0;
+		scale_heap(r->alloc_objects, r->alloc_bytes, h->rate, &v[0],
+			   &v[1]);
+		/* wrapping, as Go's int64 arithmetic: garbage in, no UB */
+		scale_heap((int64_t)((uint64_t)r->alloc_objects -
+				     (uint64_t)r->free_objects),
+			   (int64_t)((uint64_t)r->alloc_bytes -
+				     (uint64_t)r->free_bytes),
+			   h->rate, &v[2], &v[3]);
+		label.num = r->alloc_objects > 0
+				    ? r->alloc_bytes / r->alloc_objects
+				    : 0;
+		if (pprof_add_sample(x.p, locs + skip, n - skip, v, 4, &label,
+				     label.num != 0) < 0)
+			goto nomem;
+	}
+	set_mapping_flags(&x);
+	free(pcs);
+	free(locs);
+	exporter_done(&x);
+	return x.p;
+nomem:
+	snprintf(err, errlen, "out of memory while building the profile");
+	free(pcs);
+	free(locs);
+	pprof_free(x.p);
+	exporter_done(&x);
+	return NULL;
+}
+
 /* ---- thread dumps ---------------------------------------------------------- */
 
 /* Distinct stacks of a dump with their thread counts, in first-seen
@@ -420,6 +542,8 @@ export_threads_pprof(const struct dump_info *di, const struct modsnap *ms,
 	    pprof_set_period(x.p, type, "count", 1) < 0)
 		goto nomem;
 	pprof_set_time(x.p, di->time_nanos, 0);
+	if (di->header && pprof_add_comment(x.p, di->header + 2) < 0)
+		goto nomem;
 	for (i = 0; i < a->nlist; i++) {
 		const struct agg_entry *e = a->list[i];
 
@@ -668,6 +792,8 @@ export_threads_text(const struct dump_info *di, const struct modsnap *ms,
 		qsort(order, a->nlist, sizeof(*order), cmp_count_desc);
 		textbuf_printf(&b, "%s profile: total %zu\n",
 			       di->goroutine ? "goroutine" : "threads", di->n);
+		if (di->header)
+			textbuf_printf(&b, "%s\n", di->header);
 		for (i = 0; i < a->nlist; i++) {
 			const struct agg_entry *e = order[i];
 
@@ -696,7 +822,7 @@ export_threads_text(const struct dump_info *di, const struct modsnap *ms,
 		goto out;
 	}
 	if (di->header)
-		textbuf_printf(&b, "%s", di->header);
+		textbuf_printf(&b, "%s\n\n", di->header);
 	if (di->goroutines) {
 		goroutines_text(&x, di, &b);
 		goto out;

@@ -19,6 +19,7 @@
 
 struct agg;
 struct elfimg;
+struct gort_heap;
 struct perfmap;
 struct pprof;
 struct space;
@@ -58,6 +59,18 @@ struct pprof *export_pprof(const struct agg *a, const struct modsnap *ms,
 			   const struct export_info *info, char *err,
 			   size_t errlen);
 
+/* A Go program's memory profile as runtime/pprof's WriteHeapProfile
+ * writes it: alloc_objects, alloc_space, inuse_objects, inuse_space,
+ * scaled for the sampling rate as Go scales them, the period the rate,
+ * a "bytes" label with the object size, the runtime's leading frames
+ * hidden; default_type (borrowed; NULL: none, so the last, inuse_space,
+ * as Go's heap profile) is the sample type pprof shows first.
+ * PCs are symbolized at return address - 1. Caller frees with
+ * pprof_free(); NULL with err filled when out of memory. */
+struct pprof *export_heap(const struct gort_heap *h, const struct modsnap *ms,
+			  const char *default_type, int64_t time_nanos,
+			  char *err, size_t errlen);
+
 /* One thread of a thread dump. */
 struct dump_thread {
 	pid_t tid;
@@ -92,7 +105,9 @@ struct dump_info {
 	size_t unreadable;	/* threads profd had no fd to read: their
 				   state and stack may be stale */
 	bool goroutines;	/* threads[] are goroutines (Go's formats) */
-	const char *header;	/* NULL, or "# ..." lines printed first */
+	const char *header;	/* NULL, or one line ("# go heap: ...")
+				   that heads the text and, without its
+				   "# ", is the profile's comment */
 };
 
 /* The dump as a pprof profile: threads/count (or goroutine/count), one

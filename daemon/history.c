@@ -21,6 +21,7 @@
 #include "daemon/sampler_int.h"
 #include "daemon/textbuf.h"
 #include "daemon/threads.h"
+#include "gort/gort.h"
 #include "space/space.h"
 #include "symbolize/symbolize.h"
 
@@ -393,6 +394,19 @@ history_note_usage(struct history *h, bool have_rss, uint64_t rss,
 			f->rss_last = rss;
 			f->have_rss = true;
 		}
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+void
+history_note_go_heap(struct history *h, uint64_t heap_alloc)
+{
+	struct hist_bucket *b;
+
+	pthread_mutex_lock(&h->mu);
+	if ((b = current(h))) {
+		b->fig.have_go = true;
+		b->fig.go_heap_alloc = heap_alloc;
 	}
 	pthread_mutex_unlock(&h->mu);
 }
@@ -776,6 +790,11 @@ bucket_json(struct textbuf *b, const struct hist_bucket_info *o)
 			       o->fig.rss_min, o->fig.rss_max, o->fig.rss_last);
 	else
 		textbuf_printf(b, ",\"rss_bytes\":null");
+	if (o->fig.have_go)
+		textbuf_printf(b, ",\"go_heap_alloc_bytes\":%" PRIu64,
+			       o->fig.go_heap_alloc);
+	else
+		textbuf_printf(b, ",\"go_heap_alloc_bytes\":null");
 	if (!o->fig.have_cgroup)
 		textbuf_printf(b, ",\"cgroup\":null");
 	else if (o->fig.cgroup_has_limit)
@@ -863,16 +882,18 @@ note_maps(struct target *t)
 
 /* Read the process's RSS and CPU time (at most once a second, or when
  * the caller zeroed rec_read_next: cheap reads of statm and stat, with
- * every thread running) into the current bucket, and its memory cgroup
- * once per bucket. The first reading is the
- * CPU baseline: what was used before it is not the history's. */
+ * every thread running), and a Go program's heap (its runtime's
+ * statistics, read as they are) into the current bucket, and its memory
+ * cgroup once per bucket. The first reading is the CPU baseline: what
+ * was used before it is not the history's. */
 static void
 read_figures(struct target *t, uint64_t now)
 {
 	struct sampler *sm = t->sm;
 	uint64_t rss = 0, cpu_ns, usage, limit;
 	bool have_rss, has_limit;
-	char state;
+	struct gort_mem gm;
+	char state, err[PROFD_ERRLEN];
 	int code;
 
 	if (now < sm->rec_read_next)
@@ -889,6 +910,8 @@ read_figures(struct target *t, uint64_t now)
 	} else if (have_rss) {
 		history_note_usage(t->hist, true, rss, 0);
 	}
+	if (target_go_mem(t, &gm, err, sizeof(err)) == 0)
+		history_note_go_heap(t->hist, gm.heap_alloc);
 	if (sm->rec_cgroup_due) {
 		sm->rec_cgroup_due = false;
 		if (memory_cgroup(t->pid, &usage, &limit, &has_limit) == 0)

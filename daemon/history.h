@@ -173,6 +173,8 @@ struct hist_figures {
 	uint64_t cgroup_usage, cgroup_limit;	/* bytes, last reading */
 	uint64_t cpu_ns;	/* utime + stime of the process used within
 				   the bucket (/proc/PID/stat) */
+	bool have_go;
+	uint64_t go_heap_alloc;	/* a Go program's HeapAlloc, last reading */
 };
 
 /* A reading of the process into the current bucket: its RSS (when
@@ -185,6 +187,10 @@ void history_note_usage(struct history *h, bool have_rss, uint64_t rss,
  * current bucket. */
 void history_note_cgroup(struct history *h, uint64_t usage, uint64_t limit,
 			 bool has_limit);
+
+/* A Go program's heap (gort_memstats' heap_alloc) into the current
+ * bucket. */
+void history_note_go_heap(struct history *h, uint64_t heap_alloc);
 
 /* Trigger `name` fired in the current bucket (the first
  * HIST_BUCKET_TRIGGERS names are kept, copied; all are counted).

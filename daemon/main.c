@@ -174,6 +174,18 @@ op_memory(void *ctx, pid_t pid, struct http_reply *r)
 }
 
 static void
+op_heap(void *ctx, pid_t pid, bool allocs, struct http_reply *r)
+{
+	struct profd *d = ctx;
+	struct target *t = registry_get(d->reg, pid, r);
+
+	if (!t)
+		return;
+	target_heap(t, allocs, r);
+	registry_put(d->reg, t);
+}
+
+static void
 op_cmdline(void *ctx, pid_t pid, struct http_reply *r)
 {
 	struct profd *d = ctx;
@@ -330,6 +342,7 @@ op_snapshots(void *ctx, const char *name, const char *file,
 static const struct http_ops ops = {
 	.profile = op_profile,
 	.memory = op_memory,
+	.heap = op_heap,
 	.history = op_history,
 	.history_buckets = op_history_buckets,
 	.cmdline = op_cmdline,

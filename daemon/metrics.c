@@ -24,6 +24,7 @@
 #include "daemon/snapshot.h"
 #include "daemon/target.h"
 #include "daemon/textbuf.h"
+#include "gort/gort.h"
 #include "http/http.h"
 #include "symbolize/symbolize.h"
 
@@ -181,22 +182,48 @@ registry_metrics(struct textbuf *b)
 }
 
 /* The memory figures of a target, in the order of mem_families[]. */
-enum { MEM_RSS, MEM_RATE, MEM_CG_USAGE, MEM_CG_LIMIT, MEM_N };
+enum {
+	MEM_RSS, MEM_RATE, MEM_CG_USAGE, MEM_CG_LIMIT,
+	MEM_GO_ALLOC, MEM_GO_OBJECTS, MEM_GO_INUSE, MEM_GO_NEXT_GC,
+	MEM_GO_GCS, MEM_GO_GOGC, MEM_GO_LIMIT, MEM_N
+};
 
 static const struct {
-	const char *name, *help;
+	const char *name, *help, *type;
 } mem_families[MEM_N] = {
 	{ "profd_target_rss_bytes",
-	  "Resident set size of the process (VmRSS)." },
+	  "Resident set size of the process (VmRSS).", "gauge" },
 	{ "profd_target_rss_growth_bytes_per_second",
 	  "How fast the resident set grew over about the last 10 s of "
-	  "/metrics readings (negative: it shrank)." },
+	  "/metrics readings (negative: it shrank).", "gauge" },
 	{ "profd_target_cgroup_memory_usage_bytes",
 	  "Memory charged to the process's memory cgroup (memory.current, "
-	  "v1 memory.usage_in_bytes)." },
+	  "v1 memory.usage_in_bytes).", "gauge" },
 	{ "profd_target_cgroup_memory_limit_bytes",
 	  "Memory limit of the process's memory cgroup (memory.max, v1 "
-	  "memory.limit_in_bytes)." },
+	  "memory.limit_in_bytes).", "gauge" },
+	{ "profd_go_heap_alloc_bytes",
+	  "Go programs: bytes of allocated heap objects, live and not yet "
+	  "swept (runtime.MemStats.HeapAlloc), read from the runtime.",
+	  "gauge" },
+	{ "profd_go_heap_objects",
+	  "Go programs: allocated heap objects (MemStats.HeapObjects).",
+	  "gauge" },
+	{ "profd_go_heap_inuse_bytes",
+	  "Go programs: bytes in in-use heap spans (MemStats.HeapInuse).",
+	  "gauge" },
+	{ "profd_go_next_gc_bytes",
+	  "Go programs: the heap size the next garbage collection aims at "
+	  "(MemStats.NextGC).", "gauge" },
+	{ "profd_go_gc_cycles_total",
+	  "Go programs: completed garbage collections (MemStats.NumGC).",
+	  "counter" },
+	{ "profd_go_gogc_percent",
+	  "Go programs: GOGC, the garbage collector's target percentage (-1: "
+	  "off).", "gauge" },
+	{ "profd_go_memory_limit_bytes",
+	  "Go programs: GOMEMLIMIT, the runtime's soft memory limit "
+	  "(math.MaxInt64, about 9.22e18: none).", "gauge" },
 };
 
 /* What /metrics reports of one target, read once per scrape (the RSS
@@ -209,6 +236,27 @@ struct tinfo {
 	bool has[MEM_N];
 	double mem[MEM_N];
 };
+
+/* A Go target's runtime heap figures (gort/mem.c), when it is one. */
+static void
+read_go(struct target *t, struct tinfo *ti)
+{
+	struct gort_mem m;
+	char err[PROFD_ERRLEN];
+	size_t i;
+
+	if (target_go_mem(t, &m, err, sizeof(err)) < 0)
+		return;
+	for (i = MEM_GO_ALLOC; i <= MEM_GO_LIMIT; i++)
+		ti->has[i] = true;
+	ti->mem[MEM_GO_ALLOC] = (double)m.heap_alloc;
+	ti->mem[MEM_GO_OBJECTS] = (double)m.heap_objects;
+	ti->mem[MEM_GO_INUSE] = (double)m.heap_inuse;
+	ti->mem[MEM_GO_NEXT_GC] = (double)m.next_gc;
+	ti->mem[MEM_GO_GCS] = m.num_gc;
+	ti->mem[MEM_GO_GOGC] = m.gogc;
+	ti->mem[MEM_GO_LIMIT] = (double)m.memory_limit;
+}
 
 /* The target's counters, and its memory read now (memory.c): RSS, its
  * growth over about the last 10 s of /metrics readings, and its memory
@@ -237,6 +285,7 @@ read_target(struct target *t, struct tinfo *ti)
 		ti->has[MEM_CG_LIMIT] = has_limit;
 		ti->mem[MEM_CG_LIMIT] = (double)limit;
 	}
+	read_go(t, ti);
 }
 
 #define SST(f) offsetof(struct sampler_stats, f)
@@ -366,7 +415,8 @@ target_memory_metrics(struct textbuf *b, const struct tinfo *ti, size_t n)
 			;
 		if (i == n)
 			continue;
-		family(b, mem_families[m].name, "gauge", mem_families[m].help);
+		family(b, mem_families[m].name, mem_families[m].type,
+		       mem_families[m].help);
 		for (; i < n; i++)
 			if (ti[i].has[m])
 				textbuf_printf(b, "%s{pid=\"%d\"} %.0f\n",

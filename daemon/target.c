@@ -30,6 +30,7 @@
 #include "daemon/target.h"
 #include "daemon/warmer.h"
 #include "daemon/watch.h"
+#include "gort/gort.h"
 #include "space/space.h"
 #include "symbolize/symbolize.h"
 
@@ -900,7 +901,7 @@ dump_main(void *arg)
 	struct dump_info di;
 	struct dump_thread *gv = NULL;
 	struct go_dump_stats gst;
-	char err[PROFD_ERRLEN], hdr[128];
+	char err[PROFD_ERRLEN], header[160];
 	size_t gn = 0;
 	int r;
 
@@ -927,12 +928,12 @@ dump_main(void *arg)
 			di.goroutines = true;
 			di.unreadable = 0;
 			if (gst.unavailable > 0) {
-				snprintf(hdr, sizeof(hdr),
+				snprintf(header, sizeof(header),
 					 "# %zu goroutines ran all the while "
 					 "profd copied their stacks: shown "
-					 "without one\n\n",
+					 "without one",
 					 gst.unavailable);
-				di.header = hdr;
+				di.header = header;
 			}
 		} else if (r != -ENOENT) {
 			j->r->status = 501;
@@ -943,6 +944,10 @@ dump_main(void *arg)
 			return NULL;
 		}
 	}
+	/* /debug/pprof/threads only: goroutine keeps Go's own format */
+	if (!j->goroutine &&
+	    target_go_heap_line(j->t, header, sizeof(header)) == 0)
+		di.header = header;
 	if (di.unreadable)
 		log_warnx("pid %d: thread dump: %zu of %zu threads could not "
 			  "be read: profd is out of file descriptors",
@@ -1149,6 +1154,151 @@ target_cmdline(struct target *t, struct http_reply *r)
 	r->status = 200;
 	r->text = buf;
 	r->text_len = len;
+}
+
+/* ---- the Go runtime's memory ------------------------------------------ */
+
+/* The main executable's image (referenced: elfimg_put it) and bias, its
+ * Go description in *gi; NULL with err filled when the process's
+ * executable is unknown or not a Go program. */
+static struct elfimg *
+go_image(struct target *t, uint64_t *bias, const struct gort_info **gi,
+	 struct modsnap *ms, char *err, size_t errlen)
+{
+	const struct module *m;
+	struct elfimg *img = NULL;
+
+	pthread_mutex_lock(&t->space_mu);
+	m = space_main_module(t->space);
+	if (m && m->img) {
+		img = elfimg_get(m->img);
+		*bias = m->bias;
+		if (ms && modsnap_take(ms, t->space) < 0) {
+			elfimg_put(img);
+			img = NULL;
+		}
+	}
+	pthread_mutex_unlock(&t->space_mu);
+	if (!img) {
+		snprintf(err, errlen, "the executable of process %d cannot be "
+			 "read", (int)t->pid);
+		return NULL;
+	}
+	*gi = gort_info(img);
+	if (!*gi) {
+		snprintf(err, errlen, "process %d is not a Go program",
+			 (int)t->pid);
+		if (ms)
+			modsnap_free(ms);
+		elfimg_put(img);
+		return NULL;
+	}
+	return img;
+}
+
+int
+target_go_mem(struct target *t, struct gort_mem *m, char *err, size_t errlen)
+{
+	const struct gort_info *gi;
+	struct elfimg *img;
+	uint64_t bias;
+	int e;
+
+	if (!(img = go_image(t, &bias, &gi, NULL, err, errlen)))
+		return -ENOENT;
+	e = gort_memstats(t->pid, bias, gi, m, err, errlen);
+	elfimg_put(img);
+	return e;
+}
+
+int
+target_go_heap_line(struct target *t, char *buf, size_t len)
+{
+	struct gort_mem m;
+	char err[PROFD_ERRLEN], gogc[16];
+	int e;
+
+	if ((e = target_go_mem(t, &m, err, sizeof(err))) < 0)
+		return e;
+	if (m.gogc < 0)
+		snprintf(gogc, sizeof(gogc), "off");
+	else
+		snprintf(gogc, sizeof(gogc), "%d", (int)m.gogc);
+	snprintf(buf, len,
+		 "# go heap: alloc %.1f MB, objects %" PRIu64 ", next GC at "
+		 "%.1f MB, GC cycles %" PRIu32 ", GOGC %s",
+		 (double)m.heap_alloc / 1e6, m.heap_objects,
+		 (double)m.next_gc / 1e6, m.num_gc, gogc);
+	return 0;
+}
+
+struct heap_job {
+	const struct gort_heap *h;
+	const struct modsnap *ms;
+	bool allocs;
+	struct http_reply *r;
+};
+
+static void *
+heap_main(void *arg)
+{
+	struct heap_job *j = arg;
+	char err[PROFD_ERRLEN];
+
+	j->r->profile = export_heap(j->h, j->ms,
+				    j->allocs ? "alloc_space" : NULL,
+				    wall_now_ns(), err, sizeof(err));
+	if (!j->r->profile) {
+		j->r->status = 500;
+		snprintf(j->r->msg, sizeof(j->r->msg), "%s", err);
+	} else {
+		j->r->status = 200;
+	}
+	return NULL;
+}
+
+void
+target_heap(struct target *t, bool allocs, struct http_reply *r)
+{
+	const char *what = allocs ? "allocs" : "heap";
+	const struct gort_info *gi;
+	struct modsnap ms = { 0 };
+	struct gort_heap h;
+	struct heap_job j = { &h, &ms, allocs, r };
+	struct elfimg *img;
+	char err[PROFD_ERRLEN];
+	uint64_t bias;
+	int e;
+
+	r->status = 404;
+	if (!target_poll(t)) {
+		snprintf(r->msg, sizeof(r->msg), "process %d has exited",
+			 (int)t->pid);
+		return;
+	}
+	img = go_image(t, &bias, &gi, &ms, err, sizeof(err));
+	if (!img) {
+		snprintf(r->msg, sizeof(r->msg),
+			 "%s profile not available: %.48s; other programs "
+			 "need an allocator hook inside the process "
+			 "(/debug/pprof/memory shows where the resident "
+			 "memory sits, /debug/pprof/growth who grows it)",
+			 what, err);
+		return;
+	}
+	e = gort_heap_profile(t->pid, bias, gi, &h, err, sizeof(err));
+	elfimg_put(img);
+	if (e == 0) {
+		run_big_stack(heap_main, &j, r, "build the heap profile");
+		gort_heap_free(&h);
+	} else {
+		r->status = e == -ENOENT ? 404 : e == -ENOMEM ? 503 : 500;
+		if (e == -ESRCH)
+			r->status = 404;
+		snprintf(r->msg, sizeof(r->msg), "%s profile not available: "
+			 "%.200s", what, err);
+	}
+	modsnap_free(&ms);
 }
 
 void

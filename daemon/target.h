@@ -193,6 +193,25 @@ void target_symbol(struct target *t, const uint64_t *addrs, size_t n,
  * Reads /proc only: no window, no stop. */
 void target_memory(struct target *t, struct http_reply *r);
 
+struct gort_mem;
+
+/* The Go runtime's heap figures of t now (gort_memstats), read without a
+ * stop. 0, or -ENOENT (not a Go program, or its executable unreadable),
+ * or gort_memstats' errors; err filled then. */
+int target_go_mem(struct target *t, struct gort_mem *m, char *err,
+		  size_t errlen);
+
+/* target_go_mem as the line that heads thread dumps, into buf: "# go
+ * heap: alloc 12.3 MB, objects N, next GC at X MB, GC cycles N, GOGC
+ * 100". 0, or target_go_mem's -errno (buf untouched). */
+int target_go_heap_line(struct target *t, char *buf, size_t len);
+
+/* /debug/pprof/heap (allocs false) or allocs: a Go program's memory
+ * profile from its runtime's buckets, as Go writes it (export_heap).
+ * 404 with the reason for a program that is not Go, or whose binary
+ * keeps no memory profile. */
+void target_heap(struct target *t, bool allocs, struct http_reply *r);
+
 /* Record rss (bytes, read now) and return in *rate its growth in bytes
  * per second over about the last 10 s of such readings: false when no
  * earlier reading is old enough yet (memory.h rss_trend_add). */

@@ -71,7 +71,23 @@ struct hints {
  *   mcommoninit:   mp.alllink = allm
  *                  48 8b 0d  mov allm(%rip), %rcx
  *   waitReason.String: return waitReasonStrings[w]
- *                  48 8d 15  lea waitReasonStrings(%rip), %rdx */
+ *                  48 8d 15  lea waitReasonStrings(%rip), %rdx
+ * and for mem.c (mstats.go, mgcpacer.go, sizeclasses.go, mprof.go):
+ *   (*mcache).releaseAll: memstats.heapStats.acquire(), four times then
+ *                  a fifth lea; heapStats is memstats' first field
+ *                  48 8d 05  lea memstats(%rip), %rax (the first)
+ *   gcinit:        gcController.init(readGOGC(), readGOMEMLIMIT())
+ *                  48 8d 05  lea gcController(%rip), %rax
+ *   makeBucketArray: roundupsize, inlined: class_to_size[...]
+ *                  48 8d 0d  lea class_to_size(%rip), %rcx
+ *   preemptall:    for _, _p_ := range allp
+ *                  48 8b 0d  mov allp(%rip), %rcx
+ *   mProf_FlushLocked: head := mbuckets.Load()
+ *                  48 8b 0d  mov mbuckets(%rip), %rcx
+ *   mProf_Flush:   mProfCycle.read() (its value, the first field)
+ *                  48 8d 1d  lea mProfCycle(%rip), %rbx
+ *   profilealloc:  if MemProfileRate == 1
+ *                  48 8b 05  mov MemProfileRate(%rip), %rax */
 static const struct hint hints_go1_19[] = {
 	{ GORT_G_ALLGS, "runtime.forEachG", { 0x48, 0x8b, 0x0d }, 1, 0,
 	  GORT_SEC_BSS, 24 },
@@ -81,6 +97,20 @@ static const struct hint hints_go1_19[] = {
 	  GORT_SEC_BSS, 8 },
 	{ GORT_G_WAITREASONS, "runtime.waitReason.String",
 	  { 0x48, 0x8d, 0x15 }, 1, 0, GORT_SEC_DATA, 16 },
+	{ GORT_G_MEMSTATS, "runtime.(*mcache).releaseAll",
+	  { 0x48, 0x8d, 0x05 }, 5, 0, GORT_SEC_NOPTRBSS, 13512 },
+	{ GORT_G_GCCONTROLLER, "runtime.gcinit", { 0x48, 0x8d, 0x05 }, 1, 0,
+	  GORT_SEC_NOPTRBSS, 424 },
+	{ GORT_G_CLASS_TO_SIZE, "runtime.makeBucketArray",
+	  { 0x48, 0x8d, 0x0d }, 1, 0, GORT_SEC_NOPTRDATA, 136 },
+	{ GORT_G_ALLP, "runtime.preemptall", { 0x48, 0x8b, 0x0d }, 1, 0,
+	  GORT_SEC_BSS, 24 },
+	{ GORT_G_MBUCKETS, "runtime.mProf_FlushLocked", { 0x48, 0x8b, 0x0d },
+	  1, 0, GORT_SEC_BSS, 8 },
+	{ GORT_G_MPROFCYCLE, "runtime.mProf_Flush", { 0x48, 0x8d, 0x1d }, 1, 0,
+	  GORT_SEC_NOPTRBSS, 4 },
+	{ GORT_G_MEMPROFRATE, "runtime.profilealloc", { 0x48, 0x8b, 0x05 }, 1,
+	  0, GORT_SEC_NOPTRBSS, 8 },
 };
 
 static const struct hints releases[] = {

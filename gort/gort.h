@@ -64,8 +64,54 @@ struct elfimg;
 	X(M_SIZE,	"runtime.m",	"")				\
 	GORT_MEM_FIELDS(X)
 
-/* The fields mem.c reads (memory statistics, the heap profile). */
-#define GORT_MEM_FIELDS(X)
+/* The fields mem.c reads (memory statistics, the heap profile). An
+ * atomic.Int32/Int64/Uint64 holds its value in "value" (its noCopy and
+ * align64 members take no space). */
+#define GORT_MEM_FIELDS(X)						\
+	X(MSTATS_STATS,	"runtime.mstats",	"heapStats.stats")	\
+	X(MSTATS_GEN,	"runtime.mstats",	"heapStats.gen")	\
+	X(MSTATS_NUMGC,	"runtime.mstats",	"numgc")		\
+	X(MSTATS_SIZE,	"runtime.mstats",	"")			\
+	X(HSD_INHEAP,	"runtime.heapStatsDelta", "inHeap")		\
+	X(HSD_TINY,	"runtime.heapStatsDelta", "tinyAllocCount")	\
+	X(HSD_LARGEALLOC, "runtime.heapStatsDelta", "largeAlloc")	\
+	X(HSD_LARGEALLOCN, "runtime.heapStatsDelta", "largeAllocCount")	\
+	X(HSD_SMALLALLOCN, "runtime.heapStatsDelta", "smallAllocCount")	\
+	X(HSD_LARGEFREE, "runtime.heapStatsDelta", "largeFree")		\
+	X(HSD_LARGEFREEN, "runtime.heapStatsDelta", "largeFreeCount")	\
+	X(HSD_SMALLFREEN, "runtime.heapStatsDelta", "smallFreeCount")	\
+	X(HSD_SIZE,	"runtime.heapStatsDelta", "")			\
+	X(GCC_PERCENT,	"runtime.gcControllerState", "gcPercent.value")	\
+	X(GCC_MEMLIMIT,	"runtime.gcControllerState", "memoryLimit.value") \
+	X(GCC_PCTGOAL,	"runtime.gcControllerState",			\
+	  "gcPercentHeapGoal.value")					\
+	X(GCC_SWEEPDIST, "runtime.gcControllerState",			\
+	  "sweepDistMinTrigger.value")					\
+	X(GCC_TRIGGERED, "runtime.gcControllerState", "triggered")	\
+	X(GCC_HEAPMARKED, "runtime.gcControllerState", "heapMarked")	\
+	X(GCC_HEAPFREE,	"runtime.gcControllerState", "heapFree")	\
+	X(GCC_MAPPED,	"runtime.gcControllerState", "mappedReady.value") \
+	X(GCC_SIZE,	"runtime.gcControllerState", "")		\
+	X(P_MCACHE,	"runtime.p",	"mcache")			\
+	X(MCACHE_TINYN,	"runtime.mcache", "tinyAllocs")			\
+	X(MCACHE_ALLOC,	"runtime.mcache", "alloc")			\
+	X(MCACHE_STACKCACHE, "runtime.mcache", "stackcache")		\
+	X(MCACHE_SIZE,	"runtime.mcache", "")				\
+	X(SPAN_ALLOCN,	"runtime.mspan", "allocCount")			\
+	X(SPAN_ALLOCN0,	"runtime.mspan", "allocCountBeforeCache")	\
+	X(BUCKET_ALLNEXT, "runtime.bucket", "allnext")			\
+	X(BUCKET_TYP,	"runtime.bucket", "typ")			\
+	X(BUCKET_SIZEF,	"runtime.bucket", "size")			\
+	X(BUCKET_NSTK,	"runtime.bucket", "nstk")			\
+	X(BUCKET_SIZE,	"runtime.bucket", "")				\
+	X(MEMREC_ACTIVE, "runtime.memRecord", "active")			\
+	X(MEMREC_FUTURE, "runtime.memRecord", "future")			\
+	X(MEMREC_SIZE,	"runtime.memRecord", "")			\
+	X(MRC_ALLOCS,	"runtime.memRecordCycle", "allocs")		\
+	X(MRC_FREES,	"runtime.memRecordCycle", "frees")		\
+	X(MRC_ALLOCB,	"runtime.memRecordCycle", "alloc_bytes")	\
+	X(MRC_FREEB,	"runtime.memRecordCycle", "free_bytes")		\
+	X(MRC_SIZE,	"runtime.memRecordCycle", "")
 
 /* Every runtime global profd reads: X(ID, symbol). */
 #define GORT_GLOBALS(X)							\
@@ -76,7 +122,14 @@ struct elfimg;
 	GORT_MEM_GLOBALS(X)
 
 /* The globals mem.c reads. */
-#define GORT_MEM_GLOBALS(X)
+#define GORT_MEM_GLOBALS(X)						\
+	X(MEMSTATS,	"runtime.memstats")				\
+	X(GCCONTROLLER,	"runtime.gcController")				\
+	X(CLASS_TO_SIZE, "runtime.class_to_size")			\
+	X(ALLP,		"runtime.allp")					\
+	X(MBUCKETS,	"runtime.mbuckets")				\
+	X(MPROFCYCLE,	"runtime.mProfCycle")				\
+	X(MEMPROFRATE,	"runtime.MemProfileRate")
 
 #define GORT_ENUM_FIELD(id, type, path)	GORT_F_##id,
 #define GORT_ENUM_GLOBAL(id, sym)	GORT_G_##id,
@@ -236,5 +289,65 @@ int gort_g_stack(pid_t pid, const struct gort_info *gi, struct gort_g *g,
  * it. Into buf (len bytes); returns buf. */
 const char *gort_status_text(struct elfimg *img, const struct gort_info *gi,
 			     const struct gort_g *g, char *buf, size_t len);
+
+/* ---- memory (mem.c) ---------------------------------------------------- */
+
+/* The runtime's heap figures, as runtime.ReadMemStats would give them
+ * now (its mcache flush accounted for without it). */
+struct gort_mem {
+	uint64_t heap_alloc;	/* HeapAlloc: bytes of live + unswept objects */
+	uint64_t heap_objects;	/* HeapObjects */
+	uint64_t heap_inuse;	/* HeapInuse: bytes in in-use spans */
+	uint64_t next_gc;	/* NextGC: the heap goal */
+	uint32_t num_gc;	/* NumGC: completed cycles */
+	int32_t gogc;		/* GOGC percent, -1: off */
+	int64_t memory_limit;	/* GOMEMLIMIT bytes, INT64_MAX: none */
+};
+
+/* Read pid's runtime memory statistics into *out, without stopping it.
+ * bias: runtime address = ELF vaddr + bias, of the main executable, whose
+ * description gi is. The process keeps running, so each figure is of a
+ * moment within the call and the figures may be a few allocations apart.
+ * 0, or -ENOENT (gi lacks a field or global: err says which and why),
+ * -EFAULT (memory unreadable, or what was read makes no sense: a pointer,
+ * size or count out of bounds), -ESRCH (pid gone); err filled then. Any
+ * thread (process_vm_readv only). */
+int gort_memstats(pid_t pid, uint64_t bias, const struct gort_info *gi,
+		  struct gort_mem *out, char *err, size_t errlen);
+
+/* Caps of gort_heap_profile: buckets read, and frames kept per bucket
+ * (Go keeps at most 32). */
+#define GORT_HEAP_MAX_BUCKETS 100000
+#define GORT_HEAP_MAX_STACK 64
+
+/* One bucket of the memory profile, as runtime.MemProfileRecord. */
+struct gort_heap_rec {
+	int64_t alloc_objects, alloc_bytes, free_objects, free_bytes;
+	const uint64_t *stk;	/* return PCs, leaf first; into pcs */
+	size_t nstk;
+};
+
+/* The memory profile, as runtime.MemProfile(inuseZero=true) would report
+ * it now. Owned by the caller; free with gort_heap_free(). */
+struct gort_heap {
+	int64_t rate;		/* runtime.MemProfileRate */
+	struct gort_heap_rec *v;
+	size_t n;
+	uint64_t *pcs;		/* every record's stack */
+	bool truncated;		/* more than GORT_HEAP_MAX_BUCKETS buckets */
+};
+
+/* Read pid's memory-profile buckets (runtime.mbuckets): each bucket's
+ * published cycle plus the cycle MemProfile would flush (or every cycle
+ * while none is published, as MemProfile does), without stopping it.
+ * bias and gi as for gort_memstats. On success *out is filled (the caller
+ * frees it with gort_heap_free). -ENOENT when the binary keeps no profile
+ * (MemProfileRate 0) or gi lacks what is needed, -EFAULT, -ESRCH,
+ * -ENOMEM; err filled then and *out empty. Any thread. */
+int gort_heap_profile(pid_t pid, uint64_t bias, const struct gort_info *gi,
+		      struct gort_heap *out, char *err, size_t errlen);
+
+/* Free what h holds; h is empty afterwards. Accepts an empty h. */
+void gort_heap_free(struct gort_heap *h);
 
 #endif /* PROFD_GORT_H */

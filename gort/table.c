@@ -30,6 +30,48 @@ static const struct gort_table_field go1_19[] = {
 	{ GORT_F_M_VDSOSP, 800 },	/* runtime.m vdsoSP */
 	{ GORT_F_M_VDSOPC, 808 },	/* runtime.m vdsoPC */
 	{ GORT_F_M_SIZE, 1008 },	/* runtime.m size */
+	{ GORT_F_MSTATS_STATS, 0 },	/* runtime.mstats heapStats.stats */
+	{ GORT_F_MSTATS_GEN, 3528 },	/* runtime.mstats heapStats.gen */
+	{ GORT_F_MSTATS_NUMGC, 7704 },	/* runtime.mstats numgc */
+	{ GORT_F_MSTATS_SIZE, 13512 },	/* runtime.mstats size */
+	{ GORT_F_HSD_INHEAP, 16 },	/* runtime.heapStatsDelta inHeap */
+	{ GORT_F_HSD_TINY, 48 },	/* runtime.heapStatsDelta tinyAllocCount */
+	{ GORT_F_HSD_LARGEALLOC, 56 },	/* runtime.heapStatsDelta largeAlloc */
+	{ GORT_F_HSD_LARGEALLOCN, 64 },	/* runtime.heapStatsDelta largeAllocCount */
+	{ GORT_F_HSD_SMALLALLOCN, 72 },	/* runtime.heapStatsDelta smallAllocCount */
+	{ GORT_F_HSD_LARGEFREE, 616 },	/* runtime.heapStatsDelta largeFree */
+	{ GORT_F_HSD_LARGEFREEN, 624 },	/* runtime.heapStatsDelta largeFreeCount */
+	{ GORT_F_HSD_SMALLFREEN, 632 },	/* runtime.heapStatsDelta smallFreeCount */
+	{ GORT_F_HSD_SIZE, 1176 },	/* runtime.heapStatsDelta size */
+	{ GORT_F_GCC_PERCENT, 0 },	/* runtime.gcControllerState gcPercent.value */
+	{ GORT_F_GCC_MEMLIMIT, 8 },	/* runtime.gcControllerState memoryLimit.value */
+	{ GORT_F_GCC_PCTGOAL, 104 },	/* runtime.gcControllerState gcPercentHeapGoal.value */
+	{ GORT_F_GCC_SWEEPDIST, 112 },	/* runtime.gcControllerState sweepDistMinTrigger.value */
+	{ GORT_F_GCC_TRIGGERED, 120 },	/* runtime.gcControllerState triggered */
+	{ GORT_F_GCC_HEAPMARKED, 184 },	/* runtime.gcControllerState heapMarked */
+	{ GORT_F_GCC_HEAPFREE, 320 },	/* runtime.gcControllerState heapFree */
+	{ GORT_F_GCC_MAPPED, 344 },	/* runtime.gcControllerState mappedReady.value */
+	{ GORT_F_GCC_SIZE, 424 },	/* runtime.gcControllerState size */
+	{ GORT_F_P_MCACHE, 64 },	/* runtime.p mcache */
+	{ GORT_F_MCACHE_TINYN, 32 },	/* runtime.mcache tinyAllocs */
+	{ GORT_F_MCACHE_ALLOC, 40 },	/* runtime.mcache alloc */
+	{ GORT_F_MCACHE_STACKCACHE, 1128 },	/* runtime.mcache stackcache */
+	{ GORT_F_MCACHE_SIZE, 1200 },	/* runtime.mcache size */
+	{ GORT_F_SPAN_ALLOCN, 96 },	/* runtime.mspan allocCount */
+	{ GORT_F_SPAN_ALLOCN0, 102 },	/* runtime.mspan allocCountBeforeCache */
+	{ GORT_F_BUCKET_ALLNEXT, 8 },	/* runtime.bucket allnext */
+	{ GORT_F_BUCKET_TYP, 16 },	/* runtime.bucket typ */
+	{ GORT_F_BUCKET_SIZEF, 32 },	/* runtime.bucket size */
+	{ GORT_F_BUCKET_NSTK, 40 },	/* runtime.bucket nstk */
+	{ GORT_F_BUCKET_SIZE, 48 },	/* runtime.bucket size */
+	{ GORT_F_MEMREC_ACTIVE, 0 },	/* runtime.memRecord active */
+	{ GORT_F_MEMREC_FUTURE, 32 },	/* runtime.memRecord future */
+	{ GORT_F_MEMREC_SIZE, 128 },	/* runtime.memRecord size */
+	{ GORT_F_MRC_ALLOCS, 0 },	/* runtime.memRecordCycle allocs */
+	{ GORT_F_MRC_FREES, 8 },	/* runtime.memRecordCycle frees */
+	{ GORT_F_MRC_ALLOCB, 16 },	/* runtime.memRecordCycle alloc_bytes */
+	{ GORT_F_MRC_FREEB, 24 },	/* runtime.memRecordCycle free_bytes */
+	{ GORT_F_MRC_SIZE, 32 },	/* runtime.memRecordCycle size */
 };
 
 const struct gort_table gort_tables[] = {

@@ -298,6 +298,10 @@ struct http_ops {
 	/* Where the target's resident memory sits now, by mapping
 	 * (/debug/pprof/memory): a profile, at once (no window). */
 	void (*memory)(void *ctx, pid_t pid, struct http_reply *r);
+	/* A Go program's memory profile (/debug/pprof/heap, allocs true
+	 * for /debug/pprof/allocs), read from its runtime at once; 404
+	 * with the reason for other programs. */
+	void (*heap)(void *ctx, pid_t pid, bool allocs, struct http_reply *r);
 	/* The merged profile of continuous mode's history over a span, at
 	 * once (404 with a hint without --continuous). */
 	void (*history)(void *ctx, const struct http_history_req *req,

@@ -51,12 +51,6 @@ struct http_server {
 static const struct {
 	const char *name, *why;
 } unavailable[] = {
-	{ "heap", "heap profiles need an allocator hook inside the process "
-		  "(/debug/pprof/memory shows where the resident memory sits, "
-		  "/debug/pprof/growth who grows it)" },
-	{ "allocs", "allocation profiles need an allocator hook inside the "
-		    "process (/debug/pprof/growth shows who grows the "
-		    "resident memory)" },
 	{ "block", "block profiles need runtime hooks inside the process" },
 	{ "mutex", "mutex profiles need runtime hooks inside the process" },
 	{ "threadcreate", "thread creation profiles need runtime hooks "
@@ -726,6 +720,46 @@ route_memory(struct http_server *s, struct mg_connection *c, pid_t pid)
 	return send_profile(c, &r, "memory", fmt);
 }
 
+/* /debug/pprof/heap and allocs: a Go program's memory profile, as its
+ * runtime holds it now. gc=1 would have Go collect first, which profd
+ * cannot ask of the target; seconds= (a delta) and debug= (text) are
+ * not served. */
+static int
+route_heap(struct http_server *s, struct mg_connection *c, pid_t pid,
+	   bool allocs)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	struct http_reply r;
+	char v[64];
+	enum reply_format fmt;
+	int e, n;
+
+	if ((e = check_format(c, &fmt)) != 0)
+		return e;
+	n = get_var(ri, "gc", v, sizeof(v));
+	if (n == -2 || (n >= 0 && strcmp(v, "0") != 0 && v[0]))
+		return send_error(c, 400,
+				  "gc=%.32s: profd cannot run a garbage "
+				  "collection in the target; ask without gc "
+				  "(the profile is as of the runtime's last "
+				  "collection)",
+				  n >= 0 ? v : "...");
+	if (get_var(ri, "seconds", v, sizeof(v)) != -1)
+		return send_error(c, 400,
+				  "\"seconds\" parameter is not supported for "
+				  "this profile type: profd serves the profile "
+				  "as the runtime holds it now");
+	n = get_var(ri, "debug", v, sizeof(v));
+	if (n == -2 || (n >= 0 && strcmp(v, "0") != 0 && v[0]))
+		return send_error(c, 400,
+				  "debug=%.32s is not supported for this "
+				  "profile type: ask for debug=0 (pprof)",
+				  n >= 0 ? v : "...");
+	memset(&r, 0, sizeof(r));
+	s->ops->heap(s->opsctx, pid, allocs, &r);
+	return send_profile(c, &r, allocs ? "allocs" : "heap", fmt);
+}
+
 /* n digits of s as a number into *v; false when one is not a digit. */
 static bool
 digits(const char *s, int n, int *v)
@@ -1266,6 +1300,11 @@ route_index(struct http_server *s, struct mg_connection *c, pid_t pid)
 	    "<td>Where the resident memory sits now, by mapping ([heap], "
 	    "[stack], [anon], each file): resident, anonymous and swap "
 	    "bytes, from /proc/PID/smaps.</td></tr>\n"
+	    "<tr><td><a href=\"heap\">heap</a>, <a href=\"allocs\">"
+	    "allocs</a></td>"
+	    "<td>Go programs only: the runtime's own memory profile (in use "
+	    "and allocated objects and bytes, by allocating stack), as Go "
+	    "writes it; other programs: see memory and growth.</td></tr>\n"
 	    "<tr><td><a href=\"history?seconds=60\">history</a></td>"
 	    "<td>With <code>profd --continuous</code>: the recorded CPU "
 	    "(or <code>kind=wall</code>, <code>kind=growth</code>) profile "
@@ -1284,7 +1323,7 @@ route_index(struct http_server *s, struct mg_connection *c, pid_t pid)
 	    "protocol).</td></tr>\n</table>\n"
 	    "<p>Example: <code>go tool pprof -http=:8080 "
 	    "http://HOST:PORT%s/debug/pprof/profile?seconds=30</code></p>\n"
-	    "<p>Not available from outside a process: heap, allocs, block, "
+	    "<p>Not available from outside a process: block, "
 	    "mutex, threadcreate, trace. Metrics: <a href=\"/metrics\">"
 	    "/metrics</a>.</p>\n<p>Flame graphs in the browser: "
 	    "<a href=\"/ui/\">/ui/</a>; any profile above as one SVG file: "
@@ -1345,6 +1384,10 @@ route_pprof(struct http_server *s, struct mg_connection *c, pid_t pid,
 		return route_profile(s, c, pid, HTTP_PROFILE_GROWTH);
 	if (strcmp(path, "memory") == 0)
 		return route_memory(s, c, pid);
+	if (strcmp(path, "heap") == 0)
+		return route_heap(s, c, pid, false);
+	if (strcmp(path, "allocs") == 0)
+		return route_heap(s, c, pid, true);
 	if (strcmp(path, "history") == 0)
 		return route_history(s, c, pid);
 	if (strcmp(path, "threads") == 0)

@@ -70,15 +70,20 @@ sed -n '/^### Metrics/,/^## /p' "$E2E_ROOT/README.md" |
     sed -nE 's/^\| `(profd_[a-z_]+)` \|.*/\1/p' | sort -u >"$TEST_DIR/fam.readme"
 [ "$(wc -l <"$TEST_DIR/fam.man")" -ge 40 ] ||
     fail "only $(wc -l <"$TEST_DIR/fam.man") families found in the man page"
-# families that depend on the machine: the target's memory cgroup
-maybe="profd_target_cgroup_memory_usage_bytes profd_target_cgroup_memory_limit_bytes"
+# families that depend on the machine: the target's memory cgroup; and
+# those of Go targets only (t_go_mem checks them)
+maybe="profd_target_cgroup_memory_usage_bytes profd_target_cgroup_memory_limit_bytes
+profd_go_heap_alloc_bytes profd_go_heap_objects profd_go_heap_inuse_bytes
+profd_go_next_gc_bytes profd_go_gc_cycles_total profd_go_gogc_percent
+profd_go_memory_limit_bytes"
+maybe=${maybe//$'\n'/ }
 for where in man readme; do
 	extra=$(comm -23 "$TEST_DIR/fam.emitted" "$TEST_DIR/fam.$where")
 	[ -z "$extra" ] || fail "on /metrics but not in the $where: ${extra//$'\n'/ }"
 	missing=$(comm -13 "$TEST_DIR/fam.emitted" "$TEST_DIR/fam.$where")
 	for f in $missing; do
 		case " $maybe " in
-		*" $f "*) say "($f absent: the target has no memory cgroup limit here)" ;;
+		*" $f "*) say "($f absent: no memory cgroup limit here, or not a Go target)" ;;
 		*) fail "in the $where but not on /metrics: $f" ;;
 		esac
 	done

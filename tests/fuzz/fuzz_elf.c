@@ -12,7 +12,8 @@
  * symbolize() and go_func_at() at the entry, the start, middle and last
  * byte of the first PT_LOADs, seven more spread over the first executable
  * one, the .eh_frame_hdr, and four addresses taken from the input's last
- * 32 bytes.
+ * 32 bytes. And gort/'s view of a Go binary: gort_info(), and the
+ * DWARF walk and the instruction decoding on any image, Go or not.
  */
 #include "tests/fuzz/fuzz.h"
 
@@ -25,6 +26,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "gort/gort.h"
 #include "space/space.h"
 #include "symbolize/symbolize.h"
 
@@ -112,6 +114,34 @@ sym(struct elfimg *img, uint64_t vaddr)
 	}
 }
 
+/* What gort/ reads of a Go binary's runtime layout. */
+static void
+go_runtime(struct elfimg *img)
+{
+	const struct gort_info *gi = gort_info(img);
+	uint32_t off[GORT_NFIELDS];
+	uint64_t global[GORT_NGLOBALS];
+	char why[256];
+	size_t i;
+
+	if (gi) {
+		FUZZ_ASSERT(memchr(gi->version, '\0', sizeof(gi->version)) &&
+			    memchr(gi->why, '\0', sizeof(gi->why)),
+			    "unterminated version or why");
+		fuzz_touch(gi->version);
+		fuzz_touch(gi->why);
+		FUZZ_ASSERT(gort_info(img) == gi, "computed twice");
+	}
+	if (gort_dwarf_fields(img, off, why, sizeof(why)) == 0)
+		for (i = 0; i < GORT_NFIELDS; i++)
+			FUZZ_ASSERT(off[i] != GORT_NONE, "field %zu", i);
+	fuzz_touch(why);
+	if (gort_decode_globals(img, 1, 19, global, why, sizeof(why)) == 0)
+		for (i = 0; i < GORT_NGLOBALS; i++)
+			FUZZ_ASSERT(global[i] != 0, "global %zu", i);
+	fuzz_touch(why);
+}
+
 static void
 exercise(struct elfimg *img, const uint8_t *data, size_t size)
 {
@@ -136,6 +166,7 @@ exercise(struct elfimg *img, const uint8_t *data, size_t size)
 	/* again: answered from the cache */
 	if (n)
 		sym(img, addrs[0]);
+	go_runtime(img);
 }
 
 static void

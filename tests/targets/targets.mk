@@ -26,7 +26,8 @@ GO       ?= go
 ifneq ($(shell command -v $(GO) 2>/dev/null),)
 TGT_BINS += $(TARGET_DIR)/gohot $(TARGET_DIR)/gohot-stripped \
 	    $(TARGET_DIR)/gohot-cgo $(TARGET_DIR)/gohot-gnuid \
-	    $(TARGET_DIR)/gor $(TARGET_DIR)/gor-stripped
+	    $(TARGET_DIR)/gor $(TARGET_DIR)/gor-stripped \
+	    $(TARGET_DIR)/goalloc $(TARGET_DIR)/goalloc-stripped
 endif
 
 targets: $(TGT_BINS)
@@ -189,6 +190,20 @@ $(TARGET_DIR)/gor: $(GOR_SRCS) $(TGT_DEPS)
 $(TARGET_DIR)/gor-stripped: $(GOR_SRCS) $(TGT_DEPS)
 	@mkdir -p $(@D)
 	$(call msg,GO,$@)$(GOR_RUN) $(GO) build -buildvcs=false \
+		-ldflags='-s -w' -o $(abspath $@) .
+
+# A Go program whose heap is known (t_go_mem), with DWARF and without.
+GOALLOC_SRCS = $(TGT_SRC)/goalloc/main.go $(TGT_SRC)/goalloc/go.mod
+GOALLOC_RUN  = cd $(TGT_SRC)/goalloc && $(GO_ENV) CGO_ENABLED=0
+
+$(TARGET_DIR)/goalloc: $(GOALLOC_SRCS) $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,GO,$@)$(GOALLOC_RUN) $(GO) build -buildvcs=false \
+		-o $(abspath $@) .
+
+$(TARGET_DIR)/goalloc-stripped: $(GOALLOC_SRCS) $(TGT_DEPS)
+	@mkdir -p $(@D)
+	$(call msg,GO,$@)$(GOALLOC_RUN) $(GO) build -buildvcs=false \
 		-ldflags='-s -w' -o $(abspath $@) .
 
 .PHONY: targets

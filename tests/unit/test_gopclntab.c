@@ -191,6 +191,44 @@ is_marker(const char *name)
 /* Every Go function of the binary: go_func_at() at its entry and at its
  * last byte (nm's size; the padding up to the next function is in no
  * pc-value table) gives that entry; symbolize() names it as nm does. */
+/* go_fn_by_name() finds each Go function nm lists by its name, at nm's
+ * address, and refuses a name nm lists twice. */
+static void
+check_by_name(const char *what, struct elfimg *img, const struct nmsym *v,
+	      size_t n)
+{
+	size_t i, j, checked = 0, bad = 0;
+	struct go_func_info gi;
+	struct go_fn fn;
+	bool dup, found;
+	char msg[256];
+
+	for (i = 0; i < n; i++) {
+		if (is_marker(v[i].name) ||
+		    strncmp(v[i].name, "type..", 6) == 0 ||
+		    go_func_at(img, v[i].addr, &gi) != 0 ||
+		    gi.entry != v[i].addr)
+			continue;
+		dup = false;
+		for (j = 0; j < n && !dup; j++)
+			dup = j != i && strcmp(v[j].name, v[i].name) == 0;
+		found = go_fn_by_name(img, v[i].name, &fn);
+		checked++;
+		if (dup ? found : !found || fn.entry != v[i].addr) {
+			if (bad++ < 3)
+				printf("# %s: %s at %#" PRIx64 ": by name "
+				       "%s %#" PRIx64 "\n", what, v[i].name,
+				       v[i].addr, found ? "at" : "none",
+				       fn.entry);
+		}
+	}
+	snprintf(msg, sizeof(msg), "%s: go_fn_by_name finds %zu functions "
+		 "at nm's address (%zu wrong)", what, checked, bad);
+	CHECK(checked > 1000 && bad == 0, msg);
+	CHECK(!go_fn_by_name(img, "runtime.noSuchFunction", &fn) &&
+	      !go_fn_by_name(img, "", &fn), "no function by a name not there");
+}
+
 static void
 check_functions(const char *what, struct elfimg *img, const struct nmsym *v,
 		size_t n, bool cgo)
@@ -510,6 +548,7 @@ main(void)
 	CHECK(img && elfimg_is_go(img), "gohot has a Go symbol table");
 	if (img) {
 		check_functions("gohot", img, syms, n, false);
+		check_by_name("gohot", img, syms, n);
 		check_lines("gohot", dwarf, img, syms, n);
 		check_inline("gohot", dwarf, dwarf, img);
 		check_spdelta("gohot", dwarf, img);
