@@ -59,9 +59,11 @@ setup(struct target *t)
 	const struct gort_info *gi;
 	char err[256];
 
-	g->checked = true;
 	mod = space_main_module(t->space);
-	if (!mod || !mod->img || !elfimg_is_go(mod->img))
+	if (!mod)
+		return;		/* the maps are not read yet: look again */
+	g->checked = true;
+	if (!mod->img || !elfimg_is_go(mod->img))
 		return;
 	gi = gort_info(mod->img);
 	if (!gi || !gort_has(gi, needed_fields,
