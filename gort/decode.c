@@ -87,6 +87,8 @@ static const struct hints releases[] = {
 	{ 1, 19, hints_go1_19, sizeof(hints_go1_19) / sizeof(hints_go1_19[0]) },
 };
 
+#define NRELEASES (sizeof(releases) / sizeof(releases[0]))
+
 static const char *const sec_names[GORT_NSECS] = {
 	[GORT_SEC_DATA] = ".data",
 	[GORT_SEC_BSS] = ".bss",
@@ -168,22 +170,30 @@ gort_decode_globals(struct elfimg *img, int major, int minor,
 {
 	const struct hints *r = NULL;
 	struct gort_secs secs;
-	char one[256];
-	size_t i, g;
+	char one[256], known[64];
+	size_t i, g, used;
 	int rc = 0;
 
 	if (whylen)
 		why[0] = '\0';
 	for (g = 0; g < GORT_NGLOBALS; g++)
 		global[g] = 0;
-	for (i = 0; i < sizeof(releases) / sizeof(releases[0]); i++)
+	for (i = 0; i < NRELEASES; i++)
 		if (releases[i].major == major && releases[i].minor == minor)
 			r = &releases[i];
 	if (!r) {
+		known[0] = '\0';
+		for (i = 0, used = 0; i < NRELEASES && used < sizeof(known);
+		     i++)
+			used += (size_t)snprintf(known + used,
+						 sizeof(known) - used,
+						 "%sgo%d.%d", i ? ", " : "",
+						 releases[i].major,
+						 releases[i].minor);
 		snprintf(why, whylen,
 			 "go%d.%d without a symbol table: profd finds the "
-			 "runtime's globals of stripped go1.19 binaries only; "
-			 "build without -ldflags=-s", major, minor);
+			 "runtime's globals of stripped %s binaries only; "
+			 "build without -ldflags=-s", major, minor, known);
 		return -ENOTSUP;
 	}
 	if (gort_sections(img, &secs) < 0) {

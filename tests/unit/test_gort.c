@@ -203,7 +203,39 @@ check_globals_nm(const char *what, const char *bin, const uint64_t *global)
 	}
 }
 
-static void check_table(const struct gort_info *gi);
+/* The table of gi's release (generated from the DWARF of a binary of it)
+ * equals gi's offsets from DWARF: what keeps table.c honest. */
+static void
+check_table(const struct gort_info *gi)
+{
+	const struct gort_table *t = gort_table_find(gi->major, gi->minor);
+	bool seen[GORT_NFIELDS] = { false }, all = true;
+	char msg[160];
+	size_t i, f;
+
+	if (!t) {
+		printf("# skip: no table for %s\n", gi->version);
+		return;
+	}
+	for (i = 0; i < t->nfields; i++) {
+		f = t->fields[i].id;
+		if (f >= GORT_NFIELDS)
+			continue;
+		seen[f] = true;
+		snprintf(msg, sizeof(msg), "table %s: %s.%s is DWARF's",
+			 t->version, gort_field_names[f].type,
+			 gort_field_names[f].path);
+		CHECK_EQ_INT(t->fields[i].off, gi->off[f], msg);
+	}
+	for (f = 0; f < GORT_NFIELDS; f++)
+		if (!seen[f]) {
+			printf("# table %s lacks %s.%s: make gort-table\n",
+			       t->version, gort_field_names[f].type,
+			       gort_field_names[f].path);
+			all = false;
+		}
+	CHECK(all, "the table lists every field");
+}
 
 /* The binary with DWARF and .symtab. */
 static void
@@ -237,40 +269,6 @@ check_gohot(const char *bin)
 	}
 	check_table(gi);
 	elfimg_put(img);
-}
-
-/* The table of gi's release (generated from the DWARF of a binary of it)
- * equals gi's offsets from DWARF: what keeps table.c honest. */
-static void
-check_table(const struct gort_info *gi)
-{
-	const struct gort_table *t = gort_table_find(gi->major, gi->minor);
-	bool seen[GORT_NFIELDS] = { false }, all = true;
-	char msg[160];
-	size_t i, f;
-
-	if (!t) {
-		printf("# skip: no table for %s\n", gi->version);
-		return;
-	}
-	for (i = 0; i < t->nfields; i++) {
-		f = t->fields[i].id;
-		if (f >= GORT_NFIELDS)
-			continue;
-		seen[f] = true;
-		snprintf(msg, sizeof(msg), "table %s: %s.%s is DWARF's",
-			 t->version, gort_field_names[f].type,
-			 gort_field_names[f].path);
-		CHECK_EQ_INT(t->fields[i].off, gi->off[f], msg);
-	}
-	for (f = 0; f < GORT_NFIELDS; f++)
-		if (!seen[f]) {
-			printf("# table %s lacks %s.%s: make gort-table\n",
-			       t->version, gort_field_names[f].type,
-			       gort_field_names[f].path);
-			all = false;
-		}
-	CHECK(all, "the table lists every field");
 }
 
 /* Decoding forced on a binary with .symtab: what .symtab says. */
@@ -397,7 +395,8 @@ patch_version(const char *bin, const char *out, char *version, size_t vlen)
 static void
 check_unknown(const char *stripped)
 {
-	char path[PATH_MAX], version[64], want[160];
+	char path[PATH_MAX], version[64], want[160], why[256];
+	uint64_t global[GORT_NGLOBALS];
 	const struct gort_info *gi;
 	struct elfimg *img;
 	size_t i;
@@ -425,6 +424,11 @@ check_unknown(const char *stripped)
 		CHECK(strncmp(gi->why, want, strlen(want)) == 0,
 		      "go1.0x: why says which release profd knows");
 		printf("#   why: %s\n", gi->why);
+		CHECK(gort_decode_globals(img, gi->major, gi->minor, global,
+					  why, sizeof(why)) == -ENOTSUP &&
+		      strstr(why, "stripped go1.19 binaries only") &&
+		      global[0] == 0,
+		      "go1.0x: no hints, why names the releases with hints");
 	}
 	elfimg_put(img);
 	unlink(path);
@@ -438,17 +442,8 @@ main(void)
 	check_version_parse();
 	check_buildinfo_parse();
 	CHECK(gort_info(NULL) == NULL, "gort_info(NULL) is NULL");
-	if (!target_path("gohot", dwarf, sizeof(dwarf)) ||
-	    !target_path("gohot-stripped", stripped, sizeof(stripped)) ||
-	    !target_path("gohot-cgo", cgo, sizeof(cgo))) {
-		printf("# skip: build/targets/gohot* not built (make targets "
-		       "needs go)\n");
+	if (!go_targets(dwarf, stripped, cgo, sizeof(dwarf)))
 		return check_report();
-	}
-	if (!have_go()) {
-		printf("# skip: go not installed\n");
-		return check_report();
-	}
 	if (!mkdtemp(tmpdir)) {
 		CHECK(0, "mkdtemp");
 		return check_report();
