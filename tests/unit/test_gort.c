@@ -13,7 +13,11 @@
  *   - gohot-stripped: every field (from the table), every global decoded
  *     and inside the section its kind of data lives in;
  *   - a copy of gohot-stripped whose version bytes say go1.09: no
- *     offsets, no globals, and why says so.
+ *     offsets, no globals, and why says so;
+ *   - gohot and gohot-stripped running: what their globals and fields
+ *     point at in the live process is the runtime's (allgs holds
+ *     allglen goroutines, goroutine 1 among them, with sane stacks; every
+ *     M on allm is a thread of the process).
  * And the build-info and version parsers on hand-made inputs. Without the
  * targets or without go, the checks that need them print "# skip".
  */
@@ -24,6 +28,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -434,6 +439,131 @@ check_unknown(const char *stripped)
 	unlink(path);
 }
 
+/* ---- a live process ----------------------------------------------------- */
+
+#define MAX_LIVE_G 4096
+#define MAX_LIVE_M 256
+#define G_DEAD 6		/* runtime2.go: _Gdead */
+
+/* Start bin ("ready PID" on its stdout); its PID, or -1. */
+static pid_t
+start_target(const char *bin, FILE **pipe)
+{
+	char cmd[3 * PATH_MAX], line[128];
+	int pid = -1;
+
+	snprintf(cmd, sizeof(cmd), "exec '%s' 1 60", bin);
+	*pipe = popen(cmd, "r");
+	if (!*pipe)
+		return -1;
+	if (!fgets(line, sizeof(line), *pipe) ||
+	    sscanf(line, "ready %d", &pid) != 1) {
+		pclose(*pipe);
+		*pipe = NULL;
+		return -1;
+	}
+	return pid;
+}
+
+static bool
+is_thread(pid_t pid, uint64_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%llu", (int)pid,
+		 (unsigned long long)tid);
+	return tid != 0 && access(path, F_OK) == 0;
+}
+
+/* What gi's globals and fields point at in process pid is the runtime's
+ * own: goroutines on allgs, threads on allm. */
+static void
+check_live_runtime(const char *what, pid_t pid, const struct gort_info *gi)
+{
+	static unsigned char g[4096], m[8192];
+	uint64_t allglen = 0, allgs[3] = { 0 }, gp, mp, lo, hi, tid;
+	size_t i, nm = 0, badm = 0, badg = 0, nthreads = 0;
+	bool main_g = false;
+	char msg[160];
+
+	CHECK(gi->off[GORT_F_G_SIZE] <= sizeof(g) &&
+	      gi->off[GORT_F_M_SIZE] <= sizeof(m), "g and m fit the buffers");
+	if (gi->off[GORT_F_G_SIZE] > sizeof(g) ||
+	    gi->off[GORT_F_M_SIZE] > sizeof(m))
+		return;
+	/* allgadd appends to allgs before it stores allglen */
+	CHECK(gort_read(pid, gi->global[GORT_G_ALLGLEN], &allglen, 8) == 0 &&
+	      gort_read(pid, gi->global[GORT_G_ALLGS], allgs, 24) == 0,
+	      "read allglen and allgs");
+	snprintf(msg, sizeof(msg), "%s: allgs holds allglen (%llu) "
+		 "goroutines", what, (unsigned long long)allglen);
+	CHECK(allglen > 0 && allgs[1] >= allglen && allgs[1] < allglen + 64 &&
+	      allgs[1] <= allgs[2] && allgs[1] < MAX_LIVE_G, msg);
+	for (i = 0; i < allglen && i < MAX_LIVE_G; i++) {
+		if (gort_read(pid, allgs[0] + 8 * i, &gp, 8) != 0 ||
+		    gort_read(pid, gp, g, gi->off[GORT_F_G_SIZE]) != 0) {
+			badg++;
+			continue;
+		}
+		main_g = main_g || gort_u64(g, gi->off[GORT_F_G_GOID]) == 1;
+		if (gort_u32(g, gi->off[GORT_F_G_STATUS]) == G_DEAD)
+			continue;
+		lo = gort_u64(g, gi->off[GORT_F_G_STACK_LO]);
+		hi = gort_u64(g, gi->off[GORT_F_G_STACK_HI]);
+		if (lo == 0 || hi <= lo || hi - lo > (1ULL << 30))
+			badg++;
+	}
+	snprintf(msg, sizeof(msg), "%s: every goroutine readable, live ones "
+		 "with a stack (%zu bad)", what, badg);
+	CHECK(badg == 0, msg);
+	snprintf(msg, sizeof(msg), "%s: goroutine 1 on allgs", what);
+	CHECK(main_g, msg);
+	CHECK(gort_read(pid, gi->global[GORT_G_ALLM], &mp, 8) == 0 && mp,
+	      "read allm");
+	for (; mp && nm < MAX_LIVE_M; nm++) {
+		if (gort_read(pid, mp, m, gi->off[GORT_F_M_SIZE]) != 0) {
+			badm++;
+			break;
+		}
+		/* an M joins allm (mcommoninit) before its thread starts
+		 * and sets procid (minit) */
+		tid = gort_u64(m, gi->off[GORT_F_M_PROCID]);
+		if ((tid && !is_thread(pid, tid)) ||
+		    !gort_u64(m, gi->off[GORT_F_M_G0]))
+			badm++;
+		nthreads += is_thread(pid, tid);
+		mp = gort_u64(m, gi->off[GORT_F_M_ALLLINK]);
+	}
+	snprintf(msg, sizeof(msg), "%s: every M on allm (%zu, %zu running) "
+		 "is a thread of the process with a g0 (%zu bad)", what, nm,
+		 nthreads, badm);
+	CHECK(nthreads > 0 && badm == 0, msg);
+}
+
+static void
+check_live(const char *what, const char *bin)
+{
+	struct elfimg *img = open_image(bin);
+	const struct gort_info *gi = gort_info(img);
+	FILE *p = NULL;
+	pid_t pid;
+
+	if (!gi || gi->why[0]) {
+		printf("# skip: %s: %s\n", what, gi ? gi->why : "not Go");
+		elfimg_put(img);
+		return;
+	}
+	pid = start_target(bin, &p);
+	CHECK(pid > 0, "start the target");
+	if (pid > 0) {
+		check_live_runtime(what, pid, gi);
+		kill(pid, SIGKILL);
+	}
+	if (p)
+		pclose(p);
+	elfimg_put(img);
+}
+
 int
 main(void)
 {
@@ -453,6 +583,8 @@ main(void)
 	check_decode("gohot-cgo", cgo);
 	check_stripped(stripped, dwarf);
 	check_unknown(stripped);
+	check_live("gohot live", dwarf);
+	check_live("gohot-stripped live", stripped);
 	rmdir(tmpdir);
 	return check_report();
 }
