@@ -150,9 +150,10 @@ decode_one(struct elfimg *img, const struct hint *h,
 	}
 	if (found != h->count) {
 		snprintf(why, whylen,
-			 "%s: %s has %u of the %s expected, not %u",
-			 gort_global_names[h->id], h->fn, found, f->mnemonic,
-			 h->count);
+			 "%s: %u instructions %02x %02x %02x (%s) in %s, "
+			 "where the release has %u", gort_global_names[h->id],
+			 found, h->insn[0], h->insn[1], h->insn[2],
+			 f->mnemonic, h->fn, h->count);
 		return 0;
 	}
 	if (!gort_in_sec(secs, h->sec, addr, h->size)) {

@@ -360,41 +360,102 @@ out:
 	elfimg_put(dimg);
 }
 
+static unsigned char filebuf[64 << 20];
+
+/* bin into filebuf; its size, or 0. */
+static size_t
+read_bin(const char *bin)
+{
+	FILE *f = fopen(bin, "rb");
+	size_t n;
+
+	if (!f)
+		return 0;
+	n = fread(filebuf, 1, sizeof(filebuf), f);
+	fclose(f);
+	return n < sizeof(filebuf) ? n : 0;
+}
+
+/* The first n bytes of filebuf into the executable out. */
+static bool
+write_bin(const char *out, size_t n)
+{
+	FILE *f = fopen(out, "wb");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fwrite(filebuf, 1, n, f) == n;
+	ok = fclose(f) == 0 && ok;
+	return ok && chmod(out, 0755) == 0;
+}
+
 /* A copy of bin whose build info says go1.09 instead of go1.19 (or
  * whatever minor it has): a release profd does not know. */
 static bool
 patch_version(const char *bin, const char *out, char *version, size_t vlen)
 {
-	static unsigned char buf[64 << 20];
-	const unsigned char *magic;
-	size_t n, i;
-	FILE *f;
-	bool ok = false;
+	size_t n = read_bin(bin), i;
+	unsigned char *magic;
 
-	f = fopen(bin, "rb");
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	magic = memmem(buf, n, "\xff Go buildinf:", 14);
-	if (!magic || (size_t)(magic - buf) + 64 > n)
+	magic = n ? memmem(filebuf, n, "\xff Go buildinf:", 14) : NULL;
+	if (!magic || (size_t)(magic - filebuf) + 64 > n)
 		return false;
 	/* the inline version: after the 32-byte header and its length */
 	for (i = 33; i + 4 < 64; i++)
 		if (memcmp(magic + i, "go1.", 4) == 0 &&
 		    magic[i + 4] >= '1' && magic[i + 4] <= '9') {
-			buf[magic - buf + i + 4] = '0';
+			magic[i + 4] = '0';
 			snprintf(version, vlen, "%.*s", (int)magic[32],
 				 (const char *)magic + 33);
-			ok = true;
-			break;
+			return write_bin(out, n);
 		}
-	f = fopen(out, "wb");
-	if (!f)
-		return false;
-	ok = ok && fwrite(buf, 1, n, f) == n;
-	ok = fclose(f) == 0 && ok;
-	return ok && chmod(out, 0755) == 0;
+	return false;
+}
+
+/* A copy of bin in which runtime.forEachG no longer loads allgs with
+ * the instruction go1.19's hint names (48 8b 0d becomes 48 8b 15, a load
+ * into DX): that global must stay unknown, the others not. */
+static void
+check_hint_mismatch(const char *bin)
+{
+	char path[PATH_MAX], msg[160];
+	const struct gort_info *gi;
+	struct elfimg *img = open_image(bin);
+	struct go_fn fn;
+	uint64_t off;
+	size_t n = read_bin(bin), i;
+	bool patched = false;
+
+	if (img && go_fn_by_name(img, "runtime.forEachG", &fn) &&
+	    elfimg_vaddr_to_offset(img, fn.entry, &off) == 0)
+		for (i = off; i + 3 < n && i < off + (fn.end - fn.entry); i++)
+			if (memcmp(filebuf + i, "\x48\x8b\x0d", 3) == 0) {
+				filebuf[i + 2] = 0x15;
+				patched = true;
+				break;
+			}
+	elfimg_put(img);
+	snprintf(path, sizeof(path), "%s/nohint", tmpdir);
+	CHECK(patched && write_bin(path, n), "patch runtime.forEachG");
+	if (!patched)
+		return;
+	img = open_image(path);
+	gi = gort_info(img);
+	CHECK(gi && gi->stripped && gi->global[GORT_G_ALLGS] == 0,
+	      "hint mismatch: runtime.allgs unknown");
+	for (i = 0; gi && i < GORT_NGLOBALS; i++)
+		if (i != GORT_G_ALLGS && !gi->global[i])
+			break;
+	CHECK(gi && i == GORT_NGLOBALS, "hint mismatch: the others known");
+	snprintf(msg, sizeof(msg), "hint mismatch: why names runtime.allgs "
+		 "and runtime.forEachG");
+	CHECK(gi && strstr(gi->why, "runtime.allgs") &&
+	      strstr(gi->why, "runtime.forEachG"), msg);
+	if (gi)
+		printf("#   why: %s\n", gi->why);
+	elfimg_put(img);
+	unlink(path);
 }
 
 static void
@@ -583,6 +644,7 @@ main(void)
 	check_decode("gohot-cgo", cgo);
 	check_stripped(stripped, dwarf);
 	check_unknown(stripped);
+	check_hint_mismatch(stripped);
 	check_live("gohot live", dwarf);
 	check_live("gohot-stripped live", stripped);
 	rmdir(tmpdir);
