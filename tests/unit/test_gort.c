@@ -537,7 +537,9 @@ is_thread(pid_t pid, uint64_t tid)
 }
 
 /* What gi's globals and fields point at in process pid is the runtime's
- * own: goroutines on allgs, threads on allm. */
+ * own: goroutines on allgs, threads on allm. The ELF addresses are the
+ * process's: gohot is linked as Go links by default on linux/amd64, not
+ * as a PIE. */
 static void
 check_live_runtime(const char *what, pid_t pid, const struct gort_info *gi)
 {
