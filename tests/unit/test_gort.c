@@ -12,6 +12,8 @@
  *     gohot-cgo, gives what their .symtab says;
  *   - gohot-stripped: every field (from the table), every global decoded
  *     and inside the section its kind of data lives in;
+ *   - gohot without its DWARF (strip --strip-debug, as -ldflags=-w
+ *     builds): fields from the table, globals from .symtab;
  *   - a copy of gohot-stripped whose version bytes say go1.09: no
  *     offsets, no globals, and why says so;
  *   - gohot and gohot-stripped running: what their globals and fields
@@ -227,9 +229,10 @@ check_table(const struct gort_info *gi)
 		if (f >= GORT_NFIELDS)
 			continue;
 		seen[f] = true;
-		snprintf(msg, sizeof(msg), "table %s: %s.%s is DWARF's",
+		snprintf(msg, sizeof(msg), "table %s: %s %s is DWARF's",
 			 t->version, gort_field_names[f].type,
-			 gort_field_names[f].path);
+			 gort_field_names[f].path[0] ? gort_field_names[f].path
+						     : "size");
 		CHECK_EQ_INT(t->fields[i].off, gi->off[f], msg);
 	}
 	for (f = 0; f < GORT_NFIELDS; f++)
@@ -358,6 +361,43 @@ check_stripped(const char *bin, const char *dwarf_bin)
 out:
 	elfimg_put(img);
 	elfimg_put(dimg);
+}
+
+/* gohot without DWARF but with .symtab, as -ldflags=-w builds it:
+ * offsets from the table, equal to gohot's from DWARF; globals from
+ * .symtab. */
+static void
+check_nodwarf(const char *bin)
+{
+	char path[PATH_MAX], cmd[4 * PATH_MAX];
+	struct elfimg *img = open_image(bin), *nimg;
+	const struct gort_info *gi = gort_info(img), *ngi;
+	size_t f;
+
+	snprintf(path, sizeof(path), "%s/nodwarf", tmpdir);
+	snprintf(cmd, sizeof(cmd), "strip --strip-debug -o '%s' '%s'", path,
+		 bin);
+	if (!gi || system(cmd) != 0) {
+		printf("# skip: strip --strip-debug %s\n", bin);
+		elfimg_put(img);
+		return;
+	}
+	nimg = open_image(path);
+	ngi = gort_info(nimg);
+	CHECK(ngi && !ngi->from_dwarf && !ngi->stripped,
+	      "no DWARF: offsets from the table, globals from .symtab");
+	if (ngi && gort_table_find(ngi->major, ngi->minor)) {
+		for (f = 0; f < GORT_NFIELDS; f++)
+			if (ngi->off[f] != gi->off[f])
+				break;
+		CHECK(f == GORT_NFIELDS, "no DWARF: the offsets of DWARF");
+		CHECK_EQ_STR(ngi->why, "", "no DWARF: nothing missing");
+	}
+	if (ngi)
+		check_globals_nm("no DWARF", path, ngi->global);
+	elfimg_put(nimg);
+	elfimg_put(img);
+	unlink(path);
 }
 
 static unsigned char filebuf[64 << 20];
@@ -645,6 +685,7 @@ main(void)
 	check_decode("gohot", dwarf);
 	check_decode("gohot-cgo", cgo);
 	check_stripped(stripped, dwarf);
+	check_nodwarf(dwarf);
 	check_unknown(stripped);
 	check_hint_mismatch(stripped);
 	check_live("gohot live", dwarf);
