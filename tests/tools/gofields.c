@@ -15,7 +15,8 @@
  *
  * With -i, prints what profd makes of each binary instead (gort_info():
  * version, where the offsets and globals came from, each of them, and
- * what is missing); exits 1 when one is not Go.
+ * what is missing; for a stripped one, every symbol the decoder has a
+ * hint for); exits 1 when one is not Go.
  */
 #include "gort/gort_int.h"
 #include "space/space.h"
@@ -145,6 +146,26 @@ print_table(const struct release *r, size_t n)
 	printf("};\nconst size_t gort_ntables = %zu;\n", n);
 }
 
+/* Every symbol the decoder has a hint for in gi's release, decoded. */
+static void
+print_hints(struct elfimg *img, const struct gort_info *gi)
+{
+	const char *syms[64];
+	uint64_t addr;
+	char why[256];
+	size_t n, i;
+
+	n = gort_hint_symbols(gi->major, gi->minor, syms, 64);
+	for (i = 0; i < n; i++) {
+		if (gort_decode_symbol(img, gi->major, gi->minor, syms[i],
+				       &addr, why, sizeof(why)) == 0)
+			printf("\thint %s\t%#llx\n", syms[i],
+			       (unsigned long long)addr);
+		else
+			printf("\thint %s\t- (%s)\n", syms[i], why);
+	}
+}
+
 /* gofields -i: gort_info() of path, as text. */
 static bool
 print_info(const char *path)
@@ -174,6 +195,8 @@ print_info(const char *path)
 		       (unsigned long long)gi->global[i]);
 	if (gi->why[0])
 		printf("\twhy: %s\n", gi->why);
+	if (gi->stripped)
+		print_hints(img, gi);
 	elfimg_put(img);
 	return true;
 }

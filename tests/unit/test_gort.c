@@ -279,6 +279,36 @@ check_gohot(const char *bin)
 	elfimg_put(img);
 }
 
+#define MAX_HINTS 64
+
+/* Every hint of gi's release, GORT_GLOBALS or not, decodes what nm says
+ * of bin. */
+static void
+check_hints(const char *what, const char *bin, struct elfimg *img,
+	    const struct gort_info *gi)
+{
+	const char *syms[MAX_HINTS];
+	char why[256], msg[160];
+	uint64_t addr, want;
+	size_t n, i;
+	int rc;
+
+	n = gort_hint_symbols(gi->major, gi->minor, syms, MAX_HINTS);
+	if (n == 0)
+		printf("# skip: no hints for %s\n", gi->version);
+	for (i = 0; i < n; i++) {
+		rc = gort_decode_symbol(img, gi->major, gi->minor, syms[i],
+					&addr, why, sizeof(why));
+		want = nm_addr(bin, syms[i]);
+		snprintf(msg, sizeof(msg), "%s: hint for %s decodes nm's "
+			 "address", what, syms[i]);
+		CHECK(rc == 0 && want && addr == want, msg);
+		if (rc || addr != want)
+			printf("#   got %#" PRIx64 ", want %#" PRIx64 " %s\n",
+			       addr, want, why);
+	}
+}
+
 /* Decoding forced on a binary with .symtab: what .symtab says. */
 static void
 check_decode(const char *what, const char *bin)
@@ -302,6 +332,7 @@ check_decode(const char *what, const char *bin)
 		printf("#   %s\n", why);
 	snprintf(msg, sizeof(msg), "%s decoded", what);
 	check_globals_nm(msg, bin, global);
+	check_hints(what, bin, img, gi);
 	elfimg_put(img);
 }
 
@@ -315,6 +346,33 @@ section_of(const struct gort_secs *secs, uint64_t addr)
 		if (gort_in_sec(secs, (enum gort_sec)s, addr, 1))
 			return s;
 	return -1;
+}
+
+/* Every hint decodes in the stripped build too, into the section that
+ * holds the symbol in the build with .symtab (dsecs: its sections). */
+static void
+check_stripped_hints(struct elfimg *img, const struct gort_info *gi,
+		     const char *dwarf_bin, const struct gort_secs *dsecs)
+{
+	const char *syms[MAX_HINTS];
+	struct gort_secs secs;
+	char why[256], msg[160];
+	uint64_t addr;
+	size_t n, i;
+	int want;
+
+	n = gort_hint_symbols(gi->major, gi->minor, syms, MAX_HINTS);
+	if (gort_sections(img, &secs) < 0)
+		n = 0;
+	for (i = 0; i < n; i++) {
+		want = section_of(dsecs, nm_addr(dwarf_bin, syms[i]));
+		snprintf(msg, sizeof(msg), "gohot-stripped: hint for %s "
+			 "decodes, in gohot's section", syms[i]);
+		CHECK(gort_decode_symbol(img, gi->major, gi->minor, syms[i],
+					 &addr, why, sizeof(why)) == 0 &&
+		      want >= 0 &&
+		      gort_in_sec(&secs, (enum gort_sec)want, addr, 8), msg);
+	}
 }
 
 /* -s -w: fields from the table, globals decoded, each in the section
@@ -358,6 +416,7 @@ check_stripped(const char *bin, const char *dwarf_bin)
 		      gort_in_sec(&secs, (enum gort_sec)want, gi->global[g],
 				  8), msg);
 	}
+	check_stripped_hints(img, gi, dwarf_bin, &dsecs);
 out:
 	elfimg_put(img);
 	elfimg_put(dimg);
