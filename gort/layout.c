@@ -146,9 +146,10 @@ gort_version_parse(const char *v, int *major, int *minor)
 	if (*end != '.' || end[1] < '0' || end[1] > '9')
 		return false;
 	b = strtoul(end + 1, &end, 10);
-	/* "go1.19", "go1.19.8", "go1.21rc2", "go1.19beta1" */
-	if (*end && *end != '.' && strncmp(end, "rc", 2) != 0 &&
-	    strncmp(end, "beta", 4) != 0)
+	/* "go1.19", "go1.19.8", "go1.21rc2", "go1.19beta1", and a
+	 * GOEXPERIMENT build's "go1.21 X:loopvar" */
+	if (*end && *end != '.' && *end != ' ' &&
+	    strncmp(end, "rc", 2) != 0 && strncmp(end, "beta", 4) != 0)
 		return false;
 	if (a == 0 || a > 99 || b > 999)
 		return false;

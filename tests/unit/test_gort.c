@@ -56,6 +56,8 @@ check_version_parse(void)
 	      "go1.19 is 1.19");
 	CHECK(gort_version_parse("go1.21rc2", &a, &b) && a == 1 && b == 21,
 	      "go1.21rc2 is 1.21");
+	CHECK(gort_version_parse("go1.21 X:loopvar", &a, &b) && a == 1 &&
+	      b == 21, "go1.21 X:loopvar is 1.21");
 	CHECK(!gort_version_parse("devel go1.22-abc", &a, &b) && a == 0,
 	      "a devel version is none");
 	CHECK(!gort_version_parse("go1", &a, &b), "go1 is none");
