@@ -47,12 +47,15 @@ static const struct form forms[] = {
 	{ 0xc7, 4, "MOVQ $imm32, disp(RIP)" },
 };
 
+/* Keyed by the global's symbol, so that a release's hints may cover
+ * globals GORT_GLOBALS does not list yet (test_gort checks them all). */
 struct hint {
-	enum gort_global id;
+	const char *sym;	/* the global */
 	const char *fn;		/* the runtime function */
 	unsigned char insn[3];	/* REX.W, opcode, ModRM */
 	unsigned count;		/* times insn occurs in fn */
 	unsigned nth;		/* the one that refers to the global, 0.. */
+	uint64_t addend;	/* the instruction refers to sym + addend */
 	enum gort_sec sec;	/* where the global lives */
 	uint64_t size;		/* bytes it spans at least */
 };
@@ -63,7 +66,8 @@ struct hints {
 	size_t n;
 };
 
-/* go1.19 (runtime/proc.go, runtime2.go), as objdump shows them:
+/* go1.19 (runtime/proc.go, runtime2.go, mstats.go, mgc.go, mprof.go), as
+ * objdump shows them:
  *   forEachG:      lock(&allglock); for _, gp := range allgs
  *                  48 8b 0d  mov allgs(%rip), %rcx (the slice's array)
  *   forEachGRace:  ptr, n := atomicAllG(); n is allglen
@@ -72,50 +76,58 @@ struct hints {
  *                  48 8b 0d  mov allm(%rip), %rcx
  *   waitReason.String: return waitReasonStrings[w]
  *                  48 8d 15  lea waitReasonStrings(%rip), %rdx
- * and for mem.c (mstats.go, mgcpacer.go, sizeclasses.go, mprof.go):
- *   (*mcache).releaseAll: memstats.heapStats.acquire(), four times then
- *                  a fifth lea; heapStats is memstats' first field
- *                  48 8d 05  lea memstats(%rip), %rax (the first)
- *   gcinit:        gcController.init(readGOGC(), readGOMEMLIMIT())
+ *   newBucket:     persistentalloc(..., &memstats.buckhash_sys)
+ *                  48 8d 0d  lea memstats+0xdf0(%rip), %rcx
+ *   traceHeapGoal: heapGoal := gcController.heapGoal()
  *                  48 8d 05  lea gcController(%rip), %rax
- *   makeBucketArray: roundupsize, inlined: class_to_size[...]
- *                  48 8d 0d  lea class_to_size(%rip), %rcx
- *   preemptall:    for _, _p_ := range allp
+ *   getempty.func1: mheap_.spanalloc.alloc() under systemstack
+ *                  48 8d 05  lea mheap_(%rip), %rax
+ *   preemptall:    for _, pp := range allp
  *                  48 8b 0d  mov allp(%rip), %rcx
- *   mProf_FlushLocked: head := mbuckets.Load()
+ *   mProf_FlushLocked: for b := mbuckets; b != nil; b = b.allnext
  *                  48 8b 0d  mov mbuckets(%rip), %rcx
+ *   profilealloc:  if MemProfileRate != 1 (nextSample)
+ *                  48 8b 05  mov MemProfileRate(%rip), %rax
+ *   makeBucketArray: roundupsize(sz), inlined: class_to_size[...]
+ *                  48 8d 0d  lea class_to_size(%rip), %rcx
  *   mProf_Flush:   mProfCycle.read() (its value, the first field)
  *                  48 8d 1d  lea mProfCycle(%rip), %rbx
- *   profilealloc:  if MemProfileRate == 1
- *                  48 8b 05  mov MemProfileRate(%rip), %rax */
+ *   putfull:       work.full.push(&b.node)
+ *                  48 8d 05  lea work(%rip), %rax */
 static const struct hint hints_go1_19[] = {
-	{ GORT_G_ALLGS, "runtime.forEachG", { 0x48, 0x8b, 0x0d }, 1, 0,
+	{ "runtime.allgs", "runtime.forEachG", { 0x48, 0x8b, 0x0d }, 1, 0, 0,
 	  GORT_SEC_BSS, 24 },
-	{ GORT_G_ALLGLEN, "runtime.forEachGRace", { 0x48, 0x8b, 0x0d }, 1, 0,
-	  GORT_SEC_NOPTRBSS, 8 },
-	{ GORT_G_ALLM, "runtime.mcommoninit", { 0x48, 0x8b, 0x0d }, 1, 0,
+	{ "runtime.allglen", "runtime.forEachGRace", { 0x48, 0x8b, 0x0d }, 1,
+	  0, 0, GORT_SEC_NOPTRBSS, 8 },
+	{ "runtime.allm", "runtime.mcommoninit", { 0x48, 0x8b, 0x0d }, 1, 0, 0,
 	  GORT_SEC_BSS, 8 },
-	{ GORT_G_WAITREASONS, "runtime.waitReason.String",
-	  { 0x48, 0x8d, 0x15 }, 1, 0, GORT_SEC_DATA, 16 },
-	{ GORT_G_MEMSTATS, "runtime.(*mcache).releaseAll",
-	  { 0x48, 0x8d, 0x05 }, 5, 0, GORT_SEC_NOPTRBSS, 13512 },
-	{ GORT_G_GCCONTROLLER, "runtime.gcinit", { 0x48, 0x8d, 0x05 }, 1, 0,
-	  GORT_SEC_NOPTRBSS, 424 },
-	{ GORT_G_CLASS_TO_SIZE, "runtime.makeBucketArray",
-	  { 0x48, 0x8d, 0x0d }, 1, 0, GORT_SEC_NOPTRDATA, 136 },
-	{ GORT_G_ALLP, "runtime.preemptall", { 0x48, 0x8b, 0x0d }, 1, 0,
+	{ "runtime.waitReasonStrings", "runtime.waitReason.String",
+	  { 0x48, 0x8d, 0x15 }, 1, 0, 0, GORT_SEC_DATA, 16 },
+	{ "runtime.memstats", "runtime.newBucket", { 0x48, 0x8d, 0x0d }, 1, 0,
+	  0xdf0, GORT_SEC_NOPTRBSS, 0xdf8 },
+	{ "runtime.gcController", "runtime.traceHeapGoal",
+	  { 0x48, 0x8d, 0x05 }, 1, 0, 0, GORT_SEC_NOPTRBSS, 8 },
+	{ "runtime.mheap_", "runtime.getempty.func1", { 0x48, 0x8d, 0x05 }, 1,
+	  0, 0, GORT_SEC_BSS, 8 },
+	{ "runtime.allp", "runtime.preemptall", { 0x48, 0x8b, 0x0d }, 1, 0, 0,
 	  GORT_SEC_BSS, 24 },
-	{ GORT_G_MBUCKETS, "runtime.mProf_FlushLocked", { 0x48, 0x8b, 0x0d },
-	  1, 0, GORT_SEC_BSS, 8 },
-	{ GORT_G_MPROFCYCLE, "runtime.mProf_Flush", { 0x48, 0x8d, 0x1d }, 1, 0,
-	  GORT_SEC_NOPTRBSS, 4 },
-	{ GORT_G_MEMPROFRATE, "runtime.profilealloc", { 0x48, 0x8b, 0x05 }, 1,
-	  0, GORT_SEC_NOPTRBSS, 8 },
+	{ "runtime.mbuckets", "runtime.mProf_FlushLocked",
+	  { 0x48, 0x8b, 0x0d }, 1, 0, 0, GORT_SEC_BSS, 8 },
+	{ "runtime.MemProfileRate", "runtime.profilealloc",
+	  { 0x48, 0x8b, 0x05 }, 1, 0, 0, GORT_SEC_NOPTRBSS, 8 },
+	{ "runtime.class_to_size", "runtime.makeBucketArray",
+	  { 0x48, 0x8d, 0x0d }, 1, 0, 0, GORT_SEC_NOPTRDATA, 136 },
+	{ "runtime.mProfCycle", "runtime.mProf_Flush", { 0x48, 0x8d, 0x1d }, 1,
+	  0, 0, GORT_SEC_NOPTRBSS, 4 },
+	{ "runtime.work", "runtime.putfull", { 0x48, 0x8d, 0x05 }, 1, 0, 0,
+	  GORT_SEC_BSS, 8 },
 };
 
 static const struct hints releases[] = {
 	{ 1, 19, hints_go1_19, sizeof(hints_go1_19) / sizeof(hints_go1_19[0]) },
 };
+
+#define NRELEASES (sizeof(releases) / sizeof(releases[0]))
 
 static const char *const sec_names[GORT_NSECS] = {
 	[GORT_SEC_DATA] = ".data",
@@ -154,12 +166,12 @@ decode_one(struct elfimg *img, const struct hint *h,
 
 	if (!f) {
 		snprintf(why, whylen, "bad hint for %s",
-			 gort_global_names[h->id]);
+			 h->sym);
 		return 0;
 	}
 	if (!go_fn_by_name(img, h->fn, &fn)) {
 		snprintf(why, whylen, "%s: no single function %s",
-			 gort_global_names[h->id], h->fn);
+			 h->sym, h->fn);
 		return 0;
 	}
 	len = fn.end - fn.entry;
@@ -174,48 +186,114 @@ decode_one(struct elfimg *img, const struct hint *h,
 			continue;
 		memcpy(&disp, c + i + 3, 4);
 		next = fn.entry + i + ilen;
-		addr = next + (uint64_t)(int64_t)disp;
+		addr = next + (uint64_t)(int64_t)disp - h->addend;
 	}
 	if (found != h->count) {
 		snprintf(why, whylen,
-			 "%s: %s has %u of the %s expected, not %u",
-			 gort_global_names[h->id], h->fn, found, f->mnemonic,
-			 h->count);
+			 "%s: %u instructions %02x %02x %02x (%s) in %s, "
+			 "where the release has %u", h->sym,
+			 found, h->insn[0], h->insn[1], h->insn[2],
+			 f->mnemonic, h->fn, h->count);
 		return 0;
 	}
 	if (!gort_in_sec(secs, h->sec, addr, h->size)) {
 		snprintf(why, whylen, "%s: %s refers to %#llx, not in %s",
-			 gort_global_names[h->id], h->fn,
+			 h->sym, h->fn,
 			 (unsigned long long)addr, sec_names[h->sec]);
 		return 0;
 	}
 	return addr;
 }
 
+/* The hints of major.minor, or NULL with why filled. */
+static const struct hints *
+release_hints(int major, int minor, char *why, size_t whylen)
+{
+	char known[64];
+	size_t i, used;
+
+	for (i = 0; i < NRELEASES; i++)
+		if (releases[i].major == major && releases[i].minor == minor)
+			return &releases[i];
+	known[0] = '\0';
+	for (i = 0, used = 0; i < NRELEASES && used < sizeof(known); i++)
+		used += (size_t)snprintf(known + used, sizeof(known) - used,
+					 "%sgo%d.%d", i ? ", " : "",
+					 releases[i].major, releases[i].minor);
+	snprintf(why, whylen,
+		 "go%d.%d without a symbol table: profd finds the runtime's "
+		 "globals of stripped %s binaries only; build without "
+		 "-ldflags=-s", major, minor, known);
+	return NULL;
+}
+
+/* sym decoded with r's hint and secs, or 0 with one filled. */
+static uint64_t
+decode_sym(struct elfimg *img, const struct hints *r,
+	   const struct gort_secs *secs, const char *sym, char *one,
+	   size_t onelen)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->h[i].sym, sym) == 0)
+			return decode_one(img, &r->h[i], secs, one, onelen);
+	snprintf(one, onelen, "%s: no hint for go%d.%d", sym, r->major,
+		 r->minor);
+	return 0;
+}
+
+size_t
+gort_hint_symbols(int major, int minor, const char **out, size_t max)
+{
+	const struct hints *r;
+	char why[256];
+	size_t i;
+
+	r = release_hints(major, minor, why, sizeof(why));
+	for (i = 0; r && i < r->n && i < max; i++)
+		out[i] = r->h[i].sym;
+	return r ? i : 0;
+}
+
+int
+gort_decode_symbol(struct elfimg *img, int major, int minor, const char *sym,
+		   uint64_t *addr, char *why, size_t whylen)
+{
+	const struct hints *r;
+	struct gort_secs secs;
+
+	*addr = 0;
+	if (whylen)
+		why[0] = '\0';
+	r = release_hints(major, minor, why, whylen);
+	if (!r)
+		return -ENOTSUP;
+	if (gort_sections(img, &secs) < 0) {
+		snprintf(why, whylen, "no section headers");
+		return -ESRCH;
+	}
+	*addr = decode_sym(img, r, &secs, sym, why, whylen);
+	return *addr ? 0 : -ESRCH;
+}
+
 int
 gort_decode_globals(struct elfimg *img, int major, int minor,
 		    uint64_t global[GORT_NGLOBALS], char *why, size_t whylen)
 {
-	const struct hints *r = NULL;
+	const struct hints *r;
 	struct gort_secs secs;
 	char one[256];
-	size_t i, g;
+	size_t g;
 	int rc = 0;
 
 	if (whylen)
 		why[0] = '\0';
 	for (g = 0; g < GORT_NGLOBALS; g++)
 		global[g] = 0;
-	for (i = 0; i < sizeof(releases) / sizeof(releases[0]); i++)
-		if (releases[i].major == major && releases[i].minor == minor)
-			r = &releases[i];
-	if (!r) {
-		snprintf(why, whylen,
-			 "go%d.%d without a symbol table: profd finds the "
-			 "runtime's globals of stripped go1.19 binaries only; "
-			 "build without -ldflags=-s", major, minor);
+	r = release_hints(major, minor, why, whylen);
+	if (!r)
 		return -ENOTSUP;
-	}
 	if (gort_sections(img, &secs) < 0) {
 		snprintf(why, whylen, "no section headers: cannot place the "
 			 "runtime's globals; build without -ldflags=-s");
@@ -223,15 +301,8 @@ gort_decode_globals(struct elfimg *img, int major, int minor,
 	}
 	for (g = 0; g < GORT_NGLOBALS; g++) {
 		one[0] = '\0';
-		for (i = 0; i < r->n; i++)
-			if (r->h[i].id == (enum gort_global)g)
-				break;
-		if (i == r->n)
-			snprintf(one, sizeof(one), "%s: no hint for go%d.%d",
-				 gort_global_names[g], major, minor);
-		else
-			global[g] = decode_one(img, &r->h[i], &secs, one,
-					       sizeof(one));
+		global[g] = decode_sym(img, r, &secs, gort_global_names[g],
+				       one, sizeof(one));
 		if (!global[g]) {
 			if (rc == 0)
 				snprintf(why, whylen,

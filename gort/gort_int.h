@@ -59,4 +59,17 @@ gort_in_sec(const struct gort_secs *secs, enum gort_sec s, uint64_t addr,
 	       secs->hi[s] - addr >= size;
 }
 
+/* decode.c: the symbols the hints of Go major.minor cover (GORT_GLOBALS
+ * or not), at most max into out (static strings); how many. Pure. */
+size_t gort_hint_symbols(int major, int minor, const char **out, size_t max);
+
+/* sym ("runtime.memstats") decoded from img's code with the hint of Go
+ * major.minor, into *addr: 0; -ENOTSUP without hints for that release,
+ * -ESRCH when there is no hint for sym or it does not match (why says
+ * which). For tests and tools; gort_info() uses gort_decode_globals().
+ * Any thread. */
+int gort_decode_symbol(struct elfimg *img, int major, int minor,
+		       const char *sym, uint64_t *addr, char *why,
+		       size_t whylen);
+
 #endif /* PROFD_GORT_INT_H */

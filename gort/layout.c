@@ -146,9 +146,10 @@ gort_version_parse(const char *v, int *major, int *minor)
 	if (*end != '.' || end[1] < '0' || end[1] > '9')
 		return false;
 	b = strtoul(end + 1, &end, 10);
-	/* "go1.19", "go1.19.8", "go1.21rc2", "go1.19beta1" */
-	if (*end && *end != '.' && strncmp(end, "rc", 2) != 0 &&
-	    strncmp(end, "beta", 4) != 0)
+	/* "go1.19", "go1.19.8", "go1.21rc2", "go1.19beta1", and a
+	 * GOEXPERIMENT build's "go1.21 X:loopvar" */
+	if (*end && *end != '.' && *end != ' ' &&
+	    strncmp(end, "rc", 2) != 0 && strncmp(end, "beta", 4) != 0)
 		return false;
 	if (a == 0 || a > 99 || b > 999)
 		return false;
@@ -462,12 +463,38 @@ inflated_size(const unsigned char *p, uint64_t len, bool shf_compressed,
 	return 0;
 }
 
+/* Whether section name is one that libdw needs to read types: libelf
+ * inflates every compressed DWARF section libdw is given when it opens
+ * them, and line tables, location lists and ranges (most of a Go
+ * binary's DWARF besides .debug_info) say nothing about types. */
+static bool
+types_section(const char *name)
+{
+	static const char *const keep[] = {
+		"info", "abbrev", "str", "line_str", "str_offsets", "addr",
+		"types",
+	};
+	size_t i;
+
+	if (strncmp(name, ".debug_", 7) == 0)
+		name += 7;
+	else if (strncmp(name, ".zdebug_", 8) == 0)
+		name += 8;
+	else
+		return false;
+	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (strcmp(name, keep[i]) == 0)
+			return true;
+	return false;
+}
+
 /* A private copy of what libdw reads of img, laid out at the same file
  * offsets over zero pages: the ELF header, the section headers, their
- * names and the DWARF sections. libelf may write to it (it decompresses
- * sections in place of their headers), and it costs the DWARF's size,
- * not the file's. *len is the mapping's length, for munmap; NULL when
- * there is no DWARF, or more of it than MAX_DEBUG_BYTES. */
+ * names and the DWARF sections that describe types. libelf may write to
+ * it (it decompresses sections in place of their headers), and it costs
+ * those sections' size, not the file's. *len is the mapping's length,
+ * for munmap; NULL when there is no DWARF, or more of it than
+ * MAX_DEBUG_BYTES. */
 static unsigned char *
 dwarf_copy(struct elfimg *img, Elf *elf, size_t *len)
 {
@@ -501,8 +528,7 @@ dwarf_copy(struct elfimg *img, Elf *elf, size_t *len)
 			continue;
 		name = elf_strptr(elf, shstrndx, sh.sh_name);
 		if (elf_ndxscn(scn) != shstrndx) {
-			if (!name || (strncmp(name, ".debug_", 7) != 0 &&
-				      strncmp(name, ".zdebug_", 8) != 0))
+			if (!name || !types_section(name))
 				continue;
 			zdebug = name[1] == 'z';
 			total += sh.sh_size;

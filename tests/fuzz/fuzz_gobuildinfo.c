@@ -12,14 +12,6 @@
 #include <errno.h>
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return 0;
-}
-
-int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const size_t vlens[] = { 1, 9, 32, 256 };

@@ -2,6 +2,7 @@
  * each BINARY was built with, read from its DWARF.
  *
  *   gofields BINARY...
+ *   gofields -i BINARY...
  *
  * For each binary (built with DWARF, i.e. without -ldflags=-w), the
  * offset of every GORT_FIELDS entry (gort/gort.h), in that order, with
@@ -11,6 +12,11 @@
  * GORT_FIELDS gets its offset by running that again. Exits 1 when a
  * binary is not Go, has no build info, or its DWARF lacks a field (the
  * table would be wrong), 64 on usage errors.
+ *
+ * With -i, prints what profd makes of each binary instead (gort_info():
+ * version, where the offsets and globals came from, each of them, and
+ * what is missing; for a stripped one, every symbol the decoder has a
+ * hint for); exits 1 when one is not Go.
  */
 #include "gort/gort_int.h"
 #include "space/space.h"
@@ -140,6 +146,61 @@ print_table(const struct release *r, size_t n)
 	printf("};\nconst size_t gort_ntables = %zu;\n", n);
 }
 
+/* Every symbol the decoder has a hint for in gi's release, decoded. */
+static void
+print_hints(struct elfimg *img, const struct gort_info *gi)
+{
+	const char *syms[64];
+	uint64_t addr;
+	char why[256];
+	size_t n, i;
+
+	n = gort_hint_symbols(gi->major, gi->minor, syms, 64);
+	for (i = 0; i < n; i++) {
+		if (gort_decode_symbol(img, gi->major, gi->minor, syms[i],
+				       &addr, why, sizeof(why)) == 0)
+			printf("\thint %s\t%#llx\n", syms[i],
+			       (unsigned long long)addr);
+		else
+			printf("\thint %s\t- (%s)\n", syms[i], why);
+	}
+}
+
+/* gofields -i: gort_info() of path, as text. */
+static bool
+print_info(const char *path)
+{
+	struct elfimg *img = load(path);
+	const struct gort_info *gi = img ? gort_info(img) : NULL;
+	size_t i;
+
+	if (!gi) {
+		fprintf(stderr, "gofields: %s: not a Go executable\n", path);
+		elfimg_put(img);
+		return false;
+	}
+	printf("%s: %s (%d.%d), offsets from %s, globals from %s\n", path,
+	       gi->version, gi->major, gi->minor,
+	       gi->from_dwarf ? "DWARF" : "the table",
+	       gi->stripped ? "code" : ".symtab");
+	for (i = 0; i < GORT_NFIELDS; i++)
+		if (gi->off[i] == GORT_NONE)
+			printf("\t%s.%s\t-\n", gort_field_names[i].type,
+			       gort_field_names[i].path);
+		else
+			printf("\t%s.%s\t%u\n", gort_field_names[i].type,
+			       gort_field_names[i].path, gi->off[i]);
+	for (i = 0; i < GORT_NGLOBALS; i++)
+		printf("\t%s\t%#llx\n", gort_global_names[i],
+		       (unsigned long long)gi->global[i]);
+	if (gi->why[0])
+		printf("\twhy: %s\n", gi->why);
+	if (gi->stripped)
+		print_hints(img, gi);
+	elfimg_put(img);
+	return true;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -148,8 +209,16 @@ main(int argc, char **argv)
 	size_t n = 0, i;
 	int a;
 
+	bool ok = true;
+
+	if (argc > 2 && strcmp(argv[1], "-i") == 0) {
+		for (a = 2; a < argc; a++)
+			ok = print_info(argv[a]) && ok;
+		return ok ? 0 : 1;
+	}
 	if (argc < 2 || argc - 1 > MAX_BINS || argv[1][0] == '-') {
-		fprintf(stderr, "usage: gofields BINARY...\n");
+		fprintf(stderr, "usage: gofields BINARY...\n"
+			"       gofields -i BINARY...\n");
 		return EXIT_USAGE;
 	}
 	for (a = 1; a < argc; a++) {

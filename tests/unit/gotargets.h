@@ -70,4 +70,24 @@ open_image(const char *path)
 	return img;
 }
 
+/* The three builds of gohot (with DWARF, -s -w, cgo) into paths of len
+ * bytes each, and go to check them with; false, with a "# skip" line
+ * saying what is missing, when a test cannot run. */
+static inline bool
+go_targets(char *dwarf, char *stripped, char *cgo, size_t len)
+{
+	if (!target_path("gohot", dwarf, len) ||
+	    !target_path("gohot-stripped", stripped, len) ||
+	    !target_path("gohot-cgo", cgo, len)) {
+		printf("# skip: build/targets/gohot* not built (make targets "
+		       "needs go)\n");
+		return false;
+	}
+	if (!have_go()) {
+		printf("# skip: go not installed\n");
+		return false;
+	}
+	return true;
+}
+
 #endif /* PROFD_TESTS_GOTARGETS_H */

@@ -525,17 +525,8 @@ main(void)
 	size_t n;
 
 	check_not_go();
-	if (!target_path("gohot", dwarf, sizeof(dwarf)) ||
-	    !target_path("gohot-stripped", stripped, sizeof(stripped)) ||
-	    !target_path("gohot-cgo", cgo, sizeof(cgo))) {
-		printf("# skip: build/targets/gohot* not built (make targets "
-		       "needs go)\n");
+	if (!go_targets(dwarf, stripped, cgo, sizeof(dwarf)))
 		return check_report();
-	}
-	if (!have_go()) {
-		printf("# skip: go not installed\n");
-		return check_report();
-	}
 	if (!mkdtemp(tmpdir)) {
 		CHECK(0, "mkdtemp");
 		return check_report();

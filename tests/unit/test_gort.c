@@ -12,8 +12,14 @@
  *     gohot-cgo, gives what their .symtab says;
  *   - gohot-stripped: every field (from the table), every global decoded
  *     and inside the section its kind of data lives in;
+ *   - gohot without its DWARF (strip --strip-debug, as -ldflags=-w
+ *     builds): fields from the table, globals from .symtab;
  *   - a copy of gohot-stripped whose version bytes say go1.09: no
- *     offsets, no globals, and why says so.
+ *     offsets, no globals, and why says so;
+ *   - gohot and gohot-stripped running: what their globals and fields
+ *     point at in the live process is the runtime's (allgs holds
+ *     allglen goroutines, goroutine 1 among them, with sane stacks; every
+ *     M on allm is a thread of the process).
  * And the build-info and version parsers on hand-made inputs. Without the
  * targets or without go, the checks that need them print "# skip".
  */
@@ -24,6 +30,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +56,8 @@ check_version_parse(void)
 	      "go1.19 is 1.19");
 	CHECK(gort_version_parse("go1.21rc2", &a, &b) && a == 1 && b == 21,
 	      "go1.21rc2 is 1.21");
+	CHECK(gort_version_parse("go1.21 X:loopvar", &a, &b) && a == 1 &&
+	      b == 21, "go1.21 X:loopvar is 1.21");
 	CHECK(!gort_version_parse("devel go1.22-abc", &a, &b) && a == 0,
 	      "a devel version is none");
 	CHECK(!gort_version_parse("go1", &a, &b), "go1 is none");
@@ -203,7 +212,40 @@ check_globals_nm(const char *what, const char *bin, const uint64_t *global)
 	}
 }
 
-static void check_table(const struct gort_info *gi);
+/* The table of gi's release (generated from the DWARF of a binary of it)
+ * equals gi's offsets from DWARF: what keeps table.c honest. */
+static void
+check_table(const struct gort_info *gi)
+{
+	const struct gort_table *t = gort_table_find(gi->major, gi->minor);
+	bool seen[GORT_NFIELDS] = { false }, all = true;
+	char msg[160];
+	size_t i, f;
+
+	if (!t) {
+		printf("# skip: no table for %s\n", gi->version);
+		return;
+	}
+	for (i = 0; i < t->nfields; i++) {
+		f = t->fields[i].id;
+		if (f >= GORT_NFIELDS)
+			continue;
+		seen[f] = true;
+		snprintf(msg, sizeof(msg), "table %s: %s %s is DWARF's",
+			 t->version, gort_field_names[f].type,
+			 gort_field_names[f].path[0] ? gort_field_names[f].path
+						     : "size");
+		CHECK_EQ_INT(t->fields[i].off, gi->off[f], msg);
+	}
+	for (f = 0; f < GORT_NFIELDS; f++)
+		if (!seen[f]) {
+			printf("# table %s lacks %s.%s: make gort-table\n",
+			       t->version, gort_field_names[f].type,
+			       gort_field_names[f].path);
+			all = false;
+		}
+	CHECK(all, "the table lists every field");
+}
 
 /* The binary with DWARF and .symtab. */
 static void
@@ -239,38 +281,34 @@ check_gohot(const char *bin)
 	elfimg_put(img);
 }
 
-/* The table of gi's release (generated from the DWARF of a binary of it)
- * equals gi's offsets from DWARF: what keeps table.c honest. */
-static void
-check_table(const struct gort_info *gi)
-{
-	const struct gort_table *t = gort_table_find(gi->major, gi->minor);
-	bool seen[GORT_NFIELDS] = { false }, all = true;
-	char msg[160];
-	size_t i, f;
+#define MAX_HINTS 64
 
-	if (!t) {
-		printf("# skip: no table for %s\n", gi->version);
-		return;
+/* Every hint of gi's release, GORT_GLOBALS or not, decodes what nm says
+ * of bin. */
+static void
+check_hints(const char *what, const char *bin, struct elfimg *img,
+	    const struct gort_info *gi)
+{
+	const char *syms[MAX_HINTS];
+	char why[256], msg[160];
+	uint64_t addr, want;
+	size_t n, i;
+	int rc;
+
+	n = gort_hint_symbols(gi->major, gi->minor, syms, MAX_HINTS);
+	if (n == 0)
+		printf("# skip: no hints for %s\n", gi->version);
+	for (i = 0; i < n; i++) {
+		rc = gort_decode_symbol(img, gi->major, gi->minor, syms[i],
+					&addr, why, sizeof(why));
+		want = nm_addr(bin, syms[i]);
+		snprintf(msg, sizeof(msg), "%s: hint for %s decodes nm's "
+			 "address", what, syms[i]);
+		CHECK(rc == 0 && want && addr == want, msg);
+		if (rc || addr != want)
+			printf("#   got %#" PRIx64 ", want %#" PRIx64 " %s\n",
+			       addr, want, why);
 	}
-	for (i = 0; i < t->nfields; i++) {
-		f = t->fields[i].id;
-		if (f >= GORT_NFIELDS)
-			continue;
-		seen[f] = true;
-		snprintf(msg, sizeof(msg), "table %s: %s.%s is DWARF's",
-			 t->version, gort_field_names[f].type,
-			 gort_field_names[f].path);
-		CHECK_EQ_INT(t->fields[i].off, gi->off[f], msg);
-	}
-	for (f = 0; f < GORT_NFIELDS; f++)
-		if (!seen[f]) {
-			printf("# table %s lacks %s.%s: make gort-table\n",
-			       t->version, gort_field_names[f].type,
-			       gort_field_names[f].path);
-			all = false;
-		}
-	CHECK(all, "the table lists every field");
 }
 
 /* Decoding forced on a binary with .symtab: what .symtab says. */
@@ -296,6 +334,7 @@ check_decode(const char *what, const char *bin)
 		printf("#   %s\n", why);
 	snprintf(msg, sizeof(msg), "%s decoded", what);
 	check_globals_nm(msg, bin, global);
+	check_hints(what, bin, img, gi);
 	elfimg_put(img);
 }
 
@@ -309,6 +348,33 @@ section_of(const struct gort_secs *secs, uint64_t addr)
 		if (gort_in_sec(secs, (enum gort_sec)s, addr, 1))
 			return s;
 	return -1;
+}
+
+/* Every hint decodes in the stripped build too, into the section that
+ * holds the symbol in the build with .symtab (dsecs: its sections). */
+static void
+check_stripped_hints(struct elfimg *img, const struct gort_info *gi,
+		     const char *dwarf_bin, const struct gort_secs *dsecs)
+{
+	const char *syms[MAX_HINTS];
+	struct gort_secs secs;
+	char why[256], msg[160];
+	uint64_t addr;
+	size_t n, i;
+	int want;
+
+	n = gort_hint_symbols(gi->major, gi->minor, syms, MAX_HINTS);
+	if (gort_sections(img, &secs) < 0)
+		n = 0;
+	for (i = 0; i < n; i++) {
+		want = section_of(dsecs, nm_addr(dwarf_bin, syms[i]));
+		snprintf(msg, sizeof(msg), "gohot-stripped: hint for %s "
+			 "decodes, in gohot's section", syms[i]);
+		CHECK(gort_decode_symbol(img, gi->major, gi->minor, syms[i],
+					 &addr, why, sizeof(why)) == 0 &&
+		      want >= 0 &&
+		      gort_in_sec(&secs, (enum gort_sec)want, addr, 8), msg);
+	}
 }
 
 /* -s -w: fields from the table, globals decoded, each in the section
@@ -352,9 +418,77 @@ check_stripped(const char *bin, const char *dwarf_bin)
 		      gort_in_sec(&secs, (enum gort_sec)want, gi->global[g],
 				  8), msg);
 	}
+	check_stripped_hints(img, gi, dwarf_bin, &dsecs);
 out:
 	elfimg_put(img);
 	elfimg_put(dimg);
+}
+
+/* gohot without DWARF but with .symtab, as -ldflags=-w builds it:
+ * offsets from the table, equal to gohot's from DWARF; globals from
+ * .symtab. */
+static void
+check_nodwarf(const char *bin)
+{
+	char path[PATH_MAX], cmd[4 * PATH_MAX];
+	struct elfimg *img = open_image(bin), *nimg;
+	const struct gort_info *gi = gort_info(img), *ngi;
+	size_t f;
+
+	snprintf(path, sizeof(path), "%s/nodwarf", tmpdir);
+	snprintf(cmd, sizeof(cmd), "strip --strip-debug -o '%s' '%s'", path,
+		 bin);
+	if (!gi || system(cmd) != 0) {
+		printf("# skip: strip --strip-debug %s\n", bin);
+		elfimg_put(img);
+		return;
+	}
+	nimg = open_image(path);
+	ngi = gort_info(nimg);
+	CHECK(ngi && !ngi->from_dwarf && !ngi->stripped,
+	      "no DWARF: offsets from the table, globals from .symtab");
+	if (ngi && gort_table_find(ngi->major, ngi->minor)) {
+		for (f = 0; f < GORT_NFIELDS; f++)
+			if (ngi->off[f] != gi->off[f])
+				break;
+		CHECK(f == GORT_NFIELDS, "no DWARF: the offsets of DWARF");
+		CHECK_EQ_STR(ngi->why, "", "no DWARF: nothing missing");
+	}
+	if (ngi)
+		check_globals_nm("no DWARF", path, ngi->global);
+	elfimg_put(nimg);
+	elfimg_put(img);
+	unlink(path);
+}
+
+static unsigned char filebuf[64 << 20];
+
+/* bin into filebuf; its size, or 0. */
+static size_t
+read_bin(const char *bin)
+{
+	FILE *f = fopen(bin, "rb");
+	size_t n;
+
+	if (!f)
+		return 0;
+	n = fread(filebuf, 1, sizeof(filebuf), f);
+	fclose(f);
+	return n < sizeof(filebuf) ? n : 0;
+}
+
+/* The first n bytes of filebuf into the executable out. */
+static bool
+write_bin(const char *out, size_t n)
+{
+	FILE *f = fopen(out, "wb");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fwrite(filebuf, 1, n, f) == n;
+	ok = fclose(f) == 0 && ok;
+	return ok && chmod(out, 0755) == 0;
 }
 
 /* A copy of bin whose build info says go1.09 instead of go1.19 (or
@@ -362,42 +496,74 @@ out:
 static bool
 patch_version(const char *bin, const char *out, char *version, size_t vlen)
 {
-	static unsigned char buf[64 << 20];
-	const unsigned char *magic;
-	size_t n, i;
-	FILE *f;
-	bool ok = false;
+	size_t n = read_bin(bin), i;
+	unsigned char *magic;
 
-	f = fopen(bin, "rb");
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	magic = memmem(buf, n, "\xff Go buildinf:", 14);
-	if (!magic || (size_t)(magic - buf) + 64 > n)
+	magic = n ? memmem(filebuf, n, "\xff Go buildinf:", 14) : NULL;
+	if (!magic || (size_t)(magic - filebuf) + 64 > n)
 		return false;
 	/* the inline version: after the 32-byte header and its length */
 	for (i = 33; i + 4 < 64; i++)
 		if (memcmp(magic + i, "go1.", 4) == 0 &&
 		    magic[i + 4] >= '1' && magic[i + 4] <= '9') {
-			buf[magic - buf + i + 4] = '0';
+			magic[i + 4] = '0';
 			snprintf(version, vlen, "%.*s", (int)magic[32],
 				 (const char *)magic + 33);
-			ok = true;
-			break;
+			return write_bin(out, n);
 		}
-	f = fopen(out, "wb");
-	if (!f)
-		return false;
-	ok = ok && fwrite(buf, 1, n, f) == n;
-	ok = fclose(f) == 0 && ok;
-	return ok && chmod(out, 0755) == 0;
+	return false;
+}
+
+/* A copy of bin in which runtime.forEachG no longer loads allgs with
+ * the instruction go1.19's hint names (48 8b 0d becomes 48 8b 15, a load
+ * into DX): that global must stay unknown, the others not. */
+static void
+check_hint_mismatch(const char *bin)
+{
+	char path[PATH_MAX], msg[160];
+	const struct gort_info *gi;
+	struct elfimg *img = open_image(bin);
+	struct go_fn fn;
+	uint64_t off;
+	size_t n = read_bin(bin), i;
+	bool patched = false;
+
+	if (img && go_fn_by_name(img, "runtime.forEachG", &fn) &&
+	    elfimg_vaddr_to_offset(img, fn.entry, &off) == 0)
+		for (i = off; i + 3 < n && i < off + (fn.end - fn.entry); i++)
+			if (memcmp(filebuf + i, "\x48\x8b\x0d", 3) == 0) {
+				filebuf[i + 2] = 0x15;
+				patched = true;
+				break;
+			}
+	elfimg_put(img);
+	snprintf(path, sizeof(path), "%s/nohint", tmpdir);
+	CHECK(patched && write_bin(path, n), "patch runtime.forEachG");
+	if (!patched)
+		return;
+	img = open_image(path);
+	gi = gort_info(img);
+	CHECK(gi && gi->stripped && gi->global[GORT_G_ALLGS] == 0,
+	      "hint mismatch: runtime.allgs unknown");
+	for (i = 0; gi && i < GORT_NGLOBALS; i++)
+		if (i != GORT_G_ALLGS && !gi->global[i])
+			break;
+	CHECK(gi && i == GORT_NGLOBALS, "hint mismatch: the others known");
+	snprintf(msg, sizeof(msg), "hint mismatch: why names runtime.allgs "
+		 "and runtime.forEachG");
+	CHECK(gi && strstr(gi->why, "runtime.allgs") &&
+	      strstr(gi->why, "runtime.forEachG"), msg);
+	if (gi)
+		printf("#   why: %s\n", gi->why);
+	elfimg_put(img);
+	unlink(path);
 }
 
 static void
 check_unknown(const char *stripped)
 {
-	char path[PATH_MAX], version[64], want[160];
+	char path[PATH_MAX], version[64], want[160], why[256];
+	uint64_t global[GORT_NGLOBALS];
 	const struct gort_info *gi;
 	struct elfimg *img;
 	size_t i;
@@ -425,9 +591,141 @@ check_unknown(const char *stripped)
 		CHECK(strncmp(gi->why, want, strlen(want)) == 0,
 		      "go1.0x: why says which release profd knows");
 		printf("#   why: %s\n", gi->why);
+		CHECK(gort_decode_globals(img, gi->major, gi->minor, global,
+					  why, sizeof(why)) == -ENOTSUP &&
+		      strstr(why, "stripped go1.19 binaries only") &&
+		      global[0] == 0,
+		      "go1.0x: no hints, why names the releases with hints");
 	}
 	elfimg_put(img);
 	unlink(path);
+}
+
+/* ---- a live process ----------------------------------------------------- */
+
+#define MAX_LIVE_G 4096
+#define MAX_LIVE_M 256
+#define G_DEAD 6		/* runtime2.go: _Gdead */
+
+/* Start bin ("ready PID" on its stdout); its PID, or -1. */
+static pid_t
+start_target(const char *bin, FILE **pipe)
+{
+	char cmd[3 * PATH_MAX], line[128];
+	int pid = -1;
+
+	snprintf(cmd, sizeof(cmd), "exec '%s' 1 60", bin);
+	*pipe = popen(cmd, "r");
+	if (!*pipe)
+		return -1;
+	if (!fgets(line, sizeof(line), *pipe) ||
+	    sscanf(line, "ready %d", &pid) != 1) {
+		pclose(*pipe);
+		*pipe = NULL;
+		return -1;
+	}
+	return pid;
+}
+
+static bool
+is_thread(pid_t pid, uint64_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%llu", (int)pid,
+		 (unsigned long long)tid);
+	return tid != 0 && access(path, F_OK) == 0;
+}
+
+/* What gi's globals and fields point at in process pid is the runtime's
+ * own: goroutines on allgs, threads on allm. The ELF addresses are the
+ * process's: gohot is linked as Go links by default on linux/amd64, not
+ * as a PIE. */
+static void
+check_live_runtime(const char *what, pid_t pid, const struct gort_info *gi)
+{
+	static unsigned char g[4096], m[8192];
+	uint64_t allglen = 0, allgs[3] = { 0 }, gp, mp, lo, hi, tid;
+	size_t i, nm = 0, badm = 0, badg = 0, nthreads = 0;
+	bool main_g = false;
+	char msg[160];
+
+	CHECK(gi->off[GORT_F_G_SIZE] <= sizeof(g) &&
+	      gi->off[GORT_F_M_SIZE] <= sizeof(m), "g and m fit the buffers");
+	if (gi->off[GORT_F_G_SIZE] > sizeof(g) ||
+	    gi->off[GORT_F_M_SIZE] > sizeof(m))
+		return;
+	/* allgadd appends to allgs before it stores allglen */
+	CHECK(gort_read(pid, gi->global[GORT_G_ALLGLEN], &allglen, 8) == 0 &&
+	      gort_read(pid, gi->global[GORT_G_ALLGS], allgs, 24) == 0,
+	      "read allglen and allgs");
+	snprintf(msg, sizeof(msg), "%s: allgs holds allglen (%llu) "
+		 "goroutines", what, (unsigned long long)allglen);
+	CHECK(allglen > 0 && allgs[1] >= allglen && allgs[1] < allglen + 64 &&
+	      allgs[1] <= allgs[2] && allgs[1] < MAX_LIVE_G, msg);
+	for (i = 0; i < allglen && i < MAX_LIVE_G; i++) {
+		if (gort_read(pid, allgs[0] + 8 * i, &gp, 8) != 0 ||
+		    gort_read(pid, gp, g, gi->off[GORT_F_G_SIZE]) != 0) {
+			badg++;
+			continue;
+		}
+		main_g = main_g || gort_u64(g, gi->off[GORT_F_G_GOID]) == 1;
+		if (gort_u32(g, gi->off[GORT_F_G_STATUS]) == G_DEAD)
+			continue;
+		lo = gort_u64(g, gi->off[GORT_F_G_STACK_LO]);
+		hi = gort_u64(g, gi->off[GORT_F_G_STACK_HI]);
+		if (lo == 0 || hi <= lo || hi - lo > (1ULL << 30))
+			badg++;
+	}
+	snprintf(msg, sizeof(msg), "%s: every goroutine readable, live ones "
+		 "with a stack (%zu bad)", what, badg);
+	CHECK(badg == 0, msg);
+	snprintf(msg, sizeof(msg), "%s: goroutine 1 on allgs", what);
+	CHECK(main_g, msg);
+	CHECK(gort_read(pid, gi->global[GORT_G_ALLM], &mp, 8) == 0 && mp,
+	      "read allm");
+	for (; mp && nm < MAX_LIVE_M; nm++) {
+		if (gort_read(pid, mp, m, gi->off[GORT_F_M_SIZE]) != 0) {
+			badm++;
+			break;
+		}
+		/* an M joins allm (mcommoninit) before its thread starts
+		 * and sets procid (minit) */
+		tid = gort_u64(m, gi->off[GORT_F_M_PROCID]);
+		if ((tid && !is_thread(pid, tid)) ||
+		    !gort_u64(m, gi->off[GORT_F_M_G0]))
+			badm++;
+		nthreads += is_thread(pid, tid);
+		mp = gort_u64(m, gi->off[GORT_F_M_ALLLINK]);
+	}
+	snprintf(msg, sizeof(msg), "%s: every M on allm (%zu, %zu running) "
+		 "is a thread of the process with a g0 (%zu bad)", what, nm,
+		 nthreads, badm);
+	CHECK(nthreads > 0 && badm == 0, msg);
+}
+
+static void
+check_live(const char *what, const char *bin)
+{
+	struct elfimg *img = open_image(bin);
+	const struct gort_info *gi = gort_info(img);
+	FILE *p = NULL;
+	pid_t pid;
+
+	if (!gi || gi->why[0]) {
+		printf("# skip: %s: %s\n", what, gi ? gi->why : "not Go");
+		elfimg_put(img);
+		return;
+	}
+	pid = start_target(bin, &p);
+	CHECK(pid > 0, "start the target");
+	if (pid > 0) {
+		check_live_runtime(what, pid, gi);
+		kill(pid, SIGKILL);
+	}
+	if (p)
+		pclose(p);
+	elfimg_put(img);
 }
 
 int
@@ -438,17 +736,8 @@ main(void)
 	check_version_parse();
 	check_buildinfo_parse();
 	CHECK(gort_info(NULL) == NULL, "gort_info(NULL) is NULL");
-	if (!target_path("gohot", dwarf, sizeof(dwarf)) ||
-	    !target_path("gohot-stripped", stripped, sizeof(stripped)) ||
-	    !target_path("gohot-cgo", cgo, sizeof(cgo))) {
-		printf("# skip: build/targets/gohot* not built (make targets "
-		       "needs go)\n");
+	if (!go_targets(dwarf, stripped, cgo, sizeof(dwarf)))
 		return check_report();
-	}
-	if (!have_go()) {
-		printf("# skip: go not installed\n");
-		return check_report();
-	}
 	if (!mkdtemp(tmpdir)) {
 		CHECK(0, "mkdtemp");
 		return check_report();
@@ -457,7 +746,11 @@ main(void)
 	check_decode("gohot", dwarf);
 	check_decode("gohot-cgo", cgo);
 	check_stripped(stripped, dwarf);
+	check_nodwarf(dwarf);
 	check_unknown(stripped);
+	check_hint_mismatch(stripped);
+	check_live("gohot live", dwarf);
+	check_live("gohot-stripped live", stripped);
 	rmdir(tmpdir);
 	return check_report();
 }
