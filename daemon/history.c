@@ -790,11 +790,6 @@ bucket_json(struct textbuf *b, const struct hist_bucket_info *o)
 			       o->fig.rss_min, o->fig.rss_max, o->fig.rss_last);
 	else
 		textbuf_printf(b, ",\"rss_bytes\":null");
-	if (o->fig.have_go)
-		textbuf_printf(b, ",\"go_heap_alloc_bytes\":%" PRIu64,
-			       o->fig.go_heap_alloc);
-	else
-		textbuf_printf(b, ",\"go_heap_alloc_bytes\":null");
 	if (!o->fig.have_cgroup)
 		textbuf_printf(b, ",\"cgroup\":null");
 	else if (o->fig.cgroup_has_limit)
@@ -807,6 +802,11 @@ bucket_json(struct textbuf *b, const struct hist_bucket_info *o)
 			       ",\"cgroup\":{\"usage_bytes\":%" PRIu64
 			       ",\"limit_bytes\":null}",
 			       o->fig.cgroup_usage);
+	if (o->fig.have_go)
+		textbuf_printf(b, ",\"go_heap_alloc_bytes\":%" PRIu64,
+			       o->fig.go_heap_alloc);
+	else
+		textbuf_printf(b, ",\"go_heap_alloc_bytes\":null");
 	textbuf_printf(b, ",\"triggers\":[");
 	for (k = 0; k < HIST_BUCKET_TRIGGERS && o->triggers[k][0]; k++) {
 		textbuf_printf(b, "%s", k ? "," : "");

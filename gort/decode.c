@@ -90,10 +90,10 @@ struct hints {
  *                  48 8b 05  mov MemProfileRate(%rip), %rax
  *   makeBucketArray: roundupsize(sz), inlined: class_to_size[...]
  *                  48 8d 0d  lea class_to_size(%rip), %rcx
- *   putfull:       work.full.push(&b.node)
- *                  48 8d 05  lea work(%rip), %rax
  *   mProf_Flush:   mProfCycle.read() (its value, the first field)
- *                  48 8d 1d  lea mProfCycle(%rip), %rbx */
+ *                  48 8d 1d  lea mProfCycle(%rip), %rbx
+ *   putfull:       work.full.push(&b.node)
+ *                  48 8d 05  lea work(%rip), %rax */
 static const struct hint hints_go1_19[] = {
 	{ "runtime.allgs", "runtime.forEachG", { 0x48, 0x8b, 0x0d }, 1, 0, 0,
 	  GORT_SEC_BSS, 24 },
@@ -117,10 +117,10 @@ static const struct hint hints_go1_19[] = {
 	  { 0x48, 0x8b, 0x05 }, 1, 0, 0, GORT_SEC_NOPTRBSS, 8 },
 	{ "runtime.class_to_size", "runtime.makeBucketArray",
 	  { 0x48, 0x8d, 0x0d }, 1, 0, 0, GORT_SEC_NOPTRDATA, 136 },
+	{ "runtime.mProfCycle", "runtime.mProf_Flush", { 0x48, 0x8d, 0x1d }, 1,
+	  0, 0, GORT_SEC_NOPTRBSS, 4 },
 	{ "runtime.work", "runtime.putfull", { 0x48, 0x8d, 0x05 }, 1, 0, 0,
 	  GORT_SEC_BSS, 8 },
-	{ "runtime.mProfCycle", "runtime.mProf_Flush", { 0x48, 0x8d, 0x1d },
-	  1, 0, 0, GORT_SEC_NOPTRBSS, 4 },
 };
 
 static const struct hints releases[] = {

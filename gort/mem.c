@@ -489,7 +489,7 @@ walk_buckets(pid_t pid, uint64_t head, const struct gort_info *gi,
 			*raw = nr;
 		}
 		keep = nstk;
-		if (npcs + keep > pcap) {
+		if (!h->pcs || npcs + keep > pcap) {
 			uint64_t *np;
 
 			pcap = (npcs + keep) * 2 + 256;
