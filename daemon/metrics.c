@@ -355,6 +355,15 @@ static const struct {
 	  "Thread reads that failed for want of a file descriptor (raise "
 	  "LimitNOFILE).",
 	  SST(unreadable) },
+	{ "profd_stack_copy_bytes_total",
+	  "Stack bytes copied inside stops (each thread's copy adapts to "
+	  "the depth its stack had: see --stack-bytes).",
+	  SST(copy_bytes) },
+	{ "profd_stack_copy_short_total",
+	  "Stops whose shortened stack copy turned out too short for the "
+	  "stack (its sample ends in [truncated]; the thread's next stop "
+	  "copies --stack-bytes).",
+	  SST(copy_short) },
 	{ "profd_go_stacks_crossed_total",
 	  "Stops of a Go thread on its system stack (systemstack, mcall, "
 	  "morestack, cgo) that copied the goroutine it serves, so its stack "

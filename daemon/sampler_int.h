@@ -79,6 +79,9 @@ struct thr {
 	/* Go (gostacks.c): the runtime's M this thread is, 0 unknown, and
 	 * the bounds of its system stack (g0) */
 	uint64_t go_m, go_g0_lo, go_g0_hi;
+	/* bytes of stack its next stop copies, 0: --stack-bytes (tick.c,
+	 * adapt_copy) */
+	uint32_t copy_bytes;
 };
 
 /* thr.attributed[] of continuous mode's recorder (history.c). */

@@ -142,6 +142,7 @@ handle_event(struct target *t, const struct pt_event *ev, unsigned *pending)
 			s->valid = snapshot_take(&s->snap, ev->tid) == 0;
 			if (s->valid && h)
 				go_sampler_take(t, h, &s->snap);
+			STAT_ADD(t, copy_bytes, s->snap.len);
 			/* The one read besides the snapshot: whether the
 			 * thread was on a CPU when interrupted (see
 			 * sample_is_biased()), and its counters exactly at
@@ -258,6 +259,8 @@ stop_batch(struct target *t, struct thr **sel, size_t nsel, char *msg,
 		s->valid = false;
 		s->preempted = false;
 		s->thr = h;
+		/* a dump copies all: it is asked for once, and must be whole */
+		s->snap.want = sm->dump_due ? 0 : h->copy_bytes;
 		if (!h->traced) {
 			r = pt_seize(h->tid);
 			if (r == -EPERM) {

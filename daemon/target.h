@@ -152,6 +152,9 @@ struct sampler_stats {
 	uint64_t go_reads, go_read_ns;	/* goroutine dumps, time reading */
 	uint64_t go_read_retries;	/* goroutine stacks read again */
 	uint64_t go_goroutines;		/* listed by the last dump (gauge) */
+	uint64_t copy_bytes;		/* stack bytes copied in stops */
+	uint64_t copy_short;		/* stops whose shortened copy cut the
+					   stack (adapt_copy) */
 	struct hist stop, interrupt;	/* how long stops lasted, and took
 					   to arrive */
 };

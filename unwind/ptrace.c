@@ -198,5 +198,7 @@ snapshot_read_stack(struct snapshot *s, pid_t tid)
 	s->leaf_return = false;
 	/* Keep the registers when SP is not readable: the leaf PC is still
 	 * a valid sample. */
-	return stack_copy(tid, s->sp, s->stack, s->cap, &s->len);
+	return stack_copy(tid, s->sp, s->stack,
+			  s->want && s->want < s->cap ? s->want : s->cap,
+			  &s->len);
 }

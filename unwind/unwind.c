@@ -65,10 +65,16 @@ struct unwinder {
 	struct ehinfo eh[EH_CACHE];
 	unsigned eh_next;
 	struct unwind_stats stats;
+	struct unwind_extent last;	/* of the last unwind_snapshot */
+	bool ran_off;		/* a read fell past the end of the copy */
 };
 
 /* What libunwind's accessors see: the stack copy, and the registers of
  * the frame its cursor was started at. */
+/* A read this far past the end of a stack copy is taken as the copy having
+ * been too short (see unwind_extent), not as a wild address. */
+#define RAN_OFF_SLACK (256u << 10)
+
 struct uarg {
 	struct unwinder *u;
 	const struct snapshot *s;
@@ -253,6 +259,9 @@ access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp,
 		memcpy(valp, s->stack + (addr - s->sp), sizeof(*valp));
 		return 0;
 	}
+	/* just past the copy: a longer copy would have had it */
+	if (addr >= s->sp && addr - s->sp < s->len + RAN_OFF_SLACK)
+		a->u->ran_off = true;
 	if (space_read(a->u->sp, addr, valp, sizeof(*valp)) == sizeof(*valp))
 		return 0;
 	/* JIT code (anonymous executable memory) has no copy here. Without
@@ -416,10 +425,15 @@ copy_word(const unsigned char *buf, uint64_t base, size_t len, uint64_t addr,
 /* The word at addr in the stack copy, or in the copy of the goroutine's
  * stack a Go thread on its system stack switched away from. */
 static bool
-stack_word(const struct snapshot *s, uint64_t addr, uint64_t *val)
+stack_word(const struct snapshot *s, uint64_t addr, uint64_t *val,
+	   bool *ran_off)
 {
-	return copy_word(s->stack, s->sp, s->len, addr, val) ||
-	       copy_word(s->go_stack, s->go_sp, s->go_len, addr, val);
+	if (copy_word(s->stack, s->sp, s->len, addr, val) ||
+	    copy_word(s->go_stack, s->go_sp, s->go_len, addr, val))
+		return true;
+	if (ran_off && addr >= s->sp && addr - s->sp < s->len + RAN_OFF_SLACK)
+		*ran_off = true;
+	return false;
 }
 
 /* How a Go runtime function that switches stacks is crossed. */
@@ -471,7 +485,8 @@ go_switch_kind(struct elfimg *img, uint64_t entry)
  * both alone, which is what a frame-pointer walk gets wrong. */
 static enum step_result
 go_step(const struct snapshot *s, struct wframe *w,
-	const struct go_func_info *gi, struct elfimg *img, bool *jumped)
+	const struct go_func_info *gi, struct elfimg *img, bool *jumped,
+	bool *ran_off)
 {
 	uint64_t at, ra, bp;
 
@@ -508,9 +523,9 @@ go_step(const struct snapshot *s, struct wframe *w,
 		return STEP_OK;
 	}
 	at = w->sp + (uint64_t)gi->spdelta;
-	if (!stack_word(s, at, &ra))
+	if (!stack_word(s, at, &ra, ran_off))
 		return STEP_TRUNC;
-	if (gi->bp_saved && stack_word(s, at - 8, &bp)) {
+	if (gi->bp_saved && stack_word(s, at - 8, &bp, NULL)) {
 		w->bp = bp;
 		w->bp_known = true;
 	}
@@ -586,12 +601,15 @@ unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs,
 	unw_cursor_t c;
 	uint64_t pc, prev_sp = 0;
 	bool truncated = false, started = false, jumped = false;
+	uint64_t hi;
 	size_t n = 0;
 	int rc;
 
 	if (max < 2)
 		return -EINVAL;
 	u->stats.stacks++;
+	u->ran_off = false;
+	hi = s->sp;
 	w.ip = s->regs.rip;
 	w.sp = s->regs.rsp;
 	w.bp = s->regs.rbp;
@@ -629,12 +647,15 @@ unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs,
 		pcs[n] = pc;
 		if (frame_flags)
 			frame_flags[n] = w.exact ? UNW_FRAME_EXACT : 0;
+		if (!jumped && w.sp > hi && w.sp - s->sp <= s->len)
+			hi = w.sp;
 		if (!mod)
 			u->stats.no_module++;
 		n++;
 		prev_sp = w.sp;
 		if (rc == 0) {
-			r = go_step(s, &w, &gi, mod->img, &jumped);
+			r = go_step(s, &w, &gi, mod->img, &jumped,
+				    &u->ran_off);
 			/* crossed to another stack, which may lie below */
 			if (gi.spwrite && r == STEP_OK)
 				prev_sp = 0;
@@ -667,7 +688,15 @@ unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs,
 		u->stats.truncated++;
 	}
 	u->stats.frames += n;
+	u->last.extent = (size_t)(hi - s->sp);
+	u->last.short_copy = truncated && u->ran_off;
 	return (int)n;
+}
+
+void
+unwinder_extent(const struct unwinder *u, struct unwind_extent *out)
+{
+	*out = u->last;
 }
 
 int
@@ -714,7 +743,7 @@ unwind_go_stack(struct elfimg *img, uint64_t bias, const struct snapshot *s,
 			frame_flags[n] = w.exact ? UNW_FRAME_EXACT : 0;
 		n++;
 		prev_sp = w.sp;
-		r = go_step(s, &w, &gi, img, &jumped);
+		r = go_step(s, &w, &gi, img, &jumped, NULL);
 		if (r != STEP_OK) {
 			truncated = r == STEP_TRUNC;
 			break;

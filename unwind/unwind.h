@@ -76,6 +76,7 @@ struct snapshot {
 	size_t len;		/* bytes copied from sp */
 	size_t cap;		/* size of stack[] */
 	unsigned char *stack;	/* caller-owned buffer of cap bytes */
+	size_t want;		/* copy at most this many bytes (0: cap) */
 	/* Go: a thread on its system stack (g0: systemstack, mcall,
 	 * morestack, a cgo call) serves the goroutine it switched away
 	 * from; that goroutine's saved registers (g.sched) and a copy of
@@ -137,6 +138,15 @@ struct unwind_stats {
 	uint64_t stacks, frames, truncated, no_module;
 };
 
+/* How much of a snapshot's stack copy its last unwind used: the offset
+ * from SP of the outermost frame's SP (extent), and whether the walk
+ * stopped at the end of the copy (short: more bytes could have taken it
+ * further). */
+struct unwind_extent {
+	size_t extent;
+	bool short_copy;
+};
+
 /* Unwind snapshot s into at most max frames. pcs[0] is the sampled PC;
  * every caller frame's address is its return address - 1 (the call
  * instruction), unless the frame was interrupted by a signal. When the walk
@@ -149,6 +159,9 @@ int unwind_snapshot(struct unwinder *u, const struct snapshot *s,
 		    uint64_t *pcs, uint8_t *frame_flags, size_t max);
 
 const struct unwind_stats *unwinder_stats(const struct unwinder *u);
+
+/* The extent of the last unwind_snapshot() of u. */
+void unwinder_extent(const struct unwinder *u, struct unwind_extent *out);
 
 /* Unwind Go code only, from s->regs.rip/rsp (s->leaf_return says whether
  * rip is a return address), with the Go table of img (runtime address =
