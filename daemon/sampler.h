@@ -43,6 +43,10 @@ struct target {
 	struct target_opts o;
 	int task_fd;			/* /proc/PID/task */
 
+	/* CPU windows use perf_event (perfsamp.c): set by the sampler
+	 * thread as it starts, read by /metrics (relaxed atomics). */
+	bool perf;
+
 	/* The sampler thread, started and joined by target.c. */
 	pthread_t thread;
 	bool thread_started;

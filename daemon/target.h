@@ -36,6 +36,7 @@ struct target_opts {
 	unsigned max_batch;	/* threads stopped at once */
 	unsigned stop_budget_us; /* summed stop time per tick */
 	bool attach_window;	/* keep threads seized for the window */
+	enum sampler_mode sampler;	/* --sampler */
 	int rt_priority;	/* SCHED_FIFO priority of the sampler, 0:
 				   none */
 	unsigned continuous_hz;	/* --continuous: record at this rate, 0:
@@ -152,6 +153,10 @@ struct sampler_stats {
 	uint64_t go_reads, go_read_ns;	/* goroutine dumps, time reading */
 	uint64_t go_read_retries;	/* goroutine stacks read again */
 	uint64_t go_goroutines;		/* listed by the last dump (gauge) */
+	uint64_t perf_lost;		/* perf_event samples the kernel could
+					   not write (a ring full) */
+	uint64_t perf_unsampled;	/* threads a perf window has no event
+					   for (fds, locked memory) */
 	struct hist stop, interrupt;	/* how long stops lasted, and took
 					   to arrive */
 };
@@ -162,6 +167,7 @@ struct target_stats {
 	unsigned windows_active;	/* windows the sampler runs now */
 	bool history;			/* continuous mode records it */
 	bool triggers;			/* --trigger conditions watch it */
+	bool perf;			/* CPU windows use perf_event */
 	uint64_t history_buckets, history_stacks;
 	uint64_t history_bytes, history_budget;	/* held, and the bound */
 	uint64_t history_evicted;	/* buckets dropped for memory */

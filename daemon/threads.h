@@ -54,6 +54,17 @@ int thr_check(struct target *t, struct thr *h, int r);
  * tick to tick. */
 int scan_threads(struct target *t, enum scan_mode mode, int64_t *unexplained);
 
+/* Bring the table up to date for a tick that stops no thread: only when
+ * the thread count changed or a while has passed (see threads.c). 0, or
+ * -ESRCH when the process is gone. */
+int threads_refresh(struct target *t);
+
+/* The fds profd keeps open per thread (stat, schedstat, perf_event) share
+ * one budget over all targets, half of RLIMIT_NOFILE: take n of it (true)
+ * or, past it, nothing (false); give back n taken. Any thread (atomic). */
+bool threads_fd_reserve(long n);
+void threads_fd_release(long n);
+
 /* Whether h's cached stack is still right: it has not run since. */
 bool cache_valid(const struct thr *h);
 
