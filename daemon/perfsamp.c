@@ -101,10 +101,11 @@ fill_attr(const struct target *t, uint64_t period_ns,
 	a->clockid = CLOCK_MONOTONIC;
 }
 
-/* An event on thread tid with its ring mapped: 0, or -errno. */
+/* An event on thread tid with its ring mapped: 0, or -errno with *what
+ * naming the step that failed. */
 static int
 open_event(const struct target *t, pid_t tid, uint64_t period_ns, int *fdp,
-	   void **ringp, size_t *lenp)
+	   void **ringp, size_t *lenp, const char **what)
 {
 	struct perf_event_attr a;
 	size_t len = (1 + ring_pages(t)) * (size_t)sysconf(_SC_PAGESIZE);
@@ -112,10 +113,12 @@ open_event(const struct target *t, pid_t tid, uint64_t period_ns, int *fdp,
 	int fd, e;
 
 	fill_attr(t, period_ns, &a);
+	*what = "perf_event_open";
 	fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1,
 			  PERF_FLAG_FD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	*what = "mapping the perf_event ring";
 	ring = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (ring == MAP_FAILED) {
 		e = errno;
@@ -128,9 +131,10 @@ open_event(const struct target *t, pid_t tid, uint64_t period_ns, int *fdp,
 	return 0;
 }
 
-/* What an error of perf_event_open means to the person who asked. */
+/* What a refused event (step what, error err) means to the person who
+ * asked, and what would let it be. */
 static void
-refusal(pid_t tid, int err, char *msg, size_t msglen)
+refusal(pid_t tid, const char *what, int err, char *msg, size_t msglen)
 {
 	char paranoid[32] = "?";
 	char *buf = NULL;
@@ -142,24 +146,31 @@ refusal(pid_t tid, int err, char *msg, size_t msglen)
 		paranoid[strcspn(paranoid, "\n")] = '\0';
 		free(buf);
 	}
-	snprintf(msg, msglen,
-		 "perf_event_open on thread %d: %s (perf_event_paranoid %s; "
-		 "the perf_event sampler needs root or CAP_PERFMON, or "
-		 "CAP_SYS_ADMIN)",
-		 (int)tid, strerror(err), paranoid);
+	if (strcmp(what, "perf_event_open") == 0)
+		snprintf(msg, msglen,
+			 "perf_event_open on thread %d: %s (perf_event_paranoid "
+			 "%s; the perf_event sampler needs root or CAP_PERFMON)",
+			 (int)tid, strerror(err), paranoid);
+	else
+		snprintf(msg, msglen,
+			 "%s of thread %d: %s (locked memory: "
+			 "perf_event_mlock_kb, RLIMIT_MEMLOCK, or CAP_IPC_LOCK)",
+			 what, (int)tid, strerror(err));
 }
 
 void
 perfsamp_setup(struct target *t)
 {
 	char msg[PROFD_ERRLEN];
+	const char *what;
 	void *ring;
 	size_t len;
 	bool perf = t->o.sampler == SAMPLER_PERF;
 	int fd, r;
 
 	if (t->o.sampler == SAMPLER_AUTO) {
-		r = open_event(t, t->pid, 1000000000ULL / 99, &fd, &ring, &len);
+		r = open_event(t, t->pid, 1000000000ULL / 99, &fd, &ring, &len,
+			       &what);
 		if (r == 0) {
 			munmap(ring, len);
 			close(fd);
@@ -168,7 +179,7 @@ perfsamp_setup(struct target *t)
 				 "perf_event_open is permitted)",
 				 (int)t->pid);
 		} else {
-			refusal(t->pid, -r, msg, sizeof(msg));
+			refusal(t->pid, what, -r, msg, sizeof(msg));
 			log_info("pid %d: sampler ptrace (--sampler auto: %s)",
 				 (int)t->pid, msg);
 		}
@@ -177,10 +188,11 @@ perfsamp_setup(struct target *t)
 }
 
 /* Give h an event at sm->perf_period, enabled, within the fd budget.
- * -errno when perf_event_open or its ring failed (-ESRCH: the thread is
- * gone); 0 with no event when out of fds (counted). */
+ * -errno when perf_event_open or its ring failed, *what saying which
+ * (-ESRCH: the thread is gone); 0 with no event when out of fds
+ * (counted). */
 static int
-thr_open(struct target *t, struct thr *h)
+thr_open(struct target *t, struct thr *h, const char **what)
 {
 	struct sampler *sm = t->sm;
 	int r;
@@ -193,7 +205,7 @@ thr_open(struct target *t, struct thr *h)
 		return 0;
 	}
 	r = open_event(t, h->tid, sm->perf_period, &h->perf_fd, &h->perf_ring,
-		       &h->perf_len);
+		       &h->perf_len, what);
 	if (r < 0) {
 		threads_fd_release(1);
 		h->perf_fd = -1;
@@ -203,6 +215,7 @@ thr_open(struct target *t, struct thr *h)
 			STAT_ADD(t, perf_unsampled, 1);
 		return r;
 	}
+	*what = "enabling the perf_event";
 	if (ioctl(h->perf_fd, PERF_EVENT_IOC_ENABLE, 0) < 0)
 		return -errno;
 	return 0;
@@ -257,6 +270,7 @@ perfsamp_window_start(struct target *t, struct session *s, char *msg,
 {
 	struct sampler *sm = t->sm;
 	uint64_t period = wanted_period(t, s);
+	const char *what = "perf_event_open", *first_what = what;
 	size_t i, opened = 0;
 	int r, first = 0;
 
@@ -282,15 +296,18 @@ perfsamp_window_start(struct target *t, struct session *s, char *msg,
 			sm->thr[i]->perf_failed = false;
 	}
 	for (i = 0; i < sm->nthr; i++) {
-		r = thr_open(t, sm->thr[i]);
-		if (r < 0 && r != -ESRCH && first == 0)
+		r = thr_open(t, sm->thr[i], &what);
+		if (r < 0 && r != -ESRCH && first == 0) {
 			first = r;
+			first_what = what;
+		}
 		if (sm->thr[i]->perf_fd >= 0)
 			opened++;
 	}
 	if (opened == 0 && !sm->perf_on) {
 		/* the kernel refuses the process: the window cannot run */
-		refusal(t->pid, first ? -first : ESRCH, msg, msglen);
+		refusal(t->pid, first_what, first ? -first : ESRCH, msg,
+			msglen);
 		close_all(t);
 		return first ? first : -ESRCH;
 	}
@@ -456,6 +473,7 @@ perfsamp_tick(struct target *t, struct session **due, size_t ndue)
 {
 	struct sampler *sm = t->sm;
 	uint64_t t0 = mono_ns(), c0 = thread_cpu_ns();
+	const char *what;
 	size_t i;
 	int r;
 
@@ -469,7 +487,7 @@ perfsamp_tick(struct target *t, struct session **due, size_t ndue)
 		goto out;
 	}
 	for (i = 0; r == 0 && sm->perf_on && i < sm->nthr; i++)
-		(void)thr_open(t, sm->thr[i]);
+		(void)thr_open(t, sm->thr[i], &what);
 out:
 	STAT_ADD(t, ticks, 1);
 	STAT_ADD(t, tick_ns, mono_ns() - t0);

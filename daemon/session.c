@@ -115,7 +115,7 @@ session_start(struct target *t, struct session *s)
 	if (s->kind == SESSION_CPU &&
 	    __atomic_load_n(&t->perf, __ATOMIC_RELAXED) &&
 	    perfsamp_window_start(t, s, msg, sizeof(msg)) < 0) {
-		log_warnx("pid %d: %s", (int)t->pid, msg);
+		/* the worker logs the refusal with the request */
 		session_finish(t, s, 503, msg);
 		return;
 	}
