@@ -35,7 +35,8 @@ URL_PATH="/debug/pprof/profile?seconds=$SECS&hz=$HZ"
 # shares PROFILE: "A B C T" - CPU ns in hot_a, hot_b, hot_c, all.
 shares()
 {
-	local f=$TEST_DIR/$(basename "$1").folded
+	local f
+	f=$TEST_DIR/$(basename "$1").folded
 	pdump folded "$1" >"$f" || fail "pprof-dump folded $1 failed"
 	printf '%s %s %s %s\n' "$(fold_sum "$f" hot_a)" "$(fold_sum "$f" hot_b)" \
 	    "$(fold_sum "$f" hot_c)" "$(fold_total "$f")"
