@@ -474,7 +474,6 @@ session_add_perf(struct target *t, struct thr *h, const uint64_t *pcs,
 		if (!ss || !ss->perf || time_ns < ss->start_ns ||
 		    time_ns > __atomic_load_n(&ss->end_ns, __ATOMIC_RELAXED))
 			continue;
-		ss->stops++;
 		if (agg_add(ss->agg, h->tid, h->comm, 0, pcs, n, 1,
 			    (int64_t)period_ns) < 0)
 			ss->lost++;

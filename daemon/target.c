@@ -88,6 +88,8 @@ target_new_hist(pid_t pid, const struct target_opts *o, struct history *lent,
 	}
 	t->pid = pid;
 	t->o = *o;
+	/* auto: resolved as the sampler starts (perfsamp_setup) */
+	t->perf = o->sampler == SAMPLER_PERF;
 	if (o->service)
 		snprintf(t->service, sizeof(t->service), "%s", o->service);
 	t->o.service = NULL;	/* the caller's: t->service is ours */
