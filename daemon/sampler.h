@@ -1,7 +1,8 @@
 /* sampler.h - struct target, which target.c (the API HTTP workers call)
  * and the target's sampler thread share, and the sampler's entry points.
  * Private to daemon/: target.c and the sampler's files (sampler.c,
- * tick.c, threads.c, stops.c, session.c) include it; nothing else does.
+ * tick.c, threads.c, stops.c, session.c, perfsamp.c) include it; nothing
+ * else does.
  *
  * Ownership: target.c allocates and frees the target (target_new,
  * target_free) and, through sampler_new/sampler_free, the sampler's

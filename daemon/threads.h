@@ -8,7 +8,8 @@
  * them all.
  * Threads: the sampler thread only. Reads /proc through file descriptors
  * kept per thread (two each, while all targets together hold less than
- * half of RLIMIT_NOFILE); never calls ptrace, never logs.
+ * half of RLIMIT_NOFILE, a budget perfsamp.c's events share); never calls
+ * ptrace, never logs.
  * Errors: negative errno: -ESRCH, the thread (or, from scan_threads, the
  * process) is gone; -EMFILE, profd is out of file descriptors and could
  * not look this time.
