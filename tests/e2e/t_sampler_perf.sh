@@ -11,7 +11,8 @@
 #   2. its comment says "sampler perf_event" (the reference's "ptrace"),
 #      /metrics profd_sampler_info{sampler="perf_event"} 1, no stop
 #      (profd_stops_total 0) and TracerPid 0 in every thread mid-window,
-#      target unharmed after;
+#      target unharmed after; a wall window beside a perf window runs on
+#      ptrace, the perf window keeps its samples;
 #   3. --sampler auto as root picks perf_event and says so in the log;
 #      --sampler bogus exits 64 with a message;
 #   4. where the kernel refuses the event (here: its ring, with locked
@@ -129,6 +130,28 @@ for th in split-w0 split-w1; do
 	expect_range "thread $th share of the profile (%)" \
 	    "$(pct "$(fold_sum "$FT" "thread=$th")" "$T")" 25 75
 done
+
+# A wall window beside a perf window: the wall one stops threads (ptrace),
+# the CPU one still takes the kernel's samples.
+bg_fetch mixcpu.pb.gz "$BASE/debug/pprof/profile?seconds=3&hz=$PHZ"
+MIX_CPU=$BG_PID
+bg_fetch mixwall.pb.gz "$BASE/debug/pprof/wall?seconds=2&hz=99"
+MIX_WALL=$BG_PID
+bg_wait "$MIX_WALL" mixwall.pb.gz
+expect_profile "wall window beside a perf window" "$TEST_DIR/mixwall.pb.gz" "$BG_CODE"
+bg_wait "$MIX_CPU" mixcpu.pb.gz
+expect_profile "perf window beside a wall window" "$TEST_DIR/mixcpu.pb.gz" "$BG_CODE"
+[[ "$(comment_of "$TEST_DIR/mixwall.pb.gz.summary")" == *", sampler ptrace:"* ]] ||
+    fail "the wall window's comment: $(comment_of "$TEST_DIR/mixwall.pb.gz.summary"), want 'sampler ptrace'"
+[[ "$(comment_of "$TEST_DIR/mixcpu.pb.gz.summary")" == *", sampler perf_event:"* ]] ||
+    fail "the CPU window's comment: $(comment_of "$TEST_DIR/mixcpu.pb.gz.summary"), want 'sampler perf_event'"
+read -r A B C T <<<"$(shares "$TEST_DIR/mixcpu.pb.gz")"
+expect_range "perf window beside a wall window: hot_a+hot_b+hot_c share (%)" \
+    "$(pct "$(awk -v a="$A" -v b="$B" -v c="$C" 'BEGIN { print a + b + c }')" "$T")" 90 100
+[ "$(metric_get profd_stops_total)" -gt 0 ] ||
+    fail "profd_stops_total 0 after a wall window: it did not stop threads"
+ok "a wall window (ptrace, $(metric_get profd_stops_total) stops) and a perf window at once, each with its sampler"
+wait_untraced 5 || fail "profd still attached 5 s after the wall window ended"
 assert_target_ok
 stop_profd
 assert_target_ok
