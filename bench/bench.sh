@@ -3,7 +3,8 @@
 #
 # One run measures, on this machine, with the targets in bench/:
 #   slowdown   work rate without a profiler / with one: profd CPU profiles at
-#              99 and 999 Hz, profd wall profiles at 99 Hz, perf record -F 99
+#              99 and 999 Hz with each sampler (ptrace, the default, and
+#              --sampler perf), profd wall profiles at 99 Hz, perf record -F 99
 #              -g, -F 99 --call-graph dwarf and -F 999 -g, on bench/work with
 #              1, 2 and 8 threads.  Each repetition runs a baseline, every
 #              tool in a shuffled order, a baseline; slowdown = elapsed(tool)
@@ -574,6 +575,7 @@ HAVE_METRICS=0
 HAVE_WALL=0
 HAVE_ATTACH=0
 HAVE_CONT=0
+HAVE_SAMPLER=0
 
 # profd_start TPID TAG [ARGS...]: PFD, BASE, PLOG.
 profd_start()
@@ -768,6 +770,9 @@ profd_probe()
 	if "$PROFD" --continuous=19 -V >/dev/null 2>&1; then
 		HAVE_CONT=1
 	fi
+	if "$PROFD" --sampler perf -V >/dev/null 2>&1; then
+		HAVE_SAMPLER=1
+	fi
 	target_start "$tag" "$BIN/sleepers" -n 3 -a 60 || die "sleepers target does not start"
 	profd_start "$TPID" "$tag" || die "profd does not start: $PROFD"
 	metrics "$BASE" "$tag.metrics" && HAVE_METRICS=1
@@ -830,10 +835,12 @@ perf_end()
 
 # ---- sections ---------------------------------------------------------------------------
 
-SLOW_CFGS=(profd_cpu99 profd_cpu999 profd_wall99 profd_cont19 perf_fp99 perf_dwarf99 perf_fp999 perf_fp19)
+SLOW_CFGS=(profd_cpu99 profd_cpu999 profd_perf99 profd_perf999 profd_wall99 profd_cont19 perf_fp99 perf_dwarf99 perf_fp999 perf_fp19)
 declare -A CFG_LABEL=(
 	[profd_cpu99]="profd CPU profile, 99 Hz"
 	[profd_cpu999]="profd CPU profile, 999 Hz"
+	[profd_perf99]="profd perf 99 Hz"
+	[profd_perf999]="profd perf 999 Hz"
 	[profd_wall99]="profd wall profile, 99 Hz"
 	[profd_cont19]="profd --continuous=19 (recorder, no window)"
 	[perf_fp19]="perf record -F 19 -g"
@@ -847,6 +854,7 @@ cfg_available()
 	case $1 in
 	profd_wall*) [ "$HAVE_WALL" = 1 ] ;;
 	profd_cont*) [ "$HAVE_CONT" = 1 ] ;;
+	profd_perf*) [ "$HAVE_SAMPLER" = 1 ] ;;
 	perf_*) [ "$HAVE_PERF" = 1 ] ;;
 	*) return 0 ;;
 	esac
@@ -881,12 +889,14 @@ run_abort()
 }
 
 # run_work SECTION REP T CFG [SCALE]: one run of the work target under CFG
-# (base1, base2, profd_cpuHZ, profd_wallHZ, perf_fpHZ, perf_dwarfHZ, or
+# (base1, base2, profd_cpuHZ, profd_perfHZ (a CPU profile with --sampler
+# perf), profd_wallHZ, perf_fpHZ, perf_dwarfHZ, or
 # both: profd CPU profile and perf -g at ACC_HZ together), SCALE times the
 # usual work; appends its record.
 run_work()
 {
 	local sec=$1 rep=$2 t=$3 cfg=$4 scale=${5:-1} d tag secs path='' hz='' freq cg rounds
+	local popts=()
 	reap_profds 0
 	d=$OUT/$sec/T$t/rep$rep
 	mkdir -p "$d"
@@ -901,11 +911,12 @@ run_work()
 	    return 1
 	case $cfg in
 	profd_cpu*) path=profile hz=${cfg#profd_cpu} ;;
+	profd_perf*) path=profile hz=${cfg#profd_perf} popts=(--sampler perf) ;;
 	profd_wall*) path=wall hz=${cfg#profd_wall} ;;
 	both) path=profile hz=$ACC_HZ ;;
 	esac
 	if [ -n "$path" ]; then
-		profd_start "$TPID" "$tag" || run_abort || return 1
+		profd_start "$TPID" "$tag" "${popts[@]}" || run_abort || return 1
 		profd_window_begin "$tag" "$path" "$secs" "$hz" || run_abort || return 1
 	fi
 	case $cfg in
@@ -1330,6 +1341,7 @@ report_slowdown()
 			case $cfg in
 			profd_wall*) why="n/a (profd has no /debug/pprof/wall)" ;;
 			profd_cont*) why="n/a (profd has no --continuous)" ;;
+			profd_perf*) why="n/a (profd has no --sampler perf)" ;;
 			*) why="n/a (perf not installed)" ;;
 			esac
 			for t in $THREADS; do cells+=("$why"); done
@@ -1356,7 +1368,7 @@ report_slowdown()
 	if [ -n "${OTHERS_MAX:-}" ] && awk -v m="$OTHERS_MAX" 'BEGIN { exit !(m > 5) }'; then
 		note "WARNING: other processes used up to $(fmt '%.0f' "$OTHERS_MAX") % of a CPU during baseline runs: this machine was not quiet, the slowdowns are disturbed."
 	fi
-	note "profd runs with its default options (attach policy included), one fresh profd per run; perf record -p with -B -N, started with its events disabled and enabled through its control fifo before the release. Work: $ROUNDS rounds per thread (calibrated to ${WORK_SECONDS} s per thread), hot_a/hot_b/hot_c = $CALIB_SPLIT % of a round; $(nproc) vCPUs, so 8 threads oversubscribe 4x. A ratio within the A/A row's range is noise."
+	note "profd runs with its default options (attach policy included; --sampler perf for the profd perf rows), one fresh profd per run; perf record -p with -B -N, started with its events disabled and enabled through its control fifo before the release. Work: $ROUNDS rounds per thread (calibrated to ${WORK_SECONDS} s per thread), hot_a/hot_b/hot_c = $CALIB_SPLIT % of a round; $(nproc) vCPUs, so 8 threads oversubscribe 4x. A ratio within the A/A row's range is noise."
 }
 
 report_profd()
@@ -1364,7 +1376,7 @@ report_profd()
 	local tsv=$OUT/t_profd.tsv t cfg samples el hz cpu cps tps hwm hists p50 p99 mx stops nthr i50 i99
 	row "profd config" threads "samples/run" "Hz per sampled thread" "CPU ms/run" "CPU us/sample" "sampler CPU us/sample" \
 	    "stop p50 us" "stop p99 us" "stop max us" "interrupt p50/p99 us" "peak RSS MB" >"$tsv"
-	for cfg in profd_cpu99 profd_cpu999 profd_wall99 profd_cont19; do
+	for cfg in profd_cpu99 profd_cpu999 profd_perf99 profd_perf999 profd_wall99 profd_cont19; do
 		cfg_available "$cfg" || continue
 		for t in $THREADS; do
 			samples=$(sel samples sec=slow T="$t" cfg="$cfg" | med)

@@ -23,7 +23,8 @@
 	"             [--max-sessions N] [--hz N] [--max-hz N]\n" \
 	"             [--max-seconds N] [--stack-bytes N] [--max-batch N]\n" \
 	"             [--stop-budget-us N] [--attach sample|window]\n" \
-	"             [--rt-priority N] [--debuginfod URL]\n" \
+	"             [--sampler ptrace|perf|auto] [--rt-priority N]\n" \
+	"             [--debuginfod URL]\n" \
 	"             [--debuginfod-timeout N] [--debuginfod-max-size N]\n" \
 	"             [--debuginfod-cache DIR] [--runtime-dir DIR]\n" \
 	"             [--no-guardian] [--continuous[=HZ]]\n" \
@@ -397,6 +398,25 @@ set_attach(const struct opt *o, const char *arg, struct parse_ctx *x)
 }
 
 static int
+set_sampler(const struct opt *o, const char *arg, struct parse_ctx *x)
+{
+	(void)o;
+	if (strcmp(arg, "ptrace") == 0) {
+		x->c->sampler = SAMPLER_PTRACE;
+	} else if (strcmp(arg, "perf") == 0) {
+		x->c->sampler = SAMPLER_PERF;
+	} else if (strcmp(arg, "auto") == 0) {
+		x->c->sampler = SAMPLER_AUTO;
+	} else {
+		snprintf(x->err, x->errlen,
+			 "invalid --sampler '%s': want ptrace, perf or auto",
+			 arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
 set_debug(const struct opt *o, const char *arg, struct parse_ctx *x)
 {
 	(void)o;
@@ -594,6 +614,12 @@ static const struct opt options[] = {
 	  "sample: attach for each sample (default);\n"
 	  "window: stay attached while a window is open",
 	  .set = set_attach },
+	{ "sampler", 0, "MODE",
+	  "how CPU windows sample: ptrace (stop the\n"
+	  "running threads; the default), perf (perf_event:\n"
+	  "nothing stopped; needs root or CAP_PERFMON) or\n"
+	  "auto (perf where permitted, else ptrace)",
+	  .set = set_sampler },
 	{ "rt-priority", 0, "N",
 	  "SCHED_FIFO priority of the sampler thread\n"
 	  "while it holds threads stopped, 0 for none (1)",

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "daemon/daemon.h"
 #include "daemon/trigger.h"
 
 #define PROFD_MAX_PIDS	  64		/* --pid given */
@@ -53,6 +54,7 @@ struct config {
 	unsigned max_batch;	/* threads stopped at once */
 	unsigned stop_budget_us; /* summed stop time per tick */
 	bool attach_window;	/* --attach=window */
+	enum sampler_mode sampler;	/* --sampler */
 	int rt_priority;	/* --rt-priority */
 	int verbosity;		/* LOG_LVL_* */
 	bool help, version;

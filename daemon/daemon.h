@@ -11,4 +11,11 @@
 #define PROFD_MAX_FRAMES  256		/* deeper stacks end in [truncated] */
 #define PROFD_MAX_SESSIONS 16		/* concurrent windows per target */
 
+/* --sampler: how CPU windows take their samples (perfsamp.h). */
+enum sampler_mode {
+	SAMPLER_PTRACE,		/* stop the running threads (the default) */
+	SAMPLER_PERF,		/* perf_event, or a 503 where refused */
+	SAMPLER_AUTO,		/* perf_event where permitted, else ptrace */
+};
+
 #endif /* PROFD_DAEMON_H */

@@ -580,6 +580,7 @@ target_opts_of(const struct config *c, struct target_opts *o)
 	o->max_batch = c->max_batch;
 	o->stop_budget_us = c->stop_budget_us;
 	o->attach_window = c->attach_window;
+	o->sampler = c->sampler;
 	o->rt_priority = c->rt_priority;
 	o->continuous_hz = c->continuous_hz;
 	o->history_s = c->history_s;

@@ -19,6 +19,7 @@
 #include "daemon/guardian.h"
 #include "daemon/memory.h"
 #include "daemon/metrics.h"
+#include "daemon/perfsamp.h"
 #include "daemon/proc.h"
 #include "daemon/registry.h"
 #include "daemon/snapshot.h"
@@ -369,6 +370,15 @@ static const struct {
 	  "morestack, cgo) that copied the goroutine it serves, so its stack "
 	  "goes on into the goroutine's frames.",
 	  SST(go_crossed) },
+	{ "profd_perf_samples_lost_total",
+	  "perf_event samples the kernel could not write because a "
+	  "thread's ring was full (profd late to drain it).",
+	  SST(perf_lost) },
+	{ "profd_perf_threads_unsampled_total",
+	  "Threads a perf_event window could open no event for (file "
+	  "descriptors or locked memory short): their CPU time is in no "
+	  "stack.",
+	  SST(perf_unsampled) },
 	{ "profd_go_goroutine_reads_total",
 	  "Goroutine dumps of a Go target (runtime.allgs read, no thread "
 	  "stopped for it).",
@@ -582,6 +592,14 @@ target_metrics(struct textbuf *b, const struct tinfo *ti, size_t n)
 				       target_counters[k].name, (int)ti[i].pid,
 				       stat_at(&ti[i], target_counters[k].off));
 	}
+	family(b, "profd_sampler_info", "gauge",
+	       "1, labelled with the sampler the target's CPU windows use: "
+	       "ptrace or perf_event (--sampler).");
+	for (i = 0; i < n; i++)
+		textbuf_printf(b,
+			       "profd_sampler_info{pid=\"%d\",sampler=\"%s\"} "
+			       "1\n",
+			       (int)ti[i].pid, perfsamp_name(ti[i].st.perf));
 	family(b, "profd_errors_total", "counter",
 	       "What went wrong while sampling, by kind: unwind (a snapshot "
 	       "that could not be unwound), capture (a sleeping thread's "

@@ -56,6 +56,7 @@
 #include "daemon/guardian.h"
 #include "daemon/history.h"
 #include "daemon/log.h"
+#include "daemon/perfsamp.h"
 #include "daemon/proc.h"
 #include "daemon/profile.h"
 #include "daemon/sampler.h"
@@ -123,7 +124,8 @@ sampler_free(struct sampler *sm)
 	if (!sm)
 		return;
 	warmer_free(sm->warm);
-	threads_free(sm);
+	threads_free(sm);	/* and their perf_event rings */
+	perfsamp_free(sm);
 	for (i = 0; i < sm->nslots; i++) {
 		free(sm->slots[i].snap.stack);
 		free(sm->slots[i].snap.go_stack);
@@ -182,6 +184,7 @@ sampler_setup(struct target *t)
 	sigaddset(&set, SIGWAKE);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	start_timer(t);
+	perfsamp_setup(t);
 	sm->guard = guardian_claim(t->pid);
 	if (t->hist)
 		recorder_start(t, t->o.continuous_hz);
@@ -301,6 +304,36 @@ schedule_next(struct target *t, struct session **due, size_t ndue,
 	}
 }
 
+/* One tick for the due windows, the one place that chooses the sampler:
+ * the windows perf_event feeds (s->perf, set as they started) take their
+ * samples from the kernel's rings (perfsamp.c); the others, and continuous
+ * mode's recorder, from stopped threads (tick.c). */
+static void
+sample_due(struct target *t, struct session **due, size_t ndue)
+{
+	struct sampler *sm = t->sm;
+	struct session *perf[PROFD_MAX_SESSIONS];
+	struct session *stop[PROFD_MAX_SESSIONS];
+	size_t i, nperf = 0, nstop = 0;
+
+	for (i = 0; i < ndue; i++) {
+		if (due[i]->perf)
+			perf[nperf++] = due[i];
+		else
+			stop[nstop++] = due[i];
+	}
+	if (nperf > 0)
+		perfsamp_tick(t, perf, nperf);
+	if (nstop == 0 && !sm->rec_due)
+		return;
+	/* the recorder alone keeps the per-sample attach */
+	if (sm->attach_window && nstop > 0) {
+		seize_all(t);
+		guard_report(t, 0, mono_ns());
+	}
+	tick(t, stop, nstop);
+}
+
 /* Something is due: pass on stops that came late, tick for the due
  * sessions, end the windows the process exec'd under and those whose
  * time is up. Called without t->mu. */
@@ -317,12 +350,7 @@ run_due(struct target *t)
 	ndue = pick_due(t, now, due);
 	sm->rec_due = sm->rec_on && sm->rec_next <= now;
 	if (ndue > 0 || sm->rec_due) {
-		/* the recorder alone keeps the per-sample attach */
-		if (sm->attach_window && ndue > 0) {
-			seize_all(t);
-			guard_report(t, 0, mono_ns());
-		}
-		tick(t, due, ndue);
+		sample_due(t, due, ndue);
 		now = mono_ns();
 		schedule_next(t, due, ndue, now);
 		if (sm->rec_due)
@@ -347,6 +375,7 @@ run_due(struct target *t)
 			session_finish(t, s, 200, NULL);
 		}
 	}
+	perfsamp_idle(t);
 }
 
 /* Shutting down: answer every window, let go of every thread, leave the
@@ -364,6 +393,7 @@ sampler_shutdown(struct target *t)
 		session_finish(t, s, 503, "profd is shutting down");
 	}
 	sessions_fail(t, 503, "profd is shutting down");
+	perfsamp_idle(t);
 	if (sm->ntraced > 0)
 		release_all(t);
 	if (sm->late > 0)

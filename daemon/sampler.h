@@ -1,7 +1,8 @@
 /* sampler.h - struct target, which target.c (the API HTTP workers call)
  * and the target's sampler thread share, and the sampler's entry points.
  * Private to daemon/: target.c and the sampler's files (sampler.c,
- * tick.c, threads.c, stops.c, session.c) include it; nothing else does.
+ * tick.c, threads.c, stops.c, session.c, perfsamp.c) include it; nothing
+ * else does.
  *
  * Ownership: target.c allocates and frees the target (target_new,
  * target_free) and, through sampler_new/sampler_free, the sampler's
@@ -42,6 +43,10 @@ struct target {
 	char service[64];		/* o.service's copy, "" for none */
 	struct target_opts o;
 	int task_fd;			/* /proc/PID/task */
+
+	/* CPU windows use perf_event (perfsamp.c): set by the sampler
+	 * thread as it starts, read by /metrics (relaxed atomics). */
+	bool perf;
 
 	/* The sampler thread, started and joined by target.c. */
 	pthread_t thread;

@@ -1,7 +1,7 @@
 /* sampler_int.h - the sampler thread's private state: its thread table,
  * stop slots, buffers and bookkeeping. Private to the sampler's files
- * (sampler.c, tick.c, threads.c, stops.c, session.c); target.c sees only
- * the pointer t->sm.
+ * (sampler.c, tick.c, threads.c, stops.c, session.c, perfsamp.c);
+ * target.c sees only the pointer t->sm.
  *
  * Ownership: sampler_new allocates a struct sampler and everything it
  * points to; sampler_free frees them (threads_free for the table).
@@ -82,6 +82,13 @@ struct thr {
 	/* bytes of stack its next stop copies, 0: --stack-bytes (tick.c,
 	 * adapt_copy) */
 	uint32_t copy_bytes;
+	/* perf_event (perfsamp.c): the thread's event, -1 none, and its
+	 * ring (perf_len bytes mapped, NULL none); perf_failed: opening
+	 * one failed, not tried again this window */
+	int perf_fd;
+	void *perf_ring;
+	size_t perf_len;
+	bool perf_failed;
 };
 
 /* thr.attributed[] of continuous mode's recorder (history.c). */
@@ -144,6 +151,12 @@ struct sampler {
 	struct warmer *warm;		/* symbolizes new PCs meanwhile */
 	struct htab seen;		/* PCs handed to the warmer */
 	uint64_t seen_gen;		/* space generation they belong to */
+
+	/* perf_event windows (perfsamp.c) */
+	bool perf_on;			/* events open */
+	uint64_t perf_period;		/* their sample period, CPU ns */
+	unsigned char *perf_buf;	/* one record, copied out of a ring */
+	size_t perf_bufsz;
 
 	/* sessions (session.c) */
 	bool execed;			/* it exec'd: see

@@ -14,6 +14,7 @@
 #include "daemon/export.h"
 #include "daemon/history.h"
 #include "daemon/log.h"
+#include "daemon/perfsamp.h"
 #include "daemon/proc.h"
 #include "daemon/profile.h"
 #include "daemon/sampler.h"
@@ -110,14 +111,22 @@ session_start(struct target *t, struct session *s)
 			s->end_ns = s->start_ns;
 		s->next_due = s->start_ns + s->period_ns;
 	}
+	/* a CPU window of the perf_event sampler: the kernel samples */
+	if (s->kind == SESSION_CPU &&
+	    __atomic_load_n(&t->perf, __ATOMIC_RELAXED) &&
+	    perfsamp_window_start(t, s, msg, sizeof(msg)) < 0) {
+		/* the worker logs the refusal with the request */
+		session_finish(t, s, 503, msg);
+		return;
+	}
 	pthread_mutex_lock(&t->mu);
 	t->active[s->slot] = s;
 	t->nactive++;
 	pthread_mutex_unlock(&t->mu);
 	if (s->kind != SESSION_DUMP)
-		log_verbose("pid %d: %s window started: %u s at %u Hz",
+		log_verbose("pid %d: %s window started: %u s at %u Hz (%s)",
 			    (int)t->pid, session_kind_name(s->kind),
-			    s->seconds, s->hz);
+			    s->seconds, s->hz, perfsamp_name(s->perf));
 }
 
 void
@@ -328,6 +337,12 @@ session_settle(struct target *t, struct session *ss)
 
 	if (ss->kind != SESSION_CPU && ss->kind != SESSION_GROWTH)
 		return;
+	if (ss->perf) {
+		/* its samples weigh what the kernel measured; the last of
+		 * them are still in the rings */
+		perfsamp_drain(t);
+		return;
+	}
 	if (scan_threads(t, SCAN_FULL, &unexplained) < 0)
 		return;
 	for (i = 0; i < sm->nthr; i++) {
@@ -441,5 +456,28 @@ session_add_sample(struct target *t, struct session **due, size_t ndue,
 					     pcs, n, s);
 			break;
 		}
+	}
+}
+
+/* A perf_event sample of h taken at time_ns (CLOCK_MONOTONIC) after
+ * period_ns of its CPU time: one sample worth its period in every perf
+ * window open at that time (see session.h). */
+void
+session_add_perf(struct target *t, struct thr *h, const uint64_t *pcs,
+		 size_t n, uint64_t time_ns, uint64_t period_ns)
+{
+	size_t i;
+
+	for (i = 0; i < PROFD_MAX_SESSIONS; i++) {
+		struct session *ss = t->active[i];
+
+		if (!ss || !ss->perf || time_ns < ss->start_ns ||
+		    time_ns > __atomic_load_n(&ss->end_ns, __ATOMIC_RELAXED))
+			continue;
+		if (agg_add(ss->agg, h->tid, h->comm, 0, pcs, n, 1,
+			    (int64_t)period_ns) < 0)
+			ss->lost++;
+		else
+			STAT_ADD(t, samples, 1);
 	}
 }

@@ -52,6 +52,8 @@ struct session {
 	bool early;		/* ended before its time, with its samples
 				   (target_end_windows); atomic */
 	int64_t start_wall;
+	bool perf;		/* a CPU window fed by perf_event
+				   (perfsamp.c), not by stops */
 	struct agg *agg;
 	uint64_t ticks, stops, lost, reused, nonstop, dropped;
 	uint64_t moved;		/* biased samples whose worth went to the
@@ -120,5 +122,12 @@ void session_add_sample(struct target *t, struct session **due, size_t ndue,
 			struct thr *h, const uint64_t *pcs, size_t n,
 			bool partial, const struct slot *s, long nr,
 			uint64_t arg0);
+
+/* A perf_event sample of thread h (perfsamp.c): pcs[0..n), taken at
+ * time_ns (CLOCK_MONOTONIC) after period_ns of h's CPU time, added with
+ * that weight to every perf window (s->perf) open at that time, whether
+ * due now or not. Allocates (the aggregates); space_mu may be held. */
+void session_add_perf(struct target *t, struct thr *h, const uint64_t *pcs,
+		      size_t n, uint64_t time_ns, uint64_t period_ns);
 
 #endif /* PROFD_DAEMON_SESSION_H */

@@ -23,6 +23,7 @@
 #include "daemon/history.h"
 #include "daemon/log.h"
 #include "daemon/memory.h"
+#include "daemon/perfsamp.h"
 #include "daemon/proc.h"
 #include "daemon/profile.h"
 #include "daemon/sampler.h"
@@ -88,6 +89,8 @@ target_new_hist(pid_t pid, const struct target_opts *o, struct history *lent,
 	}
 	t->pid = pid;
 	t->o = *o;
+	/* auto: resolved as the sampler starts (perfsamp_setup) */
+	t->perf = o->sampler == SAMPLER_PERF;
 	if (o->service)
 		snprintf(t->service, sizeof(t->service), "%s", o->service);
 	t->o.service = NULL;	/* the caller's: t->service is ours */
@@ -589,14 +592,14 @@ export_main(void *arg)
 			 (double)s->settled / div, unit, s->moved,
 			 (double)s->unattributed / div, unit);
 	snprintf(comment, sizeof(comment),
-		 "profd %s: pid %d (%s), %s, %.1f s at %u Hz%s: %" PRIu64
-		 " samples, %" PRIu64 " ticks, %" PRIu64 " lost%s",
+		 "profd %s: pid %d (%s), %s, %.1f s at %u Hz, sampler %s%s: "
+		 "%" PRIu64 " samples, %" PRIu64 " ticks, %" PRIu64 " lost%s",
 		 PROFD_VERSION, (int)j->t->pid, j->t->comm,
 		 wall	  ? "wall clock, every thread"
 		 : growth ? "memory growth, page faults of running threads "
 			    "by stack, attributed by sampling"
 			  : "cpu, running threads",
-		 (double)s->duration_ns / 1e9, s->hz,
+		 (double)s->duration_ns / 1e9, s->hz, perfsamp_name(s->perf),
 		 s->exited ? " (process exited)" : "", s->agg->samples,
 		 s->ticks, s->lost, est);
 	/* the "N lost" of the comment, for /metrics */
@@ -1010,6 +1013,7 @@ target_stats(struct target *t, struct target_stats *o)
 	pthread_mutex_unlock(&t->mu);
 	o->history = t->hist != NULL;
 	o->triggers = t->watch != NULL;
+	o->perf = __atomic_load_n(&t->perf, __ATOMIC_RELAXED);
 	if (t->hist) {
 		struct history_mem hm;
 

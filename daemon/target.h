@@ -36,6 +36,7 @@ struct target_opts {
 	unsigned max_batch;	/* threads stopped at once */
 	unsigned stop_budget_us; /* summed stop time per tick */
 	bool attach_window;	/* keep threads seized for the window */
+	enum sampler_mode sampler;	/* --sampler */
 	int rt_priority;	/* SCHED_FIFO priority of the sampler, 0:
 				   none */
 	unsigned continuous_hz;	/* --continuous: record at this rate, 0:
@@ -155,6 +156,10 @@ struct sampler_stats {
 	uint64_t copy_bytes;		/* stack bytes copied in stops */
 	uint64_t copy_short;		/* stops whose shortened copy cut the
 					   stack (adapt_copy) */
+	uint64_t perf_lost;		/* perf_event samples the kernel could
+					   not write (a ring full) */
+	uint64_t perf_unsampled;	/* threads a perf window has no event
+					   for (fds, locked memory) */
 	struct hist stop, interrupt;	/* how long stops lasted, and took
 					   to arrive */
 };
@@ -165,6 +170,7 @@ struct target_stats {
 	unsigned windows_active;	/* windows the sampler runs now */
 	bool history;			/* continuous mode records it */
 	bool triggers;			/* --trigger conditions watch it */
+	bool perf;			/* CPU windows use perf_event */
 	uint64_t history_buckets, history_stacks;
 	uint64_t history_bytes, history_budget;	/* held, and the bound */
 	uint64_t history_evicted;	/* buckets dropped for memory */

@@ -18,6 +18,7 @@
 
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
+#include "daemon/perfsamp.h"
 #include "daemon/proc.h"
 #include "daemon/sampler.h"
 #include "daemon/sampler_int.h"
@@ -60,8 +61,8 @@ thr_find(struct target *t, pid_t tid)
 static long kept_fds;		/* over all targets, atomic */
 static long fd_budget;		/* set once, first use */
 
-static bool
-fds_to_spare(void)
+static long
+budget(void)
 {
 	long b = __atomic_load_n(&fd_budget, __ATOMIC_RELAXED);
 	struct rlimit rl;
@@ -75,7 +76,28 @@ fds_to_spare(void)
 			b = 64;
 		__atomic_store_n(&fd_budget, b, __ATOMIC_RELAXED);
 	}
-	return __atomic_load_n(&kept_fds, __ATOMIC_RELAXED) + 2 <= b;
+	return b;
+}
+
+static bool
+fds_to_spare(void)
+{
+	return __atomic_load_n(&kept_fds, __ATOMIC_RELAXED) + 2 <= budget();
+}
+
+bool
+threads_fd_reserve(long n)
+{
+	if (__atomic_add_fetch(&kept_fds, n, __ATOMIC_RELAXED) <= budget())
+		return true;
+	__atomic_sub_fetch(&kept_fds, n, __ATOMIC_RELAXED);
+	return false;
+}
+
+void
+threads_fd_release(long n)
+{
+	__atomic_sub_fetch(&kept_fds, n, __ATOMIC_RELAXED);
 }
 
 static void
@@ -126,6 +148,7 @@ static void
 thr_free(struct thr *h)
 {
 	thr_close_fds(h);
+	perfsamp_thr_close(h);
 	free(h->cache.pcs);
 	free(h->run.pcs);
 	free(h);
@@ -145,6 +168,7 @@ thr_add(struct target *t, pid_t tid)
 	h->tid = tid;
 	h->hot = true;		/* until proven idle */
 	h->stat_fd = h->sched_fd = -1;
+	h->perf_fd = -1;
 	if (fds_to_spare()) {
 		snprintf(path, sizeof(path), "%d/stat", (int)tid);
 		h->stat_fd = openat(t->task_fd, path, O_RDONLY | O_CLOEXEC);
@@ -497,6 +521,23 @@ scan_threads(struct target *t, enum scan_mode mode, int64_t *unexplained)
 	cool_down(sm, now);
 	return 0;
 }
+/* A tick that stops nothing (the perf_event sampler's): the table is
+ * listed and read again only when the thread count changed, or after
+ * FULL_SCAN_NS, so that new threads get an event and gone ones give
+ * theirs back. */
+int
+threads_refresh(struct target *t)
+{
+	struct sampler *sm = t->sm;
+	uint64_t now = mono_ns();
+	int64_t unexplained = 0;
+
+	if (thread_count(t) == sm->nthreads_prev &&
+	    now - sm->last_full_scan <= FULL_SCAN_NS)
+		return 0;
+	return scan_threads(t, SCAN_FULL, &unexplained);
+}
+
 bool
 cache_valid(const struct thr *h)
 {

@@ -8,7 +8,8 @@
  * them all.
  * Threads: the sampler thread only. Reads /proc through file descriptors
  * kept per thread (two each, while all targets together hold less than
- * half of RLIMIT_NOFILE); never calls ptrace, never logs.
+ * half of RLIMIT_NOFILE, a budget perfsamp.c's events share); never calls
+ * ptrace, never logs.
  * Errors: negative errno: -ESRCH, the thread (or, from scan_threads, the
  * process) is gone; -EMFILE, profd is out of file descriptors and could
  * not look this time.
@@ -53,6 +54,17 @@ int thr_check(struct target *t, struct thr *h, int r);
  * the process CPU time the hot threads do not account for, carried from
  * tick to tick. */
 int scan_threads(struct target *t, enum scan_mode mode, int64_t *unexplained);
+
+/* Bring the table up to date for a tick that stops no thread: only when
+ * the thread count changed or a while has passed (see threads.c). 0, or
+ * -ESRCH when the process is gone. */
+int threads_refresh(struct target *t);
+
+/* The fds profd keeps open per thread (stat, schedstat, perf_event) share
+ * one budget over all targets, half of RLIMIT_NOFILE: take n of it (true)
+ * or, past it, nothing (false); give back n taken. Any thread (atomic). */
+bool threads_fd_reserve(long n);
+void threads_fd_release(long n);
 
 /* Whether h's cached stack is still right: it has not run since. */
 bool cache_valid(const struct thr *h);

@@ -9,7 +9,8 @@
  *      stopping it (stops.c capture_sleeper), else, for a thread blocked
  *      in a system call that restarts transparently, a stop after all.
  * Every PC unwound is handed once to the warmer, which symbolizes it
- * meanwhile. Runs on the sampler thread only.
+ * meanwhile. The perf_event sampler (perfsamp.c) unwinds its samples and
+ * warms their PCs through the same two functions (tick_unwind, tick_warm). Runs on the sampler thread only.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -35,8 +36,8 @@
  * space_mu held. A PC means something else once the maps change, so the
  * set starts over with each new generation. When the set is full (SEEN_MAX
  * PCs), the export resolves the rest. */
-static void
-warm_pcs(struct target *t, const uint64_t *pcs, size_t n)
+void
+tick_warm(struct target *t, const uint64_t *pcs, size_t n)
 {
 	struct sampler *sm = t->sm;
 	uint64_t gen = space_generation(t->space);
@@ -69,9 +70,9 @@ warm_pcs(struct target *t, const uint64_t *pcs, size_t n)
  * frames, or -1 (the process exec'd, or nothing could be unwound). Re-reads
  * the maps, at most once a tick, when the PC is outside every module.
  * Called with space_mu held. */
-static int
-unwind_one(struct target *t, const struct snapshot *snap, bool *refreshed,
-	   bool *partial)
+int
+tick_unwind(struct target *t, const struct snapshot *snap, bool *refreshed,
+	    bool *partial)
 {
 	struct sampler *sm = t->sm;
 	char msg[PROFD_ERRLEN];
@@ -231,13 +232,13 @@ stop_and_sample(struct target *t, struct session **due, size_t ndue,
 			s->defer = nagain && sample_is_biased(s);
 			if (s->defer)
 				sm->again[(*nagain)++] = h;
-			k = unwind_one(t, &s->snap, refreshed, &partial);
+			k = tick_unwind(t, &s->snap, refreshed, &partial);
 			adapt_copy(t, h, &s->snap, k);
 			if (k < 1)
 				continue;
 			cache_store(&h->cache, sm->pcs, (size_t)k, partial,
 				    h->cpu_ns, h->slices);
-			warm_pcs(t, sm->pcs, (size_t)k);
+			tick_warm(t, sm->pcs, (size_t)k);
 			h->read_gen = sm->tick_gen;
 			session_add_sample(t, due, ndue, h, sm->pcs, (size_t)k,
 					   partial, s, -1, 0);
@@ -392,9 +393,9 @@ sample_sleeper(struct target *t, struct session **due, size_t ndue,
 	snap->want = 0;		/* no stop: no cost to the thread */
 	if (capture_sleeper(t, h, snap, &sc) == 0) {
 		STAT_ADD(t, nonstop_captures, 1);
-		n = unwind_one(t, snap, refreshed, &partial);
+		n = tick_unwind(t, snap, refreshed, &partial);
 		if (n >= 1)
-			warm_pcs(t, sm->pcs, (size_t)n);
+			tick_warm(t, sm->pcs, (size_t)n);
 	} else {
 		STAT_ADD(t, nonstop_failures, 1);
 		sc.nr = -1;

@@ -128,6 +128,21 @@ main(void)
 	CHECK_EQ_INT(c.hz, 99, "default hz 99");
 	CHECK_EQ_INT(c.max_seconds, 600, "default max seconds 600");
 	CHECK_EQ_INT(c.verbosity, LOG_LVL_INFO, "default verbosity");
+	CHECK_EQ_INT(c.sampler, SAMPLER_PTRACE, "default sampler ptrace");
+	CHECK_EQ_INT(parse(&c, err, "-p", "7", "--sampler", "perf", NULL), 0,
+		     "--sampler perf");
+	CHECK_EQ_INT(c.sampler, SAMPLER_PERF, "--sampler perf: SAMPLER_PERF");
+	CHECK_EQ_INT(parse(&c, err, "-p", "7", "--sampler=auto", NULL), 0,
+		     "--sampler=auto");
+	CHECK_EQ_INT(c.sampler, SAMPLER_AUTO, "--sampler auto: SAMPLER_AUTO");
+	CHECK_EQ_INT(parse(&c, err, "-p", "7", "--sampler", "ptrace", NULL), 0,
+		     "--sampler ptrace");
+	CHECK_EQ_INT(c.sampler, SAMPLER_PTRACE, "--sampler ptrace");
+	CHECK_EQ_INT(parse(&c, err, "-p", "7", "--sampler", "bpf", NULL),
+		     -EINVAL, "--sampler bpf");
+	CHECK(strstr(err, "--sampler 'bpf'") != NULL &&
+		      strstr(err, "ptrace, perf or auto") != NULL,
+	      "--sampler bpf: the message names the choices");
 
 	CHECK_EQ_INT(parse(&c, err, "-p", "7", "-l", ":8005", "--hz", "999",
 			   "--max-seconds", "60", "-v", NULL),
