@@ -22,7 +22,8 @@
 	"             [--tls-cert FILE --tls-key FILE] [--max-targets N]\n" \
 	"             [--max-sessions N] [--hz N] [--max-hz N]\n" \
 	"             [--max-seconds N] [--stack-bytes N] [--max-batch N]\n" \
-	"             [--stop-budget-us N] [--attach sample|window]\n" \
+	"             [--stop-budget-us N] [--max-stop-us N]\n" \
+	"             [--attach sample|window]\n" \
 	"             [--sampler ptrace|perf|auto] [--rt-priority N]\n" \
 	"             [--debuginfod URL]\n" \
 	"             [--debuginfod-timeout N] [--debuginfod-max-size N]\n" \
@@ -610,6 +611,11 @@ static const struct opt options[] = {
 	  "summed stop time per tick before the rest\n"
 	  "waits for the next tick (5000)",
 	  .set = set_num, FIELD(stop_budget_us), 1, 10000000 },
+	{ "max-stop-us", 0, "N",
+	  "how long a stop may hold a thread: past it, or\n"
+	  "when profd waits that long for a CPU, no stop\n"
+	  "is started for a while (1000)",
+	  .set = set_num, FIELD(max_stop_us), 100, 1000000 },
 	{ "attach", 0, "MODE",
 	  "sample: attach for each sample (default);\n"
 	  "window: stay attached while a window is open",
@@ -925,6 +931,7 @@ set_defaults(struct config *c)
 	c->stack_bytes = 32768;
 	c->max_batch = 16;
 	c->stop_budget_us = 5000;
+	c->max_stop_us = 1000;
 	c->rt_priority = 1;
 	c->verbosity = LOG_LVL_INFO;
 	c->debuginfod_timeout = 10;

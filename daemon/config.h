@@ -53,6 +53,7 @@ struct config {
 	unsigned stack_bytes;	/* stack copied per sample */
 	unsigned max_batch;	/* threads stopped at once */
 	unsigned stop_budget_us; /* summed stop time per tick */
+	unsigned max_stop_us;	/* --max-stop-us */
 	bool attach_window;	/* --attach=window */
 	enum sampler_mode sampler;	/* --sampler */
 	int rt_priority;	/* --rt-priority */

@@ -579,6 +579,7 @@ target_opts_of(const struct config *c, struct target_opts *o)
 	o->max_hz = c->max_hz;
 	o->max_batch = c->max_batch;
 	o->stop_budget_us = c->stop_budget_us;
+	o->max_stop_us = c->max_stop_us;
 	o->attach_window = c->attach_window;
 	o->sampler = c->sampler;
 	o->rt_priority = c->rt_priority;

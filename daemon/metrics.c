@@ -356,6 +356,16 @@ static const struct {
 	  "Thread reads that failed for want of a file descriptor (raise "
 	  "LimitNOFILE).",
 	  SST(unreadable) },
+	{ "profd_stop_bound_breaches_total",
+	  "Stops that held a thread longer than --max-stop-us, or batches "
+	  "of stops during which profd waited that long for a CPU; each "
+	  "starts a backoff without stops (100 ms, doubling to 2 s).",
+	  SST(stop_breaches) },
+	{ "profd_ticks_unstopped_total",
+	  "Ticks that started no stop because profd was short of CPU: it "
+	  "had waited more than --max-stop-us for one since its last tick, "
+	  "or was backing off after a breach.",
+	  SST(ticks_unstopped) },
 	{ "profd_stack_copy_bytes_total",
 	  "Stack bytes copied inside stops (each thread's copy adapts to "
 	  "the depth its stack had: see --stack-bytes).",

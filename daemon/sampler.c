@@ -106,6 +106,7 @@ sampler_new(struct target *t)
 		return NULL;
 	}
 	sm->attach_window = t->o.attach_window;
+	sm->self_sched_fd = -1;
 	sm->cpu_clock_ok = clock_getcpuclockid(t->pid, &sm->cpu_clock) == 0;
 	htab_init(&sm->seen, 0, SEEN_MAX);	/* allocates nothing yet */
 	sm->warm = warmer_new();
@@ -184,6 +185,7 @@ sampler_setup(struct target *t)
 	sigaddset(&set, SIGWAKE);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	start_timer(t);
+	stop_guard_open(t);
 	perfsamp_setup(t);
 	sm->guard = guardian_claim(t->pid);
 	if (t->hist)
@@ -393,6 +395,7 @@ sampler_shutdown(struct target *t)
 		session_finish(t, s, 503, "profd is shutting down");
 	}
 	sessions_fail(t, 503, "profd is shutting down");
+	stop_guard_close(t);
 	perfsamp_idle(t);
 	if (sm->ntraced > 0)
 		release_all(t);

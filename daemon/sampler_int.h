@@ -137,6 +137,15 @@ struct sampler {
 	struct guard_slot *guard;	/* what the guardian sees of us */
 	bool guard_active;		/* a window was open at last look */
 
+	/* the bound of a stop (stops.c, stop_guard): the sampler thread's
+	 * own schedstat (-1: none), its run delay at the end of the last
+	 * tick and before the batch in flight, and the backoff after a
+	 * breach */
+	int self_sched_fd;
+	uint64_t rd_tick_end, rd_batch;
+	uint64_t backoff_until, backoff_ns;
+	bool breached;			/* in this tick */
+
 	/* whole Go stacks (gostacks.c) */
 	struct go_sampler go;
 

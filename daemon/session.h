@@ -56,6 +56,7 @@ struct session {
 				   (perfsamp.c), not by stops */
 	struct agg *agg;
 	uint64_t ticks, stops, lost, reused, nonstop, dropped;
+	uint64_t unstopped;	/* ticks that started no stop (stop_guard) */
 	uint64_t moved;		/* biased samples whose worth went to the
 				   thread's last fair sample's stack */
 	uint64_t settled;	/* CPU ns (bytes) added as the window ended

@@ -101,6 +101,8 @@ release(struct target *t, struct thr *h, pid_t tid, int sig)
 	untraced(t, h);
 }
 
+static void breach(struct target *t);
+
 /*
  * Handle one stop or exit reported by waitpid. Every branch that finds the
  * thread stopped lets it go before returning.
@@ -155,9 +157,13 @@ handle_event(struct target *t, const struct pt_event *ev, unsigned *pending)
 		}
 		release(t, h, ev->tid, resume_sig);
 		if (s) {
+			uint64_t held = mono_ns() - s->t_stop;
+
 			hist_add(&t->stats.interrupt, s->t_stop - s->t_int);
-			hist_add(&t->stats.stop, mono_ns() - s->t_stop);
+			hist_add(&t->stats.stop, held);
 			STAT_ADD(t, stops, 1);
+			if (held > (uint64_t)t->o.max_stop_us * 1000)
+				breach(t);
 		}
 		break;
 	case PT_EV_GROUP_STOP:
@@ -208,6 +214,9 @@ service_events(struct target *t)
 	}
 }
 
+/* How long collect_stops polls before it blocks. */
+#define SPIN_NS 100000ULL
+
 /* Handle stops and exits as waitpid reports them while *left > 0 (a
  * counter handle_event decrements, directly or through pending), until the
  * deadline: the timer's signal interrupts the blocking wait. */
@@ -216,8 +225,24 @@ collect_stops(struct target *t, uint64_t deadline, const unsigned *left,
 	      unsigned *pending)
 {
 	struct pt_event ev;
+	uint64_t spin_end = mono_ns() + SPIN_NS;
 
 	guard_report(t, 0, deadline);
+	/* A sampler that sleeps until the stop arrives must win a CPU again
+	 * to let the thread go: one short of CPU (its cgroup's share spent)
+	 * then holds it for as long as it waits. Polling for the first
+	 * SPIN_NS keeps the CPU it has, and a stop of a running thread
+	 * arrives well within that (an IPI and a trap). */
+	while (*left > 0 && mono_ns() < spin_end) {
+		int w = pt_wait(&ev, false);
+
+		if (w < 0)
+			break;
+		if (w == 0)
+			continue;
+		handle_event(t, &ev, pending);
+		guard_report(t, 0, deadline);
+	}
 	arm_deadline(t, deadline);
 	while (*left > 0) {
 		int w = pt_wait(&ev, true);
@@ -252,6 +277,7 @@ stop_batch(struct target *t, struct thr **sel, size_t nsel, char *msg,
 
 	/* before the first INTERRUPT: the guardian must never miss a hold */
 	guard_report(t, (unsigned)nsel, mono_ns() + wait_ns);
+	stop_guard_batch_begin(t);
 	for (i = 0; i < nsel; i++) {
 		struct thr *h = sel[i];
 		struct slot *s = &sm->slots[i];
@@ -308,6 +334,7 @@ seized:
 		pending++;
 	}
 	collect_stops(t, mono_ns() + wait_ns, &pending, &pending);
+	stop_guard_batch_end(t);
 	if (pending > 0) {
 		/* A thread that went into uninterruptible sleep between our
 		 * read of its state and the interrupt stops only when it
@@ -394,6 +421,104 @@ out:
 	close(fd);
 	return r;
 }
+/* ---- the bound of a stop (stops.h) ------------------------------------- */
+
+#define BACKOFF_MIN_NS 100000000ULL	/* 100 ms */
+#define BACKOFF_MAX_NS 2000000000ULL	/* 2 s */
+
+void
+stop_guard_open(struct target *t)
+{
+	t->sm->self_sched_fd =
+		open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+}
+
+void
+stop_guard_close(struct target *t)
+{
+	if (t->sm->self_sched_fd >= 0)
+		close(t->sm->self_sched_fd);
+	t->sm->self_sched_fd = -1;
+}
+
+/* How long the sampler thread has waited on a runqueue so far (ns, the
+ * second field of its schedstat); 0 when unknown. */
+static uint64_t
+self_run_delay(const struct sampler *sm)
+{
+	char b[96];
+	unsigned long long run, wait;
+	ssize_t n;
+
+	if (sm->self_sched_fd < 0)
+		return 0;
+	n = pread(sm->self_sched_fd, b, sizeof(b) - 1, 0);
+	if (n <= 0)
+		return 0;
+	b[n] = '\0';
+	if (sscanf(b, "%llu %llu", &run, &wait) != 2)
+		return 0;
+	return (uint64_t)wait;
+}
+
+static void
+breach(struct target *t)
+{
+	struct sampler *sm = t->sm;
+
+	STAT_ADD(t, stop_breaches, 1);
+	if (sm->breached)
+		return;		/* once per tick */
+	sm->breached = true;
+	sm->backoff_ns = sm->backoff_ns ? sm->backoff_ns * 2 : BACKOFF_MIN_NS;
+	if (sm->backoff_ns > BACKOFF_MAX_NS)
+		sm->backoff_ns = BACKOFF_MAX_NS;
+	sm->backoff_until = mono_ns() + sm->backoff_ns;
+}
+
+bool
+stop_guard_tick(struct target *t)
+{
+	struct sampler *sm = t->sm;
+	uint64_t rd, bound = (uint64_t)t->o.max_stop_us * 1000;
+
+	sm->breached = false;
+	if (mono_ns() < sm->backoff_until)
+		return false;
+	rd = self_run_delay(sm);
+	if (rd && sm->rd_tick_end && rd - sm->rd_tick_end > bound)
+		return false;
+	return true;
+}
+
+void
+stop_guard_tick_end(struct target *t)
+{
+	struct sampler *sm = t->sm;
+
+	sm->rd_tick_end = self_run_delay(sm);
+	/* a tick without a breach, past the backoff: start afresh */
+	if (!sm->breached && mono_ns() >= sm->backoff_until)
+		sm->backoff_ns = 0;
+}
+
+void
+stop_guard_batch_begin(struct target *t)
+{
+	t->sm->rd_batch = self_run_delay(t->sm);
+}
+
+void
+stop_guard_batch_end(struct target *t)
+{
+	struct sampler *sm = t->sm;
+	uint64_t rd = self_run_delay(sm);
+
+	if (rd && sm->rd_batch &&
+	    rd - sm->rd_batch > (uint64_t)t->o.max_stop_us * 1000)
+		breach(t);
+}
+
 /* Seize every thread not traced yet (new threads appear every scan). */
 void
 seize_all(struct target *t)

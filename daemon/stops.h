@@ -14,8 +14,10 @@
  *     refused, stop_batch asks /proc why (proc_tracer and
  *     proc_check_traceable read files into malloc'd buffers) while
  *     threads interrupted earlier in the same batch may be stopped.
- *   - Every wait blocks in waitpid and is cut short by the deadline timer
- *     (SIGWAKE, no SA_RESTART): nothing spins.
+ *   - A wait polls waitpid for 100 us at most (a sampler that slept
+ *     until the stop arrived would have to win a CPU again to release
+ *     it), then blocks in waitpid, cut short by the deadline timer
+ *     (SIGWAKE, no SA_RESTART).
  *   - The guardian (guardian.c) is told what the sampler holds before the
  *     first interrupt and after every change (guard_report), so a sampler
  *     that stops running while threads wait for it is found.
@@ -84,6 +86,27 @@ int capture_sleeper(struct target *t, struct thr *h, struct snapshot *s,
 
 /* --attach=window: seize every thread not traced yet. */
 void seize_all(struct target *t);
+
+/*
+ * The bound of a stop (--max-stop-us). Only the sampler thread can let a
+ * thread it stopped go, so a sampler kept off the CPU (other work, its
+ * cgroup's CPU share or quota) keeps the thread stopped meanwhile. What
+ * profd does about it: it starts no stop while it is short of CPU (it
+ * waited more than the bound for a CPU since its last tick ended), and a
+ * stop that lasted longer than the bound, or a batch during which the
+ * sampler waited that long for a CPU, is a breach
+ * (profd_stop_bound_breaches_total): no stop is started for 100 ms, then
+ * 200 ms... up to 2 s while breaches go on. Thread dumps stop threads
+ * whatever the state (they are asked for once); their breaches count.
+ */
+void stop_guard_open(struct target *t);
+void stop_guard_close(struct target *t);
+/* Whether this tick may start stops (not a dump's: always). */
+bool stop_guard_tick(struct target *t);
+/* The end of a tick, and around each batch of stops. */
+void stop_guard_tick_end(struct target *t);
+void stop_guard_batch_begin(struct target *t);
+void stop_guard_batch_end(struct target *t);
 
 /* Let every seized thread go (interrupt it, detach on the stop), waiting
  * for at most 200 ms. */

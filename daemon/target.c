@@ -575,7 +575,7 @@ export_main(void *arg)
 {
 	struct export_job *j = arg;
 	struct session *s = j->s;
-	char comment[768], est[256];
+	char comment[896], est[256], unst[96];
 	struct export_info info;
 	bool wall = s->kind == SESSION_WALL;
 	bool growth = s->kind == SESSION_GROWTH;
@@ -591,9 +591,15 @@ export_main(void *arg)
 			 "(threads never sampled running)",
 			 (double)s->settled / div, unit, s->moved,
 			 (double)s->unattributed / div, unit);
+	unst[0] = '\0';
+	if (s->unstopped)
+		snprintf(unst, sizeof(unst),
+			 "; %" PRIu64 " ticks stopped no thread: profd was "
+			 "short of CPU (--max-stop-us)",
+			 s->unstopped);
 	snprintf(comment, sizeof(comment),
 		 "profd %s: pid %d (%s), %s, %.1f s at %u Hz, sampler %s%s: "
-		 "%" PRIu64 " samples, %" PRIu64 " ticks, %" PRIu64 " lost%s",
+		 "%" PRIu64 " samples, %" PRIu64 " ticks, %" PRIu64 " lost%s%s",
 		 PROFD_VERSION, (int)j->t->pid, j->t->comm,
 		 wall	  ? "wall clock, every thread"
 		 : growth ? "memory growth, page faults of running threads "
@@ -601,7 +607,7 @@ export_main(void *arg)
 			  : "cpu, running threads",
 		 (double)s->duration_ns / 1e9, s->hz, perfsamp_name(s->perf),
 		 s->exited ? " (process exited)" : "", s->agg->samples,
-		 s->ticks, s->lost, est);
+		 s->ticks, s->lost, unst, est);
 	/* the "N lost" of the comment, for /metrics */
 	STAT_ADD(j->t, samples_lost, s->lost);
 	memset(&info, 0, sizeof(info));

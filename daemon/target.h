@@ -35,6 +35,7 @@ struct target_opts {
 	unsigned max_hz;
 	unsigned max_batch;	/* threads stopped at once */
 	unsigned stop_budget_us; /* summed stop time per tick */
+	unsigned max_stop_us;	/* a stop's bound (stops.c, stop_guard) */
 	bool attach_window;	/* keep threads seized for the window */
 	enum sampler_mode sampler;	/* --sampler */
 	int rt_priority;	/* SCHED_FIFO priority of the sampler, 0:
@@ -153,6 +154,10 @@ struct sampler_stats {
 	uint64_t go_reads, go_read_ns;	/* goroutine dumps, time reading */
 	uint64_t go_read_retries;	/* goroutine stacks read again */
 	uint64_t go_goroutines;		/* listed by the last dump (gauge) */
+	uint64_t stop_breaches;		/* stops past --max-stop-us, or held
+					   while profd waited that long */
+	uint64_t ticks_unstopped;	/* ticks that started no stop: profd
+					   was short of CPU (stop_guard) */
 	uint64_t copy_bytes;		/* stack bytes copied in stops */
 	uint64_t copy_short;		/* stops whose shortened copy cut the
 					   stack (adapt_copy) */

@@ -535,6 +535,14 @@ tick(struct target *t, struct session **due, size_t ndue)
 		goto out;
 	nrun = select_running(sm, due, ndue, faults_only);
 	nagain = 0;
+	/* profd short of CPU: a stop now could outlast --max-stop-us; the
+	 * running threads' CPU time waits for their next sample */
+	if (!dump && !stop_guard_tick(t)) {
+		STAT_ADD(t, ticks_unstopped, 1);
+		for (k = 0; k < ndue; k++)
+			due[k]->unstopped++;
+		nrun = 0;
+	}
 	/* stopping again is for CPU and growth weights only */
 	r = stop_and_sample(t, due, ndue, sm->run, nrun, &used, msg,
 			    sizeof(msg), &refreshed, weights ? &nagain : NULL,
@@ -557,6 +565,7 @@ tick(struct target *t, struct session **due, size_t ndue)
 			ptrace_refused(t, msg);
 	}
 out:
+	stop_guard_tick_end(t);
 	STAT_ADD(t, ticks, 1);
 	STAT_ADD(t, tick_ns, mono_ns() - t0);
 	STAT_ADD(t, tick_cpu_ns, thread_cpu_ns() - c0);
