@@ -39,18 +39,6 @@ static const enum gort_field needed_fields[] = {
 };
 static const enum gort_global needed_globals[] = { GORT_G_ALLM };
 
-static uint32_t
-max_off(const struct gort_info *gi, const enum gort_field *f, size_t n)
-{
-	uint32_t m = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (gi->off[f[i]] > m)
-			m = gi->off[f[i]];
-	return m + 8;
-}
-
 static void
 setup(struct target *t)
 {
@@ -71,8 +59,8 @@ setup(struct target *t)
 			     needed_globals, 1, err, sizeof(err)))
 		return;
 	/* everything read below must fit the buffers */
-	if (max_off(gi, needed_fields, 4) > M_READ ||
-	    max_off(gi, needed_fields + 4, 5) > G_HDR_READ)
+	if (gort_fields_end(gi, needed_fields, 4) > M_READ ||
+	    gort_fields_end(gi, needed_fields + 4, 5) > G_HDR_READ)
 		return;
 	g->vdso = gi->off[GORT_F_M_VDSOSP] != GORT_NONE &&
 		  gi->off[GORT_F_M_VDSOPC] != GORT_NONE &&
@@ -90,7 +78,7 @@ walk_ms(struct target *t)
 	struct go_sampler *g = &t->sm->go;
 	const struct gort_info *gi = g->gi;
 	unsigned char mb[M_READ], gb[16];
-	uint32_t mlen = max_off(gi, needed_fields, 4);
+	uint32_t mlen = gort_fields_end(gi, needed_fields, 4);
 	uint64_t m, g0;
 	size_t n = 0;
 
@@ -207,7 +195,7 @@ go_sampler_take(struct target *t, struct thr *h, struct snapshot *s)
 	}
 	if (w[0] == 0)
 		return;
-	glen = max_off(gi, needed_fields + 4, 5);
+	glen = gort_fields_end(gi, needed_fields + 4, 5);
 	if (gort_read(t->pid, w[0], gh, glen) < 0)
 		return;
 	sp = gort_u64(gh, gi->off[GORT_F_G_SCHED_SP]);

@@ -36,17 +36,11 @@ static const enum gort_global list_globals[] = {
 	GORT_G_ALLGS,
 };
 
-/* Bytes of a g that hold every field read (the last one's offset + 8). */
+/* Bytes of a g that hold every field read. */
 static uint32_t
 g_read_len(const struct gort_info *gi)
 {
-	uint32_t m = 0;
-	size_t i;
-
-	for (i = 0; i < NLIST_FIELDS; i++)
-		if (gi->off[list_fields[i]] > m)
-			m = gi->off[list_fields[i]];
-	return m + 8;
+	return gort_fields_end(gi, list_fields, NLIST_FIELDS);
 }
 
 bool

@@ -44,6 +44,19 @@ gort_has(const struct gort_info *gi, const enum gort_field *f, size_t nf,
 	return true;
 }
 
+uint32_t
+gort_fields_end(const struct gort_info *gi, const enum gort_field *f,
+		size_t n)
+{
+	uint32_t m = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (gi->off[f[i]] > m)
+			m = gi->off[f[i]];
+	return m + 8;
+}
+
 int
 gort_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 {

@@ -205,6 +205,12 @@ int gort_decode_globals(struct elfimg *img, int major, int minor,
 			uint64_t global[GORT_NGLOBALS], char *why,
 			size_t whylen);
 
+/* The bytes from a struct's start that hold every field in f[0..n): the
+ * largest offset + 8 (every field read is at most a word). Every field
+ * must be known. */
+uint32_t gort_fields_end(const struct gort_info *gi, const enum gort_field *f,
+			 size_t n);
+
 /* Copy len bytes at addr of process pid (process_vm_readv). 0, or
  * -EFAULT when not all of it could be read, -ESRCH when pid is gone. */
 int gort_read(pid_t pid, uint64_t addr, void *buf, size_t len);

@@ -587,6 +587,29 @@ unw_step_from(struct unwinder *u, struct uarg *a, unw_cursor_t *c,
 	return STEP_OK;
 }
 
+/* The end of a walk of n frames: a walk that found none keeps the sampled
+ * PC (and is truncated); a truncated one ends in a UNW_FRAME_TRUNCATED
+ * pseudo-frame. pcs has room for both. Returns the number of entries. */
+static size_t
+walk_end(const struct snapshot *s, uint64_t *pcs, uint8_t *frame_flags,
+	 size_t n, bool *truncated)
+{
+	if (n == 0) {
+		pcs[0] = s->regs.rip;
+		if (frame_flags)
+			frame_flags[0] = UNW_FRAME_EXACT;
+		n = 1;
+		*truncated = true;
+	}
+	if (*truncated) {
+		pcs[n] = 0;
+		if (frame_flags)
+			frame_flags[n] = UNW_FRAME_TRUNCATED;
+		n++;
+	}
+	return n;
+}
+
 int
 unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs,
 		uint8_t *frame_flags, size_t max)
@@ -673,20 +696,9 @@ unwind_snapshot(struct unwinder *u, const struct snapshot *s, uint64_t *pcs,
 			break;
 		}
 	}
-	if (n == 0) {
-		pcs[0] = s->regs.rip;
-		if (frame_flags)
-			frame_flags[0] = UNW_FRAME_EXACT;
-		n = 1;
-		truncated = true;
-	}
-	if (truncated) {
-		pcs[n] = 0;
-		if (frame_flags)
-			frame_flags[n] = UNW_FRAME_TRUNCATED;
-		n++;
+	n = walk_end(s, pcs, frame_flags, n, &truncated);
+	if (truncated)
 		u->stats.truncated++;
-	}
 	u->stats.frames += n;
 	u->last.extent = (size_t)(hi - s->sp);
 	u->last.short_copy = truncated && u->ran_off;
@@ -749,17 +761,5 @@ unwind_go_stack(struct elfimg *img, uint64_t bias, const struct snapshot *s,
 			break;
 		}
 	}
-	if (n == 0) {
-		pcs[0] = s->regs.rip;
-		if (frame_flags)
-			frame_flags[0] = UNW_FRAME_EXACT;
-		n = 1;
-	}
-	if (truncated) {
-		pcs[n] = 0;
-		if (frame_flags)
-			frame_flags[n] = UNW_FRAME_TRUNCATED;
-		n++;
-	}
-	return (int)n;
+	return (int)walk_end(s, pcs, frame_flags, n, &truncated);
 }
