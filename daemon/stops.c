@@ -214,9 +214,6 @@ service_events(struct target *t)
 	}
 }
 
-/* How long collect_stops polls before it blocks. */
-#define SPIN_NS 100000ULL
-
 /* Handle stops and exits as waitpid reports them while *left > 0 (a
  * counter handle_event decrements, directly or through pending), until the
  * deadline: the timer's signal interrupts the blocking wait. */
@@ -225,24 +222,8 @@ collect_stops(struct target *t, uint64_t deadline, const unsigned *left,
 	      unsigned *pending)
 {
 	struct pt_event ev;
-	uint64_t spin_end = mono_ns() + SPIN_NS;
 
 	guard_report(t, 0, deadline);
-	/* A sampler that sleeps until the stop arrives must win a CPU again
-	 * to let the thread go: one short of CPU (its cgroup's share spent)
-	 * then holds it for as long as it waits. Polling for the first
-	 * SPIN_NS keeps the CPU it has, and a stop of a running thread
-	 * arrives well within that (an IPI and a trap). */
-	while (*left > 0 && mono_ns() < spin_end) {
-		int w = pt_wait(&ev, false);
-
-		if (w < 0)
-			break;
-		if (w == 0)
-			continue;
-		handle_event(t, &ev, pending);
-		guard_report(t, 0, deadline);
-	}
 	arm_deadline(t, deadline);
 	while (*left > 0) {
 		int w = pt_wait(&ev, true);

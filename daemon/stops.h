@@ -14,10 +14,11 @@
  *     refused, stop_batch asks /proc why (proc_tracer and
  *     proc_check_traceable read files into malloc'd buffers) while
  *     threads interrupted earlier in the same batch may be stopped.
- *   - A wait polls waitpid for 100 us at most (a sampler that slept
- *     until the stop arrived would have to win a CPU again to release
- *     it), then blocks in waitpid, cut short by the deadline timer
- *     (SIGWAKE, no SA_RESTART).
+ *   - Every wait blocks in waitpid and is cut short by the deadline timer
+ *     (SIGWAKE, no SA_RESTART): nothing spins. (Polling for the first
+ *     100 us, so that a sampler short of CPU would keep the one it has,
+ *     was tried: it cost the target more than it saved, measured with
+ *     make bench at 999 Hz on two threads.)
  *   - The guardian (guardian.c) is told what the sampler holds before the
  *     first interrupt and after every change (guard_report), so a sampler
  *     that stops running while threads wait for it is found.
