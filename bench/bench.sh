@@ -36,6 +36,16 @@
 #   attach     attach policy: signal latency added to bench/siglat (a busy
 #              thread that gets a 1 kHz timer signal) and profd's cost per
 #              tick, for --attach=sample and --attach=window.
+#   starve     how long a busy target thread goes without running (bench/gap:
+#              its longest gap between two clock reads, and how many gaps
+#              passed 10 and 100 ms) over BENCH_STARVE_SECONDS (15), under a
+#              12 s CPU window at 99 Hz: with 2 CPU hogs beside it (profd
+#              unconstrained), and with 4 hogs and profd in a CPU cgroup
+#              with the least share (cgroup v1 cpu.shares=10, v2
+#              cpu.weight=1; skipped without one), the guardian on and
+#              off, ptrace and --sampler perf; with no profiler as the
+#              reference, and profd's longest stop, its --max-stop-us
+#              breaches and ticks without stops.
 #   goroutines goroutine dumps of a Go program with 10, 10,000 and 100,000
 #              goroutines parked on a channel (tests/targets/gor
 #              -goroutines G, built by make targets; skipped without it):
@@ -53,7 +63,7 @@
 # BENCH_WORK_SECONDS (1.5: length of a 1-thread run), BENCH_RSS_SECONDS (60),
 # BENCH_HIST_SECONDS (600), BENCH_HIST_HZ ("19 99"),
 # BENCH_ONLY (sections to run: slowdown accuracy scaling response attach rss
-# hist goroutines; default all), BENCH_GOROUTINES ("10 10000 100000"), BENCH_DROP_CACHES=1 (drop the page cache before the cold
+# hist goroutines starve; default all), BENCH_STARVE_SECONDS (15), BENCH_GOROUTINES ("10 10000 100000"), BENCH_DROP_CACHES=1 (drop the page cache before the cold
 # response measurement), BENCH_RESULTS (where to write the Markdown; default
 # bench/RESULTS.md), BENCH_DEADLINE (seconds; default 480 + RSS + HIST seconds, 0
 # for none: fewer slowdown repetitions when a slow or busy machine would
@@ -1246,6 +1256,89 @@ section_goroutines()
 
 ATTACH_CFGS=(none sample window)
 
+# starve: a CPU cgroup with the least share, for profd (cgroup v1 cpu
+# controller or v2 with cpu enabled); prints its directory, nothing when
+# neither can be made.
+STARVE_CG=
+starve_cgroup()
+{
+	local v1=/sys/fs/cgroup/cpu v2=/sys/fs/cgroup
+	if [ -d "$v1" ] && mkdir -p "$v1/profd-bench" 2>/dev/null &&
+	    echo 10 >"$v1/profd-bench/cpu.shares" 2>/dev/null; then
+		echo "$v1/profd-bench"
+	elif [ -f "$v2/cgroup.controllers" ] && grep -qw cpu "$v2/cgroup.controllers" &&
+	    echo +cpu >"$v2/cgroup.subtree_control" 2>/dev/null &&
+	    mkdir -p "$v2/profd-bench" 2>/dev/null &&
+	    echo 1 >"$v2/profd-bench/cpu.weight" 2>/dev/null; then
+		echo "$v2/profd-bench"
+	fi
+}
+
+section_starve()
+{
+	local d=$OUT/starve cfg tag hogs i line args real=$PROFD secs=${BENCH_STARVE_SECONDS:-15}
+	local -a hp
+	mkdir -p "$d"
+	STARVE_CG=$(starve_cgroup)
+	[ -n "$STARVE_CG" ] || say "bench: starve: no CPU cgroup could be made: only the 2-hog rows"
+	# profd moved into the cgroup before it runs, guardian included
+	printf '#!/bin/sh\necho $$ >"%s/cgroup.procs" || exit 1\nexec "%s" "$@"\n' \
+	    "$STARVE_CG" "$real" >"$d/in-cgroup.sh"
+	chmod +x "$d/in-cgroup.sh"
+	for cfg in none hogs2 cg cg-noguardian cg-perf; do
+		case $cfg in cg*) [ -n "$STARVE_CG" ] || continue ;; esac
+		case $cfg in hogs2|none) hogs=2 ;; *) hogs=4 ;; esac
+		reap_profds 0
+		tag=$d/$cfg
+		hp=()
+		for ((i = 0; i < hogs; i++)); do
+			sh -c 'while :; do :; done' &
+			hp+=($!)
+		done
+		if ! TLIMIT=120 target_start "$tag" "$BIN/gap" -s "$secs" -w -a 120; then
+			kill "${hp[@]}" 2>/dev/null || true; wait "${hp[@]}" 2>/dev/null || true
+			continue
+		fi
+		args=(--rt-priority 0)
+		case $cfg in
+		cg-noguardian) args+=(--no-guardian) ;;
+		cg-perf) args+=(--sampler perf) ;;
+		esac
+		if [ "$cfg" != none ]; then
+			case $cfg in cg*) PROFD=$d/in-cgroup.sh ;; esac
+			if ! profd_start "$TPID" "$tag" "${args[@]}"; then
+				PROFD=$real
+				stop_pid "$TPID" KILL
+				kill "${hp[@]}" 2>/dev/null || true; wait "${hp[@]}" 2>/dev/null || true
+				continue
+			fi
+			PROFD=$real
+			curl -sS --max-time 60 -o "$tag.pb" \
+			    "$BASE/debug/pprof/profile?seconds=$((secs - 3))&hz=99" 2>"$tag.curl.err" &
+			P_CURL=$!
+		fi
+		kill -USR1 "$TPID"
+		wait "$TPID" || say "bench: gap exited with status $?"
+		line=$(grep '^gap ' "$TOUT" || true)
+		if [ "$cfg" != none ]; then
+			wait "$P_CURL" 2>/dev/null || true
+			metrics "$BASE" "$tag.metrics" || true
+		fi
+		rec "sec=starve cfg=$cfg" \
+		    "$(awk '{ for (i = 2; i < NF; i += 2) printf "%s=%s ", $i, $(i + 1) }' <<<"$line")" \
+		    "stopmax=$(mmax "$tag.metrics" profd_stop_seconds_max 2>/dev/null)" \
+		    "breaches=$(mmax "$tag.metrics" profd_stop_bound_breaches_total 2>/dev/null)" \
+		    "unstopped=$(mmax "$tag.metrics" profd_ticks_unstopped_total 2>/dev/null)" \
+		    "ticks=$(mmax "$tag.metrics" profd_ticks_total 2>/dev/null)" \
+		    "killed=$(grep -c 'killed profd' "$tag.profd.log" 2>/dev/null)"
+		[ "$cfg" = none ] || profd_stop
+		kill "${hp[@]}" 2>/dev/null || true; wait "${hp[@]}" 2>/dev/null || true
+	done
+	reap_profds 0
+	[ -z "$STARVE_CG" ] || rmdir "$STARVE_CG" 2>/dev/null || true
+	return 0
+}
+
 section_attach()
 {
 	local rep cfg order tag d secs line args
@@ -1572,6 +1665,30 @@ report_goroutines()
 	note "first/second dump: curl's total time of two requests in a row (the first also symbolizes). listed: \"goroutine N [\" blocks of the second answer (a profd that does not know goroutines lists threads, or nothing). The other columns are of the second request, from /metrics before and after it: read s, profd_go_goroutine_read_seconds_total (reading runtime.allgs and the stacks while the target runs); stack re-reads, profd_go_goroutine_stack_rereads_total (stacks read again because their goroutine ran meanwhile); pause, profd_go_goroutine_read_pause_seconds where profd reports it, else how many threads the dump stopped (profd_stops_total) and the longest stop profd has seen so far (profd_stop_seconds_max), a bound on each of their pauses."
 }
 
+report_starve()
+{
+	local tsv=$OUT/t_starve.tsv cfg label
+	row "configuration" "longest gap ms" "gaps > 10 ms" "gaps > 100 ms" "profd longest stop ms" "breaches" "ticks without stops" "profd killed by its guardian" >"$tsv"
+	for cfg in none hogs2 cg cg-noguardian cg-perf; do
+		[ -n "$(sel1 max_ms sec=starve cfg="$cfg")" ] || continue
+		case $cfg in
+		none) label="no profiler, 2 CPU hogs" ;;
+		hogs2) label="profd 99 Hz, 2 CPU hogs" ;;
+		cg) label="profd 99 Hz in a least-share cgroup, 4 hogs" ;;
+		cg-noguardian) label="the same, --no-guardian" ;;
+		cg-perf) label="the same, --sampler perf" ;;
+		esac
+		row "$label" "$(sel1 max_ms sec=starve cfg="$cfg")" \
+		    "$(sel1 over10ms sec=starve cfg="$cfg")" "$(sel1 over100ms sec=starve cfg="$cfg")" \
+		    "$(fmt '%.1f' "$(calc '1000 * s' s="$(sel1 stopmax sec=starve cfg="$cfg")")")" \
+		    "$(sel1 breaches sec=starve cfg="$cfg")" \
+		    "$(sel1 unstopped sec=starve cfg="$cfg")/$(sel1 ticks sec=starve cfg="$cfg")" \
+		    "$(sel1 killed sec=starve cfg="$cfg")" >>"$tsv"
+	done
+	table "Starved profd: bench/gap's longest time without running under a 99 Hz CPU window" "$tsv"
+	note "gap: a busy thread's largest difference between two CLOCK_MONOTONIC reads in a row (stopped, or waiting for a CPU). Least-share cgroup: cpu.shares=10 (v1) or cpu.weight=1 (v2), profd and its guardian inside, --rt-priority 0. breaches: profd_stop_bound_breaches_total (--max-stop-us); ticks without stops: profd_ticks_unstopped_total / profd_ticks_total. A profd killed by its guardian lets the target go and answers no more."
+}
+
 report_attach()
 {
 	local tsv=$OUT/t_attach.tsv cfg label m50 m99 mmean mmax n50 n99 nmean tc tk cpu per
@@ -1738,6 +1855,7 @@ want attach && section_attach
 want rss && section_rss
 want hist && section_hist
 want goroutines && section_goroutines
+want starve && section_starve
 reap_profds 10
 
 LOAD_AFTER=$(other_load)
@@ -1753,6 +1871,7 @@ want attach && report_attach
 want rss && report_rss
 want hist && report_hist
 want goroutines && report_goroutines
+want starve && report_starve
 DETAILS_TXT=$REPORT_TXT DETAILS_MD=$REPORT_MD
 REPORT_TXT=$OUT/head.txt REPORT_MD=$OUT/head.md
 printf 'profd benchmark (make bench), %s, %s s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" \
