@@ -1334,8 +1334,10 @@ section_starve()
 		[ "$cfg" = none ] || profd_stop
 		kill "${hp[@]}" 2>/dev/null || true; wait "${hp[@]}" 2>/dev/null || true
 	done
-	reap_profds 0
-	[ -z "$STARVE_CG" ] || rmdir "$STARVE_CG" 2>/dev/null || true
+	# the cgroup can go once the last profd (and its guardian) has
+	reap_profds 10
+	[ -z "$STARVE_CG" ] || rmdir "$STARVE_CG" 2>/dev/null ||
+	    say "bench: starve: $STARVE_CG left behind (still in use)"
 	return 0
 }
 
