@@ -267,9 +267,10 @@ idle_until(struct target *t, uint64_t until)
 	pthread_cond_timedwait(&t->wake, &t->mu, &ts);
 }
 
-/* The sessions due at `now` into due[]; returns how many. */
+/* The sessions due at `now` into due[], their slots in active[] into
+ * slot[]; returns how many. */
 static size_t
-pick_due(struct target *t, uint64_t now, struct session **due)
+pick_due(struct target *t, uint64_t now, struct session **due, size_t *slot)
 {
 	size_t i, ndue = 0;
 
@@ -279,25 +280,28 @@ pick_due(struct target *t, uint64_t now, struct session **due)
 		/* end_ns: a worker whose client left moves it
 		 * (target.c, cancel_locked()) */
 		if (s && s->next_due <= now &&
-		    s->next_due < __atomic_load_n(&s->end_ns, __ATOMIC_RELAXED))
+		    s->next_due < __atomic_load_n(&s->end_ns, __ATOMIC_RELAXED)) {
+			slot[ndue] = i;
 			due[ndue++] = s;
+		}
 	}
 	return ndue;
 }
 
-/* After a tick: when each session that took part is due next. */
+/* After a tick: when each session that took part is due next. A session
+ * that finished during the tick (the process exited, its time ran out) may
+ * be freed already: it is looked for in active[] by the slot it had, never
+ * through the pointer, and only this thread clears active[]. */
 static void
-schedule_next(struct target *t, struct session **due, size_t ndue,
-	      uint64_t now)
+schedule_next(struct target *t, struct session **due, const size_t *slot,
+	      size_t ndue, uint64_t now)
 {
 	size_t i;
 
 	for (i = 0; i < ndue; i++) {
 		struct session *s = due[i];
 
-		/* finished (and maybe freed) during the tick: only this
-		 * thread clears active[] */
-		if (t->active[s->slot] != s)
+		if (t->active[slot[i]] != s)
 			continue;
 		s->next_due += s->period_ns;
 		/* fell behind: skip, don't burst */
@@ -344,17 +348,18 @@ run_due(struct target *t)
 {
 	struct sampler *sm = t->sm;
 	struct session *due[PROFD_MAX_SESSIONS];
+	size_t slot[PROFD_MAX_SESSIONS];
 	size_t i, ndue;
 	uint64_t now;
 
 	service_events(t);
 	now = mono_ns();
-	ndue = pick_due(t, now, due);
+	ndue = pick_due(t, now, due, slot);
 	sm->rec_due = sm->rec_on && sm->rec_next <= now;
 	if (ndue > 0 || sm->rec_due) {
 		sample_due(t, due, ndue);
 		now = mono_ns();
-		schedule_next(t, due, ndue, now);
+		schedule_next(t, due, slot, ndue, now);
 		if (sm->rec_due)
 			recorder_after_tick(t, now);
 		if (sm->rec_due && t->watch)
