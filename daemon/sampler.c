@@ -169,25 +169,16 @@ sampler_setup(struct target *t)
 	 * sampler can be preempted by the target's own busy threads while it
 	 * holds one stopped, which stretches a 20 us stop to milliseconds
 	 * (measured here: stop p99 88 us, max 6.4 ms; with SCHED_FIFO 1:
-	 * 61 us, 95 us). So it is SCHED_FIFO while it holds threads stopped
-	 * (stops.c, stop_batch), and only then: a sampler that stays
-	 * SCHED_FIFO preempts a busy target thread at every wakeup and drags
-	 * the scheduler's real-time balancing into each tick (bench, 999 Hz,
-	 * 2 threads on 2 CPUs: 1.14x slower against 1.06x). Here it checks
-	 * that it may; without CAP_SYS_NICE it stays as it is.
+	 * 61 us, 95 us). It never spins: every wait blocks, and a tick costs
+	 * ~0.1 ms of CPU. Without CAP_SYS_NICE it stays as it is.
 	 */
-	sm->rt_priority = 0;
 	if (t->o.rt_priority > 0) {
 		struct sched_param sp = { .sched_priority = t->o.rt_priority };
-		struct sched_param zero = { 0 };
 		int e = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 
 		if (e != 0)
 			log_debug("pid %d: sampler stays SCHED_OTHER: %s",
 				  (int)t->pid, strerror(e));
-		else if (pthread_setschedparam(pthread_self(), SCHED_OTHER,
-					       &zero) == 0)
-			sm->rt_priority = t->o.rt_priority;
 	}
 	/* The deadline signal must reach this thread. */
 	sigemptyset(&set);

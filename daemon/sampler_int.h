@@ -142,7 +142,6 @@ struct sampler {
 	 * tick and before the batch in flight, and the backoff after a
 	 * breach */
 	int self_sched_fd;
-	int rt_priority;	/* SCHED_FIFO while threads are held, 0: never */
 	uint64_t rd_tick_end, rd_batch;
 	uint64_t backoff_until, backoff_ns;
 	bool breached;			/* in this tick */

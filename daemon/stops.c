@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -243,18 +242,6 @@ collect_stops(struct target *t, uint64_t deadline, const unsigned *left,
 	guard_report(t, 0, mono_ns());
 }
 
-/* SCHED_FIFO while a batch is held (sampler.c, sampler_setup says why). */
-static void
-hold_priority(struct sampler *sm, bool held)
-{
-	struct sched_param sp = { .sched_priority = held ? sm->rt_priority
-							 : 0 };
-
-	if (sm->rt_priority > 0)
-		(void)sched_setscheduler(0, held ? SCHED_FIFO : SCHED_OTHER,
-					 &sp);
-}
-
 /* Seize and interrupt a batch, then collect its stops until all arrived or
  * the deadline passed. Returns -EPERM (with msg) when the kernel refuses to
  * let profd trace the target. */
@@ -272,7 +259,6 @@ stop_batch(struct target *t, struct thr **sel, size_t nsel, char *msg,
 	/* before the first INTERRUPT: the guardian must never miss a hold */
 	guard_report(t, (unsigned)nsel, mono_ns() + wait_ns);
 	stop_guard_batch_begin(t);
-	hold_priority(sm, true);
 	for (i = 0; i < nsel; i++) {
 		struct thr *h = sel[i];
 		struct slot *s = &sm->slots[i];
@@ -329,7 +315,6 @@ seized:
 		pending++;
 	}
 	collect_stops(t, mono_ns() + wait_ns, &pending, &pending);
-	hold_priority(sm, false);
 	stop_guard_batch_end(t);
 	if (pending > 0) {
 		/* A thread that went into uninterruptible sleep between our
