@@ -127,6 +127,20 @@ _t_exit()
 # Remember a background process so that the EXIT trap kills it.
 _track() { _pids+=("$1"); }
 
+# start_hogs: one busy shell loop per CPU, at this shell's nice value, their
+# PIDs in HOGS; stop_hogs kills them (and the test's end does anyway).
+start_hogs()
+{
+	local i
+	HOGS=()
+	for ((i = 0; i < $(nproc); i++)); do
+		(exec nice -n "$(nice)" sh -c 'while :; do :; done') &
+		_track "$!"
+		HOGS+=("$!")
+	done
+}
+stop_hogs() { kill "${HOGS[@]}" 2>/dev/null || true; HOGS=(); }
+
 # at_exit COMMAND: run COMMAND (a string for eval) when the test ends, pass
 # or fail, after its processes have been killed: for files a test had to
 # create outside its directory, such as a JIT's /tmp/perf-PID.map.

@@ -64,15 +64,9 @@ start_target burst 4 300 10000 120
 start_profd
 check bursty 1 burst_work
 
-HOGS=()
-for ((i = 0; i < $(nproc); i++)); do
-	(exec nice -n "$(nice)" sh -c 'while :; do :; done') &
-	HOGS+=("$!")
-	_track "$!"
-done
-at_exit 'kill "${HOGS[@]}" 2>/dev/null'
+start_hogs
 check overloaded 2 burst_work
-kill "${HOGS[@]}"
+stop_hogs
 u=$(metric_get "profd_cpu_unattributed_seconds_total")
 say "profd_cpu_unattributed_seconds_total: ${u:-none}"
 stop_profd

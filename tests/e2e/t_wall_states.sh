@@ -20,11 +20,7 @@ need_pprof_dump
 
 start_target burst 4 300 10000 120
 start_profd
-for ((i = 0; i < $(nproc); i++)); do
-	(exec nice -n "$(nice)" sh -c 'while :; do :; done') &
-	_track "$!"
-	HOGS+=("$!")
-done
+start_hogs
 
 s0=$(metric_get profd_sleeping_thread_stops_total)
 st0=$(metric_get profd_stops_total)
@@ -40,7 +36,7 @@ while alive "$BG_PID"; do
 	sleep 0.02
 done
 bg_wait "$BG_PID" "$W"
-kill "${HOGS[@]}"
+stop_hogs
 expect_status "GET /debug/pprof/wall" "$BG_CODE" 200
 s1=$(metric_get profd_sleeping_thread_stops_total)
 st1=$(metric_get profd_stops_total)
