@@ -90,26 +90,31 @@ may_raise(void)
 	return (d[CAP_SYS_NICE / 32].effective >> (CAP_SYS_NICE % 32)) & 1;
 }
 
+/* Raise w, if idle, to SCHED_OTHER until `until`. Called with reg_mu. */
+static void
+raise_one(struct warmer *w, int64_t until)
+{
+	struct sched_param sp = { 0 };
+
+	if (w->idle && sched_setscheduler(w->tid, SCHED_OTHER, &sp) == 0) {
+		w->idle = false;
+		__atomic_add_fetch(&raises, 1, __ATOMIC_RELAXED);
+	}
+	w->raised_until = until;
+}
+
 /* symbolize's wait hook: raise every idle warmer. Never called on a warmer
  * thread's own behalf: it would undo its idling for nothing. */
 static void
 raise_warmers(void)
 {
-	struct sched_param sp = { 0 };
 	struct warmer *w;
 
 	if (in_warmer)
 		return;
 	pthread_mutex_lock(&reg_mu);
-	for (w = warmers; w; w = w->next) {
-		if (!w->idle)
-			continue;
-		if (sched_setscheduler(w->tid, SCHED_OTHER, &sp) == 0) {
-			w->idle = false;
-			__atomic_add_fetch(&raises, 1, __ATOMIC_RELAXED);
-		}
-		w->raised_until = mono_ns() + WARM_RAISED_NS;
-	}
+	for (w = warmers; w; w = w->next)
+		raise_one(w, mono_ns() + WARM_RAISED_NS);
 	pthread_mutex_unlock(&reg_mu);
 }
 
@@ -255,12 +260,22 @@ warmer_raises(void)
 void
 warmer_free(struct warmer *w)
 {
+	struct warmer *o;
+
 	if (!w)
 		return;
 	pthread_mutex_lock(&w->mu);
 	w->stop = true;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->mu);
+	/* a starved warmer would finish its item only when the target
+	 * leaves it a CPU: raise it for good (it is still listed: it
+	 * leaves the list itself, on its way out) */
+	pthread_mutex_lock(&reg_mu);
+	for (o = warmers; o; o = o->next)
+		if (o == w)
+			raise_one(w, INT64_MAX);
+	pthread_mutex_unlock(&reg_mu);
 	pthread_join(w->thread, NULL);
 	while (w->n > 0) {
 		elfimg_put(w->q[w->head].img);

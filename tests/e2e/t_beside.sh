@@ -12,6 +12,8 @@
 #      is answered and symbolized. profd_symbol_warmer_raises_total is
 #      reported, not checked: whether the warmer still holds the symbol
 #      tables when the window ends depends on how little CPU it got.
+#      profd then exits on SIGTERM, the CPUs still busy, within
+#      stop_profd's 10 s (warmer_free raises the warmer it waits for).
 . "$(dirname "$0")/lib.sh"
 t_begin beside
 need_pprof_dump
@@ -77,6 +79,9 @@ bg_wait "$BG_PID" c.pb.gz
 expect_profile "(b) profile with every CPU busy" "$TEST_DIR/c.pb.gz" "$BG_CODE"
 curl -sS --max-time 60 -o "$TEST_DIR/c.metrics" -w "metrics: %{http_code} in %{time_total} s\n" "$BASE/metrics"
 R=$(awk '$1 == "profd_symbol_warmer_raises_total" { print $2 }' "$TEST_DIR/c.metrics")
+# shutting down with every CPU still busy: a warmer left idle would hold
+# the exit until the target let it run
+stop_profd
 stop_hogs
 pdump folded "$TEST_DIR/c.pb.gz" >"$TEST_DIR/c.folded" || fail "(b): pprof-dump folded failed"
 H=$(fold_sum "$TEST_DIR/c.folded" main.hotA)
@@ -84,6 +89,5 @@ H=$(fold_sum "$TEST_DIR/c.folded" main.hotA)
 ok "(b) answered and symbolized with every CPU busy (main.hotA in $(pct "$H" "$(fold_total "$TEST_DIR/c.folded")") % of the samples)"
 [ -n "$R" ] || fail "(b): no profd_symbol_warmer_raises_total in /metrics"
 say "(b) profd_symbol_warmer_raises_total $R"
-stop_profd
 assert_target_ok
 say "PASS beside"
