@@ -12,10 +12,13 @@
  * The work is done at SCHED_IDLE, on CPU time nobody else wants: loading
  * a libc's compressed debug info takes ~100 ms of CPU, and at normal
  * priority, beside a target that keeps every CPU busy, all of it came out
- * of the target's time (bench: 99 Hz, 2 threads on 2 CPUs, 1.06x slower
- * instead of 1.02x). A thread that needs symbolize's lock while a starved
- * warmer holds it raises that warmer to SCHED_OTHER (the wait hook below),
- * which then stays there for WARM_RAISED_NS, so that an export never waits
+ * of the target's time (bench/work, 99 Hz, 2 threads on 2 CPUs, with
+ * --rt-priority 0: 1.06x slower instead of 1.02x; with the default
+ * real-time sampler the CPUs go idle for moments around its stops, and the
+ * warmer gets most of what it needs there). A thread that needs
+ * symbolize's lock while a starved warmer holds it raises that warmer to
+ * SCHED_OTHER (the wait hook below), which then stays there for
+ * WARM_RAISED_NS, so that an export never waits
  * on a thread that gets no CPU. Going back from SCHED_IDLE takes
  * CAP_SYS_NICE or an RLIMIT_NICE of 20; without either, the warmer never
  * goes idle and works as an ordinary thread.
