@@ -27,17 +27,19 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <linux/capability.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
+#include "daemon/proc.h"
 #include "daemon/warmer.h"
 #include "symbolize/symbolize.h"
 
 #define WARM_QUEUE 65536
-#define WARM_RAISED_NS 1000000000LL	/* normal priority after a raise */
+#define WARM_RAISED_NS 1000000000ULL	/* normal priority after a raise */
 
 struct warm_item {
 	struct elfimg *img;	/* referenced */
@@ -56,7 +58,7 @@ struct warmer {
 	struct warmer *next;	/* in warmers, while the thread runs */
 	pid_t tid;
 	bool idle;		/* SCHED_IDLE now */
-	int64_t raised_until;	/* CLOCK_MONOTONIC ns */
+	uint64_t raised_until;	/* CLOCK_MONOTONIC ns; UINT64_MAX: for good */
 };
 
 /* The running warmers, for the wait hook; a thread leaves the list before
@@ -67,35 +69,22 @@ static bool can_raise;		/* set once, before the first thread */
 static _Thread_local bool in_warmer;
 static uint64_t raises;		/* atomic */
 
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* Whether this process may move a thread from SCHED_IDLE back to
  * SCHED_OTHER at nice 0 (sched(7)): CAP_SYS_NICE, or RLIMIT_NICE >= 20. */
 static bool
 may_raise(void)
 {
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct d[2];
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NICE, &rl) == 0 &&
 	    (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= 20))
 		return true;
-	if (syscall(SYS_capget, &h, d) != 0)
-		return false;
-	return (d[CAP_SYS_NICE / 32].effective >> (CAP_SYS_NICE % 32)) & 1;
+	return proc_have_cap(CAP_SYS_NICE);
 }
 
 /* Raise w, if idle, to SCHED_OTHER until `until`. Called with reg_mu. */
 static void
-raise_one(struct warmer *w, int64_t until)
+raise_one(struct warmer *w, uint64_t until)
 {
 	struct sched_param sp = { 0 };
 
@@ -277,7 +266,7 @@ warmer_free(struct warmer *w)
 	pthread_mutex_lock(&reg_mu);
 	for (o = warmers; o; o = o->next)
 		if (o == w)
-			raise_one(w, INT64_MAX);
+			raise_one(w, UINT64_MAX);
 	pthread_mutex_unlock(&reg_mu);
 	pthread_join(w->thread, NULL);
 	while (w->n > 0) {

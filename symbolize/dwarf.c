@@ -137,7 +137,9 @@ struct symcache {
 };
 
 static pthread_mutex_t sym_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t cache_hits, cache_misses;	/* under sym_lock */
+/* Written under sym_lock, read without it (relaxed atomics): a /metrics
+ * scrape must not wait for, or raise, a warmer that holds the lock. */
+static uint64_t cache_hits, cache_misses;
 static void (*_Atomic wait_hook)(void);
 
 void
@@ -1414,9 +1416,9 @@ symbolize(struct elfimg *img, uint64_t vaddr, struct sym_info *out)
 	}
 	e = cache_find(c, vaddr);
 	if (e)
-		cache_hits++;
+		__atomic_add_fetch(&cache_hits, 1, __ATOMIC_RELAXED);
 	if (!e) {
-		cache_misses++;
+		__atomic_add_fetch(&cache_misses, 1, __ATOMIC_RELAXED);
 		rc = dw_open(img, c);
 		if (rc < 0)
 			goto out;
@@ -1445,10 +1447,8 @@ out:
 void
 symbolize_metrics(uint64_t *hits, uint64_t *misses)
 {
-	sym_lock_take();
-	*hits = cache_hits;
-	*misses = cache_misses;
-	pthread_mutex_unlock(&sym_lock);
+	*hits = __atomic_load_n(&cache_hits, __ATOMIC_RELAXED);
+	*misses = __atomic_load_n(&cache_misses, __ATOMIC_RELAXED);
 }
 
 static void
