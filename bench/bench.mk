@@ -21,7 +21,7 @@ BENCH_CXX   ?= g++
 # -fomit-frame-pointer so that callers are found through CFI only.
 BENCH_CFLAGS = -O2 -g -fomit-frame-pointer -pthread -Wall -Wextra -Werror \
 	       -Itests/targets
-BENCH_TGTS  = $(addprefix $(BENCH_BIN)/,work sleepers siglat stacks gap) \
+BENCH_TGTS  = $(addprefix $(BENCH_BIN)/,work sleepers siglat stacks gap floor) \
 	      $(BENCH_OUT)/big/big
 # The large binary: units x functions per unit (bench/gen_big.py); 26 x 150
 # gives ~59 MB, mostly DWARF, in ~25 s on 2 cores.

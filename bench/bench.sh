@@ -5,8 +5,11 @@
 #   slowdown   work rate without a profiler / with one: profd CPU profiles at
 #              99 and 999 Hz with each sampler (ptrace, the default, and
 #              --sampler perf), profd wall profiles at 99 Hz, perf record -F 99
-#              -g, -F 99 --call-graph dwarf and -F 999 -g, on bench/work with
-#              1, 2 and 8 threads.  Each repetition runs a baseline, every
+#              -g, -F 99 --call-graph dwarf and -F 999 -g, and the ptrace
+#              floor (bench/floor.c: stop, registers, 16 KiB of stack,
+#              resume, nothing else) at 99 and 999 Hz, on bench/work with
+#              1, 2 and 8 threads; the cost of one sample to the target,
+#              from the slowdown and from the run time the target lost.  Each repetition runs a baseline, every
 #              tool in a shuffled order, a baseline; slowdown = elapsed(tool)
 #              / mean(the repetition's two baselines); the A/A row is the
 #              second baseline / the first.  Medians [min-max] over
@@ -571,6 +574,7 @@ target_run()
 	b1=$(busy_jiffies)
 	ELAPSED=$(sed -n 's/^elapsed \([0-9.]*\)$/\1/p' "$TOUT")
 	cpu=$(sed -n 's/^cpu \([0-9.]*\)$/\1/p' "$TOUT")
+	TCPU=$cpu
 	EXTCPU=$(calc '100 * ((b1 - b0) / hz - c) / e' b1="$b1" b0="$b0" hz="$CLK_TCK" \
 	    c="$cpu" e="$ELAPSED")
 	if [ "$rc" -ne 0 ] || [ -z "$ELAPSED" ]; then
@@ -845,10 +849,12 @@ perf_end()
 
 # ---- sections ---------------------------------------------------------------------------
 
-SLOW_CFGS=(profd_cpu99 profd_cpu999 profd_perf99 profd_perf999 profd_wall99 profd_cont19 perf_fp99 perf_dwarf99 perf_fp999 perf_fp19)
+SLOW_CFGS=(profd_cpu99 profd_cpu999 floor99 floor999 profd_perf99 profd_perf999 profd_wall99 profd_cont19 perf_fp99 perf_dwarf99 perf_fp999 perf_fp19)
 declare -A CFG_LABEL=(
 	[profd_cpu99]="profd CPU profile, 99 Hz"
 	[profd_cpu999]="profd CPU profile, 999 Hz"
+	[floor99]="ptrace floor, 99 Hz (bench/floor.c)"
+	[floor999]="ptrace floor, 999 Hz (bench/floor.c)"
 	[profd_perf99]="profd perf 99 Hz"
 	[profd_perf999]="profd perf 999 Hz"
 	[profd_wall99]="profd wall profile, 99 Hz"
@@ -866,6 +872,7 @@ cfg_available()
 	profd_cont*) [ "$HAVE_CONT" = 1 ] ;;
 	profd_perf*) [ "$HAVE_SAMPLER" = 1 ] ;;
 	perf_*) [ "$HAVE_PERF" = 1 ] ;;
+	floor*) [ -x "$BIN/floor" ] ;;
 	*) return 0 ;;
 	esac
 }
@@ -891,10 +898,11 @@ calibrate()
 run_abort()
 {
 	[ -z "${PERF:-}" ] || stop_pid "$PERF" INT
+	[ -z "${FLOOR:-}" ] || stop_pid "$FLOOR" TERM
 	[ -z "${CURL:-}" ] || stop_pid "$CURL" TERM
 	[ -z "${PFD:-}" ] || profd_stop
 	stop_pid "$TPID" KILL
-	PERF='' CURL='' PFD=''
+	PERF='' CURL='' PFD='' FLOOR=''
 	return 1
 }
 
@@ -911,7 +919,7 @@ run_work()
 	d=$OUT/$sec/T$t/rep$rep
 	mkdir -p "$d"
 	tag=$d/$cfg
-	PERF='' CURL='' PFD=''
+	PERF='' CURL='' PFD='' FLOOR=''
 	# the profile window covers the run with a wide margin; the window
 	# ends early when the target exits
 	secs=$(calc 'int(3 * w * s + 10)' w="$(work_seconds "$t")" s="$scale")
@@ -937,6 +945,17 @@ run_work()
 		;;
 	esac
 	case $cfg in
+	floor*)
+		start "$tag.floor.out" "$tag.floor.err" "$BIN/floor" -p "$TPID" \
+		    -F "${cfg#floor}"
+		FLOOR=$BG
+		if ! wait_line "$tag.floor.out" '^ready ' 20 "$FLOOR"; then
+			say "bench: floor did not start: $(tail -n 3 "$tag.floor.err")"
+			run_abort || return 1
+		fi
+		;;
+	esac
+	case $cfg in
 	perf_* | both)
 		freq=${cfg##*[a-z]} cg=fp
 		[ "$cfg" = both ] && freq=$ACC_HZ
@@ -949,11 +968,20 @@ run_work()
 
 	case $cfg in
 	base*)
-		rec "sec=$sec rep=$rep T=$t cfg=$cfg elapsed=$ELAPSED extcpu=${EXTCPU:--}"
+		rec "sec=$sec rep=$rep T=$t cfg=$cfg elapsed=$ELAPSED extcpu=${EXTCPU:--} tcpu=${TCPU:--}"
+		;;
+	floor*)
+		# it exits once the target's threads are gone
+		wait_gone "$FLOOR" 20 || true
+		stop_pid "$FLOOR" TERM
+		FLOOR=
+		rec "sec=$sec rep=$rep T=$t cfg=$cfg elapsed=$ELAPSED extcpu=${EXTCPU:--} tcpu=${TCPU:--}" \
+		    "samples=$(awk '$1 == "samples" { print $2 }' "$tag.floor.out")" \
+		    "stopsum_us=$(awk '$1 == "samples" { print $6 }' "$tag.floor.out")"
 		;;
 	perf_*)
 		perf_end || true
-		rec "sec=$sec rep=$rep T=$t cfg=$cfg elapsed=$ELAPSED extcpu=${EXTCPU:--}" \
+		rec "sec=$sec rep=$rep T=$t cfg=$cfg elapsed=$ELAPSED extcpu=${EXTCPU:--} tcpu=${TCPU:--}" \
 		    "perfdata_kb=$(( $(stat -c %s "$tag.perf.data" 2>/dev/null || echo 0) / 1024 ))"
 		rm -f "$tag.perf.data" "$tag.perf.data.old"
 		;;
@@ -967,7 +995,7 @@ run_work()
 		profd_window_end || true
 		CURL=
 		profd_stop
-		rec "sec=$sec rep=$rep T=$t cfg=$cfg elapsed=$ELAPSED extcpu=${EXTCPU:--} ok=$P_OK" \
+		rec "sec=$sec rep=$rep T=$t cfg=$cfg elapsed=$ELAPSED extcpu=${EXTCPU:--} tcpu=${TCPU:--} ok=$P_OK" \
 		    "samples=${P_SAMPLES:--} msamples=${P_MSAMPLES:--} cpu=${P_CPU:--}" \
 		    "hwm_kb=${P_HWM:--} stops=${P_STOPS:--} ticks=${P_TICKS:--}" \
 		    "tickcpu=${P_TICKCPU:--} stopmax=${P_STOPMAX:--}"
@@ -1466,6 +1494,59 @@ report_slowdown()
 	note "profd runs with its default options (attach policy included; --sampler perf for the profd perf rows), one fresh profd per run; perf record -p with -B -N, started with its events disabled and enabled through its control fifo before the release. Work: $ROUNDS rounds per thread (calibrated to ${WORK_SECONDS} s per thread), hot_a/hot_b/hot_c = $CALIB_SPLIT % of a round; $(nproc) vCPUs, so 8 threads oversubscribe 4x. A ratio within the A/A row's range is noise."
 }
 
+# cost_list T CFG KIND: per repetition, the target's time one sample cost,
+# in us. KIND slow: from the slowdown, (elapsed - mean baseline elapsed) x
+# the threads that can run at once / samples. KIND lost: from the time the
+# target's threads could run and did not, (elapsed x p - target CPU), less
+# the same of the repetition's baselines, / samples: the VM's CPU speed,
+# which moves from run to run by more than profd costs, cancels out of it.
+cost_list()
+{
+	local t=$1 cfg=$2 kind=$3
+	awk -v t="$t" -v cfg="$cfg" -v kind="$kind" -v n="$(nproc)" '
+		{
+			delete r
+			for (i = 1; i <= NF; i++) { p = index($i, "="); r[substr($i, 1, p - 1)] = substr($i, p + 1) }
+			if (r["sec"] != "slow" || r["T"] != t) next
+			k = r["rep"]; c = r["cfg"]; reps[k] = 1
+			e[k, c] = r["elapsed"]; u[k, c] = r["tcpu"]; sm[k, c] = r["samples"]
+		}
+		END {
+			par = t < n ? t : n
+			for (k in reps) {
+				b1 = e[k, "base1"]; b2 = e[k, "base2"]
+				if (b1 == "" || b2 == "" || e[k, cfg] == "" || sm[k, cfg] + 0 <= 0) continue
+				if (kind == "slow") {
+					print 1e6 * (e[k, cfg] - (b1 + b2) / 2) * par / sm[k, cfg]
+					continue
+				}
+				if (u[k, cfg] == "" || u[k, cfg] == "-" || u[k, "base1"] == "" || u[k, "base1"] == "-" ||
+				    u[k, "base2"] == "" || u[k, "base2"] == "-") continue
+				lb = (b1 * par - u[k, "base1"] + b2 * par - u[k, "base2"]) / 2
+				print 1e6 * (e[k, cfg] * par - u[k, cfg] - lb) / sm[k, cfg]
+			}
+		}' "$RUNS"
+}
+
+report_cost()
+{
+	local tsv=$OUT/t_cost.tsv t cfg samples a b
+	row "sampler" threads "samples/run" "slowdown" "target us/sample, from the slowdown" \
+	    "target us/sample, from its lost run time" >"$tsv"
+	for cfg in profd_cpu99 profd_cpu999 floor99 floor999 profd_perf99 profd_perf999; do
+		cfg_available "$cfg" || continue
+		for t in $THREADS; do
+			samples=$(sel samples sec=slow T="$t" cfg="$cfg" | med)
+			a=$(cost_list "$t" "$cfg" slow | stats | awk '{ printf "%.0f [%.0f-%.0f]\n", $1, $2, $3 }')
+			b=$(cost_list "$t" "$cfg" lost | stats | awk '{ printf "%.0f [%.0f-%.0f]\n", $1, $2, $3 }')
+			row "${CFG_LABEL[$cfg]}" "$t" "$(fmt '%.0f' "$samples")" "$(slow_cell "$t" "$cfg")" \
+			    "${a:-n/a}" "${b:-n/a}" >>"$tsv"
+		done
+	done
+	table "Cost of one sample to the target (medians [min-max] over repetitions)" "$tsv"
+	note "From the slowdown: (elapsed - mean of the repetition's baselines) x threads that can run at once / samples. From the lost run time: (elapsed x threads that can run at once - the target's CPU time), less the same for the baselines, / samples; the target's CPU time for the same work moves with the VM's CPU speed from run to run, which the slowdown counts as cost and this does not. The ptrace floor (bench/floor.c) stops only running threads (state R), reads registers and 16 KiB of stack and resumes, SCHED_FIFO 1 like profd: what any ptrace sampler pays; what profd costs above it is its own (thread table, stop guard, unwind, aggregation, symbols)."
+}
+
 report_profd()
 {
 	local tsv=$OUT/t_profd.tsv t cfg samples el hz cpu cps tps hwm hists p50 p99 mx stops nthr i50 i99
@@ -1766,9 +1847,11 @@ hist_goals()
 
 report_goals()
 {
-	local tsv=$OUT/t_goals.tsv s99 s999 p50 p99 rssmb hists mx noisy
+	local tsv=$OUT/t_goals.tsv s99 s999 f99 f999 p50 p99 rssmb hists mx noisy
 	s99=$(slow_list 2 profd_cpu99 | med)
 	s999=$(slow_list 2 profd_cpu999 | med)
+	f99=$(slow_list 2 floor99 | med)
+	f999=$(slow_list 2 floor999 | med)
 	hists=("$OUT"/slow/T2/rep*/profd_cpu99.stop.hist)
 	mx=$(sel stopmax sec=slow T=2 cfg=profd_cpu99 | stats | awk '{ print $3 }')
 	p50=$(calc '1e6 * x' x="$(clamp "$(hquantile 0.5 "${hists[@]}")" "$mx")")
@@ -1783,6 +1866,8 @@ report_goals()
 	{
 		row "slowdown, profd CPU 99 Hz, 2 threads" "<= 1.01" "$(fmt '%.3f' "$s99")" "$(verdict "$s99" '<=' 1.01)$noisy"
 		row "slowdown, profd CPU 999 Hz, 2 threads" "<= 1.05" "$(fmt '%.3f' "$s999")" "$(verdict "$s999" '<=' 1.05)$noisy"
+		row "reference: ptrace floor 99 / 999 Hz, 2 threads (bench/floor.c)" "-" \
+		    "$(fmt '%.3f' "$f99") / $(fmt '%.3f' "$f999")" "what any ptrace sampler costs here"
 		row "stop time p50, CPU 99 Hz, 2 threads" "<= 30 us" "$(fmt '%.1f' "$p50")" "$(verdict "$p50" '<=' 30)"
 		row "stop time p99, CPU 99 Hz, 2 threads" "<= 100 us" "$(fmt '%.1f' "$p99")" "$(verdict "$p99" '<=' 100)"
 		row "tick cost, 1000 threads (998 asleep) / 10 threads" "<= 2" "$(fmt '%.2f' "${SCALE_RATIO:-}")" "$(verdict "${SCALE_RATIO:-}" '<=' 2)"
@@ -1865,7 +1950,7 @@ ELAPSED_TOTAL=$(( $(date +%s) - START_EPOCH ))
 machine
 # details first (they set what the goals table reads), then the head:
 # title, machine, goals
-want slowdown && { report_slowdown; report_profd; }
+want slowdown && { report_slowdown; report_cost; report_profd; }
 want accuracy && report_accuracy
 want scaling && report_scaling
 want response && report_response
