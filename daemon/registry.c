@@ -39,6 +39,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 
 #include "daemon/clock.h"
 #include "daemon/daemon.h"
@@ -486,6 +487,7 @@ watcher_main(void *arg)
 	struct registry *r = arg;
 	struct timespec ts;
 
+	prctl(PR_SET_NAME, "profd-watcher", 0, 0, 0);
 	pthread_mutex_lock(&r->mu);
 	while (!r->stop) {
 		pthread_mutex_unlock(&r->mu);

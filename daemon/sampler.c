@@ -46,6 +46,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -420,6 +421,7 @@ sampler_main(void *arg)
 	struct target *t = arg;
 	struct sampler *sm = t->sm;
 
+	prctl(PR_SET_NAME, "profd-sampler", 0, 0, 0);
 	sampler_setup(t);
 	pthread_mutex_lock(&t->mu);
 	for (;;) {

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -152,6 +153,7 @@ warmer_main(void *arg)
 {
 	struct warmer *w = arg;
 
+	prctl(PR_SET_NAME, "profd-warmer", 0, 0, 0);
 	in_warmer = true;
 	if (can_raise)
 		enlist(w);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 
 #include "daemon/clock.h"
 #include "daemon/history.h"
@@ -612,6 +613,7 @@ worker_main(void *arg)
 	struct watch *w = arg;
 	struct job j;
 
+	prctl(PR_SET_NAME, "profd-watch", 0, 0, 0);
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		while (w->qn == 0 && !w->stop)
