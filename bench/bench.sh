@@ -5,7 +5,7 @@
 #   slowdown   work rate without a profiler / with one: profd CPU profiles at
 #              99 and 999 Hz with each sampler (ptrace, the default, and
 #              --sampler perf), profd wall profiles at 99 Hz, perf record -F 99
-#              -g, -F 99 --call-graph dwarf and -F 999 -g, and the ptrace
+#              -g, -F 99 and -F 999 -g and --call-graph dwarf, and the ptrace
 #              floor (bench/floor.c: stop, registers, 16 KiB of stack,
 #              resume, nothing else) at 99 and 999 Hz, on bench/work with
 #              1, 2 and 8 threads; the cost of one sample to the target,
@@ -849,7 +849,7 @@ perf_end()
 
 # ---- sections ---------------------------------------------------------------------------
 
-SLOW_CFGS=(profd_cpu99 profd_cpu999 floor99 floor999 profd_perf99 profd_perf999 profd_wall99 profd_cont19 perf_fp99 perf_dwarf99 perf_fp999 perf_fp19)
+SLOW_CFGS=(profd_cpu99 profd_cpu999 floor99 floor999 profd_perf99 profd_perf999 profd_wall99 profd_cont19 perf_fp99 perf_dwarf99 perf_fp999 perf_dwarf999 perf_fp19)
 declare -A CFG_LABEL=(
 	[profd_cpu99]="profd CPU profile, 99 Hz"
 	[profd_cpu999]="profd CPU profile, 999 Hz"
@@ -863,6 +863,7 @@ declare -A CFG_LABEL=(
 	[perf_fp99]="perf record -F 99 -g"
 	[perf_dwarf99]="perf record -F 99 --call-graph dwarf"
 	[perf_fp999]="perf record -F 999 -g"
+	[perf_dwarf999]="perf record -F 999 --call-graph dwarf"
 )
 
 cfg_available()
@@ -982,6 +983,8 @@ run_work()
 	perf_*)
 		perf_end || true
 		rec "sec=$sec rep=$rep T=$t cfg=$cfg elapsed=$ELAPSED extcpu=${EXTCPU:--} tcpu=${TCPU:--}" \
+		    "samples=$("$PERF_BIN" report -i "$tag.perf.data" --stats 2>/dev/null |
+			awk '$1 == "SAMPLE" && $2 == "events:" { print $3; exit }')" \
 		    "perfdata_kb=$(( $(stat -c %s "$tag.perf.data" 2>/dev/null || echo 0) / 1024 ))"
 		rm -f "$tag.perf.data" "$tag.perf.data.old"
 		;;
@@ -1533,7 +1536,8 @@ report_cost()
 	local tsv=$OUT/t_cost.tsv t cfg samples a b
 	row "sampler" threads "samples/run" "slowdown" "target us/sample, from the slowdown" \
 	    "target us/sample, from its lost run time" >"$tsv"
-	for cfg in profd_cpu99 profd_cpu999 floor99 floor999 profd_perf99 profd_perf999; do
+	for cfg in profd_cpu99 profd_cpu999 floor99 floor999 profd_perf99 profd_perf999 \
+	    perf_fp99 perf_dwarf99 perf_fp999 perf_dwarf999; do
 		cfg_available "$cfg" || continue
 		for t in $THREADS; do
 			samples=$(sel samples sec=slow T="$t" cfg="$cfg" | med)
