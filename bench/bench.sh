@@ -4,13 +4,14 @@
 # One run measures, on this machine, with the targets in bench/:
 #   slowdown   work rate without a profiler / with one: profd CPU profiles at
 #              99 and 999 Hz with each sampler (ptrace, the default, and
-#              --sampler perf), profd wall profiles at 99 Hz, perf record -F 99
-#              -g, -F 99 and -F 999 -g and --call-graph dwarf, and the ptrace
-#              floor (bench/floor.c: stop, registers, 16 KiB of stack,
+#              --sampler perf), profd wall profiles at 99 Hz, perf record
+#              at 99 and 999 Hz with -g and with --call-graph dwarf (and
+#              -F 19 -g), and the ptrace floor (bench/floor.c: stop, registers, 16 KiB of stack,
 #              resume, nothing else) at 99 and 999 Hz, on bench/work with
 #              1, 2 and 8 threads; the cost of one sample to the target,
-#              from the slowdown and from the run time the target lost.  Each repetition runs a baseline, every
-#              tool in a shuffled order, a baseline; slowdown = elapsed(tool)
+#              from the slowdown and from the run time the target lost.
+#              Each repetition runs a baseline, every tool in a shuffled
+#              order, a baseline; slowdown = elapsed(tool)
 #              / mean(the repetition's two baselines); the A/A row is the
 #              second baseline / the first.  Medians [min-max] over
 #              repetitions (reference/measured-here.md, "Method").
@@ -978,7 +979,8 @@ run_work()
 		FLOOR=
 		rec "sec=$sec rep=$rep T=$t cfg=$cfg elapsed=$ELAPSED extcpu=${EXTCPU:--} tcpu=${TCPU:--}" \
 		    "samples=$(awk '$1 == "samples" { print $2 }' "$tag.floor.out")" \
-		    "stopsum_us=$(awk '$1 == "samples" { print $6 }' "$tag.floor.out")"
+		    "stopsum_us=$(awk '$1 == "samples" { print $6 }' "$tag.floor.out")" \
+		    "floorcpu_us=$(awk '$1 == "samples" { print $8 }' "$tag.floor.out")"
 		;;
 	perf_*)
 		perf_end || true
