@@ -382,8 +382,7 @@ is_loopback(const char *listen)
  * Keep only the capabilities profd uses: CAP_SYS_PTRACE (stop and read
  * other processes), CAP_DAC_READ_SEARCH (their /proc files and the files
  * they map), CAP_CHECKPOINT_RESTORE (/proc/PID/map_files, for deleted and
- * replaced files), CAP_SYS_NICE (a real-time sampler, --rt-priority, and
- * a symbol warmer that can idle and be raised again: warmer.c) and,
+ * replaced files), CAP_SYS_NICE (a real-time sampler, --rt-priority) and,
  * for a port below 1024, CAP_NET_BIND_SERVICE. The rest goes from the
  * bounding set too, and no exec can get any back. Capabilities belong to
  * threads, so this runs before the first thread is created.
@@ -402,7 +401,8 @@ drop_capabilities(const struct config *c)
 	keep |= 1ULL << CAP_SYS_PTRACE;
 	keep |= 1ULL << CAP_DAC_READ_SEARCH;
 	keep |= 1ULL << 40;	/* CAP_CHECKPOINT_RESTORE, Linux 5.9 */
-	keep |= 1ULL << CAP_SYS_NICE;
+	if (c->rt_priority > 0)
+		keep |= 1ULL << CAP_SYS_NICE;
 	if (port > 0 && port < 1024)
 		keep |= 1ULL << CAP_NET_BIND_SERVICE;
 	f = fopen("/proc/sys/kernel/cap_last_cap", "re");

@@ -25,7 +25,6 @@
 #include "daemon/snapshot.h"
 #include "daemon/target.h"
 #include "daemon/textbuf.h"
-#include "daemon/warmer.h"
 #include "gort/gort.h"
 #include "http/http.h"
 #include "symbolize/symbolize.h"
@@ -668,13 +667,8 @@ file_metrics(struct textbuf *b)
 		       "# HELP profd_symbolize_cache_misses_total Addresses "
 		       "resolved with libdw.\n"
 		       "# TYPE profd_symbolize_cache_misses_total counter\n"
-		       "profd_symbolize_cache_misses_total %" PRIu64 "\n"
-		       "# HELP profd_symbol_warmer_raises_total Times a thread "
-		       "that needed the symbol tables raised the warmer from "
-		       "idle priority.\n"
-		       "# TYPE profd_symbol_warmer_raises_total counter\n"
-		       "profd_symbol_warmer_raises_total %" PRIu64 "\n",
-		       hits, misses, warmer_raises());
+		       "profd_symbolize_cache_misses_total %" PRIu64 "\n",
+		       hits, misses);
 }
 
 /* Requests answered, by endpoint class and status code (http.h). */

@@ -1,7 +1,6 @@
 /* warmer.h - symbolize while sampling (warmer.c): a thread that resolves
  * the PCs a window has seen into symbolize/'s cache while the window is
- * still open, so that the export finds them cached; at idle priority where
- * it can be raised again.
+ * still open, so that the export finds them cached.
  *
  * Ownership: the creator owns the warmer (warmer_new/warmer_free).
  * Threads: warmer_push() from the sampler thread; warmer_new() and
@@ -21,10 +20,6 @@ struct warmer *warmer_new(void);
 /* Queue (img, vaddr); takes over the caller's reference to img. Never
  * blocks: a full queue drops the item (the export resolves it later). */
 void warmer_push(struct warmer *w, struct elfimg *img, uint64_t vaddr);
-
-/* How many times a thread that needed the symbol tables raised a warmer
- * from SCHED_IDLE (warmer.c says why), since start. Any thread. */
-uint64_t warmer_raises(void);
 
 /* Stop the thread, drop what is queued (their references too), free w.
  * Accepts NULL. */

@@ -35,7 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <elfutils/libdw.h>
@@ -138,42 +137,8 @@ struct symcache {
 
 static pthread_mutex_t sym_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Written under sym_lock, read without it (relaxed atomics): a /metrics
- * scrape must not wait for, or raise, a warmer that holds the lock. */
+ * scrape does not wait for a symbol load in progress. */
 static uint64_t cache_hits, cache_misses;
-static void (*_Atomic wait_hook)(void);
-
-void
-symbolize_set_wait_hook(void (*hook)(void))
-{
-	wait_hook = hook;
-}
-
-/* Take sym_lock. A thread that finds it taken calls the wait hook, and
- * again every 2 ms while it waits: the holder may be a background thread
- * at idle priority (daemon/warmer.c) that gets no CPU while the target
- * keeps every CPU busy, and the hook raises it. */
-static void
-sym_lock_take(void)
-{
-	struct timespec ts;
-	void (*hook)(void);
-
-	if (pthread_mutex_trylock(&sym_lock) == 0)
-		return;
-	for (;;) {
-		hook = wait_hook;
-		if (hook)
-			hook();
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 2000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		if (pthread_mutex_timedlock(&sym_lock, &ts) == 0)
-			return;
-	}
-}
 
 /* The image slot that holds each image's struct symcache. */
 static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
@@ -353,7 +318,7 @@ symcache_free(void *data)
 
 	if (!c)
 		return;
-	sym_lock_take();
+	pthread_mutex_lock(&sym_lock);
 	drop_libdw(c);
 	pthread_mutex_unlock(&sym_lock);
 	for (ch = c->arena; ch; ch = next) {
@@ -1403,7 +1368,7 @@ symbolize(struct elfimg *img, uint64_t vaddr, struct sym_info *out)
 	if (!img)
 		return -EINVAL;
 	sym_init();
-	sym_lock_take();
+	pthread_mutex_lock(&sym_lock);
 	c = img_cache(img);
 	if (!c && cache_slot >= 0) {
 		c = calloc(1, sizeof(*c));
@@ -1457,7 +1422,7 @@ shutdown_one(struct elfimg *img, void *arg)
 	struct symcache *c = img_cache(img);
 
 	(void)arg;
-	sym_lock_take();
+	pthread_mutex_lock(&sym_lock);
 	if (c)
 		drop_libdw(c);
 	pthread_mutex_unlock(&sym_lock);

@@ -92,12 +92,6 @@ int symbolize(struct elfimg *img, uint64_t vaddr, struct sym_info *out);
  * caller's variables. Any thread; cannot fail. */
 void symbolize_metrics(uint64_t *hits, uint64_t *misses);
 
-/* hook() is called, with no lock held, by a thread that finds symbolize's
- * lock taken, and every 2 ms while it waits for it: daemon/warmer.c raises
- * its idle-priority threads so that none of them holds the lock while
- * starved. The hook must not call into symbolize. NULL: none. Any thread. */
-void symbolize_set_wait_hook(void (*hook)(void));
-
 /* ---- JIT perf maps ----------------------------------------------------- */
 
 /* Names for JIT-compiled code (anonymous executable memory) from the perf

@@ -2,9 +2,9 @@
 # shellcheck source-path=SCRIPTDIR disable=SC2119  # SC2119: optional arguments
 # t_ops_system - profd as a system service:
 #  (a) capabilities: started as root, every thread of profd keeps exactly
-#      the capabilities profd(8) lists (CAP_SYS_NICE with --rt-priority 0
-#      too: the symbol warmer uses it; CAP_NET_BIND_SERVICE only for a port
-#      below 1024) in its effective, permitted and bounding sets, none
+#      the capabilities profd(8) lists (CAP_SYS_NICE only with
+#      --rt-priority > 0, CAP_NET_BIND_SERVICE only for a port below
+#      1024) in its effective, permitted and bounding sets, none
 #      inheritable or ambient, NoNewPrivs 1, and still profiles; with
 #      nothing to drop (a bounding set already reduced, as systemd's
 #      CapabilityBoundingSet does) NoNewPrivs is 1 too;
@@ -128,7 +128,7 @@ if [ "$(id -u)" = 0 ] && (((MYCAPS >> 8) & 1)); then
 	stop_profd
 
 	start_profd --rt-priority 0
-	check_caps "$(without_caps "$MAN_CAPS" CAP_NET_BIND_SERVICE)"
+	check_caps "$(without_caps "$MAN_CAPS" CAP_NET_BIND_SERVICE CAP_SYS_NICE)"
 	profile_spin "rt-priority-0"
 	stop_profd
 
