@@ -245,15 +245,15 @@ comm_of(pid_t pid, char *buf, size_t len)
 	free(b);
 }
 
-bool
-proc_have_cap(int cap)
+static bool
+have_cap_sys_ptrace(void)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
 
-	if (cap < 0 || cap >= 64 || syscall(SYS_capget, &h, d) != 0)
+	if (syscall(SYS_capget, &h, d) != 0)
 		return false;
-	return (d[cap / 32].effective >> (cap % 32)) & 1;
+	return (d[CAP_SYS_PTRACE / 32].effective >> (CAP_SYS_PTRACE % 32)) & 1;
 }
 
 void
@@ -284,14 +284,14 @@ proc_explain_eperm(pid_t pid, char *err, size_t errlen)
 			 "kernel.yama.ptrace_scope is 3 (no ptrace at all); "
 			 "it can only be lowered by a reboot",
 			 (int)pid);
-	} else if (scope >= 1 && !proc_have_cap(CAP_SYS_PTRACE)) {
+	} else if (scope >= 1 && !have_cap_sys_ptrace()) {
 		snprintf(err, errlen,
 			 "ptrace of process %d refused: "
 			 "kernel.yama.ptrace_scope is %d; run profd as root or "
 			 "with CAP_SYS_PTRACE (in Kubernetes: "
 			 "securityContext.capabilities.add: [SYS_PTRACE])",
 			 (int)pid, scope);
-	} else if (!proc_have_cap(CAP_SYS_PTRACE)) {
+	} else if (!have_cap_sys_ptrace()) {
 		snprintf(err, errlen,
 			 "ptrace of process %d refused: run profd as the "
 			 "target's user, as root, or with CAP_SYS_PTRACE "

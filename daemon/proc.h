@@ -98,10 +98,6 @@ int proc_sched_clock_now(int cpu, double *ms);
 /* Explain an EPERM from PTRACE_SEIZE on pid into err (always filled). */
 void proc_explain_eperm(pid_t pid, char *err, size_t errlen);
 
-/* Whether capability cap (linux/capability.h) is in this process's
- * effective set; false when it cannot be read. */
-bool proc_have_cap(int cap);
-
 /* Say in err that profd is out of file descriptors, with its limit and
  * what to do (for -EMFILE/-ENFILE anywhere). Always fills err. */
 void proc_explain_nofile(char *err, size_t errlen);
