@@ -460,8 +460,10 @@ cool_down(struct sampler *sm, uint64_t now)
 	for (i = 0; i < sm->nthr; i++) {
 		struct thr *h = sm->thr[i];
 
+		/* changed_ns may be later than now: thr_read() stamps it
+		 * while this tick's scan runs */
 		if (h->hot && h->state != 'R' &&
-		    now - h->changed_ns > COLD_AFTER_NS) {
+		    h->changed_ns + COLD_AFTER_NS < now) {
 			h->hot = false;
 			/* short of fds: the hot ones keep theirs */
 			if (h->stat_fd >= 0 && !fds_to_spare())

@@ -13,6 +13,11 @@
 #      priority: an overloaded machine.
 # Each profile's comment says how much CPU it could not attribute to a
 # stack, and /metrics counts it (profd_cpu_unattributed_seconds_total).
+# For 2., the samples must also be about one per 1/99 s of CPU used: a
+# thread that has run lately is read at every tick, so each tick finds
+# the threads that are running then (a sampler that reads the bursty
+# threads only every few ticks takes a fraction of that, and its CPU
+# lands on few and stale stacks).
 . "$(dirname "$0")/lib.sh"
 t_begin cpu_total
 need_pprof_dump
@@ -20,7 +25,8 @@ need_pprof_dump
 SECS=6
 
 # window NAME: a SECS-second CPU profile at 99 Hz; prints the profile's
-# cpu/nanoseconds total and the target's CPU ns over the window.
+# sample count, cpu/nanoseconds total and the target's CPU ns over the
+# window.
 window()
 {
 	local p=$TEST_DIR/$1.pb.gz c0 c1 tot
@@ -33,19 +39,25 @@ window()
 	pdump summary "$p" >"$p.summary" || fail "$1: pprof-dump cannot decode the profile"
 	tot=$(summary_get "$p.summary" 'total[1]')
 	say "$1: $(summary_get "$p.summary" comment)"
-	printf '%s %s\n' "$tot" "$((c1 - c0))"
+	printf '%s %s %s\n' "$(summary_get "$p.summary" 'total[0]')" "$tot" \
+	    "$((c1 - c0))"
 }
 
-# check NAME: the window's total against the target's CPU.
+# check NAME THREADS [FUNC [fair]]: the window's total against the
+# target's CPU; FUNC: where most of it must be; fair: the samples against
+# the CPU used, one per 1/99 s.
 check()
 {
-	local r tot used
+	local r n tot used
 	r=$(window "$1" "$2") || exit 1
 	printf '%s\n' "$r" | sed '$d'
-	read -r tot used <<<"$(printf '%s\n' "$r" | tail -1)"
+	read -r n tot used <<<"$(printf '%s\n' "$r" | tail -1)"
 	[ "$used" -gt 0 ] || fail "$1: the target used no CPU over the window"
-	say "$1: profile total $((tot / 1000000)) ms, target used $((used / 1000000)) ms"
+	say "$1: profile total $((tot / 1000000)) ms, target used $((used / 1000000)) ms, $n samples"
 	expect_range "$1: profile total / CPU used (%)" "$(pct "$tot" "$used")" 90 110
+	[ "${4:-}" = fair ] &&
+	    expect_range "$1: samples / (CPU used x 99 Hz) (%)" \
+		"$(pct "$n" "$((used * 99 / 1000000000))")" 50 300
 	[ -z "${3:-}" ] && return
 	# where it went: the function that does the work
 	pdump folded -i 1 "$TEST_DIR/$1.pb.gz" >"$TEST_DIR/$1.folded" ||
@@ -62,7 +74,7 @@ stop_profd
 
 start_target burst 4 300 10000 120
 start_profd
-check bursty 1 burst_work
+check bursty 1 burst_work fair
 
 start_hogs
 check overloaded 2 burst_work
