@@ -239,6 +239,7 @@ thr_read(struct target *t, struct thr *h)
 	char buf[1024];
 	struct proc_stat st;
 	uint64_t cpu, slices;
+	bool first;
 	ssize_t n;
 
 	n = thr_pread(t, h, h->stat_fd, "stat", buf, sizeof(buf) - 1);
@@ -249,7 +250,8 @@ thr_read(struct target *t, struct thr *h)
 	n = thr_sched(t, h, &cpu, &slices);
 	if (n < 0)
 		return (int)n;
-	if (h->starttime && h->starttime != st.starttime) {
+	first = h->starttime != st.starttime;
+	if (h->starttime && first) {
 		/* a new thread with a recycled tid: start over */
 		memset(h->attributed, 0, sizeof(h->attributed));
 		h->cache.valid = false;
@@ -260,7 +262,12 @@ thr_read(struct target *t, struct thr *h)
 	h->processor = st.processor;
 	h->faults = st.minflt + st.majflt;
 	memcpy(h->comm, st.comm, sizeof(h->comm));
-	if (cpu != h->cpu_ns || slices != h->slices || st.state == 'R') {
+	/* the first read of a thread has nothing to compare with: hot only
+	 * if it runs, or a thousand sleepers found at attach would all be
+	 * read every tick for COLD_AFTER_NS; a sleeper that wakes later
+	 * shows in the process CPU clock */
+	if ((!first && (cpu != h->cpu_ns || slices != h->slices)) ||
+	    st.state == 'R') {
 		h->changed_ns = mono_ns();
 		h->hot = true;
 	}
