@@ -74,7 +74,7 @@
 # BENCH_ONLY (sections to run: slowdown accuracy scaling response attach rss
 # hist goroutines starve; default all), BENCH_STARVE_SECONDS (15), BENCH_GOROUTINES ("10 10000 100000"), BENCH_DROP_CACHES=1 (drop the page cache before the cold
 # response measurement), BENCH_RESULTS (where to write the Markdown; default
-# bench/RESULTS.md), BENCH_DEADLINE (seconds; default 480 + RSS + HIST seconds, 0
+# bench/RESULTS.md), BENCH_DEADLINE (seconds; default 720 + RSS + HIST seconds, 0
 # for none: fewer slowdown repetitions when a slow or busy machine would
 # overrun it).
 #
@@ -116,7 +116,7 @@ GOR_COUNTS=${BENCH_GOROUTINES:-10 10000 100000}
 GOR_BIN=$ROOT/build/targets/gor
 GOR_COST=0
 want_gor && [ -x "$GOR_BIN" ] && GOR_COST=60
-DEADLINE=${BENCH_DEADLINE:-$((480 + RSS_SECONDS + HIST_COST + GOR_COST))}
+DEADLINE=${BENCH_DEADLINE:-$((720 + RSS_SECONDS + HIST_COST + GOR_COST))}
 RESERVE=$((130 + RSS_SECONDS + HIST_COST + GOR_COST))
 SCALE_SECONDS=5
 SCALE_THREADS="10 100 1000"
