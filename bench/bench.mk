@@ -2,7 +2,7 @@
 # it measures).  Not part of `make check`.  Included by the top-level
 # Makefile; everything it builds and every run's data go to bench/out/.
 #
-#   make bench           install perf if missing, build, run (< 10 min),
+#   make bench           install perf if missing, build, run (~25 min),
 #                        print the report, write bench/RESULTS.md
 #   make bench-targets   build the benchmark targets only
 #   make bench-clean     remove bench/out/
